@@ -1,0 +1,1 @@
+"""backprop-lightning: the textbook multilayer perceptron with hand-written backpropagation."""

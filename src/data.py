@@ -1,0 +1,214 @@
+"""Data sets held in memory as tensors on the training device, served as shuffled index slices.
+
+Pixels are scaled to [0, 1] and images flattened, so a sample is the essay's input layer ``L_1``.
+A training "batch" handed to Lightning is a *chunk* of ``batches_per_step`` mini-batches: the model
+takes one SGD step per mini-batch inside ``training_step``, and Lightning's per-step bookkeeping is
+paid once per chunk instead of once per mini-batch.
+"""
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+MiniBatches = list[tuple[Tensor, Tensor]]
+
+
+class MiniBatchChunks(Sampler[Tensor]):
+    """Index chunks over ``n`` samples: each epoch a fresh permutation (``seed + epoch``), cut into
+    chunks of ``batch_size * batches_per_step`` indices. Under data parallelism each of ``world_size``
+    processes takes its own equal-sized shard of the same permutation."""
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        batches_per_step: int = 1,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.n = n
+        self.chunk_size = batch_size * batches_per_step
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.device = torch.device(device)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning before each training epoch: the permutation depends on it."""
+        self.epoch = epoch
+
+    @property
+    def shard_size(self) -> int:
+        return self.n // self.world_size if self.world_size > 1 else self.n
+
+    def __len__(self) -> int:
+        return -(-self.shard_size // self.chunk_size)
+
+    def __iter__(self):
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.n, generator=generator)
+        else:
+            order = torch.arange(self.n)
+        if self.world_size > 1:
+            order = order[self.rank :: self.world_size][: self.shard_size]
+        yield from order.to(self.device).split(self.chunk_size)
+
+
+class MiniBatchDataset(Dataset[MiniBatches]):
+    """``dataset[indices]`` gathers those samples in one indexing operation and cuts them into
+    mini-batches of ``batch_size``: ``[(x, y), ...]``."""
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int) -> None:
+        self.x = x
+        self.y = y
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, indices: Tensor) -> MiniBatches:
+        return list(
+            zip(self.x[indices].split(self.batch_size), self.y[indices].split(self.batch_size), strict=True)
+        )
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Train/val/test tensors loaded once, moved to the training device, batched by index slicing.
+
+    ``batch_size`` is the SGD mini-batch size *per process*: under data parallelism with ``N``
+    processes each step averages ``N * batch_size`` samples.
+    """
+
+    in_features: int
+    num_classes: int
+
+    def __init__(
+        self, batch_size: int = 10, batches_per_step: int = 64, eval_batch_size: int = 1000, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.batches_per_step = batches_per_step
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.splits: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """``{"train": (x, y), "val": (x, y), "test": (x, y)}`` on the CPU: x float in [0, 1], y long."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.splits:
+            self.splits = {
+                name: (x.to(self.device), y.to(self.device)) for name, (x, y) in self.load().items()
+            }
+
+    def train_dataloader(self) -> DataLoader:
+        x, y = self.splits["train"]
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        sampler = MiniBatchChunks(
+            len(y), self.batch_size, self.batches_per_step, True, self.seed, rank, world, self.device
+        )
+        return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
+
+    def _eval_dataloader(self, split: str) -> DataLoader:
+        x, y = self.splits[split]
+        sampler = MiniBatchChunks(len(y), self.eval_batch_size, shuffle=False, device=self.device)
+        return DataLoader(MiniBatchDataset(x, y, self.eval_batch_size), sampler=sampler, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_dataloader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_dataloader("test")
+
+
+class DigitsDataModule(InMemoryDataModule):
+    """scikit-learn's 1,797 handwritten digits (8x8, 16 grey levels), shipped with scikit-learn: works
+    offline. Split stratified by class with a fixed ``split_seed`` into train/val/test."""
+
+    in_features = 64
+    num_classes = 10
+
+    def __init__(
+        self, val_fraction: float = 0.1, test_fraction: float = 0.2, split_seed: int = 0, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.split_seed = split_seed
+
+    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        digits = load_digits()
+        x = torch.tensor(digits.data, dtype=torch.float32) / 16.0
+        y = torch.tensor(digits.target, dtype=torch.long)
+        rest_x, test_x, rest_y, test_y = train_test_split(
+            x, y, test_size=self.test_fraction, stratify=y, random_state=self.split_seed
+        )
+        val_share = self.val_fraction / (1.0 - self.test_fraction)
+        train_x, val_x, train_y, val_y = train_test_split(
+            rest_x, rest_y, test_size=val_share, stratify=rest_y, random_state=self.split_seed
+        )
+        return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
+
+
+class TorchvisionDataModule(InMemoryDataModule):
+    """MNIST or Fashion-MNIST (28x28, 70,000 images) through ``torchvision.datasets`` from ``root``;
+    ``download=True`` fetches them there first. The validation set is the last ``val_size`` images of
+    a fixed-seed shuffle of the official training set; the test set is the official one."""
+
+    in_features = 784
+    num_classes = 10
+    DATASETS = ("MNIST", "FashionMNIST")
+
+    def __init__(
+        self,
+        name: str = "MNIST",
+        root: str = "data",
+        download: bool = False,
+        val_size: int = 10000,
+        split_seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.root = Path(root).expanduser()
+        self.download = download
+        self.val_size = val_size
+        self.split_seed = split_seed
+
+    def _dataset(self, train: bool):
+        import torchvision
+
+        return getattr(torchvision.datasets, self.name)(str(self.root), train=train, download=self.download)
+
+    def prepare_data(self) -> None:
+        if self.download:
+            self._dataset(train=True)
+            self._dataset(train=False)
+
+    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        train, test = self._dataset(train=True), self._dataset(train=False)
+        x, y = train.data.flatten(1).float() / 255.0, train.targets.long()
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.split_seed))
+        train_idx, val_idx = order[: len(y) - self.val_size], order[len(y) - self.val_size :]
+        return {
+            "train": (x[train_idx], y[train_idx]),
+            "val": (x[val_idx], y[val_idx]),
+            "test": (test.data.flatten(1).float() / 255.0, test.targets.long()),
+        }

@@ -1,0 +1,38 @@
+"""``python -m src.evaluate ckpt_path=PATH``: test a checkpoint on the data it was trained on (or on
+``data=...``), report ``test/loss`` and ``test/acc`` and write them to ``metrics.json`` in the run
+directory."""
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Rebuild model and data from the checkpoint, test, write ``metrics.json``; returns the metrics."""
+    import lightning as L
+
+    from src.checkpoint import load_checkpoint, load_model
+    from src.run_files import collect_metrics, write_json
+
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    model = load_model(checkpoint)
+    data_config = OmegaConf.merge(model.hparams.data, cfg.get("data") or {})
+    datamodule: L.LightningDataModule = hydra.utils.instantiate(data_config)
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
+    metrics["ckpt_path"] = str(cfg.ckpt_path)
+    write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+    print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}  ({cfg.ckpt_path})")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

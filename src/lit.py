@@ -1,0 +1,111 @@
+"""The LightningModule: trains the :class:`~src.network.mlp.MLP` by stochastic gradient descent.
+
+Each mini-batch is one SGD step ``P <- P - r * grad C`` (essay, section 4). Lightning hands
+``training_step`` a chunk of mini-batches (see :mod:`src.data`) and the step loops over them with manual
+optimization, so the update rule is exactly the textbook one while Lightning's per-step overhead is
+paid once per chunk.
+"""
+
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from torch import Tensor
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from src.data import MiniBatches
+from src.network.mlp import MLP
+
+
+class MLPClassifier(L.LightningModule):
+    """Classifies ``in_features`` inputs into ``num_classes`` with hidden layers of sizes ``hidden``.
+
+    ``optimizer`` is a plain dict with ``_target_`` (a ``torch.optim`` class) and its keyword arguments;
+    ``data`` records the data configuration the network was trained on, so a checkpoint alone can
+    rebuild both (``python -m src.evaluate``).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden: list[int],
+        activation: str = "sigmoid",
+        negative_slope: float = 0.01,
+        cost: str = "mse",
+        backprop: str = "manual",
+        init: str = "normal",
+        optimizer: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.net = MLP([in_features, *hidden, num_classes], activation, negative_slope, cost, backprop, init)
+        self.register_buffer("identity", torch.eye(num_classes), persistent=False)
+        self.train_loss = MeanMetric()
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The output activations ``L_out`` for a batch of flattened images."""
+        return self.net(x)
+
+    def expected(self, y: Tensor, like: Tensor) -> Tensor:
+        """``E``: 1 for the neuron of the true class, 0 for the others (a row of the identity matrix)."""
+        if self.identity.dtype != like.dtype:
+            self.identity = self.identity.to(like.dtype)
+        return self.identity[y]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        config = dict(self.hparams.optimizer or {"_target_": "torch.optim.SGD", "lr": 1.0})
+        return instantiate(config, params=self.parameters())
+
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()
+
+    def training_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
+        """One SGD step per mini-batch: ``C`` forward, ``grad C`` by backprop, ``P <- P - r * grad C``.
+
+        The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
+        ``LightningOptimizer.step``) run every callback's backward/optimizer hooks per call, which costs
+        more than the step itself at mini-batch 10. Lightning's step counter is advanced to match.
+        """
+        optimizer = self.optimizers().optimizer
+        params = self.net.params
+        losses = []
+        for x, y in minibatches:
+            loss = self.net.loss(x, self.expected(y, x))
+            params.grad = None
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
+        sizes = torch.tensor([len(y) for _, y in minibatches], dtype=losses[0].dtype)
+        self.train_loss.update(torch.stack(losses), sizes.to(self.device))
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+
+    def _evaluate(self, minibatches: MiniBatches, loss: MeanMetric, acc: MulticlassAccuracy) -> None:
+        for x, y in minibatches:
+            activations, z = self.net.output_and_weighted_input(x)
+            loss.update(self.net.cost.per_sample(z, activations, self.expected(y, x)))
+            acc.update(activations, y)
+
+    def validation_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
+        self._evaluate(minibatches, self.val_loss, self.val_acc)
+        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(self.val_acc.compute())
+            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=True)
+
+    def test_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
+        self._evaluate(minibatches, self.test_loss, self.test_acc)
+        self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
+        self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)

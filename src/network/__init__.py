@@ -1,0 +1,1 @@
+"""The essay's mathematics, free of Lightning and Hydra: activations, cost, forward pass, backprop."""

@@ -1,0 +1,31 @@
+"""What a run leaves in its directory besides Lightning's own files: ``metrics.json``."""
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+
+def as_number(value: Any) -> float:
+    """A metric as a plain float (Lightning keeps them as 0-d tensors)."""
+    return float(value.item() if isinstance(value, Tensor) else value)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically: a temporary file renamed over the target, so a reader
+    never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def collect_metrics(callback_metrics: dict[str, Any], names: list[str]) -> dict[str, float]:
+    """The named metrics that were logged, as plain floats (NaN stays NaN, as JSON ``NaN``)."""
+    metrics = {name: as_number(callback_metrics[name]) for name in names if name in callback_metrics}
+    return {
+        name: value for name, value in metrics.items() if not math.isnan(value) or name.startswith("test")
+    }

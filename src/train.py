@@ -1,0 +1,70 @@
+"""``python -m src.train``: train the network as configured in ``conf/train.yaml`` and test the best
+checkpoint. Writes into the Hydra run directory: ``.hydra/``, ``checkpoints/``, TensorBoard events and
+``metrics.json``."""
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+FINAL_METRICS = [
+    "test/acc",
+    "test/loss",
+    "val/acc_best",
+    "val/acc",
+    "val/loss",
+    "train/loss",
+    "train/samples_per_sec",
+]
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, test the best checkpoint, write ``metrics.json``; returns the metrics it wrote."""
+    import lightning as L
+
+    from src.run_files import collect_metrics, write_json
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
+    model: L.LightningModule = hydra.utils.instantiate(
+        OmegaConf.to_container(cfg.model, resolve=True),
+        _recursive_=False,
+        _convert_="all",
+        in_features=datamodule.in_features,
+        num_classes=datamodule.num_classes,
+        activation=cfg.activation.name,
+        negative_slope=cfg.activation.get("negative_slope", 0.01),
+        cost=cfg.cost.name,
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        data=OmegaConf.to_container(cfg.data, resolve=True),
+    )
+    callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
+    logger = hydra.utils.instantiate(cfg.logger)
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+    metrics = collect_metrics(trainer.callback_metrics, FINAL_METRICS)
+    ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if cfg.test:
+        trainer.test(
+            model, datamodule=datamodule, ckpt_path=ckpt_path or None, weights_only=True, verbose=False
+        )
+        metrics |= collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
+    metrics["ckpt_path"] = ckpt_path
+    if trainer.is_global_zero:
+        write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+        if "test/acc" in metrics:
+            print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}")
+        print(f"checkpoint: {ckpt_path}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    return metrics.get("val/acc_best")
+
+
+if __name__ == "__main__":
+    main()
