@@ -1,7 +1,6 @@
 """What a run leaves in its directory besides Lightning's own files: ``metrics.json``."""
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,5 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def collect_metrics(callback_metrics: dict[str, Any], names: list[str]) -> dict[str, float]:
-    """The named metrics that were logged, as plain floats (NaN stays NaN, as JSON ``NaN``)."""
-    metrics = {name: as_number(callback_metrics[name]) for name in names if name in callback_metrics}
-    return {
-        name: value for name, value in metrics.items() if not math.isnan(value) or name.startswith("test")
-    }
+    """The named metrics that were logged, as plain floats."""
+    return {name: as_number(callback_metrics[name]) for name in names if name in callback_metrics}
