@@ -1,0 +1,48 @@
+"""Helpers shared by the tests: compose a Hydra config in-process, write tiny MNIST IDX files."""
+
+import struct
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+
+def compose_config(name: str, output_dir: Path, *overrides: str) -> DictConfig:
+    """``conf/<name>.yaml`` with ``overrides``, writing into ``output_dir``; quiet and progress-bar free."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            name,
+            overrides=[
+                f"paths.output_dir={output_dir}",
+                "+trainer.enable_progress_bar=false",
+                "+trainer.enable_model_summary=false",
+                *overrides,
+            ],
+        )
+
+
+def write_idx(root: Path, folder: str, n_train: int = 40, n_test: int = 20, seed: int = 0) -> Path:
+    """Tiny MNIST-format IDX files (uncompressed, as torchvision keeps them) under ``root/folder/raw``.
+    Each image of class ``c`` has a bright band at rows ``2c..2c+2`` so the classes are learnable."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = torch.arange(n) % 10
+        images = torch.randint(0, 40, (n, 28, 28), generator=generator, dtype=torch.uint8)
+        for i, label in enumerate(labels.tolist()):
+            images[i, 2 * label + 3 : 2 * label + 6, 4:24] = 255
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, n, 28, 28) + images.numpy().tobytes()
+        )
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 2049, n) + labels.to(torch.uint8).numpy().tobytes()
+        )
+    return root
+
+
+__all__ = ["CONF", "REPO", "compose_config", "write_idx"]

@@ -1,0 +1,141 @@
+"""Training and evaluation end to end: every config option, the run directory, evaluate, resume."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from runs import REPO, compose_config, write_idx
+
+from src.checkpoint import load_checkpoint
+from src.evaluate import evaluate
+from src.train import train
+
+QUICK = ["trainer.max_epochs=1", "data.batches_per_step=4", "+trainer.limit_train_batches=2"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["activation=sigmoid"],
+        ["activation=relu"],
+        ["activation=tanh"],
+        ["activation=leaky_relu", "activation.negative_slope=0.1"],
+        ["cost=mse"],
+        ["cost=cross_entropy"],
+        ["optimizer=sgd"],
+        ["optimizer=momentum"],
+        ["optimizer=adam"],
+        ["optimizer=adamw"],
+        ["optimizer=rmsprop"],
+        ["model.backprop=autograd"],
+        ["model.init=normal"],
+        ["model.hidden=[8]"],
+        ["model.hidden=[12,10,8]"],
+        ["data.batch_size=32"],
+        ["trainer=cpu"],
+    ],
+    ids=lambda overrides: " ".join(overrides),
+)
+def test_every_option_composes_and_trains(tmp_path, overrides):
+    metrics = train(compose_config("train", tmp_path, *QUICK, *overrides))
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+    assert torch.isfinite(torch.tensor(metrics["test/loss"]))
+    assert metrics["train/samples_per_sec"] > 0
+    assert (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "experiment"),
+    [("mnist", None), ("fashion_mnist", None), ("mnist", "essay_mnist"), ("mnist", "nielsen_ch1")],
+)
+def test_torchvision_data_and_experiments_train(tmp_path, data, experiment):
+    folder = "FashionMNIST" if data == "fashion_mnist" else "MNIST"
+    write_idx(tmp_path / "data", folder, n_train=60, n_test=20)
+    overrides = [f"data={data}", f"data.root={tmp_path / 'data'}", "data.val_size=10", *QUICK]
+    if experiment:
+        overrides = [f"experiment={experiment}", *overrides]
+    cfg = compose_config("train", tmp_path / "run", *overrides)
+    metrics = train(cfg)
+    model = load_checkpoint(metrics["ckpt_path"])["hyper_parameters"]
+    assert model["in_features"] == 784 and model["num_classes"] == 10
+    if experiment == "nielsen_ch1":
+        assert (model["hidden"], model["optimizer"]["lr"], cfg.trainer.max_epochs) == ([30], 1.5, 1)
+    if experiment == "essay_mnist":
+        assert model["hidden"] == [16, 16]
+
+
+def test_experiments_keep_their_settings(tmp_path):
+    nielsen = compose_config("train", tmp_path, "experiment=nielsen_ch1")
+    assert (nielsen.data.batch_size, nielsen.trainer.max_epochs, nielsen.optimizer.lr) == (10, 30, 1.5)
+    assert (list(nielsen.model.hidden), nielsen.model.init, nielsen.activation.name) == (
+        [30],
+        "normal",
+        "sigmoid",
+    )
+    essay = compose_config("train", tmp_path, "experiment=essay_mnist")
+    assert (list(essay.model.hidden), essay.cost.name, essay.optimizer._target_) == (
+        [16, 16],
+        "mse",
+        "torch.optim.SGD",
+    )
+
+
+def test_default_run_writes_its_directory_and_reaches_95_percent(tmp_path):
+    """The README's ``python -m src.train``, as a user runs it (only the run directory moved)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "src.train", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test/acc"] >= 0.95
+    assert {"test/acc", "test/loss", "val/acc_best", "train/samples_per_sec", "ckpt_path"} <= metrics.keys()
+    assert (tmp_path / ".hydra" / "config.yaml").exists()
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+    assert metrics["ckpt_path"].startswith(str(tmp_path / "checkpoints" / "epoch_"))
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert f"test/acc {metrics['test/acc']:.4f}" in run.stdout
+    assert metrics["ckpt_path"] in run.stdout
+
+
+def test_checkpoint_loads_weights_only_with_plain_hyperparameters(tmp_path):
+    metrics = train(compose_config("train", tmp_path, *QUICK))
+    checkpoint = torch.load(metrics["ckpt_path"], weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    assert type(hparams) is dict and type(hparams["hidden"]) is list and type(hparams["data"]) is dict
+    assert hparams["data"]["_target_"] == "src.data.DigitsDataModule"
+
+
+def test_evaluate_reproduces_the_test_metrics_of_training(tmp_path):
+    trained = train(compose_config("train", tmp_path / "train", "trainer.max_epochs=3"))
+    cfg = compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={trained['ckpt_path']}")
+    evaluated = evaluate(cfg)
+    assert evaluated["test/acc"] == trained["test/acc"]
+    assert evaluated["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
+    written = json.loads((tmp_path / "evaluate" / "metrics.json").read_text())
+    assert written["test/acc"] == trained["test/acc"] and written["ckpt_path"] == trained["ckpt_path"]
+
+
+def test_resume_from_last_checkpoint_continues_exactly(tmp_path):
+    """2 epochs, then resume to 4, equals 4 straight: same weights and metrics, bit for bit."""
+    straight = train(compose_config("train", tmp_path / "straight", "trainer.max_epochs=4"))
+    train(compose_config("train", tmp_path / "resumed", "trainer.max_epochs=2", "test=false"))
+    last = tmp_path / "resumed" / "checkpoints" / "last.ckpt"
+    resumed = train(
+        compose_config("train", tmp_path / "resumed", "trainer.max_epochs=4", f"ckpt_path={last}")
+    )
+
+    weights = [
+        load_checkpoint(run / "checkpoints" / "last.ckpt")["state_dict"]["net.params"]
+        for run in (tmp_path / "straight", tmp_path / "resumed")
+    ]
+    assert torch.equal(weights[0], weights[1])
+    for name in ("test/acc", "test/loss", "val/acc_best", "train/loss"):
+        assert resumed[name] == straight[name], name
+    checkpoint = load_checkpoint(last)
+    assert checkpoint["epoch"] == 3 and checkpoint["global_step"] == 4 * 126
