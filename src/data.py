@@ -47,7 +47,13 @@ class MiniBatchChunks(Sampler[Tensor]):
 
     @property
     def shard_size(self) -> int:
-        return self.n // self.world_size if self.world_size > 1 else self.n
+        """Training shards are cut to equal sizes, so every process takes the same number of SGD steps;
+        evaluation shards (no shuffle) keep every sample, their metrics are summed across processes."""
+        if self.world_size == 1:
+            return self.n
+        if self.shuffle:
+            return self.n // self.world_size
+        return len(range(self.rank, self.n, self.world_size))
 
     def __len__(self) -> int:
         return -(-self.shard_size // self.chunk_size)
@@ -117,15 +123,22 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         x, y = self.splits["train"]
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        rank, world = self._process()
         sampler = MiniBatchChunks(
             len(y), self.batch_size, self.batches_per_step, True, self.seed, rank, world, self.device
         )
         return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 
+    def _process(self) -> tuple[int, int]:
+        """This process's rank and the number of processes."""
+        return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+
     def _eval_dataloader(self, split: str) -> DataLoader:
         x, y = self.splits[split]
-        sampler = MiniBatchChunks(len(y), self.eval_batch_size, shuffle=False, device=self.device)
+        rank, world = self._process()
+        sampler = MiniBatchChunks(
+            len(y), self.eval_batch_size, shuffle=False, rank=rank, world_size=world, device=self.device
+        )
         return DataLoader(MiniBatchDataset(x, y, self.eval_batch_size), sampler=sampler, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:

@@ -9,6 +9,7 @@ paid once per chunk.
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_info
 import torch
 from hydra.utils import instantiate
 from torch import Tensor
@@ -16,6 +17,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from src.data import MiniBatches
+from src.errors import DivergenceError
 from src.network.mlp import MLP
 
 
@@ -67,27 +69,65 @@ class MLPClassifier(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.val_acc_best.reset()
+        if self.trainer.world_size > 1:
+            # torch's DistributedDataParallel averages gradients in hooks that expect one backward per
+            # forward; training_step runs many (one per mini-batch) and averages them itself instead.
+            # This is what DistributedDataParallel.no_sync() sets, for the whole run.
+            self.trainer.strategy.model.require_backward_grad_sync = False
+            batch_size = self.trainer.datamodule.batch_size
+            rank_zero_info(
+                f"data parallel: {self.trainer.world_size} processes x data.batch_size={batch_size} per "
+                f"process = {self.trainer.world_size * batch_size} samples averaged per SGD step"
+            )
 
     def training_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
         """One SGD step per mini-batch: ``C`` forward, ``grad C`` by backprop, ``P <- P - r * grad C``.
 
         The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
         ``LightningOptimizer.step``) run every callback's backward/optimizer hooks per call, which costs
-        more than the step itself at mini-batch 10. Lightning's step counter is advanced to match.
+        more than the step itself at mini-batch 10. Lightning's step counter is advanced to match, and
+        with float16 mixed precision its gradient scaler is used as torch's AMP recipe says.
+        Under data parallelism each process averages its gradient with the others' before the step
+        (``strategy.reduce``), so every process takes the same step and keeps the same weights.
         """
         optimizer = self.optimizers().optimizer
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)  # float16 mixed precision only
+        strategy = self.trainer.strategy
+        distributed = self.trainer.world_size > 1
         params = self.net.params
         losses = []
         for x, y in minibatches:
             loss = self.net.loss(x, self.expected(y, x))
             params.grad = None
-            loss.backward()
-            optimizer.step()
+            (loss if scaler is None else scaler.scale(loss)).backward()
+            if distributed:
+                params.grad = strategy.reduce(params.grad, reduce_op="mean")
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
             losses.append(loss.detach())
+        losses = torch.stack(losses)
+        self._stop_if_diverged(losses)
         self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
-        sizes = torch.tensor([len(y) for _, y in minibatches], dtype=losses[0].dtype)
-        self.train_loss.update(torch.stack(losses), sizes.to(self.device))
+        sizes = torch.tensor([len(y) for _, y in minibatches], dtype=losses.dtype)
+        self.train_loss.update(losses, sizes.to(self.device))
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+
+    def _stop_if_diverged(self, losses: Tensor) -> None:
+        """Raise :class:`DivergenceError` naming the first SGD step whose loss, or the weights after it,
+        are not finite: training stops before anything non-finite can be checkpointed."""
+        finite_losses = torch.isfinite(losses)
+        if bool(finite_losses.all()) and bool(torch.isfinite(self.net.params).all()):
+            return
+        first_bad = int((~finite_losses).nonzero()[0]) if not bool(finite_losses.all()) else len(losses) - 1
+        step = self.trainer.global_step + first_bad + 1
+        lr = self.optimizers().optimizer.param_groups[0]["lr"]
+        raise DivergenceError(
+            f"training diverged at SGD step {step} (epoch {self.current_epoch}): the loss or the weights "
+            f"became NaN or infinite with lr={lr}; try a smaller learning rate (optimizer.lr)"
+        )
 
     def _evaluate(self, minibatches: MiniBatches, loss: MeanMetric, acc: MulticlassAccuracy) -> None:
         for x, y in minibatches:

@@ -8,6 +8,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.errors import UserError
+
 FINAL_METRICS = [
     "test/acc",
     "test/loss",
@@ -42,6 +44,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
     logger = hydra.utils.instantiate(cfg.logger)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    refuse_relaunch_in_multirun(trainer)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     metrics = collect_metrics(trainer.callback_metrics, FINAL_METRICS)
@@ -58,6 +61,27 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}")
         print(f"checkpoint: {ckpt_path}")
     return metrics
+
+
+def refuse_relaunch_in_multirun(trainer) -> None:
+    """Hydra multirun (``-m``) and a strategy that re-launches the script once per process (``ddp``,
+    ``ddp_cpu``) don't mix: each re-launched process would run the whole sweep again."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if (
+        HydraConfig.initialized()
+        and HydraConfig.get().mode == RunMode.MULTIRUN
+        and isinstance(launcher, _SubprocessScriptLauncher)
+    ):
+        raise UserError(
+            f"Hydra multirun (-m) can't be combined with strategy {type(trainer.strategy).__name__} on "
+            f"{trainer.num_devices} devices x {trainer.num_nodes} nodes, which re-launches the script per "
+            "process: run each job of the sweep as its own `python -m src.train ...` command (e.g. a shell "
+            "loop), or sweep with a single-process trainer (trainer=cpu or trainer=gpu)"
+        )
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

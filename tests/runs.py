@@ -3,6 +3,7 @@
 import struct
 from pathlib import Path
 
+import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -45,4 +46,12 @@ def write_idx(root: Path, folder: str, n_train: int = 40, n_test: int = 20, seed
     return root
 
 
-__all__ = ["CONF", "REPO", "compose_config", "write_idx"]
+class SaveRankWeights(L.Callback):
+    """Saves each process's final ``P`` as ``rank<N>.pt`` in ``directory`` (to compare processes)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        torch.save(pl_module.net.params.detach().cpu(), self.directory / f"rank{trainer.global_rank}.pt")
