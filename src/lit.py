@@ -24,7 +24,8 @@ from src.network.mlp import MLP
 class MLPClassifier(L.LightningModule):
     """Classifies ``in_features`` inputs into ``num_classes`` with hidden layers of sizes ``hidden``.
 
-    ``optimizer`` is a plain dict with ``_target_`` (a ``torch.optim`` class) and its keyword arguments;
+    ``optimizer`` is a plain dict with ``_target_`` (a ``torch.optim`` class) and its keyword arguments
+    (default: plain SGD with ``lr=3.0``);
     ``data`` records the data configuration the network was trained on, so a checkpoint alone can
     rebuild both (``python -m src.evaluate``).
     """
@@ -52,23 +53,21 @@ class MLPClassifier(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
 
     def forward(self, x: Tensor) -> Tensor:
         """The output activations ``L_out`` for a batch of flattened images."""
         return self.net(x)
 
-    def expected(self, y: Tensor, like: Tensor) -> Tensor:
+    def expected(self, y: Tensor) -> Tensor:
         """``E``: 1 for the neuron of the true class, 0 for the others (a row of the identity matrix)."""
-        if self.identity.dtype != like.dtype:
-            self.identity = self.identity.to(like.dtype)
         return self.identity[y]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        config = dict(self.hparams.optimizer or {"_target_": "torch.optim.SGD", "lr": 1.0})
+        config = dict(self.hparams.optimizer or {"_target_": "torch.optim.SGD", "lr": 3.0})
         return instantiate(config, params=self.parameters())
 
     def on_train_start(self) -> None:
-        self.val_acc_best.reset()
         if self.trainer.world_size > 1:
             # torch's DistributedDataParallel averages gradients in hooks that expect one backward per
             # forward; training_step runs many (one per mini-batch) and averages them itself instead.
@@ -97,7 +96,7 @@ class MLPClassifier(L.LightningModule):
         params = self.net.params
         losses = []
         for x, y in minibatches:
-            loss = self.net.loss(x, self.expected(y, x))
+            loss = self.net.loss(x, self.expected(y))
             params.grad = None
             (loss if scaler is None else scaler.scale(loss)).backward()
             if distributed:
@@ -132,7 +131,7 @@ class MLPClassifier(L.LightningModule):
     def _evaluate(self, minibatches: MiniBatches, loss: MeanMetric, acc: MulticlassAccuracy) -> None:
         for x, y in minibatches:
             activations, z = self.net.output_and_weighted_input(x)
-            loss.update(self.net.cost.per_sample(z, activations, self.expected(y, x)))
+            loss.update(self.net.cost.per_sample(z, activations, self.expected(y)))
             acc.update(activations, y)
 
     def validation_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
