@@ -1,9 +1,17 @@
-"""Lightning callbacks of our own: training throughput."""
+"""Lightning callbacks of our own: training throughput, a checkpoint when training is interrupted."""
 
+import signal
+import threading
 import time
+from pathlib import Path
+from types import FrameType
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from src.checkpoint import finite_weights
+from src.errors import TrainingInterrupted
 
 
 class TrainingThroughput(L.Callback):
@@ -46,3 +54,82 @@ class TrainingThroughput(L.Callback):
         self._pause(trainer)
         if self.seconds > 0:
             pl_module.log("train/samples_per_sec", self.samples / self.seconds)
+
+
+class InterruptCheckpoint(L.Callback):
+    """Ctrl-C (SIGINT) or SIGTERM during training: stop after the current training step and save the
+    state as ``interrupted.ckpt`` next to the other checkpoints, if the weights are finite;
+    :meth:`error` then describes it for the command line.
+
+    On SIGTERM Lightning itself stops at the next step boundary (agreed between processes under data
+    parallelism); a first Ctrl-C makes the same request, so what is saved is the state after a whole
+    ``training_step``, never the middle of one. A second Ctrl-C stops at once and saves nothing;
+    :meth:`error` then points to the last epoch's ``last.ckpt``.
+    """
+
+    FILENAME = "interrupted.ckpt"
+
+    def __init__(self, dirpath: str | None = None) -> None:
+        self.dirpath = dirpath
+        self.signum: int | None = None
+        self.checkpoint: Path | None = None
+        self._trainer: L.Trainer | None = None
+        self._previous_handler = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._trainer = trainer
+            self._previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        # Lightning's own flag for SIGTERM: checked after each training step
+        self._trainer._signal_connector.received_sigterm = True
+
+    def _restore_handler(self) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, self._previous_handler)
+            self._previous_handler = None
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore_handler()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore_handler()
+        if isinstance(exception, KeyboardInterrupt):  # a second Ctrl-C, or one before training started
+            self.signum = signal.SIGINT
+            return
+        if not isinstance(exception, SIGTERMException):
+            return
+        self.signum = self.signum or signal.SIGTERM
+        if trainer.global_step > 0 and not trainer.sanity_checking and finite_weights(pl_module.state_dict()):
+            self.checkpoint = self._directory(trainer) / self.FILENAME
+            trainer.save_checkpoint(self.checkpoint, weights_only=False)
+
+    def _directory(self, trainer: L.Trainer) -> Path:
+        """``dirpath``, else the model checkpoint's, else ``checkpoints/`` in the trainer's root directory."""
+        callback = trainer.checkpoint_callback
+        return Path(
+            self.dirpath or (callback and callback.dirpath) or Path(trainer.default_root_dir) / "checkpoints"
+        )
+
+    def error(self, trainer: L.Trainer) -> TrainingInterrupted:
+        """What stopped training and the checkpoint to resume from: the one saved here, else the last
+        epoch's ``last.ckpt`` if there is one."""
+        last = self._directory(trainer) / "last.ckpt"
+        checkpoint = self.checkpoint or (last if last.is_file() else None)
+        return TrainingInterrupted(
+            self.signum or signal.SIGINT, trainer.global_step, trainer.current_epoch, checkpoint
+        )
+
+
+def raise_if_interrupted(trainer: L.Trainer) -> None:
+    """Raise :class:`TrainingInterrupted` if a signal stopped ``trainer``'s training (see
+    :class:`InterruptCheckpoint`); Lightning itself ends ``fit`` with ``SystemExit`` then."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, InterruptCheckpoint) and callback.signum is not None:
+            raise callback.error(trainer) from None

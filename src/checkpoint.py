@@ -1,20 +1,200 @@
-"""Loading our checkpoints safely: ``torch.load(weights_only=True)``, so a file can't run code."""
+"""Our checkpoints on disk: written atomically, read safely.
 
+Reading: ``torch.load(weights_only=True)`` only, so a file can't run code; every way a file can fail to
+be one of our checkpoints (missing, unreadable, empty, truncated, random bytes, another program's pickle,
+a pickle that would run code, hyperparameters that don't describe our network) ends in a
+:class:`~src.errors.UserError` naming the file and what is wrong.
+
+Writing: :class:`AtomicCheckpointIO` writes each checkpoint to a temporary file in the same directory,
+flushes it to disk and renames it over the target, so a crash or kill during a save leaves the previous
+file (``last.ckpt``) intact. Lightning's own ``TorchCheckpointIO`` stages the file in the system's
+temporary directory and moves it into place, which is a copy, not a rename, wherever ``/tmp`` is another
+file system (tmpfs on many Linux distributions): a kill during that copy leaves half a checkpoint.
+"""
+
+import itertools
+import os
+import pickle
+import re
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+from fsspec.implementations.local import LocalFileSystem
+from lightning.fabric.utilities.cloud_io import get_filesystem
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch import Tensor
+
+from src.errors import UserError
+
+WRITTEN_BY = "give a .ckpt file written by python -m src.train"
+REQUIRED_HPARAMS = ("in_features", "num_classes", "hidden")
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint at ``path`` as plain containers and tensors, on the CPU."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """The checkpoint at ``path`` (the value of config key ``key``) as plain containers and tensors, on
+    the CPU, after checking it holds one of our networks."""
+    path = Path(path).expanduser()
+    where = f"{key}={path}"
+    check_readable_file(path, key, WRITTEN_BY)
+    if path.stat().st_size == 0:
+        raise UserError(f"{where} is an empty file: {WRITTEN_BY}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note on the pickle protocol of a foreign file
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = re.search(r"GLOBAL ([\w.]+)", str(error))
+        if refused:
+            raise UserError(
+                f"{where} was refused and not executed: loading it would call {refused.group(1)}, and "
+                "checkpoints are loaded with weights_only=True, which allows only tensors and plain "
+                f"containers; {WRITTEN_BY} (never load a file from an untrusted source without it)"
+            ) from None
+        raise UserError(f"{where} is not a checkpoint ({short_reason(error)}): {WRITTEN_BY}") from None
+    except Exception as error:
+        raise UserError(
+            f"{where} is not a readable checkpoint, truncated or corrupt ({short_reason(error)}): {WRITTEN_BY}"
+        ) from None
+    check_structure(checkpoint, where)
+    return checkpoint
 
 
-def load_model(checkpoint: dict[str, Any]):
+def check_readable_file(path: Path, key: str, wanted: str) -> None:
+    """Raise :class:`UserError` unless ``path`` (config key ``key``) is an existing, readable file."""
+    where = f"{key}={path}"
+    if not path.exists():
+        raise UserError(f"{where} does not exist: {wanted}")
+    if path.is_dir():
+        raise UserError(f"{where} is a directory: {wanted}")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{where} can't be read (permission denied): {wanted}")
+
+
+def short_reason(error: BaseException) -> str:
+    """The informative part of a loading error, on one line."""
+    text = str(error)
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if detail:
+        text = detail.group(1)
+    text = " ".join(text.split())
+    first_sentence = text.split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {first_sentence}" if first_sentence else type(error).__name__
+
+
+def check_structure(checkpoint: Any, where: str) -> None:
+    """Raise :class:`UserError` unless ``checkpoint`` is a dict with our network's hyperparameters and a
+    parameter vector of the size they imply."""
+    if not isinstance(checkpoint, dict):
+        raise UserError(f"{where} holds a {type(checkpoint).__name__}, not a checkpoint: {WRITTEN_BY}")
+    hparams, state = checkpoint.get("hyper_parameters"), checkpoint.get("state_dict")
+    if not isinstance(hparams, dict) or not isinstance(state, dict):
+        raise UserError(f"{where} has no hyper_parameters and state_dict of a network: {WRITTEN_BY}")
+    missing = [name for name in REQUIRED_HPARAMS if name not in hparams]
+    if missing:
+        raise UserError(
+            f"{where}: its hyper_parameters lack {', '.join(missing)}, so they don't describe this "
+            f"project's network: {WRITTEN_BY}"
+        )
+    sizes = network_sizes(hparams)
+    if not all(type(size) is int and size >= 1 for size in sizes):
+        raise UserError(f"{where}: its layer sizes {sizes} are not all integers >= 1: {WRITTEN_BY}")
+    params = state.get("net.params")
+    expected = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
+    if not isinstance(params, Tensor) or params.dim() != 1 or params.numel() != expected:
+        found = "none" if not isinstance(params, Tensor) else f"shape {list(params.shape)}"
+        raise UserError(
+            f"{where}: its hyper_parameters describe a {describe(sizes)} network with {expected} "
+            f"weights and biases, but its state_dict's net.params has {found}: {WRITTEN_BY}"
+        )
+
+
+def network_sizes(hparams: dict[str, Any]) -> list[Any]:
+    """Layer sizes, input first: ``[in_features, *hidden, num_classes]``."""
+    hidden = hparams["hidden"]
+    return [
+        hparams["in_features"],
+        *(hidden if isinstance(hidden, list) else [hidden]),
+        hparams["num_classes"],
+    ]
+
+
+def describe(sizes: list[Any]) -> str:
+    """``64-16-16-10``."""
+    return "-".join(map(str, sizes))
+
+
+def load_model(checkpoint: dict[str, Any], key: str = "ckpt_path"):
     """The :class:`~src.lit.MLPClassifier` a checkpoint holds, rebuilt from its hyperparameters."""
     from src.lit import MLPClassifier
 
-    model = MLPClassifier(**checkpoint["hyper_parameters"])
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        model = MLPClassifier(**checkpoint["hyper_parameters"])
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise UserError(
+            f"{key}: its hyper_parameters and state_dict don't make this project's network "
+            f"({short_reason(error)}): {WRITTEN_BY}"
+        ) from None
     return model.eval()
+
+
+def finite_weights(state_dict: dict[str, Any]) -> bool:
+    """Whether every floating-point tensor of ``state_dict`` is finite."""
+    return all(
+        bool(torch.isfinite(value).all())
+        for value in state_dict.values()
+        if isinstance(value, Tensor) and value.is_floating_point()
+    )
+
+
+def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, flushed to disk, then renamed over ``path``:
+    a reader sees the old file or the new one, never part of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Flush a directory's entries (a rename into it) to disk, where the platform allows it."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint IO with atomic local writes (:func:`atomic_save`) and ``weights_only=True``
+    loading unless a caller asks otherwise. Remote paths (``s3://``, ...) go through Lightning's own."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        atomic_save(checkpoint, Path(path))
+
+    def load_checkpoint(
+        self, path: _PATH, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        options: dict[str, Any] = {"weights_only": True if weights_only is None else weights_only}
+        if map_location is not None:  # else Lightning's default: tensors back on the device they came from
+            options["map_location"] = map_location
+        return super().load_checkpoint(path, **options)

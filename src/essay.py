@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from src.cli import report_user_errors
 from src.network.activations import get_activation
 from src.network.backprop import Backpropagation
 from src.network.cost import get_cost
@@ -251,6 +252,7 @@ def print_section_4() -> None:
     print(f"  is added, so the weight grows from {W_11:g} to {update:.4f} (against dC/dW_{{1,1}} < 0).")
 
 
+@report_user_errors
 def main() -> None:
     print("The essay's worked examples, computed by src.network (float64)")
     print_section_3()

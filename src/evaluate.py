@@ -6,21 +6,24 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+
+from src.cli import report_user_errors
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild model and data from the checkpoint, test, write ``metrics.json``; returns the metrics."""
     import lightning as L
 
-    from src.checkpoint import load_checkpoint, load_model
+    from src.checkpoint import load_model
     from src.run_files import collect_metrics, write_json
+    from src.validation import refused_arguments, validate_evaluate
 
-    checkpoint = load_checkpoint(cfg.ckpt_path)
+    checkpoint, data_config = validate_evaluate(cfg)
     model = load_model(checkpoint)
-    data_config = OmegaConf.merge(model.hparams.data, cfg.get("data") or {})
     datamodule: L.LightningDataModule = hydra.utils.instantiate(data_config)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
+    with refused_arguments("trainer"):
+        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = str(cfg.ckpt_path)
@@ -30,6 +33,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@report_user_errors
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

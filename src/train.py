@@ -8,6 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.cli import report_user_errors
 from src.errors import UserError
 
 FINAL_METRICS = [
@@ -25,8 +26,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the metrics it wrote."""
     import lightning as L
 
+    from src.callbacks import raise_if_interrupted
+    from src.checkpoint import AtomicCheckpointIO
     from src.run_files import collect_metrics, write_json
+    from src.validation import refused_arguments, validate_train
 
+    validate_train(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: L.LightningModule = hydra.utils.instantiate(
@@ -43,10 +48,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
     logger = hydra.utils.instantiate(cfg.logger)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    with refused_arguments("trainer"):
+        trainer: L.Trainer = hydra.utils.instantiate(
+            cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
+        )
     refuse_relaunch_in_multirun(trainer)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+    except SystemExit:  # how Lightning ends fit after Ctrl-C or SIGTERM
+        raise_if_interrupted(trainer)
+        raise
+    raise_if_interrupted(trainer)
     metrics = collect_metrics(trainer.callback_metrics, FINAL_METRICS)
     ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if cfg.test:
@@ -85,6 +98,7 @@ def refuse_relaunch_in_multirun(trainer) -> None:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@report_user_errors
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     return metrics.get("val/acc_best")

@@ -14,7 +14,7 @@ def test_digits_split_is_stratified_fixed_and_scaled():
     sizes = {name: len(y) for name, (_, y) in first.splits.items()}
     assert sizes == {"train": 1257, "val": 180, "test": 360}
     for name, (x, y) in first.splits.items():
-        assert x.shape[1] == 64 and 0.0 <= x.min() and x.max() <= 1.0
+        assert x.shape[1] == 64 and x.min() >= 0.0 and x.max() <= 1.0
         assert torch.equal(x, second.splits[name][0]) and torch.equal(y, second.splits[name][1])
         counts = torch.bincount(y, minlength=10).float()
         assert counts.min() / counts.max() > 0.85  # every class about equally present

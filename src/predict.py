@@ -1,0 +1,224 @@
+"""``python -m src.predict ckpt_path=PATH inputs=FILE_OR_DIR``: classify ordinary image files with a
+trained checkpoint, printing per file ``path: class 7  activations [0.01, ..., 0.97]`` and writing
+``predictions.json`` into the run directory. From Python: :func:`predict`.
+
+An image is made to look like the training data before it reaches the network (:func:`to_input`):
+
+1. **grey**: EXIF orientation applied, transparency flattened onto white, converted to grey in [0, 1];
+2. **polarity**: the background is judged from the border pixels: if their median is lighter than the
+   image's mean, the ink is dark on light paper and the image is inverted, so the ink is bright on dark
+   as in training. The background's noise floor (the border's median plus :data:`NOISE_SIGMAS` robust
+   standard deviations, which absorbs paper texture, shading and JPEG noise) then maps to 0 and the
+   brightest ink to 1;
+3. **fit**: a square window around the ink's bounding box (pixels above :data:`INK_THRESHOLD`), padded
+   with background where it leaves the image, is resized to the model's ``side x side`` input
+   (``side = sqrt(in_features)``), each input pixel the average of the pixels it covers, as the 8x8
+   digits were made from 32x32 bitmaps. The window's size and centre follow the training set
+   (:func:`layout_for`): scikit-learn's 8x8 digits span the full height and are centred on their
+   bounding box; MNIST-sized inputs put the ink's longer side in the central 20 of 28 pixels and its
+   centre of mass at the centre, as MNIST was made. The result is rescaled so its brightest pixel is 1.
+   A blank image becomes an all-zero input.
+
+Inputs: a file is read whatever its extension; a directory contributes its files whose extension is in
+:data:`IMAGE_SUFFIXES` (not recursively; hidden files and other extensions are skipped). A directory
+without images, a missing path, a file Pillow cannot decode or a file that is not a checkpoint of this
+project stops with :class:`~src.errors.UserError`; the command line prints it as one ``error:`` line
+and exits with status 2 (:mod:`src.cli`).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image, ImageOps
+from torch import Tensor
+from torchvision.transforms.v2 import functional as F
+
+from src.checkpoint import load_checkpoint, load_model, short_reason
+from src.cli import report_user_errors
+from src.errors import UserError
+from src.run_files import write_json
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+INK_THRESHOLD = 0.1  # a pixel is ink above this share of the brightest ink (after the noise floor)
+NOISE_SIGMAS = 3.0  # the noise floor: the background's median plus this many standard deviations
+MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation, for normally distributed noise
+DIGITS_SIDE = 8  # scikit-learn's digits: 8x8
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The network's answer for one image: the class of the most active output neuron and all outputs."""
+
+    path: Path
+    label: int
+    activations: list[float]
+
+    def __str__(self) -> str:
+        values = ", ".join(f"{value:.2f}" for value in self.activations)
+        return f"{self.path}: class {self.label}  activations [{values}]"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the training images place the ink in their ``side x side`` frame: its longer side spans
+    ``box`` pixels, centred on its bounding box or (``centre_of_mass``) on its centre of mass."""
+
+    side: int
+    box: int
+    centre_of_mass: bool
+
+
+def layout_for(in_features: int) -> Layout:
+    """The layout of the training images of a model with ``in_features`` inputs (a square image)."""
+    side = math.isqrt(in_features)
+    if side * side != in_features:
+        raise UserError(
+            f"ckpt_path: its network has in_features={in_features} inputs, not a square image's side*side "
+            "pixels, so it can't classify images"
+        )
+    if side == DIGITS_SIDE:
+        return Layout(side, side, centre_of_mass=False)
+    return Layout(side, round(side * 20 / 28), centre_of_mass=True)
+
+
+def images_in(directory: Path) -> list[Path]:
+    """The image files directly in ``directory``, sorted: visible files with an image extension."""
+    try:
+        children = sorted(directory.iterdir())
+    except OSError as error:
+        raise UserError(
+            f"inputs={directory} cannot be read ({error.strerror}): give a readable directory"
+        ) from None
+    found = [
+        child
+        for child in children
+        if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not found:
+        raise UserError(
+            f"inputs={directory} holds no image files: allowed extensions are {', '.join(IMAGE_SUFFIXES)}"
+        )
+    return found
+
+
+def image_files(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The image files ``inputs`` names: files as given, directories expanded to their images."""
+    paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    if not paths:
+        raise UserError("inputs is empty: give an image file or a directory of images")
+    files: list[Path] = []
+    for path in (Path(item).expanduser() for item in paths):
+        if path.is_dir():
+            files += images_in(path)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError(f"inputs={path} does not exist: give an image file or a directory of images")
+    return files
+
+
+def read_image(path: Path) -> Image.Image:
+    """The decoded image at ``path``, upright as its EXIF orientation says."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise UserError(
+            f"inputs: {path} is not a readable image ({short_reason(error)}): allowed are image "
+            f"files Pillow can decode ({', '.join(IMAGE_SUFFIXES)})"
+        ) from None
+
+
+def to_grey(image: Image.Image) -> Tensor:
+    """``(1, H, W)`` grey levels in [0, 1]; transparent parts count as white paper."""
+    if image.has_transparency_data:
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+    rgb = F.to_dtype(F.to_image(image.convert("RGB")), torch.float32, scale=True)
+    return F.rgb_to_grayscale(rgb)
+
+
+def bright_ink(grey: Tensor) -> Tensor:
+    """``grey`` as bright ink on black: inverted if the ink is dark, the background's noise floor mapped to
+    0 and the brightest ink to 1."""
+    border = torch.cat([grey[0, 0], grey[0, -1], grey[0, 1:-1, 0], grey[0, 1:-1, -1]])
+    if border.median() > grey.mean():
+        grey, border = F.invert(grey), 1.0 - border
+    median = border.median()
+    floor = median + NOISE_SIGMAS * MAD_TO_SIGMA * (border - median).abs().median()
+    contrast = grey.max() - floor
+    if contrast <= 0:
+        return torch.zeros_like(grey)
+    return ((grey - floor) / contrast).clamp(0.0, 1.0)
+
+
+def fit(ink: Tensor, layout: Layout) -> Tensor:
+    """The ``(side, side)`` input: a square window around the ink, placed as ``layout`` says, resized."""
+    rows, cols = (ink[0] > INK_THRESHOLD).nonzero(as_tuple=True)
+    if len(rows) == 0:
+        return torch.zeros(layout.side, layout.side)
+    top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    window = math.ceil(max(bottom - top, right - left) * layout.side / layout.box)
+    if layout.centre_of_mass:
+        box = ink[0, top:bottom, left:right]
+        centre_y = top + float((box.sum(1) * (torch.arange(bottom - top) + 0.5)).sum() / box.sum())
+        centre_x = left + float((box.sum(0) * (torch.arange(right - left) + 0.5)).sum() / box.sum())
+    else:
+        centre_y, centre_x = (top + bottom) / 2, (left + right) / 2
+    square = F.crop(ink, round(centre_y - window / 2), round(centre_x - window / 2), window, window)
+    small = torch.nn.functional.interpolate(square[None], size=(layout.side, layout.side), mode="area")[0, 0]
+    return small / small.max()
+
+
+def to_input(image: Image.Image, layout: Layout) -> Tensor:
+    """The image as the network's input layer: a flat vector of ``side * side`` values in [0, 1]."""
+    return fit(bright_ink(to_grey(image)), layout).flatten()
+
+
+def predict(ckpt_path: str | Path, inputs: str | Path | Sequence[str | Path]) -> list[Prediction]:
+    """Classify the image file(s) ``inputs`` (files and/or directories) with the network of the checkpoint
+    at ``ckpt_path``, loaded with ``weights_only=True``."""
+    files = image_files(inputs)
+    model = load_model(load_checkpoint(ckpt_path))
+    layout = layout_for(model.hparams.in_features)
+    x = torch.stack([to_input(read_image(path), layout) for path in files])
+    with torch.no_grad():
+        outputs = model(x.to(model.dtype))
+    return [
+        Prediction(path, int(output.argmax()), output.tolist())
+        for path, output in zip(files, outputs, strict=True)
+    ]
+
+
+def run(cfg: DictConfig) -> list[Prediction]:
+    """Predict as ``cfg`` says, print one line per file and write ``predictions.json``."""
+    for key, example in (("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")):
+        if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
+            raise UserError(f"{key} is missing: pass {key}={example}")
+    inputs = cfg.inputs
+    predictions = predict(
+        cfg.ckpt_path, OmegaConf.to_container(inputs) if OmegaConf.is_list(inputs) else str(inputs)
+    )
+    for prediction in predictions:
+        print(prediction)
+    records = [asdict(prediction) | {"path": str(prediction.path)} for prediction in predictions]
+    write_json(
+        Path(cfg.paths.output_dir) / "predictions.json",
+        {"ckpt_path": str(cfg.ckpt_path), "predictions": records},
+    )
+    return predictions
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

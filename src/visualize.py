@@ -1,0 +1,212 @@
+"""TensorBoard pictures of the network, not only curves: :class:`TensorBoardFigures`.
+
+Every ``every_n_epochs`` epochs (step = the epoch number) it logs
+
+- histograms ``weights/layer_k``, ``biases/layer_k`` and ``gradients/layer_k``, ``bias_gradients/layer_k``
+  (the last mini-batch's gradient) for the k-th weighted layer (``W_{k+1,k}``, ``B_{k+1}`` in the
+  essay's numbering, where layer 1 is the input);
+- image ``images/layer_1_weights``: each first-hidden-layer neuron's incoming weights drawn as a picture
+  of the input (what the neuron "looks for"): mid-grey is 0, white the neuron's most positive weight,
+  black its most negative (each neuron scaled on its own); only when the input is a square image;
+- image ``images/misclassified``: the first ``max_misclassified`` misclassified validation images (in
+  the validation set's order, so the same digit keeps its place while it stays wrong), each labelled
+  ``p:<predicted> t:<true>`` underneath;
+- image ``images/confusion_matrix``: the validation confusion matrix drawn as a table, rows the true
+  class, columns the predicted one, each cell's count written in it and its blue the share of its row;
+
+and, at the end of training, the model's hyperparameters (and ``trainer/max_epochs``) in TensorBoard's
+HParams tab with the final metrics of :data:`src.train.FINAL_METRICS`: TensorBoard reads their values
+from the last points of the curves Lightning logs, so ``test/*`` appear once the test has run.
+
+The pictures are drawn with torchvision's ``make_grid`` (enlarged by pixel repetition) and Pillow's
+``ImageDraw`` (labels and the matrix); matplotlib isn't needed. The work is a forward pass over the
+validation tensors, a copy of the last gradient and a little drawing once per logged epoch; per step
+there is only the check whether the step is the epoch's last. Without a
+:class:`~lightning.pytorch.loggers.TensorBoardLogger`, or on other processes than rank 0, it does nothing.
+"""
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from PIL import Image, ImageDraw
+from torch import Tensor
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+from torchvision.transforms.v2 import functional as F
+from torchvision.utils import make_grid
+
+from src.errors import UserError
+from src.network.mlp import MLP
+from src.train import FINAL_METRICS
+
+CELL = 64  # pixels a picture of one input image is upscaled to (at least)
+LABEL_HEIGHT = 14
+MATRIX_CELL = 32
+GRID_COLUMNS = 8
+PADDING = 2
+
+
+class TensorBoardFigures(L.Callback):
+    """Logs histograms, pictures and hparams to TensorBoard every ``every_n_epochs`` epochs (see the
+    module's docstring for the tags)."""
+
+    def __init__(self, every_n_epochs: int = 1, max_misclassified: int = 32) -> None:
+        if every_n_epochs < 1:
+            raise UserError(f"every_n_epochs={every_n_epochs} is not allowed: it must be >= 1")
+        if max_misclassified < 0:
+            raise UserError(f"max_misclassified={max_misclassified} is not allowed: it must be >= 0")
+        self.every_n_epochs = every_n_epochs
+        self.max_misclassified = max_misclassified
+        self.last_grad: Tensor | None = None
+
+    def _due(self, trainer: L.Trainer) -> bool:
+        return not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every_n_epochs == 0
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Keep the epoch's last mini-batch gradient: Lightning releases it before validation."""
+        grad = pl_module.net.params.grad
+        if trainer.is_last_batch and grad is not None and self._due(trainer) and tensorboard_writer(trainer):
+            self.last_grad = grad.detach().clone().float()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or not self._due(trainer):
+            return
+        net: MLP = pl_module.net
+        log_histograms(writer, net, self.last_grad, trainer.current_epoch)
+        self.last_grad = None
+        side = square_side(net.architecture.sizes[0])
+        if side:
+            first_weights = net.layers()[0][0].detach().float().cpu().view(-1, 1, side, side)
+            writer.add_image("images/layer_1_weights", neuron_grid(first_weights), trainer.current_epoch)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        val = getattr(trainer.datamodule, "splits", {}).get("val")
+        if writer is None or val is None or not self._due(trainer):
+            return
+        x, y = val
+        predicted = pl_module(x.to(pl_module.dtype)).argmax(dim=1).cpu()
+        x, y = x.float().cpu(), y.cpu()
+        matrix = multiclass_confusion_matrix(predicted, y, pl_module.hparams.num_classes)
+        writer.add_image("images/confusion_matrix", confusion_image(matrix), trainer.current_epoch)
+        side = square_side(x.shape[1])
+        wrong = (predicted != y).nonzero().flatten()[: self.max_misclassified]
+        if side and len(wrong):
+            grid = labelled_grid(x[wrong].view(-1, 1, side, side), predicted[wrong], y[wrong])
+            writer.add_image("images/misclassified", grid, trainer.current_epoch)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None:
+            return
+        params = flat_hparams(pl_module.hparams) | {"trainer/max_epochs": trainer.max_epochs}
+        # written as Lightning's own TensorBoardLogger.log_hyperparams does, minus its extra scalar points
+        for summary in hparams(params, dict.fromkeys(FINAL_METRICS, 0.0)):
+            writer._get_file_writer().add_summary(summary)
+
+
+def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
+    """The ``SummaryWriter`` of the trainer's TensorBoard logger on rank 0, else ``None``."""
+    if not trainer.is_global_zero:
+        return None
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
+    return None
+
+
+def square_side(features: int) -> int | None:
+    """``side`` if ``features == side * side``, else ``None``."""
+    side = math.isqrt(features)
+    return side if side * side == features else None
+
+
+def log_histograms(writer: SummaryWriter, net: MLP, grad: Tensor | None, step: int) -> None:
+    """Histograms of each layer's weights and biases and, if ``grad`` (a gradient of ``P``) is given, of
+    its parts for them."""
+    for index, (weight, bias) in enumerate(net.layers(), start=1):
+        writer.add_histogram(f"weights/layer_{index}", weight.detach().float(), step)
+        writer.add_histogram(f"biases/layer_{index}", bias.detach().float(), step)
+    if grad is not None:
+        for index, (weight_grad, bias_grad) in enumerate(net.architecture.split(grad), start=1):
+            writer.add_histogram(f"gradients/layer_{index}", weight_grad, step)
+            writer.add_histogram(f"bias_gradients/layer_{index}", bias_grad, step)
+
+
+def upscale(image: Tensor, side: int) -> Tensor:
+    """A ``(C, H, W)`` picture made of ``side``-pixel images enlarged by an integer factor (nearest
+    neighbour) so that each image is at least :data:`CELL` pixels wide."""
+    factor = max(1, CELL // side)
+    return image.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+
+def neuron_grid(weights: Tensor) -> Tensor:
+    """``(N, 1, side, side)`` weights as one grid image: each neuron scaled to [0, 1] around 0.5 = 0."""
+    largest = weights.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+    grid = make_grid(weights / (2 * largest) + 0.5, nrow=math.ceil(math.sqrt(len(weights))), pad_value=1.0)
+    return upscale(grid, weights.shape[-1])
+
+
+def labelled_grid(images: Tensor, predicted: Tensor, true: Tensor) -> Tensor:
+    """``(N, 1, side, side)`` images in [0, 1] as one grid, each with ``p:<predicted> t:<true>`` below."""
+    side = images.shape[-1]
+    pictures = upscale(images.clamp(0, 1), side)
+    size = pictures.shape[-1]
+    cells = torch.nn.functional.pad(pictures, (0, 0, 0, LABEL_HEIGHT))
+    grid = F.to_pil_image(make_grid(cells, nrow=GRID_COLUMNS, padding=PADDING, pad_value=0.5)[:1])
+    draw = ImageDraw.Draw(grid)
+    for index, (guess, label) in enumerate(zip(predicted.tolist(), true.tolist(), strict=True)):
+        row, col = divmod(index, GRID_COLUMNS)
+        x = PADDING + col * (size + PADDING) + 2
+        y = PADDING + row * (size + LABEL_HEIGHT + PADDING) + size + 1
+        draw.text((x, y), f"p:{guess} t:{label}", fill=255)
+    return F.pil_to_tensor(grid)
+
+
+def confusion_image(matrix: Tensor) -> Tensor:
+    """The confusion matrix as a ``(3, H, W)`` uint8 picture: class numbers along the top (predicted) and
+    the left (true), each cell's count written in it, its blue the count's share of the true class."""
+    n = len(matrix)
+    size = MATRIX_CELL * (n + 1)
+    image = Image.new("RGB", (size, size + LABEL_HEIGHT + 4), "white")
+    draw = ImageDraw.Draw(image)
+    share = (matrix / matrix.sum(dim=1, keepdim=True).clamp_min(1)).tolist()
+
+    def write(row: int, col: int, text: str, fill: str = "black") -> None:
+        left, top, right, bottom = draw.textbbox((0, 0), text)
+        x = col * MATRIX_CELL + (MATRIX_CELL - (right - left)) / 2 - left
+        y = row * MATRIX_CELL + (MATRIX_CELL - (bottom - top)) / 2 - top
+        draw.text((x, y), text, fill=fill)
+
+    for k in range(n):
+        write(0, k + 1, str(k), "dimgray")
+        write(k + 1, 0, str(k), "dimgray")
+    for i, row in enumerate(matrix.tolist()):
+        for j, count in enumerate(row):
+            level = share[i][j]
+            colour = (round(255 * (1 - level)), round(255 * (1 - 0.55 * level)), 255)
+            box = ((j + 1) * MATRIX_CELL, (i + 1) * MATRIX_CELL)
+            draw.rectangle((*box, box[0] + MATRIX_CELL - 1, box[1] + MATRIX_CELL - 1), fill=colour)
+            write(i + 1, j + 1, str(count), "white" if level > 0.5 else "black")
+    draw.text((4, size + 2), "rows: true class, columns: predicted", fill="dimgray")
+    return F.pil_to_tensor(image)
+
+
+def flat_hparams(params: Mapping[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
+    """Nested hyperparameters as ``{"optimizer/lr": 3.0, ...}``, values TensorBoard can show (others as
+    text)."""
+    flat: dict[str, bool | int | float | str] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            flat |= flat_hparams(value, f"{prefix}{key}/")
+        else:
+            flat[f"{prefix}{key}"] = value if isinstance(value, bool | int | float | str) else str(value)
+    return flat

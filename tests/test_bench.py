@@ -1,0 +1,206 @@
+"""The benchmark (``src.bench``): every pipeline trains and computes what ``src.train`` computes, the
+report marks the targets, the command line checks its arguments. Correctness only: no speed is asserted."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from src import bench
+from src.network.mlp import MLP
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = bench.Setting("synthetic-mnist", (784, 8, 10), 1.5)
+
+
+def workload(
+    setting: bench.Setting, workdir: Path, train_size: int = 40, batch_size: int = 10
+) -> bench.Workload:
+    (x, y), overrides = bench.load_training_data(setting.data, train_size)
+    initial = bench.initial_params(setting.sizes)
+    return bench.Workload(setting, batch_size, x, y, initial, overrides, workdir)
+
+
+@pytest.mark.parametrize("pipeline", bench.PIPELINE_NAMES)
+def test_every_pipeline_trains_and_reports_a_positive_finite_throughput(tmp_path, pipeline):
+    rate = bench.PIPELINES[pipeline](workload(TINY, tmp_path), bench.Budget(epochs=1))
+    assert rate > 0 and math.isfinite(rate)
+
+
+def test_src_train_on_digits_within_a_seconds_budget(tmp_path):
+    rate = bench.src_train(workload(bench.PRESETS["digits"], tmp_path), bench.Budget(seconds=1e-6))
+    assert rate > 0 and math.isfinite(rate)
+    assert len(list(tmp_path.glob("src.train-*/checkpoints/last.ckpt"))) == 1  # the real run's files
+
+
+def test_budget_counts_whole_epochs():
+    assert not bench.Budget(epochs=2).done(1, 100.0) and bench.Budget(epochs=2).done(2, 0.0)
+    assert not bench.Budget(seconds=1.0).done(0, 5.0)  # at least one epoch
+    assert not bench.Budget(seconds=1.0).done(1, 0.5) and bench.Budget(seconds=1.0).done(1, 1.0)
+    for wrong in ({}, {"epochs": 1, "seconds": 1.0}):
+        with pytest.raises(ValueError, match="exactly one"):
+            bench.Budget(**wrong)
+
+
+def test_nielsen_numpy_and_every_plain_step_make_the_same_sgd_steps():
+    """Nielsen's per-sample backprop, autograd with torch SGD, our Function with torch SGD and our
+    Function with the in-place update: the same weights after three mini-batches, to float64 rounding."""
+    sizes, lr, batch = (20, 7, 5, 10), 1.5, 10
+    torch.manual_seed(0)
+    x, y = torch.rand(3 * batch, sizes[0], dtype=torch.float64), torch.randint(0, 10, (3 * batch,))
+    expected = torch.eye(10, dtype=torch.float64)[y]
+    initial = MLP(list(sizes)).params.detach().double()
+
+    nielsen = bench.NielsenNetwork(sizes, initial.numpy())
+    samples = bench.nielsen_samples(x, y)
+    for start in range(0, len(y), batch):
+        nielsen.update_mini_batch(samples[start : start + batch], lr)
+    assert not np.allclose(nielsen.params(), initial.numpy(), atol=1e-3)  # the steps moved the weights
+
+    for make_step, backprop in [
+        (bench.torch_sgd_step, "autograd"),
+        (bench.torch_sgd_step, "manual"),
+        (bench.inplace_sgd_step, "manual"),
+    ]:
+        model = MLP(list(sizes), backprop=backprop).double()
+        with torch.no_grad():
+            model.params.copy_(initial)
+        step = make_step(model, lr)
+        for start in range(0, len(y), batch):
+            step(x[start : start + batch], expected[start : start + batch])
+        np.testing.assert_allclose(
+            model.params.detach().numpy(), nielsen.params(), rtol=1e-10, atol=1e-12, err_msg=backprop
+        )
+
+
+@pytest.mark.parametrize("make_epoch", [bench.randperm_epoch, bench.chunked_epoch])
+def test_epochs_visit_every_sample_once_with_its_expected_output(make_epoch):
+    n, batch = 1000, 7  # more than one chunk of 64 mini-batches, and a short last mini-batch
+    x, y = torch.arange(n, dtype=torch.float32).unsqueeze(1), torch.randint(0, 10, (n,))
+    seen, sizes = [], []
+
+    def step(xs: torch.Tensor, expected: torch.Tensor) -> None:
+        indices = xs[:, 0].long()
+        assert torch.equal(expected, torch.eye(10)[y[indices]])
+        seen.extend(indices.tolist())
+        sizes.append(len(indices))
+
+    make_epoch(x, y, batch, step)()
+    assert sorted(seen) == list(range(n)) and seen != sorted(seen)
+    assert sizes.count(batch) == n // batch and sum(sizes) == n
+
+
+def test_textbook_classifier_starts_from_our_weights_with_our_cost():
+    sizes = (64, 16, 16, 10)
+    model = MLP(list(sizes))
+    textbook = bench.lightning_classes()["TextbookClassifier"](sizes, 3.0, model.params.detach())
+    x, y = torch.rand(5, 64), torch.tensor([0, 3, 9, 3, 1])
+    torch.testing.assert_close(textbook(x), model(x))
+    with pytest.warns(UserWarning, match="self.log"):  # no Trainer attached
+        loss = textbook.training_step((x, y), 0)
+    torch.testing.assert_close(loss, model.loss(x, torch.eye(10)[y]))
+
+
+def test_synthetic_data_is_mnist_shaped_and_reproducible():
+    make = bench.lightning_classes()["SyntheticDataModule"]
+    first, second = (make(train_size=30, val_size=5, test_size=7).load() for _ in range(2))
+    assert {name: tuple(x.shape) for name, (x, _) in first.items()} == {
+        "train": (30, 784),
+        "val": (5, 784),
+        "test": (7, 784),
+    }
+    for name, (x, y) in first.items():
+        assert x.min() >= 0.0 and x.max() <= 1.0 and y.min() >= 0 and y.max() <= 9
+        assert torch.equal(x, second[name][0]) and torch.equal(y, second[name][1])
+
+
+def test_presets_data_and_sizes_make_the_settings():
+    args = bench.parse_args(["--preset", "digits,mnist", "--lr", "0.5"])
+    assert args.settings == [
+        bench.Setting("digits", (64, 16, 16, 10), 0.5),
+        bench.Setting("synthetic-mnist", (784, 30, 10), 0.5),
+    ]
+    assert (args.batch_sizes, args.seconds, args.epochs, args.threads) == ([10, 100], 2.0, None, 1)
+    assert bench.parse_args(["--sizes", "784,20,10"]).settings == [
+        bench.Setting("synthetic-mnist", (784, 20, 10), 1.5)
+    ]
+    assert bench.parse_args(["--batch-size", "100,10", "--batch-size", "32"]).batch_sizes == [10, 32, 100]
+
+
+def test_report_marks_each_target_met_or_missed():
+    digits, mnist = bench.PRESETS["digits"], bench.PRESETS["mnist"]
+    rates = {"plain-autograd": [10.0, 10.0], "plain-manual": [12.0, 8.0], "src.train": [30.0, 60.0]}
+    rates |= {"plain-manual-fastest": [60.0, 60.0], "nielsen-numpy": [10.0, 10.0]}
+    measurements = [bench.Measurement(digits, 10, rates), bench.Measurement(mnist, 100, rates)]
+    pipelines = list(rates)
+    text = bench.report(measurements, [], pipelines, markdown=False)
+    assert "1.00 met" in text and "0.75 MISSED" in text  # per-round ratios 1.2 and 0.8; 0.5 and 1.0
+    assert text.count("4.50 met") == 1  # src.train / nielsen-numpy only for MNIST-shaped data
+    assert "textbook" not in text  # no pipeline, no ratio
+    markdown = bench.report(measurements, [bench.Startup(digits, 3.0, 4.5)], pipelines, markdown=True)
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert len(lines) == 4 + 4 + 3  # header, rule and rows of throughput, ratios and start-up
+    assert all(line.endswith(" |") or line.endswith(":|") for line in lines)
+
+
+def test_main_prints_every_table(capsys):
+    setting = ["--data", "synthetic-mnist", "--sizes", "784,8,10", "--train-size", "30", "--batch-size", "10"]
+    bench.main([*setting, "--epochs", "1", "--repeats", "1", "--markdown", "--startup"])
+    out = capsys.readouterr().out
+    assert out.startswith("$ python -m src.bench --data synthetic-mnist")
+    for pipeline in bench.PIPELINE_NAMES:
+        assert pipeline in out
+    for target in bench.TARGETS:
+        assert target.label in out
+    assert "launch to first training batch" in out
+    assert out.count("| synthetic-mnist 784-8-10 |") == 3
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--batch-size", "0"],
+        ["--batch-size", "10,x"],
+        ["--threads", "0"],
+        ["--repeats", "1.5"],
+        ["--seconds", "-1"],
+        ["--seconds", "nan"],
+        ["--epochs", "1", "--seconds", "1"],
+        ["--sizes", "64,16,9"],
+        ["--sizes", "100,10"],
+        ["--data", "synthetic-mnist", "--sizes", "64,10"],
+        ["--preset", "imagenet"],
+        ["--pipelines", "plain-manual,foo"],
+    ],
+)
+def test_bad_values_fail_with_one_clear_line(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        bench.parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("python -m src.bench: error: ")
+
+
+def test_command_line_help_and_errors_without_importing_lightning():
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "src.bench", *argv], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
+
+    helped = run("--help")
+    assert helped.returncode == 0 and "--batch-size" in helped.stdout and "--startup" in helped.stdout
+    failed = run("--batch-size", "0")
+    assert failed.returncode == 2
+    assert failed.stderr == "python -m src.bench: error: argument --batch-size: '0' must be > 0\n"
+    imports = subprocess.run(
+        [sys.executable, "-c", "import sys, src.bench; print('lightning' in sys.modules)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imports.stdout.strip() == "False"

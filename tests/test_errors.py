@@ -1,0 +1,183 @@
+"""Bad input ends in one clear line: every bad config value names the key, the value and what is allowed,
+before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from runs import REPO, compose_config, write_idx
+
+from src.cli import report_user_errors, resume_command
+from src.errors import TrainingInterrupted, UserError
+from src.evaluate import evaluate
+from src.train import train
+
+
+def literal(text: str) -> str:
+    """A regex matching ``text`` literally, except that ``.*`` matches anything."""
+    return ".*".join(map(re.escape, text.split(".*")))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.hidden=[16,0]"], "model.hidden=[16, 0]: every hidden layer size must be an integer >= 1"),
+        (["model.hidden=[-3]"], "model.hidden=[-3]: every hidden layer size must be an integer >= 1"),
+        (["model.hidden=[16.5]"], "model.hidden=[16.5]: every hidden layer size must be an integer >= 1"),
+        (["model.hidden=16"], "model.hidden=16: must be a list of hidden layer sizes"),
+        (["model.backprop=numeric"], "model.backprop=numeric: choose one of manual, autograd"),
+        (["optimizer.lr=0"], "optimizer.lr=0: the learning rate must be a finite number > 0"),
+        (["optimizer.lr=-0.5"], "optimizer.lr=-0.5: the learning rate must be a finite number > 0"),
+        (["optimizer.lr=nan"], "optimizer.lr=nan: the learning rate must be a finite number > 0"),
+        (["optimizer.lr=inf"], "optimizer.lr=inf: the learning rate must be a finite number > 0"),
+        (["optimizer.lr=1e300"], "optimizer.lr=1e+300: .*at most 3.403e+38, the largest float32"),
+        (["optimizer.lr=fast"], "optimizer.lr=fast: the learning rate must be a finite number > 0"),
+        (["optimizer=momentum", "optimizer.momentum=-1"], "optimizer: torch.optim.SGD refuses .*momentum"),
+        (["+optimizer.betas=[0.9,0.99]"], "optimizer: torch.optim.SGD refuses .*betas"),
+        (
+            ["optimizer._target_=torch.nn.Linear"],
+            "optimizer._target_=torch.nn.Linear: must name a torch.optim",
+        ),
+        (["data.batch_size=0"], "data.batch_size=0: the mini-batch size must be an integer >= 1"),
+        (["data.batch_size=-10"], "data.batch_size=-10: the mini-batch size must be an integer >= 1"),
+        (["data.batches_per_step=0"], "data.batches_per_step=0: must be an integer >= 1"),
+        (
+            ["data.test_fraction=0.95"],
+            "data.val_fraction=0.1 and data.test_fraction=0.95: together they must be < 1",
+        ),
+        (["trainer.max_epochs=0"], "trainer.max_epochs=0: the number of epochs must be an integer >= 1"),
+        (["trainer.max_epochs=-1"], "trainer.max_epochs=-1: the number of epochs must be an integer >= 1"),
+        (["trainer.max_epochs=ten"], "trainer.max_epochs=ten: the number of epochs must be an integer >= 1"),
+        (["trainer.precision=8"], "trainer.precision=8: choose one of 32-true, 64-true"),
+        (["activation=leaky_relu", "activation.negative_slope=0"], "activation.negative_slope=0: .* > 0"),
+        (
+            ["activation.name=softmax"],
+            "activation.name=softmax: choose one of sigmoid, relu, tanh, leaky_relu",
+        ),
+        (["cost.name=hinge"], "cost.name=hinge: choose one of mse, cross_entropy"),
+        (["seed=-1"], "seed=-1: the seed must be an integer from 0 to 4294967295"),
+        (["test=maybe"], "test=maybe: must be true or false"),
+        (["optimizer.lr=${nowhere}"], "optimizer.lr: Interpolation key 'nowhere' not found"),
+        (["ckpt_path=/no/such/last.ckpt"], "ckpt_path=/no/such/last.ckpt does not exist: give a .ckpt file"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_bad_config_values_are_refused_before_anything_is_built(tmp_path, overrides, message):
+    with pytest.raises(UserError, match=literal(message)):
+        train(compose_config("train", tmp_path / "run", *overrides))
+    assert not (tmp_path / "run").exists()  # no checkpoints, TensorBoard events or metrics.json
+
+
+def test_missing_or_empty_data_root_is_refused_with_download_off(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(
+        UserError, match=literal(f"data.root={missing} does not exist: .* data.download=true")
+    ):
+        train(compose_config("train", tmp_path / "run", "data=mnist", f"data.root={missing}"))
+    write_idx(tmp_path / "data", "MNIST")
+    (tmp_path / "data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    pattern = (
+        f"data.root={tmp_path / 'data'} holds no FashionMNIST data .*FashionMNIST/raw/train-images-idx3-ubyte"
+    )
+    with pytest.raises(UserError, match=literal(pattern)):
+        train(
+            compose_config("train", tmp_path / "run", "data=fashion_mnist", f"data.root={tmp_path / 'data'}")
+        )
+    with pytest.raises(UserError, match=literal("holds no MNIST data .*MNIST/raw/t10k-labels-idx1-ubyte")):
+        train(compose_config("train", tmp_path / "run", "data=mnist", f"data.root={tmp_path / 'data'}"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_needs_a_checkpoint(tmp_path):
+    with pytest.raises(UserError, match=literal("ckpt_path is missing: pass ckpt_path=PATH")):
+        evaluate(compose_config("evaluate", tmp_path / "run"))
+    with pytest.raises(UserError, match=literal(f"ckpt_path={tmp_path} is a directory")):
+        evaluate(compose_config("evaluate", tmp_path / "run", f"ckpt_path={tmp_path}"))
+    assert not (tmp_path / "run").exists()
+
+
+def run_module(tmp_path, module, *overrides, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides, f"hydra.run.dir={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
+    run = run_module(tmp_path, "src.train", "model.hidden=[16,0]")
+    assert run.returncode == 2
+    assert run.stderr == "error: model.hidden=[16, 0]: every hidden layer size must be an integer >= 1\n"
+    # Hydra writes the run's configuration and log before our code runs; nothing else is written
+    assert {path.name for path in tmp_path.iterdir()} <= {".hydra", "train.log"}
+
+
+def test_evaluate_without_checkpoint_is_one_line(tmp_path):
+    run = run_module(tmp_path, "src.evaluate")
+    assert (run.returncode, run.stderr) == (
+        2,
+        "error: ckpt_path is missing: pass ckpt_path=PATH (a .ckpt file written by python -m src.train)\n",
+    )
+    assert {path.name for path in tmp_path.iterdir()} <= {".hydra", "evaluate.log"}
+
+
+def test_hydra_full_error_shows_the_traceback(tmp_path):
+    run = run_module(tmp_path, "src.train", "optimizer.lr=0", env={"HYDRA_FULL_ERROR": "1"})
+    assert run.returncode != 0
+    assert "Traceback (most recent call last)" in run.stderr
+    assert "src.errors.UserError: optimizer.lr=0" in run.stderr
+
+
+def test_unknown_group_option_names_it_and_lists_the_choices(tmp_path):
+    """Hydra refuses it while composing, before our code runs: no traceback, exit code 1."""
+    run = run_module(tmp_path, "src.train", "activation=softmax")
+    assert run.returncode == 1
+    assert "Could not find 'activation/softmax'" in run.stderr
+    assert all(choice in run.stderr for choice in ("leaky_relu", "relu", "sigmoid", "tanh"))
+    assert "Traceback" not in run.stderr
+
+
+def test_wrapper_turns_user_errors_into_one_line_and_exit_2(capsys):
+    @report_user_errors
+    def main(error: BaseException) -> None:
+        raise error
+
+    with pytest.raises(SystemExit) as stop:
+        main(UserError("data.batch_size=0: the mini-batch size must be an integer >= 1"))
+    assert stop.value.code == 2
+    assert (
+        capsys.readouterr().err == "error: data.batch_size=0: the mini-batch size must be an integer >= 1\n"
+    )
+
+    wrapped = RuntimeError("Error in call to target 'src.data.Something'")
+    wrapped.__cause__ = UserError("inputs=x.png is not a readable image")
+    with pytest.raises(SystemExit):
+        main(wrapped)
+    assert capsys.readouterr().err == "error: inputs=x.png is not a readable image\n"
+
+    with pytest.raises(SystemExit) as stop:
+        main(KeyboardInterrupt())
+    assert (stop.value.code, capsys.readouterr().err) == (130, "interrupted\n")
+
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
+        main(ZeroDivisionError("division by zero"))
+
+
+def test_wrapper_reports_an_interrupt_with_the_command_that_resumes_it(capsys, tmp_path):
+    @report_user_errors
+    def main() -> None:
+        raise TrainingInterrupted(15, step=640, epoch=5, checkpoint=tmp_path / "interrupted.ckpt")
+
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 143
+    assert capsys.readouterr().err.splitlines() == [
+        f"training interrupted by SIGTERM at SGD step 640 (epoch 5); checkpoint: {tmp_path / 'interrupted.ckpt'}",
+        f"resume with: python -m src.train ckpt_path={tmp_path / 'interrupted.ckpt'}",
+    ]
+    assert resume_command(tmp_path / "a b.ckpt") == f"python -m src.train 'ckpt_path={tmp_path / 'a b.ckpt'}'"

@@ -1,0 +1,176 @@
+"""Training stopped early: Ctrl-C or SIGTERM leaves a usable checkpoint and the command that resumes it;
+divergence stops at once, names the step and saves nothing non-finite."""
+
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import lightning as L
+import pytest
+import torch
+from runs import REPO, compose_config
+
+from src.checkpoint import load_checkpoint
+from src.errors import DivergenceError, TrainingInterrupted
+from src.train import train
+
+LONG_RUN = ["trainer.max_epochs=1000", "+trainer.enable_progress_bar=false"]
+
+
+class SendSigint(L.Callback):
+    """Sends this process SIGINT ``times`` times after the training step that reaches ``at_step``, as
+    pressing Ctrl-C would; ``SendSigint.weights`` keeps the weights it saw then."""
+
+    weights: torch.Tensor | None = None
+
+    def __init__(self, at_step: int, times: int = 1) -> None:
+        self.at_step = at_step
+        self.times = times
+        self.sent = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not self.sent and trainer.global_step >= self.at_step:
+            self.sent = True
+            SendSigint.weights = pl_module.net.params.detach().clone()
+            for _ in range(self.times):
+                signal.raise_signal(signal.SIGINT)
+
+
+class PoisonWeights(L.Callback):
+    """Makes one weight NaN at the start of epoch ``epoch``, as an overflow would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            with torch.no_grad():
+                pl_module.net.params[0] = float("nan")
+
+
+def callback_overrides(name: str, target: str, **arguments) -> list[str]:
+    return [f"+callbacks.{name}._target_={target}"] + [
+        f"+callbacks.{name}.{key}={value}" for key, value in arguments.items()
+    ]
+
+
+def test_ctrl_c_saves_the_state_after_the_last_whole_step(tmp_path):
+    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=130)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(compose_config("train", tmp_path, "trainer.max_epochs=1000", *sender))
+    path = tmp_path / "checkpoints" / "interrupted.ckpt"
+    assert (stop.value.signum, stop.value.exit_code, stop.value.checkpoint) == (signal.SIGINT, 130, path)
+    checkpoint = load_checkpoint(path)
+    # 126 SGD steps per epoch in chunks of 64 and 62: the step after 130 ends at 190, in epoch 1
+    assert (checkpoint["global_step"], stop.value.step, stop.value.epoch) == (190, 190, 1)
+    assert torch.equal(checkpoint["state_dict"]["net.params"], SendSigint.weights)
+    assert not (tmp_path / "metrics.json").exists()  # no testing, no metrics after an interrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_ctrl_c_stops_at_once_and_points_to_last_checkpoint(tmp_path):
+    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=200, times=2)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(compose_config("train", tmp_path, "trainer.max_epochs=1000", *sender))
+    assert stop.value.checkpoint == tmp_path / "checkpoints" / "last.ckpt"
+    assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def start_training(tmp_path, *overrides: str) -> subprocess.Popen:
+    """``python -m src.train`` for 1000 epochs, output to files; returns once it has saved a checkpoint."""
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "src.train", *LONG_RUN, *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        stdout=(tmp_path / "stdout.txt").open("w"),
+        stderr=(tmp_path / "stderr.txt").open("w"),
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoints" / "last.ckpt").exists():
+        assert process.poll() is None, (tmp_path / "stderr.txt").read_text()[-3000:]
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.1)
+    return process
+
+
+def stop_training(tmp_path, process: subprocess.Popen, signum: int) -> tuple[int, list[str]]:
+    """Send ``signum``; the exit code and the last two lines of stderr."""
+    process.send_signal(signum)
+    returncode = process.wait(timeout=60)
+    return returncode, (tmp_path / "stderr.txt").read_text().splitlines()[-2:]
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_leaves_a_checkpoint_and_the_command_that_resumes_it(tmp_path, signum, exit_code):
+    process = start_training(tmp_path, "model.hidden=[12,10]")
+    returncode, (summary, resume) = stop_training(tmp_path, process, signum)
+    checkpoint_path = tmp_path / "run" / "checkpoints" / "interrupted.ckpt"
+
+    assert returncode == exit_code
+    assert summary.startswith(f"training interrupted by {signal.Signals(signum).name} at SGD step ")
+    assert summary.endswith(f"; checkpoint: {checkpoint_path}")
+    expected = (
+        f"python -m src.train {shlex.join(LONG_RUN)} 'model.hidden=[12,10]' ckpt_path={checkpoint_path}"
+    )
+    assert resume == f"resume with: {expected}"
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    assert checkpoint["global_step"] > 0 and torch.isfinite(checkpoint["state_dict"]["net.params"]).all()
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    if signum == signal.SIGTERM:
+        return
+
+    # the printed command resumes it (to two epochs more, into a fresh run directory)
+    command = shlex.split(resume.removeprefix("resume with: "))
+    command[0] = sys.executable
+    command[command.index("trainer.max_epochs=1000")] = f"trainer.max_epochs={checkpoint['epoch'] + 2}"
+    resumed = subprocess.run(
+        [*command, f"hydra.run.dir={tmp_path / 'resumed'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Restored all states from the checkpoint at {checkpoint_path}" in resumed.stdout + resumed.stderr
+    assert (tmp_path / "resumed" / "metrics.json").exists()
+
+
+def test_divergence_stops_at_once_naming_the_step(tmp_path):
+    """ReLU hidden layers and an absurd learning rate overflow to inf/NaN within a few SGD steps."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "src.train",
+            "activation=relu",
+            "optimizer.lr=1e30",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    last_line = run.stderr.splitlines()[-1]
+    assert last_line.startswith("error: training diverged at SGD step ")
+    assert "(epoch 0)" in last_line and "lr=1e+30; try a smaller learning rate (optimizer.lr)" in last_line
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
+
+
+def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
+    poison = callback_overrides("poison", "test_interrupt.PoisonWeights", epoch=2)
+    with pytest.raises(DivergenceError, match=r"SGD step 253 \(epoch 2\).*smaller learning rate"):
+        train(compose_config("train", tmp_path, "trainer.max_epochs=5", *poison))
+    saved = sorted((tmp_path / "checkpoints").iterdir())
+    assert "interrupted.ckpt" not in {path.name for path in saved} and "last.ckpt" in {
+        path.name for path in saved
+    }
+    for path in saved:
+        checkpoint = load_checkpoint(path)
+        assert checkpoint["epoch"] <= 1 and torch.isfinite(checkpoint["state_dict"]["net.params"]).all()
+    assert not (tmp_path / "metrics.json").exists()

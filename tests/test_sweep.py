@@ -1,0 +1,88 @@
+"""``src.sweep``: a Hydra multirun ends with a table of each job's overrides and final metrics."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra.core.utils import JobReturn
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+from runs import REPO
+
+from src.sweep import SweepSummary, collect, table, write_summary
+
+
+def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | None) -> None:
+    """A job directory as Hydra and ``src.train`` leave it: ``.hydra/overrides.yaml`` (+ metrics)."""
+    hydra_dir = sweep_dir / job / ".hydra"
+    hydra_dir.mkdir(parents=True)
+    (hydra_dir / "overrides.yaml").write_text("".join(f"- {item}\n" for item in overrides))
+    if metrics is not None:
+        (sweep_dir / job / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "src.train",
+            "-m",
+            "activation=sigmoid,relu",
+            "trainer.max_epochs=1",
+            "+trainer.enable_progress_bar=false",
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [job["job"] for job in summary["jobs"]] == ["0", "1"]
+    assert [job["overrides"][0] for job in summary["jobs"]] == ["activation=sigmoid", "activation=relu"]
+    for job in summary["jobs"]:
+        assert {"test/acc", "test/loss", "val/acc_best", "train/samples_per_sec"} <= job["metrics"].keys()
+    markdown = (tmp_path / "summary.md").read_text()
+    assert markdown.startswith("All jobs: trainer.max_epochs=1")
+    rows = [line for line in markdown.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")]
+    assert "activation=sigmoid" in rows[0] and "activation=relu" in rows[1]
+    accuracy = f"{summary['jobs'][1]['metrics']['test/acc']:.4f}"
+    assert accuracy in rows[1]
+    assert markdown in result.stdout
+
+
+def test_table_orders_jobs_and_marks_missing_metrics(tmp_path):
+    metrics = {"test/acc": 0.91234, "test/loss": 0.1, "val/acc_best": 0.9, "train/samples_per_sec": 12345.6}
+    fake_job(tmp_path, "10", ["lr=3", "seed=1"], metrics)
+    fake_job(tmp_path, "2", ["lr=1", "seed=1"], None)  # failed before writing metrics.json
+    fake_job(tmp_path, "0", ["lr=0.5|x", "seed=1"], metrics)
+    jobs = collect(tmp_path)
+    assert [job.job for job in jobs] == ["0", "2", "10"]
+    lines = table(jobs).splitlines()
+    assert lines[0] == "All jobs: seed=1"
+    header, rule, *rows = lines[2:]
+    assert len({len(line) for line in lines[2:]}) == 1  # columns line up
+    assert header.startswith("| job | overrides") and set(rule) <= {"|", "-", " "}
+    assert rows[0].startswith(r"| 0   | lr=0.5\|x ")  # a | in a value can't break the table
+    assert [cell.strip() for cell in rows[1].split("|")[3:-1]] == ["-", "-", "-", "-"]
+    assert [cell.strip() for cell in rows[2].split("|")[3:-1]] == ["0.9123", "0.1000", "0.9000", "12346"]
+
+
+def test_single_job_and_no_jobs(tmp_path):
+    assert "| job |" in write_summary(tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text())["jobs"] == []
+    fake_job(tmp_path, "0", [], {"test/acc": 1.0})
+    assert "| 0   | (none)" in table(collect(tmp_path))
+
+
+def test_each_multirun_job_refreshes_the_summary_and_single_runs_leave_none(tmp_path):
+    """So a sweep that a failing job stops still leaves the summary of the jobs before it."""
+    fake_job(tmp_path, "0", ["lr=1"], {"test/acc": 0.5})
+    for mode in (RunMode.RUN, RunMode.MULTIRUN):
+        config = OmegaConf.create({"hydra": {"mode": mode, "sweep": {"dir": str(tmp_path)}}})
+        SweepSummary().on_job_end(config, JobReturn())
+        assert (tmp_path / "summary.md").exists() == (mode == RunMode.MULTIRUN)
+    assert "| 0   | lr=1" in (tmp_path / "summary.md").read_text()
