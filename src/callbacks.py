@@ -26,6 +26,7 @@ class TrainingThroughput(L.Callback):
         self.samples = 0
         self.seconds = 0.0
         self._started: float | None = None
+        self._batches_left = False
 
     def _now(self, trainer: L.Trainer) -> float:
         if trainer.strategy.root_device.type == "cuda":
@@ -42,12 +43,15 @@ class TrainingThroughput(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.samples += sum(len(y) for _, y in batch) * trainer.world_size
+        self._batches_left = batch_idx + 1 < trainer.num_training_batches
+        if not self._batches_left:  # the epoch's training is done; validation and checkpoints follow
+            self._pause(trainer)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._pause(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.training and not trainer.sanity_checking:
+        if trainer.training and not trainer.sanity_checking and self._batches_left:
             self._started = self._now(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -6,6 +6,7 @@ optimization, so the update rule is exactly the textbook one while Lightning's p
 paid once per chunk.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -19,6 +20,17 @@ from torchmetrics.classification import MulticlassAccuracy
 from src.data import MiniBatches
 from src.errors import DivergenceError
 from src.network.mlp import MLP
+
+
+def plain_sgd_lr(optimizer: torch.optim.Optimizer) -> float | None:
+    """The learning rate when ``optimizer`` is torch's SGD doing exactly ``P <- P - lr * grad C`` (no
+    momentum, weight decay, Nesterov or maximize), else ``None``."""
+    if type(optimizer) is not torch.optim.SGD or len(optimizer.param_groups) != 1:
+        return None
+    group = optimizer.param_groups[0]
+    if group["momentum"] or group["weight_decay"] or group["nesterov"] or group["maximize"]:
+        return None
+    return float(group["lr"])
 
 
 class MLPClassifier(L.LightningModule):
@@ -80,39 +92,64 @@ class MLPClassifier(L.LightningModule):
             )
 
     def training_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
-        """One SGD step per mini-batch: ``C`` forward, ``grad C`` by backprop, ``P <- P - r * grad C``.
-
-        The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
-        ``LightningOptimizer.step``) run every callback's backward/optimizer hooks per call, which costs
-        more than the step itself at mini-batch 10. Lightning's step counter is advanced to match, and
-        with float16 mixed precision its gradient scaler is used as torch's AMP recipe says.
-        Under data parallelism each process averages its gradient with the others' before the step
-        (``strategy.reduce``), so every process takes the same step and keeps the same weights.
-        """
-        optimizer = self.optimizers().optimizer
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)  # float16 mixed precision only
-        strategy = self.trainer.strategy
-        distributed = self.trainer.world_size > 1
+        """One SGD step per mini-batch: ``C`` forward, ``grad C`` by backprop, ``P <- P - r * grad C``."""
+        step = self._sgd_step()
         params = self.net.params
         losses = []
         for x, y in minibatches:
             loss = self.net.loss(x, self.expected(y))
             params.grad = None
-            (loss if scaler is None else scaler.scale(loss)).backward()
-            if distributed:
-                params.grad = strategy.reduce(params.grad, reduce_op="mean")
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)
-                scaler.update()
+            step(loss)
             losses.append(loss.detach())
         losses = torch.stack(losses)
         self._stop_if_diverged(losses)
         self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
         sizes = torch.tensor([len(y) for _, y in minibatches], dtype=losses.dtype)
         self.train_loss.update(losses, sizes.to(self.device))
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+
+    def _sgd_step(self) -> Callable[[Tensor], None]:
+        """The step from a mini-batch's cost: ``backward()``, then the optimizer's update.
+
+        The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
+        ``LightningOptimizer.step``) run every callback's backward and optimizer hooks per call, which
+        costs more than the step itself at mini-batch 10; Lightning's step counter is advanced in
+        ``training_step`` to match. For torch's plain SGD the update is the one operation its ``step()``
+        performs, ``P.add_(grad, alpha=-lr)``, without the per-call bookkeeping. With float16 mixed
+        precision Lightning's gradient scaler is used as torch's AMP recipe says. Under data parallelism
+        each process averages its gradient with the others' first (``strategy.reduce``), so every
+        process takes the same step and keeps the same weights.
+        """
+        optimizer = self.optimizers().optimizer
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)  # float16 mixed precision only
+        strategy = self.trainer.strategy
+        distributed = self.trainer.world_size > 1
+        params = self.net.params
+        lr = plain_sgd_lr(optimizer) if scaler is None else None
+        weights = params.detach()  # the same storage, updated in place outside autograd
+
+        def step(loss: Tensor) -> None:
+            (loss if scaler is None else scaler.scale(loss)).backward()
+            if distributed:
+                params.grad = strategy.reduce(params.grad, reduce_op="mean")
+            if lr is not None:
+                weights.add_(params.grad, alpha=-lr)
+            elif scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
+
+        return step
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss, prog_bar=True)
+
+    def transfer_batch_to_device(self, batch: MiniBatches, device: torch.device, dataloader_idx: int) -> Any:
+        """The data module keeps the data on the training device: a chunk needs no transfer (Lightning's
+        default would walk its every tensor)."""
+        if batch[0][0].device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def _stop_if_diverged(self, losses: Tensor) -> None:
         """Raise :class:`DivergenceError` naming the first SGD step whose loss, or the weights after it,

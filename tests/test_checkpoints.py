@@ -187,11 +187,6 @@ def test_resuming_another_network_is_refused_before_training(
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Lightning >= 2.6 writes save_last's last.ckpt only when a top-k checkpoint is saved in the same "
-    "step: conf/callbacks/default.yaml needs its own every-epoch ModelCheckpoint for last.ckpt",
-)
 def test_last_checkpoint_is_the_last_epoch_even_when_val_acc_stops_improving(tmp_path):
     """With a learning rate too small to change the predictions, val/acc never improves after epoch 0."""
     train(compose_config("train", tmp_path, *QUICK, "trainer.max_epochs=4", "optimizer.lr=1e-12"))

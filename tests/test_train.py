@@ -139,3 +139,25 @@ def test_resume_from_last_checkpoint_continues_exactly(tmp_path):
         assert resumed[name] == straight[name], name
     checkpoint = load_checkpoint(last)
     assert checkpoint["epoch"] == 3 and checkpoint["global_step"] == 4 * 126
+
+
+def test_plain_sgd_update_is_torch_sgd_step_bit_for_bit(tmp_path, monkeypatch):
+    """The in-place ``P.add_(grad, alpha=-lr)`` used for plain SGD gives exactly ``SGD.step()``'s weights."""
+    train(compose_config("train", tmp_path / "in_place", "trainer.max_epochs=2", "test=false"))
+    monkeypatch.setattr("src.lit.plain_sgd_lr", lambda optimizer: None)  # force optimizer.step()
+    train(compose_config("train", tmp_path / "step", "trainer.max_epochs=2", "test=false"))
+    weights = [
+        load_checkpoint(tmp_path / run / "checkpoints" / "last.ckpt")["state_dict"]["net.params"]
+        for run in ("in_place", "step")
+    ]
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_plain_sgd_is_recognised_only_without_extras():
+    from src.lit import plain_sgd_lr
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert plain_sgd_lr(torch.optim.SGD(params, lr=0.5)) == 0.5
+    assert plain_sgd_lr(torch.optim.SGD(params, lr=0.5, momentum=0.9)) is None
+    assert plain_sgd_lr(torch.optim.SGD(params, lr=0.5, weight_decay=0.1)) is None
+    assert plain_sgd_lr(torch.optim.Adam(params, lr=0.5)) is None

@@ -20,6 +20,13 @@ class Activation:
     value: Callable[[Tensor], Tensor]
     derivative: Callable[[Tensor], Tensor]
 
+    def backward(self, grad: Tensor, a: Tensor) -> Tensor:
+        """The chain rule through ``S``: ``dC/dz = dC/da * S'(z)``."""
+        if self.name == "relu":
+            # S'(z) = 0 for z <= 0 blocks the error even if it overflowed to inf (inf * 0 would be NaN)
+            return (grad * self.derivative(a)).masked_fill_(a <= 0, 0.0)
+        return grad * self.derivative(a)
+
 
 def sigmoid(z: Tensor) -> Tensor:
     """The logistic sigmoid ``S(x) = 1 / (1 + e^{-x})``, bounded between 0 and 1."""

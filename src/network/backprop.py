@@ -16,7 +16,6 @@ or float16), as torch's own layers would, computes the cost in the parameters' d
 gradient in the parameters' dtype. Autocast itself is switched off inside: the dtypes are explicit.
 """
 
-from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -33,10 +32,30 @@ def compute_dtype(device: torch.device, params_dtype: torch.dtype) -> torch.dtyp
     return params_dtype
 
 
-def autocast_off(device: torch.device, dtype: torch.dtype, params_dtype: torch.dtype):
-    """A context with autocast switched off, entered only when mixed precision is in use (it costs
-    microseconds per call, which matter at mini-batch 10)."""
-    return torch.autocast(device.type, enabled=False) if dtype != params_dtype else nullcontext()
+def backpropagate(
+    architecture: Architecture,
+    cost: Cost,
+    weights: list[Tensor],
+    activations: list[Tensor],
+    expected: Tensor,
+    grad_cost: Tensor,
+    grad_params: Tensor,
+    need_grad_x: bool,
+) -> Tensor | None:
+    """The chain rule, from the output layer back to the first: writes ``dC/dP`` into ``grad_params``
+    and returns ``dC/dx`` (when ``need_grad_x``)."""
+    grads = architecture.split(grad_params)
+    # The batch cost is the mean of the samples' costs, so each sample's error carries 1/batch.
+    scale = grad_cost.to(expected.dtype) / activations[0].shape[0]
+    delta = cost.output_error(activations[-1], expected, architecture.output) * scale
+    for index in reversed(range(len(weights))):
+        grad_weight, grad_bias = grads[index]
+        previous = activations[index]
+        torch.mm(delta.T, previous, out=grad_weight)  # dC/dW_l = delta_l^T L_{l-1}
+        torch.sum(delta, dim=0, out=grad_bias)  # dC/dB_l = sum of delta_l
+        if index > 0:  # delta_{l-1} = (delta_l W_l) * S'(z_{l-1})
+            delta = architecture.hidden.backward(delta @ weights[index], previous)
+    return delta @ weights[0] if need_grad_x else None
 
 
 class Backpropagation(torch.autograd.Function):
@@ -46,43 +65,34 @@ class Backpropagation(torch.autograd.Function):
     def forward(
         ctx: Any, params: Tensor, x: Tensor, expected: Tensor, architecture: Architecture, cost: Cost
     ) -> Tensor:
+        layers = architecture.split(params)
         dtype = compute_dtype(x.device, params.dtype)
-        with autocast_off(x.device, dtype, params.dtype):
-            layers = architecture.split(params)
-            if dtype != params.dtype:
+        if dtype == params.dtype:
+            activations, z = feedforward(layers, architecture, x)
+            cost_value = cost.per_sample(z, activations[-1], expected).mean()
+        else:  # mixed precision: the layers in the autocast dtype, the cost in the parameters' dtype
+            with torch.autocast(x.device.type, enabled=False):
                 layers = [(weight.to(dtype), bias.to(dtype)) for weight, bias in layers]
-            activations, z = feedforward(layers, architecture, x.to(dtype))
-            expected = expected.to(dtype)
-            output, z = activations[-1].to(params.dtype), z.to(params.dtype)
-            cost_value = cost.per_sample(z, output, expected.to(params.dtype)).mean()
+                activations, z = feedforward(layers, architecture, x.to(dtype))
+                output = activations[-1].to(params.dtype)
+                cost_value = cost.per_sample(z.to(params.dtype), output, expected.to(params.dtype)).mean()
         ctx.architecture = architecture
         ctx.cost = cost
         ctx.input_dtype = x.dtype
-        ctx.save_for_backward(params, expected, *(weight for weight, _ in layers), *activations)
+        ctx.save_for_backward(params, expected.to(dtype), *(weight for weight, _ in layers), *activations)
         return cost_value
 
     @staticmethod
     def backward(ctx: Any, grad_cost: Tensor) -> tuple[Tensor | None, ...]:
-        architecture: Architecture = ctx.architecture
         params, expected, *saved = ctx.saved_tensors
-        depth = len(architecture.layer_shapes)
+        depth = len(ctx.architecture.layer_shapes)
         weights, activations = saved[:depth], saved[depth:]
-        with autocast_off(params.device, expected.dtype, params.dtype):
-            grad_params = torch.empty_like(params, dtype=expected.dtype)
-            grads = architecture.split(grad_params)
-
-            # The batch cost is the mean of the samples' costs, so each sample's error carries 1/batch.
-            scale = grad_cost.to(expected.dtype) / activations[0].shape[0]
-            delta = ctx.cost.output_error(activations[-1], expected, architecture.output) * scale
-            grad_x = None
-            for index in reversed(range(depth)):
-                weight = weights[index]
-                grad_weight, grad_bias = grads[index]
-                previous = activations[index]
-                torch.mm(delta.T, previous, out=grad_weight)
-                torch.sum(delta, dim=0, out=grad_bias)
-                if index > 0:
-                    delta = (delta @ weight) * architecture.hidden.derivative(previous)
-                elif ctx.needs_input_grad[1]:
-                    grad_x = (delta @ weight).to(ctx.input_dtype)
+        grad_params = torch.empty_like(params, dtype=expected.dtype)
+        arguments = (ctx.architecture, ctx.cost, weights, activations, expected, grad_cost, grad_params)
+        if expected.dtype == params.dtype:
+            grad_x = backpropagate(*arguments, ctx.needs_input_grad[1])
+        else:
+            with torch.autocast(params.device.type, enabled=False):
+                grad_x = backpropagate(*arguments, ctx.needs_input_grad[1])
+        grad_x = grad_x.to(ctx.input_dtype) if grad_x is not None else None
         return grad_params.to(params.dtype), grad_x, None, None, None

@@ -34,7 +34,7 @@ def quadratic_per_sample(z: Tensor, a: Tensor, expected: Tensor) -> Tensor:
 
 def quadratic_output_error(a: Tensor, expected: Tensor, activation: Activation) -> Tensor:
     """``dC/dz_k = dC/da_k * da_k/dz_k = 2(a_k - E_k) * S'(z_k)``."""
-    return 2.0 * (a - expected) * activation.derivative(a)
+    return activation.backward(2.0 * (a - expected), a)
 
 
 def cross_entropy_per_sample(z: Tensor, a: Tensor, expected: Tensor) -> Tensor:
