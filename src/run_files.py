@@ -7,6 +7,17 @@ from typing import Any
 
 from torch import Tensor
 
+FINAL_METRICS = [
+    "test/acc",
+    "test/loss",
+    "val/acc_best",
+    "val/acc",
+    "val/loss",
+    "train/loss",
+    "train/samples_per_sec",
+]
+"""The metrics a training run reports in ``metrics.json`` (with ``ckpt_path``) and TensorBoard's HParams."""
+
 
 def as_number(value: Any) -> float:
     """A metric as a plain float (Lightning keeps them as 0-d tensors)."""

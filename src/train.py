@@ -11,16 +11,6 @@ from omegaconf import DictConfig, OmegaConf
 from src.cli import report_user_errors
 from src.errors import UserError
 
-FINAL_METRICS = [
-    "test/acc",
-    "test/loss",
-    "val/acc_best",
-    "val/acc",
-    "val/loss",
-    "train/loss",
-    "train/samples_per_sec",
-]
-
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the metrics it wrote."""
@@ -28,7 +18,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from src.callbacks import raise_if_interrupted
     from src.checkpoint import AtomicCheckpointIO
-    from src.run_files import collect_metrics, write_json
+    from src.run_files import FINAL_METRICS, collect_metrics, write_json
     from src.validation import refused_arguments, validate_train
 
     validate_train(cfg)

@@ -13,7 +13,8 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from src.data import DigitsDataModule
 from src.errors import UserError
 from src.lit import MLPClassifier
-from src.train import FINAL_METRICS, train
+from src.run_files import FINAL_METRICS
+from src.train import train
 from src.visualize import TensorBoardFigures, confusion_image, flat_hparams
 
 LAYERS = (1, 2, 3)  # 64-16-16-10: three weighted layers

@@ -22,10 +22,11 @@ class Activation:
 
     def backward(self, grad: Tensor, a: Tensor) -> Tensor:
         """The chain rule through ``S``: ``dC/dz = dC/da * S'(z)``."""
+        product = self.derivative(a).mul_(grad)  # derivative() returns a new tensor: multiply in place
         if self.name == "relu":
             # S'(z) = 0 for z <= 0 blocks the error even if it overflowed to inf (inf * 0 would be NaN)
-            return (grad * self.derivative(a)).masked_fill_(a <= 0, 0.0)
-        return grad * self.derivative(a)
+            return product.masked_fill_(a <= 0, 0.0)
+        return product
 
 
 def sigmoid(z: Tensor) -> Tensor:
@@ -34,8 +35,8 @@ def sigmoid(z: Tensor) -> Tensor:
 
 
 def sigmoid_derivative(a: Tensor) -> Tensor:
-    """``S'(x) = e^{-x} / (1 + e^{-x})^2 = S(x)(1 - S(x))``, from ``a = S(x)``."""
-    return a * (1.0 - a)
+    """``S'(x) = e^{-x} / (1 + e^{-x})^2 = S(x)(1 - S(x))``, from ``a = S(x)``: ``a(1 - a) = a - a * a``."""
+    return torch.addcmul(a, a, a, value=-1.0)
 
 
 def relu(z: Tensor) -> Tensor:
@@ -55,7 +56,7 @@ def tanh(z: Tensor) -> Tensor:
 
 def tanh_derivative(a: Tensor) -> Tensor:
     """``tanh'(x) = 1 - tanh(x)^2 = 1 - a^2``."""
-    return 1.0 - a * a
+    return torch.addcmul(torch.ones_like(a), a, a, value=-1.0)
 
 
 def leaky_relu(negative_slope: float) -> Activation:

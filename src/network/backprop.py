@@ -47,7 +47,7 @@ def backpropagate(
     grads = architecture.split(grad_params)
     # The batch cost is the mean of the samples' costs, so each sample's error carries 1/batch.
     scale = grad_cost.to(expected.dtype) / activations[0].shape[0]
-    delta = cost.output_error(activations[-1], expected, architecture.output) * scale
+    delta = cost.output_error(activations[-1], expected, architecture.output).mul_(scale)
     for index in reversed(range(len(weights))):
         grad_weight, grad_bias = grads[index]
         previous = activations[index]

@@ -34,7 +34,7 @@ def quadratic_per_sample(z: Tensor, a: Tensor, expected: Tensor) -> Tensor:
 
 def quadratic_output_error(a: Tensor, expected: Tensor, activation: Activation) -> Tensor:
     """``dC/dz_k = dC/da_k * da_k/dz_k = 2(a_k - E_k) * S'(z_k)``."""
-    return activation.backward(2.0 * (a - expected), a)
+    return activation.backward((a - expected).mul_(2.0), a)
 
 
 def cross_entropy_per_sample(z: Tensor, a: Tensor, expected: Tensor) -> Tensor:

@@ -66,7 +66,7 @@ def feedforward(
     activations = [x]
     z = x
     for index, (weight, bias) in enumerate(layers):
-        z = torch.addmm(bias, activations[-1], weight.T)
+        z = torch.nn.functional.linear(activations[-1], weight, bias)  # W L + B, one sample per row
         activation = architecture.output if index == len(layers) - 1 else architecture.hidden
         activations.append(activation.value(z))
     return activations, z
