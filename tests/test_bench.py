@@ -2,33 +2,59 @@
 report marks the targets, the command line checks its arguments. Correctness only: no speed is asserted."""
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import hydra
 import numpy as np
 import pytest
 import torch
+from runs import compose_config
 
 from src import bench
 from src.network.mlp import MLP
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = bench.Setting("synthetic-mnist", (784, 8, 10), 1.5)
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
 
 
 def workload(
-    setting: bench.Setting, workdir: Path, train_size: int = 40, batch_size: int = 10
+    setting: bench.Setting, workdir: Path, train_size: int = 40, batch_size: int = 10, device: str = "cpu"
 ) -> bench.Workload:
     (x, y), overrides = bench.load_training_data(setting.data, train_size)
     initial = bench.initial_params(setting.sizes)
-    return bench.Workload(setting, batch_size, x, y, initial, overrides, workdir)
+    return bench.Workload(
+        setting, batch_size, x.to(device), y.to(device), initial, overrides, workdir, device
+    )
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("pipeline", bench.PIPELINE_NAMES)
-def test_every_pipeline_trains_and_reports_a_positive_finite_throughput(tmp_path, pipeline):
-    rate = bench.PIPELINES[pipeline](workload(TINY, tmp_path), bench.Budget(epochs=1))
+def test_every_pipeline_trains_and_reports_a_positive_finite_throughput(tmp_path, pipeline, device):
+    rate = bench.PIPELINES[pipeline](workload(TINY, tmp_path, device=device), bench.Budget(epochs=1))
     assert rate > 0 and math.isfinite(rate)
+
+
+def test_synthetic_mnist_trains_on_the_data_src_train_composes(tmp_path):
+    (x, y), overrides = bench.load_training_data("synthetic-mnist", 30)
+    assert overrides == ("data=synthetic_mnist", "data.train_size=30", "data.val_size=6", "data.test_size=6")
+    cfg = compose_config("train", tmp_path, *overrides)
+    split = hydra.utils.instantiate(cfg.data).load()["train"]
+    assert torch.equal(split[0], x) and torch.equal(split[1], y)
+
+
+@CUDA
+def test_plain_loops_on_cuda_train_where_the_data_lies(tmp_path):
+    work = workload(TINY, tmp_path, device="cuda")
+    model = bench._mlp(work, "manual")
+    assert model.params.device.type == "cuda"
+    step = bench.inplace_sgd_step(model, work.setting.lr)
+    bench.chunked_epoch(work.x, work.y, work.batch_size, step)()
+    assert model.params.device.type == "cuda" and torch.isfinite(model.params).all()
 
 
 def test_src_train_on_digits_within_a_seconds_budget(tmp_path):
@@ -77,15 +103,18 @@ def test_nielsen_numpy_and_every_plain_step_make_the_same_sgd_steps():
         )
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("make_epoch", [bench.randperm_epoch, bench.chunked_epoch])
-def test_epochs_visit_every_sample_once_with_its_expected_output(make_epoch):
+def test_epochs_visit_every_sample_once_with_its_expected_output(make_epoch, device):
     n, batch = 1000, 7  # more than one chunk of 64 mini-batches, and a short last mini-batch
-    x, y = torch.arange(n, dtype=torch.float32).unsqueeze(1), torch.randint(0, 10, (n,))
+    x = torch.arange(n, dtype=torch.float32, device=device).unsqueeze(1)
+    y = torch.randint(0, 10, (n,), device=device)
     seen, sizes = [], []
 
     def step(xs: torch.Tensor, expected: torch.Tensor) -> None:
+        assert xs.device == expected.device == x.device  # gathered on the data's device
         indices = xs[:, 0].long()
-        assert torch.equal(expected, torch.eye(10)[y[indices]])
+        assert torch.equal(expected, torch.eye(10, device=device)[y[indices]])
         seen.extend(indices.tolist())
         sizes.append(len(indices))
 
@@ -105,26 +134,19 @@ def test_textbook_classifier_starts_from_our_weights_with_our_cost():
     torch.testing.assert_close(loss, model.loss(x, torch.eye(10)[y]))
 
 
-def test_synthetic_data_is_mnist_shaped_and_reproducible():
-    make = bench.lightning_classes()["SyntheticDataModule"]
-    first, second = (make(train_size=30, val_size=5, test_size=7).load() for _ in range(2))
-    assert {name: tuple(x.shape) for name, (x, _) in first.items()} == {
-        "train": (30, 784),
-        "val": (5, 784),
-        "test": (7, 784),
-    }
-    for name, (x, y) in first.items():
-        assert x.min() >= 0.0 and x.max() <= 1.0 and y.min() >= 0 and y.max() <= 9
-        assert torch.equal(x, second[name][0]) and torch.equal(y, second[name][1])
-
-
 def test_presets_data_and_sizes_make_the_settings():
     args = bench.parse_args(["--preset", "digits,mnist", "--lr", "0.5"])
     assert args.settings == [
         bench.Setting("digits", (64, 16, 16, 10), 0.5),
         bench.Setting("synthetic-mnist", (784, 30, 10), 0.5),
     ]
-    assert (args.batch_sizes, args.seconds, args.epochs, args.threads) == ([10, 100], 2.0, None, 1)
+    assert (args.batch_sizes, args.seconds, args.epochs, args.threads, args.device) == (
+        [10, 100],
+        2.0,
+        None,
+        1,
+        "cpu",
+    )
     assert bench.parse_args(["--sizes", "784,20,10"]).settings == [
         bench.Setting("synthetic-mnist", (784, 20, 10), 1.5)
     ]
@@ -152,12 +174,23 @@ def test_main_prints_every_table(capsys):
     bench.main([*setting, "--epochs", "1", "--repeats", "1", "--markdown", "--startup"])
     out = capsys.readouterr().out
     assert out.startswith("$ python -m src.bench --data synthetic-mnist")
+    assert "device cpu;" in out
     for pipeline in bench.PIPELINE_NAMES:
         assert pipeline in out
     for target in bench.TARGETS:
         assert target.label in out
     assert "launch to first training batch" in out
     assert out.count("| synthetic-mnist 784-8-10 |") == 3
+
+
+@CUDA
+def test_main_on_cuda_prints_every_pipeline(capsys):
+    setting = ["--data", "synthetic-mnist", "--sizes", "784,8,10", "--train-size", "30", "--batch-size", "10"]
+    bench.main([*setting, "--epochs", "1", "--repeats", "1", "--device", "cuda"])
+    out = capsys.readouterr().out
+    assert "device cuda (" in out and "nielsen-numpy on the CPU" in out
+    for pipeline in bench.PIPELINE_NAMES:
+        assert pipeline in out
 
 
 @pytest.mark.parametrize(
@@ -175,6 +208,7 @@ def test_main_prints_every_table(capsys):
         ["--data", "synthetic-mnist", "--sizes", "64,10"],
         ["--preset", "imagenet"],
         ["--pipelines", "plain-manual,foo"],
+        ["--device", "tpu"],
     ],
 )
 def test_bad_values_fail_with_one_clear_line(capsys, argv):
@@ -196,6 +230,19 @@ def test_command_line_help_and_errors_without_importing_lightning():
     failed = run("--batch-size", "0")
     assert failed.returncode == 2
     assert failed.stderr == "python -m src.bench: error: argument --batch-size: '0' must be > 0\n"
+    no_gpu = subprocess.run(  # a machine without CUDA, wherever the test runs
+        [sys.executable, "-m", "src.bench", "--device", "cuda"],
+        cwd=REPO,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_gpu.returncode == 2 and no_gpu.stdout == ""
+    assert no_gpu.stderr == (
+        "python -m src.bench: error: --device cuda: no CUDA GPU is visible to torch "
+        "(torch.cuda.is_available() is False)\n"
+    )
     imports = subprocess.run(
         [sys.executable, "-c", "import sys, src.bench; print('lightning' in sys.modules)"],
         cwd=REPO,
