@@ -6,8 +6,7 @@ Section 4: the chain rule ``dC/dW_{1,1} = dC/da * da/dAS * dAS/dW_{1,1}`` for on
 the hand-written :class:`~src.network.backprop.Backpropagation`, and the gradient-descent step for it.
 
 Nothing here re-implements the mathematics: the numbers come from ``get_activation``, ``get_cost``,
-``Architecture``, ``feedforward`` and ``Backpropagation`` (autograd only reads single partial derivatives
-off the project's cost and forward pass). The functions return numbers, for the tests; ``main`` prints
+``Architecture``, ``feedforward`` and ``Backpropagation``. The functions return numbers, for the tests; ``main`` prints
 them, each formula with its numbers, to the digits the essay prints. Everything runs in float64.
 """
 
@@ -140,20 +139,16 @@ class ChainRule:
 def chain_rule() -> ChainRule:
     """Section 4's partial derivatives, each read off the project's forward pass, cost or activation."""
     params, x, expected = one_weight_network()
-    params.requires_grad_()
     activations, z = feedforward(ONE_WEIGHT.split(params), ONE_WEIGHT, x)
-    (dsum_dparams,) = torch.autograd.grad(z.sum(), params)  # [dAS/dW_{1,1}, dAS/db]
-    a = activations[-1].detach().requires_grad_()
-    (dcost_da,) = torch.autograd.grad(MSE.per_sample(z.detach(), a, expected).sum(), a)
-    a = a.detach()
-    cost = Backpropagation.apply(params, x, expected, ONE_WEIGHT, MSE)
+    previous, a = activations  # a(n_1^2) and a(n_1^3)
+    cost = Backpropagation.apply(params.requires_grad_(), x, expected, ONE_WEIGHT, MSE)
     (grad,) = torch.autograd.grad(cost, params)
     return ChainRule(
         activation_sum=z.item(),
         output=a.item(),
-        dcost_doutput=dcost_da.item(),
+        dcost_doutput=MSE.derivative(a, expected).item(),
         doutput_dsum=SIGMOID.derivative(a).item(),
-        dsum_dweight=dsum_dparams[0].item(),
+        dsum_dweight=previous.item(),  # AS = w_{1,1} a(n_1^2) + ... + b, so dAS/dw_{1,1} = a(n_1^2)
         output_error=MSE.output_error(a, expected, SIGMOID).item(),
         backprop=grad[0].item(),
     )

@@ -132,3 +132,21 @@ def test_cross_entropy_needs_sigmoid_outputs():
 
     with pytest.raises(ValueError, match="sigmoid"):
         get_cost("cross_entropy").output_error(torch.zeros(1), torch.zeros(1), get_activation("relu"))
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_cost_derivative_and_output_error_match_autograd(cost):
+    """``dC/da`` by hand equals autograd's, and ``output_error = dC/da * S'(z)`` for sigmoid outputs."""
+    from src.network.activations import get_activation
+    from src.network.cost import get_cost
+
+    chosen, sigmoid = get_cost(cost), get_activation("sigmoid")
+    z = torch.linspace(-4, 4, 12, dtype=torch.float64).view(3, 4)
+    expected = torch.eye(4, dtype=torch.float64)[[0, 2, 3]]
+    a = torch.sigmoid(z).requires_grad_(True)
+    (by_autograd,) = torch.autograd.grad(chosen.per_sample(torch.logit(a), a, expected).sum(), a)
+    a = a.detach()
+    torch.testing.assert_close(chosen.derivative(a, expected), by_autograd)
+    torch.testing.assert_close(
+        chosen.output_error(a, expected, sigmoid), chosen.derivative(a, expected) * sigmoid.derivative(a)
+    )
