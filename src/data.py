@@ -129,6 +129,13 @@ class InMemoryDataModule(L.LightningDataModule):
         )
         return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 
+    def transfer_batch_to_device(self, batch: MiniBatches, device: torch.device, dataloader_idx: int):
+        """The data already lives on the training device: a chunk needs no transfer (Lightning's default
+        would walk its every tensor)."""
+        if batch[0][0].device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def _process(self) -> tuple[int, int]:
         """This process's rank and the number of processes."""
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)

@@ -144,13 +144,6 @@ class MLPClassifier(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         self.log("train/loss", self.train_loss, prog_bar=True)
 
-    def transfer_batch_to_device(self, batch: MiniBatches, device: torch.device, dataloader_idx: int) -> Any:
-        """The data module keeps the data on the training device: a chunk needs no transfer (Lightning's
-        default would walk its every tensor)."""
-        if batch[0][0].device == device:
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def _stop_if_diverged(self, losses: Tensor) -> None:
         """Raise :class:`DivergenceError` naming the first SGD step whose loss, or the weights after it,
         are not finite: training stops before anything non-finite can be checkpointed."""

@@ -71,5 +71,7 @@ def get_cost(name: str) -> Cost:
     if name == "mse":
         return Cost("mse", quadratic_per_sample, quadratic_derivative, quadratic_output_error)
     if name == "cross_entropy":
-        return Cost("cross_entropy", cross_entropy_per_sample, cross_entropy_derivative, cross_entropy_output_error)
+        return Cost(
+            "cross_entropy", cross_entropy_per_sample, cross_entropy_derivative, cross_entropy_output_error
+        )
     raise ValueError(f"cost {name!r} is unknown: choose one of {', '.join(COSTS)}")
