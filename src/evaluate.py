@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from src.cli import report_user_errors
+from src.cli import refuse_unknown_group_options, report_user_errors
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -39,4 +39,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_group_options()
     main()

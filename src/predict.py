@@ -39,7 +39,7 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
 from src.checkpoint import load_checkpoint, load_model, short_reason
-from src.cli import report_user_errors
+from src.cli import refuse_unknown_group_options, report_user_errors
 from src.errors import UserError
 from src.run_files import write_json
 
@@ -221,4 +221,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_group_options()
     main()

@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.cli import report_user_errors
+from src.cli import refuse_unknown_group_options, report_user_errors
 from src.errors import UserError
 
 
@@ -95,4 +95,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_group_options()
     main()

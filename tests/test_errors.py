@@ -9,7 +9,7 @@ import sys
 import pytest
 from runs import REPO, compose_config, write_idx
 
-from src.cli import report_user_errors, resume_command
+from src.cli import refuse_unknown_group_options, report_user_errors, resume_command
 from src.errors import TrainingInterrupted, UserError
 from src.evaluate import evaluate
 from src.train import train
@@ -134,12 +134,36 @@ def test_hydra_full_error_shows_the_traceback(tmp_path):
 
 
 def test_unknown_group_option_names_it_and_lists_the_choices(tmp_path):
-    """Hydra refuses it while composing, before our code runs: no traceback, exit code 1."""
+    """Checked before Hydra composes anything: one line, exit code 2, nothing written."""
     run = run_module(tmp_path, "src.train", "activation=softmax")
-    assert run.returncode == 1
-    assert "Could not find 'activation/softmax'" in run.stderr
-    assert all(choice in run.stderr for choice in ("leaky_relu", "relu", "sigmoid", "tanh"))
-    assert "Traceback" not in run.stderr
+    assert (run.returncode, run.stderr) == (
+        2,
+        "error: activation=softmax is not an option of activation: choose one of leaky_relu, relu, sigmoid, tanh\n",
+    )
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-m", "optimizer=sgd,adamx"], "optimizer=adamx is not an option of optimizer"),
+        (["+experiment=essay"], "experiment=essay is not an option of experiment"),
+        (
+            ["data=mnst", "ckpt_path=x"],
+            "data=mnst is not an option of data: choose one of digits, fashion_mnist",
+        ),
+    ],
+)
+def test_unknown_options_in_sweeps_and_additions_are_refused(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        refuse_unknown_group_options(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_known_options_and_other_overrides_pass():
+    refuse_unknown_group_options(
+        ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data.root=/x", "seed=1"]
+    )
 
 
 def test_wrapper_turns_user_errors_into_one_line_and_exit_2(capsys):
