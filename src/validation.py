@@ -39,7 +39,7 @@ PRECISIONS = (
     "16",
     "bf16",
 )
-DATA_CHOICES = "data=digits, data=mnist or data=fashion_mnist"
+DATA_CHOICES = "data=digits, data=mnist, data=fashion_mnist or data=synthetic_mnist"
 
 
 def validate_train(cfg: DictConfig) -> None:
