@@ -1,6 +1,9 @@
 """Helpers shared by the tests: compose a Hydra config in-process, write tiny MNIST IDX files."""
 
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -10,6 +13,20 @@ from omegaconf import DictConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+
+
+def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300):
+    """``python -m <module> <args>`` in the repository root, as a user runs it; ``tests/`` is importable
+    (for test-only callbacks named in overrides); stdout and stderr captured as text."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "tests"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def compose_config(name: str, output_dir: Path, *overrides: str) -> DictConfig:

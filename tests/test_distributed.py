@@ -1,29 +1,19 @@
 """Data parallel training (DDP over CPU processes), mixed precision, and the GPU configurations."""
 
 import json
-import os
-import subprocess
-import sys
 
 import hydra
 import lightning as L
 import pytest
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
-from runs import REPO, compose_config
+from runs import compose_config, run_module
 
 from src.evaluate import evaluate
 from src.lit import MLPClassifier
 from src.train import train
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-def run_module(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 @pytest.fixture(scope="module")

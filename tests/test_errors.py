@@ -1,13 +1,10 @@
 """Bad input ends in one clear line: every bad config value names the key, the value and what is allowed,
 before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from runs import REPO, compose_config, write_idx
+from runs import compose_config, run_module, write_idx
 
 from src.cli import refuse_unknown_group_options, report_user_errors, resume_command
 from src.errors import TrainingInterrupted, UserError
@@ -98,19 +95,8 @@ def test_evaluate_needs_a_checkpoint(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def run_module(tmp_path, module, *overrides, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", module, *overrides, f"hydra.run.dir={tmp_path}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
-    run = run_module(tmp_path, "src.train", "model.hidden=[16,0]")
+    run = run_module("src.train", "model.hidden=[16,0]", f"hydra.run.dir={tmp_path}")
     assert run.returncode == 2
     assert run.stderr == "error: model.hidden=[16, 0]: every hidden layer size must be an integer >= 1\n"
     # Hydra writes the run's configuration and log before our code runs; nothing else is written
@@ -118,7 +104,7 @@ def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
 
 
 def test_evaluate_without_checkpoint_is_one_line(tmp_path):
-    run = run_module(tmp_path, "src.evaluate")
+    run = run_module("src.evaluate", f"hydra.run.dir={tmp_path}")
     assert (run.returncode, run.stderr) == (
         2,
         "error: ckpt_path is missing: pass ckpt_path=PATH (a .ckpt file written by python -m src.train)\n",
@@ -127,7 +113,9 @@ def test_evaluate_without_checkpoint_is_one_line(tmp_path):
 
 
 def test_hydra_full_error_shows_the_traceback(tmp_path):
-    run = run_module(tmp_path, "src.train", "optimizer.lr=0", env={"HYDRA_FULL_ERROR": "1"})
+    run = run_module(
+        "src.train", "optimizer.lr=0", f"hydra.run.dir={tmp_path}", env={"HYDRA_FULL_ERROR": "1"}
+    )
     assert run.returncode != 0
     assert "Traceback (most recent call last)" in run.stderr
     assert "src.errors.UserError: optimizer.lr=0" in run.stderr
@@ -135,7 +123,7 @@ def test_hydra_full_error_shows_the_traceback(tmp_path):
 
 def test_unknown_group_option_names_it_and_lists_the_choices(tmp_path):
     """Checked before Hydra composes anything: one line, exit code 2, nothing written."""
-    run = run_module(tmp_path, "src.train", "activation=softmax")
+    run = run_module("src.train", "activation=softmax", f"hydra.run.dir={tmp_path}")
     assert (run.returncode, run.stderr) == (
         2,
         "error: activation=softmax is not an option of activation: choose one of leaky_relu, relu, sigmoid, tanh\n",

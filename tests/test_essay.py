@@ -1,10 +1,9 @@
 """The essay's worked examples, to the digits it prints, computed by the project's own code (src.essay)."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from runs import run_module
 
 from src import essay
 from src.network.mlp import MLP
@@ -87,9 +86,7 @@ def test_parameter_count_784_16_16_10() -> None:
 
 
 def test_script_prints_the_essays_numbers() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "src.essay"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = run_module("src.essay")
     assert result.returncode == 0, result.stderr
     for figure in ["0.7311", "0.0180", "0.0067", "0.9933", "0.18704", "-2.18447", "0.547", "0.101"]:
         assert figure in result.stdout

@@ -4,13 +4,12 @@ checkpoint; bad input ends in one error line."""
 import functools
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image, ImageDraw, ImageOps
-from runs import REPO, compose_config
+from runs import compose_config, run_module
 
 from src.data import DigitsDataModule
 from src.errors import UserError
@@ -185,13 +184,7 @@ def test_run_prints_a_line_per_file_and_writes_predictions(tmp_path, digits_ckpt
 
 
 def predict_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "src.predict", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module("src.predict", *args)
 
 
 def test_cli_classifies_a_directory(tmp_path, digits_ckpt):

@@ -1,14 +1,12 @@
 """``src.sweep``: a Hydra multirun ends with a table of each job's overrides and final metrics."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from hydra.core.utils import JobReturn
 from hydra.types import RunMode
 from omegaconf import OmegaConf
-from runs import REPO
+from runs import run_module
 
 from src.sweep import SweepSummary, collect, table, write_summary
 
@@ -23,21 +21,13 @@ def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | No
 
 
 def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "src.train",
-            "-m",
-            "activation=sigmoid,relu",
-            "trainer.max_epochs=1",
-            "+trainer.enable_progress_bar=false",
-            f"hydra.sweep.dir={tmp_path}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_module(
+        "src.train",
+        "-m",
+        "activation=sigmoid,relu",
+        "trainer.max_epochs=1",
+        "+trainer.enable_progress_bar=false",
+        f"hydra.sweep.dir={tmp_path}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())

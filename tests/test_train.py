@@ -1,12 +1,10 @@
 """Training and evaluation end to end: every config option, the run directory, evaluate, resume."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
-from runs import REPO, compose_config, write_idx
+from runs import compose_config, run_module, write_idx
 
 from src.checkpoint import load_checkpoint
 from src.evaluate import evaluate
@@ -84,13 +82,7 @@ def test_experiments_keep_their_settings(tmp_path):
 
 def test_default_run_writes_its_directory_and_reaches_95_percent(tmp_path):
     """The README's ``python -m src.train``, as a user runs it (only the run directory moved)."""
-    run = subprocess.run(
-        [sys.executable, "-m", "src.train", f"hydra.run.dir={tmp_path}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_module("src.train", f"hydra.run.dir={tmp_path}")
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.95
