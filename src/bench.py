@@ -9,11 +9,12 @@ on the same training data, already in memory:
 - ``textbook-lightning``: ``nn.Linear`` + ``nn.Sigmoid`` in a LightningModule fed by a shuffling
   ``TensorDataset`` DataLoader, automatic optimization, ``self.log`` every step, ``torch.optim.SGD``;
 - ``plain-autograd``: a plain loop over ``randperm`` slices, our MLP with ``backprop="autograd"``,
-  ``loss.backward()``, ``torch.optim.SGD``;
+  ``loss.backward()`` and the update ``P <- P - r * grad C`` done in place (the operation
+  ``torch.optim.SGD.step()`` performs);
 - ``plain-manual``: the same loop with ``backprop="manual"`` (our :class:`Backpropagation` Function): the
-  manual step against the autograd step;
-- ``plain-manual-fastest``: the fastest plain loop we know with our Function and ``loss.backward()``: one
-  gather per chunk of mini-batches and the update ``P <- P - r * grad C`` done in place;
+  manual step against the autograd step, the two differing only in how ``grad C`` is computed;
+- ``plain-manual-fastest``: the fastest plain loop we know with our Function and ``loss.backward()``: as
+  ``plain-manual``, with one gather per chunk of mini-batches;
 - ``src.train``: the real training path, :func:`src.train.train` with a composed Hydra config (logger,
   checkpoints and validation as in a real run), reporting its own ``train/samples_per_sec``.
 
@@ -328,31 +329,15 @@ def nielsen_samples(x: Tensor, y: Tensor) -> list[tuple[np.ndarray, np.ndarray]]
 Step = Callable[["Tensor", "Tensor"], None]
 
 
-def torch_sgd_step(model: MLP, lr: float) -> Step:
-    """``model.loss``, ``loss.backward()`` and ``torch.optim.SGD``: the textbook PyTorch step."""
-    import torch
-
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-
-    def step(x: Tensor, expected: Tensor) -> None:
-        loss = model.loss(x, expected)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
 def inplace_sgd_step(model: MLP, lr: float) -> Step:
-    """Our :class:`Backpropagation` Function and ``loss.backward()``, then ``P <- P - r * grad C`` in place:
-    the same update as ``torch.optim.SGD`` without its per-call bookkeeping."""
-    from src.network.backprop import Backpropagation
-
-    params, architecture, cost = model.params, model.architecture, model.cost
+    """``model.loss`` (our :class:`Backpropagation` Function or autograd, as the model is built) and
+    ``loss.backward()``, then ``P <- P - r * grad C`` in place: the update ``torch.optim.SGD.step()``
+    performs, without its per-call bookkeeping."""
+    params = model.params
     target = params.detach()  # shares P's storage: updating it updates P, outside the autograd graph
 
     def step(x: Tensor, expected: Tensor) -> None:
-        Backpropagation.apply(params, x, expected, architecture, cost).backward()
+        model.loss(x, expected).backward()
         target.sub_(params.grad, alpha=lr)
         params.grad = None
 
@@ -464,15 +449,15 @@ def textbook_lightning(work: Workload, budget: Budget) -> float:
 
 
 def plain_autograd(work: Workload, budget: Budget) -> float:
-    """Autograd through the MLP's forward pass, ``torch.optim.SGD``, ``randperm`` slices."""
-    step = torch_sgd_step(_mlp(work, "autograd"), work.setting.lr)
+    """Autograd through the MLP's forward pass, the in-place update, ``randperm`` slices."""
+    step = inplace_sgd_step(_mlp(work, "autograd"), work.setting.lr)
     epoch = randperm_epoch(work.x, work.y, work.batch_size, step)
     return timed_epochs(epoch, work.samples, budget, work.device)
 
 
 def plain_manual(work: Workload, budget: Budget) -> float:
     """As ``plain-autograd``, with our hand-written :class:`Backpropagation` computing the gradient."""
-    step = torch_sgd_step(_mlp(work, "manual"), work.setting.lr)
+    step = inplace_sgd_step(_mlp(work, "manual"), work.setting.lr)
     epoch = randperm_epoch(work.x, work.y, work.batch_size, step)
     return timed_epochs(epoch, work.samples, budget, work.device)
 

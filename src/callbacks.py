@@ -42,7 +42,7 @@ class TrainingThroughput(L.Callback):
         self._started = self._now(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.samples += sum(len(y) for _, y in batch) * trainer.world_size
+        self.samples += len(batch.y) * trainer.world_size
         self._batches_left = batch_idx + 1 < trainer.num_training_batches
         if not self._batches_left:  # the epoch's training is done; validation and checkpoints follow
             self._pause(trainer)

@@ -6,14 +6,27 @@ takes one SGD step per mini-batch inside ``training_step``, and Lightning's per-
 paid once per chunk instead of once per mini-batch.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-MiniBatches = list[tuple[Tensor, Tensor]]
+
+class Chunk(NamedTuple):
+    """The mini-batches of one training step, gathered at once: images ``x`` (one per row) and labels
+    ``y``, to be cut into mini-batches of ``batch_size`` samples (the last one may be smaller)."""
+
+    x: Tensor
+    y: Tensor
+    batch_size: int
+
+    def minibatches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(x, y)`` of each mini-batch, views of the chunk's tensors."""
+        return zip(self.x.split(self.batch_size), self.y.split(self.batch_size), strict=True)
 
 
 class MiniBatchChunks(Sampler[Tensor]):
@@ -69,9 +82,9 @@ class MiniBatchChunks(Sampler[Tensor]):
         yield from order.to(self.device).split(self.chunk_size)
 
 
-class MiniBatchDataset(Dataset[MiniBatches]):
-    """``dataset[indices]`` gathers those samples in one indexing operation and cuts them into
-    mini-batches of ``batch_size``: ``[(x, y), ...]``."""
+class MiniBatchDataset(Dataset[Chunk]):
+    """``dataset[indices]`` gathers those samples in one indexing operation, as a :class:`Chunk` of
+    mini-batches of ``batch_size``."""
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int) -> None:
         self.x = x
@@ -81,10 +94,8 @@ class MiniBatchDataset(Dataset[MiniBatches]):
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, indices: Tensor) -> MiniBatches:
-        return list(
-            zip(self.x[indices].split(self.batch_size), self.y[indices].split(self.batch_size), strict=True)
-        )
+    def __getitem__(self, indices: Tensor) -> Chunk:
+        return Chunk(self.x[indices], self.y[indices], self.batch_size)
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -129,10 +140,10 @@ class InMemoryDataModule(L.LightningDataModule):
         )
         return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 
-    def transfer_batch_to_device(self, batch: MiniBatches, device: torch.device, dataloader_idx: int):
+    def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
         """The data already lives on the training device: a chunk needs no transfer (Lightning's default
-        would walk its every tensor)."""
-        if batch[0][0].device == device:
+        would walk the batch looking for tensors)."""
+        if batch.x.device == device:
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from src.data import MiniBatches
+from src.data import Chunk
 from src.errors import DivergenceError
 from src.network.mlp import MLP
 
@@ -60,7 +60,7 @@ class MLPClassifier(L.LightningModule):
         self.automatic_optimization = False
         self.net = MLP([in_features, *hidden, num_classes], activation, negative_slope, cost, backprop, init)
         self.register_buffer("identity", torch.eye(num_classes), persistent=False)
-        self.train_loss = MeanMetric()
+        self.train_loss = MeanMetric(nan_strategy="disable")  # training_step checks for NaN itself
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -91,21 +91,23 @@ class MLPClassifier(L.LightningModule):
                 f"process = {self.trainer.world_size * batch_size} samples averaged per SGD step"
             )
 
-    def training_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
-        """One SGD step per mini-batch: ``C`` forward, ``grad C`` by backprop, ``P <- P - r * grad C``."""
-        step = self._sgd_step()
-        params = self.net.params
+    def training_step(self, chunk: Chunk, batch_idx: int) -> None:
+        """One SGD step per mini-batch of the chunk: ``C`` forward, ``grad C`` by backprop, then
+        ``P <- P - r * grad C``."""
+        xs = chunk.x.split(chunk.batch_size)
+        expected = self.expected(chunk.y).split(chunk.batch_size)  # E of the whole chunk, gathered at once
+        loss_of, step = self.net.loss, self._sgd_step()
         losses = []
-        for x, y in minibatches:
-            loss = self.net.loss(x, self.expected(y))
-            params.grad = None
+        for x, e in zip(xs, expected, strict=True):
+            loss = loss_of(x, e)
             step(loss)
             losses.append(loss.detach())
         losses = torch.stack(losses)
         self._stop_if_diverged(losses)
         self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
-        sizes = torch.tensor([len(y) for _, y in minibatches], dtype=losses.dtype)
-        self.train_loss.update(losses, sizes.to(self.device))
+        sizes = torch.full_like(losses, chunk.batch_size)
+        sizes[-1] = len(xs[-1])
+        self.train_loss.update(losses, sizes)
 
     def _sgd_step(self) -> Callable[[Tensor], None]:
         """The step from a mini-batch's cost: ``backward()``, then the optimizer's update.
@@ -124,10 +126,20 @@ class MLPClassifier(L.LightningModule):
         strategy = self.trainer.strategy
         distributed = self.trainer.world_size > 1
         params = self.net.params
-        lr = plain_sgd_lr(optimizer) if scaler is None else None
         weights = params.detach()  # the same storage, updated in place outside autograd
+        lr = plain_sgd_lr(optimizer) if scaler is None else None
+
+        if lr is not None and not distributed:  # the common case, kept lean
+
+            def plain_step(loss: Tensor) -> None:
+                params.grad = None  # the gradient of this mini-batch only (it stays for callbacks to see)
+                loss.backward()
+                weights.add_(params.grad, alpha=-lr)
+
+            return plain_step
 
         def step(loss: Tensor) -> None:
+            params.grad = None
             (loss if scaler is None else scaler.scale(loss)).backward()
             if distributed:
                 params.grad = strategy.reduce(params.grad, reduce_op="mean")
@@ -158,14 +170,14 @@ class MLPClassifier(L.LightningModule):
             f"became NaN or infinite with lr={lr}; try a smaller learning rate (optimizer.lr)"
         )
 
-    def _evaluate(self, minibatches: MiniBatches, loss: MeanMetric, acc: MulticlassAccuracy) -> None:
-        for x, y in minibatches:
+    def _evaluate(self, chunk: Chunk, loss: MeanMetric, acc: MulticlassAccuracy) -> None:
+        for x, y in chunk.minibatches():
             activations, z = self.net.output_and_weighted_input(x)
             loss.update(self.net.cost.per_sample(z, activations, self.expected(y)))
             acc.update(activations, y)
 
-    def validation_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
-        self._evaluate(minibatches, self.val_loss, self.val_acc)
+    def validation_step(self, chunk: Chunk, batch_idx: int) -> None:
+        self._evaluate(chunk, self.val_loss, self.val_acc)
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
@@ -174,7 +186,7 @@ class MLPClassifier(L.LightningModule):
             self.val_acc_best.update(self.val_acc.compute())
             self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=True)
 
-    def test_step(self, minibatches: MiniBatches, batch_idx: int) -> None:
-        self._evaluate(minibatches, self.test_loss, self.test_acc)
+    def test_step(self, chunk: Chunk, batch_idx: int) -> None:
+        self._evaluate(chunk, self.test_loss, self.test_acc)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)

@@ -36,7 +36,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
         data=OmegaConf.to_container(cfg.data, resolve=True),
     )
-    callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
+    # callbacks.<name>=null switches that callback off
+    callbacks = [hydra.utils.instantiate(cb) for cb in cfg.callbacks.values() if cb is not None]
     logger = hydra.utils.instantiate(cfg.logger)
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(

@@ -150,3 +150,26 @@ def test_cost_derivative_and_output_error_match_autograd(cost):
     torch.testing.assert_close(
         chosen.output_error(a, expected, sigmoid), chosen.derivative(a, expected) * sigmoid.derivative(a)
     )
+
+
+def test_cached_layer_views_follow_p_through_updates_and_conversions():
+    """The views the manual path reuses see in-place updates and loaded weights, and are made anew when
+    the module gets a new storage for ``P`` (``.double()``): the loss always equals autograd's."""
+    manual, reference = make_pair([5, 4, 3], "sigmoid", "mse", dtype=torch.float32)
+    x, expected = batch(6, 5, 3, dtype=torch.float32)
+
+    def assert_same_loss():
+        reference.load_state_dict(manual.state_dict())
+        inputs = x.to(manual.params.dtype), expected.to(manual.params.dtype)
+        assert torch.equal(manual.loss(*inputs), reference.loss(*inputs))
+
+    assert_same_loss()
+    with torch.no_grad():
+        manual.params.mul_(0.5)  # an in-place SGD-like update
+    assert_same_loss()
+    manual.load_state_dict({"params": torch.rand_like(manual.params)})
+    assert_same_loss()
+    manual.double()
+    reference.double()
+    assert_same_loss()
+    assert manual.detached_layers()[0][0].dtype == torch.float64

@@ -40,7 +40,7 @@ def test_shards_are_disjoint_and_equal_sized():
 
 def test_dataset_cuts_a_chunk_into_mini_batches():
     x, y = torch.arange(50.0).view(25, 2), torch.arange(25)
-    minibatches = MiniBatchDataset(x, y, batch_size=4)[torch.tensor([3, 1, 4, 1, 5, 9])]
+    minibatches = list(MiniBatchDataset(x, y, batch_size=4)[torch.tensor([3, 1, 4, 1, 5, 9])].minibatches())
     assert [yb.tolist() for _, yb in minibatches] == [[3, 1, 4, 1], [5, 9]]
     assert torch.equal(minibatches[1][0], x[[5, 9]])
 

@@ -44,6 +44,15 @@ def test_every_option_composes_and_trains(tmp_path, overrides):
     assert (tmp_path / "metrics.json").exists()
 
 
+def test_a_callback_set_to_null_is_switched_off(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = compose_config("train", tmp_path, *QUICK, "callbacks.tensorboard_figures=null", "test=false")
+    assert train(cfg)["train/samples_per_sec"] > 0
+    tags = EventAccumulator(str(tmp_path / "tensorboard")).Reload().Tags()
+    assert "val/acc" in tags["scalars"] and not tags["images"] and not tags["histograms"]
+
+
 @pytest.mark.parametrize(
     ("data", "experiment"),
     [("mnist", None), ("fashion_mnist", None), ("mnist", "essay_mnist"), ("mnist", "nielsen_ch1")],

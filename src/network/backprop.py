@@ -46,7 +46,7 @@ def backpropagate(
     and returns ``dC/dx`` (when ``need_grad_x``)."""
     grads = architecture.split(grad_params)
     # The batch cost is the mean of the samples' costs, so each sample's error carries 1/batch.
-    scale = grad_cost.to(expected.dtype) / activations[0].shape[0]
+    scale = grad_cost / activations[0].shape[0]
     delta = cost.output_error(activations[-1], expected, architecture.output).mul_(scale)
     for index in reversed(range(len(weights))):
         grad_weight, grad_bias = grads[index]
@@ -63,9 +63,18 @@ class Backpropagation(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, params: Tensor, x: Tensor, expected: Tensor, architecture: Architecture, cost: Cost
+        ctx: Any,
+        params: Tensor,
+        x: Tensor,
+        expected: Tensor,
+        architecture: Architecture,
+        cost: Cost,
+        layers: list[tuple[Tensor, Tensor]] | None = None,
     ) -> Tensor:
-        layers = architecture.split(params)
+        """``layers`` is ``architecture.split(params)``, views of ``P`` that a caller may keep from one
+        mini-batch to the next (:class:`~src.network.mlp.MLP` does); made here when not given."""
+        if layers is None:
+            layers = architecture.split(params)
         dtype = compute_dtype(x.device, params.dtype)
         if dtype == params.dtype:
             activations, z = feedforward(layers, architecture, x)
@@ -76,23 +85,34 @@ class Backpropagation(torch.autograd.Function):
                 activations, z = feedforward(layers, architecture, x.to(dtype))
                 output = activations[-1].to(params.dtype)
                 cost_value = cost.per_sample(z.to(params.dtype), output, expected.to(params.dtype)).mean()
+        # The inputs go through save_for_backward, which notices if they change before backward. The
+        # weights (views of P, sharing its version counter) and the activations are the forward pass's own
+        # tensors: kept on ctx, which costs less per mini-batch, and freed with the graph.
+        ctx.save_for_backward(params, expected)
         ctx.architecture = architecture
         ctx.cost = cost
         ctx.input_dtype = x.dtype
-        ctx.save_for_backward(params, expected.to(dtype), *(weight for weight, _ in layers), *activations)
+        ctx.weights = [weight for weight, _ in layers]
+        ctx.activations = activations
         return cost_value
 
     @staticmethod
     def backward(ctx: Any, grad_cost: Tensor) -> tuple[Tensor | None, ...]:
-        params, expected, *saved = ctx.saved_tensors
-        depth = len(ctx.architecture.layer_shapes)
-        weights, activations = saved[:depth], saved[depth:]
-        grad_params = torch.empty_like(params, dtype=expected.dtype)
-        arguments = (ctx.architecture, ctx.cost, weights, activations, expected, grad_cost, grad_params)
-        if expected.dtype == params.dtype:
-            grad_x = backpropagate(*arguments, ctx.needs_input_grad[1])
-        else:
-            with torch.autocast(params.device.type, enabled=False):
-                grad_x = backpropagate(*arguments, ctx.needs_input_grad[1])
+        params, expected = ctx.saved_tensors
+        architecture, cost, weights, activations = ctx.architecture, ctx.cost, ctx.weights, ctx.activations
+        need_grad_x = ctx.needs_input_grad[1]
+        dtype = activations[-1].dtype
+        if dtype == params.dtype:
+            grad_params = torch.empty_like(params)
+            grad_x = backpropagate(
+                architecture, cost, weights, activations, expected, grad_cost, grad_params, need_grad_x
+            )
+            return grad_params, grad_x, None, None, None, None
+        with torch.autocast(params.device.type, enabled=False):  # mixed precision: see the module's notes
+            grad_params = torch.empty_like(params, dtype=dtype)
+            expected = expected.to(dtype)
+            grad_x = backpropagate(
+                architecture, cost, weights, activations, expected, grad_cost, grad_params, need_grad_x
+            )
         grad_x = grad_x.to(ctx.input_dtype) if grad_x is not None else None
-        return grad_params.to(params.dtype), grad_x, None, None, None
+        return grad_params.to(params.dtype), grad_x, None, None, None, None

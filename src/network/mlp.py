@@ -49,6 +49,7 @@ class MLP(nn.Module):
         self.cost = get_cost(cost)
         self.backprop = backprop
         self.params = nn.Parameter(torch.empty(self.architecture.num_parameters))
+        self._views: tuple[tuple[int, torch.device], list[tuple[Tensor, Tensor]]] | None = None
         self.initialise(init)
 
     @torch.no_grad()
@@ -63,6 +64,14 @@ class MLP(nn.Module):
         """``[(W_{2,1}, B_2), ...]``, views of ``P``."""
         return self.architecture.split(self.params)
 
+    def detached_layers(self) -> list[tuple[Tensor, Tensor]]:
+        """The same views outside autograd, made once per storage of ``P`` and reused: ``P`` is updated
+        in place, and moving or converting the module gives ``P`` a new storage, and new views."""
+        key = (self.params.data_ptr(), self.params.device)
+        if self._views is None or self._views[0] != key:
+            self._views = (key, self.architecture.split(self.params.detach()))
+        return self._views[1]
+
     def forward(self, x: Tensor) -> Tensor:
         """The output layer's activations for a batch ``x`` (one sample per row)."""
         return self.output_and_weighted_input(x)[0]
@@ -76,6 +85,8 @@ class MLP(nn.Module):
         """The mini-batch cost ``C = mean_x sum_k (a_k - E_k)^2`` (or the configured cost), ready for
         ``backward()``."""
         if self.backprop == "manual":
-            return Backpropagation.apply(self.params, x, expected, self.architecture, self.cost)
+            return Backpropagation.apply(
+                self.params, x, expected, self.architecture, self.cost, self.detached_layers()
+            )
         activations, z = feedforward(self.layers(), self.architecture, x)
         return self.cost.per_sample(z, activations[-1], expected).mean()
