@@ -160,7 +160,7 @@ class MLPClassifier(L.LightningModule):
         """Raise :class:`DivergenceError` naming the first SGD step whose loss, or the weights after it,
         are not finite: training stops before anything non-finite can be checkpointed."""
         finite_losses = torch.isfinite(losses)
-        if bool(finite_losses.all()) and bool(torch.isfinite(self.net.params).all()):
+        if bool(finite_losses.all() & torch.isfinite(self.net.params).all()):  # one device sync
             return
         first_bad = int((~finite_losses).nonzero()[0]) if not bool(finite_losses.all()) else len(losses) - 1
         step = self.trainer.global_step + first_bad + 1
