@@ -32,7 +32,11 @@ class Chunk(NamedTuple):
 class MiniBatchChunks(Sampler[Tensor]):
     """Index chunks over ``n`` samples: each epoch a fresh permutation (``seed + epoch``), cut into
     chunks of ``batch_size * batches_per_step`` indices. Under data parallelism each of ``world_size``
-    processes takes its own equal-sized shard of the same permutation."""
+    processes takes its own equal-sized shard of the same permutation.
+
+    The order depends only on the seed and the epoch, so training resumed in the middle of an epoch
+    continues it exactly: :meth:`resume_at` skips the chunks already trained, once.
+    """
 
     def __init__(
         self,
@@ -53,10 +57,15 @@ class MiniBatchChunks(Sampler[Tensor]):
         self.world_size = world_size
         self.device = torch.device(device)
         self.epoch = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning before each training epoch: the permutation depends on it."""
         self.epoch = epoch
+
+    def resume_at(self, chunks_done: int) -> None:
+        """The next iteration starts after the first ``chunks_done`` chunks of its epoch."""
+        self._skip = chunks_done
 
     @property
     def shard_size(self) -> int:
@@ -79,7 +88,8 @@ class MiniBatchChunks(Sampler[Tensor]):
             order = torch.arange(self.n)
         if self.world_size > 1:
             order = order[self.rank :: self.world_size][: self.shard_size]
-        yield from order.to(self.device).split(self.chunk_size)
+        skip, self._skip = self._skip, 0
+        yield from order.to(self.device).split(self.chunk_size)[skip:]
 
 
 class MiniBatchDataset(Dataset[Chunk]):
@@ -138,6 +148,7 @@ class InMemoryDataModule(L.LightningDataModule):
         sampler = MiniBatchChunks(
             len(y), self.batch_size, self.batches_per_step, True, self.seed, rank, world, self.device
         )
+        sampler.resume_at(self._chunks_done_in_epoch())
         return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 
     def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
@@ -146,6 +157,13 @@ class InMemoryDataModule(L.LightningDataModule):
         if batch.x.device == device:
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def _chunks_done_in_epoch(self) -> int:
+        """When fit resumes from a checkpoint saved in the middle of an epoch (``interrupted.ckpt``), the
+        chunks of that epoch it had trained; else 0."""
+        if self.trainer is None or not self.trainer.fit_loop.restarting:
+            return 0
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
 
     def _process(self) -> tuple[int, int]:
         """This process's rank and the number of processes."""

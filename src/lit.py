@@ -61,6 +61,7 @@ class MLPClassifier(L.LightningModule):
         self.net = MLP([in_features, *hidden, num_classes], activation, negative_slope, cost, backprop, init)
         self.register_buffer("identity", torch.eye(num_classes), persistent=False)
         self.train_loss = MeanMetric(nan_strategy="disable")  # training_step checks for NaN itself
+        self.train_loss.persistent(True)  # a run resumed mid-epoch reports the whole epoch's loss
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")

@@ -174,3 +174,25 @@ def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
         checkpoint = load_checkpoint(path)
         assert checkpoint["epoch"] <= 1 and torch.isfinite(checkpoint["state_dict"]["net.params"]).all()
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path):
+    """Interrupted after 190 of 252 steps (in epoch 1) and resumed: the same weights and metrics after
+    2 epochs as a run that was never stopped, bit for bit, and the same number of SGD steps."""
+    expected = train(compose_config("train", tmp_path / "straight", "trainer.max_epochs=2", "test=false"))
+    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=130)
+    with pytest.raises(TrainingInterrupted):
+        train(compose_config("train", tmp_path / "resumed", "trainer.max_epochs=2", "test=false", *sender))
+    interrupted = tmp_path / "resumed" / "checkpoints" / "interrupted.ckpt"
+    metrics = train(
+        compose_config(
+            "train", tmp_path / "resumed", "trainer.max_epochs=2", "test=false", f"ckpt_path={interrupted}"
+        )
+    )
+    for name in ("train/loss", "val/acc", "val/acc_best", "val/loss"):
+        assert metrics[name] == expected[name], name
+    straight, resumed = (
+        load_checkpoint(tmp_path / run / "checkpoints" / "last.ckpt") for run in ("straight", "resumed")
+    )
+    assert resumed["global_step"] == straight["global_step"] == 252
+    assert torch.equal(resumed["state_dict"]["net.params"], straight["state_dict"]["net.params"])
