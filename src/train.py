@@ -2,6 +2,7 @@
 checkpoint. Writes into the Hydra run directory: ``.hydra/``, ``checkpoints/``, TensorBoard events and
 ``metrics.json``."""
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
     refuse_relaunch_in_multirun(trainer)
 
+    # Lightning warns that a run resumed mid-epoch may be unreliable unless the data loader restores its
+    # own position; ours resumes exactly (MiniBatchChunks.resume_at), which Lightning cannot see.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     except SystemExit:  # how Lightning ends fit after Ctrl-C or SIGTERM
