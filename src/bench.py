@@ -78,7 +78,7 @@ DEVICES = ("cpu", "cuda")
 NUM_CLASSES = 10
 INIT = "normal"  # every weight and bias N(0, 1): the essay's and Nielsen's chapter-1 initialisation
 SEED = 12345  # conf/train.yaml's seed: src.train draws the same initial weights
-CHUNK = 64  # mini-batches gathered at once by plain-manual-fastest, like data.batches_per_step
+CHUNK = 128  # mini-batches gathered at once by plain-manual-fastest, as data.batches_per_step does
 MAX_EPOCHS = 10**6  # the Lightning pipelines run until their EpochBudget callback stops them
 
 

@@ -119,7 +119,7 @@ class InMemoryDataModule(L.LightningDataModule):
     num_classes: int
 
     def __init__(
-        self, batch_size: int = 10, batches_per_step: int = 64, eval_batch_size: int = 1000, seed: int = 0
+        self, batch_size: int = 10, batches_per_step: int = 128, eval_batch_size: int = 1000, seed: int = 0
     ) -> None:
         super().__init__()
         self.batch_size = batch_size

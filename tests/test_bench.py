@@ -102,7 +102,7 @@ def test_nielsen_numpy_and_every_plain_step_make_the_same_sgd_steps():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("make_epoch", [bench.randperm_epoch, bench.chunked_epoch])
 def test_epochs_visit_every_sample_once_with_its_expected_output(make_epoch, device):
-    n, batch = 1000, 7  # more than one chunk of 64 mini-batches, and a short last mini-batch
+    n, batch = 1000, 7  # more than one chunk of 128 mini-batches, and a short last mini-batch
     x = torch.arange(n, dtype=torch.float32, device=device).unsqueeze(1)
     y = torch.randint(0, 10, (n,), device=device)
     seen, sizes = [], []

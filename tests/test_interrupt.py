@@ -59,7 +59,9 @@ def callback_overrides(name: str, target: str, **arguments) -> list[str]:
 def test_ctrl_c_saves_the_state_after_the_last_whole_step(tmp_path):
     sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=130)
     with pytest.raises(TrainingInterrupted) as stop:
-        train(compose_config("train", tmp_path, "trainer.max_epochs=1000", *sender))
+        train(
+            compose_config("train", tmp_path, "trainer.max_epochs=1000", "data.batches_per_step=64", *sender)
+        )
     path = tmp_path / "checkpoints" / "interrupted.ckpt"
     assert (stop.value.signum, stop.value.exit_code, stop.value.checkpoint) == (signal.SIGINT, 130, path)
     checkpoint = load_checkpoint(path)
@@ -180,7 +182,7 @@ def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     """Mini-batch 7: 180 SGD steps per epoch in chunks of 64, 64 and 52. Interrupted after 244 steps (in
     epoch 1) and resumed: the same weights and metrics after 2 epochs as a run that was never stopped,
     bit for bit, the same number of SGD steps, and no warning that the resumed data may be unreliable."""
-    options = ["trainer.max_epochs=2", "test=false", "data.batch_size=7"]
+    options = ["trainer.max_epochs=2", "test=false", "data.batch_size=7", "data.batches_per_step=64"]
     expected = train(compose_config("train", tmp_path / "straight", *options))
     sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=190)
     with pytest.raises(TrainingInterrupted) as stop:

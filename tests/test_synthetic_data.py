@@ -28,7 +28,7 @@ def test_config_has_mnist_sizes(tmp_path):
     data = compose_config("train", tmp_path, "data=synthetic_mnist").data
     assert data._target_ == "src.data.SyntheticDataModule"
     assert (data.train_size, data.val_size, data.test_size) == (50000, 10000, 10000)
-    assert (data.batch_size, data.batches_per_step, data.eval_batch_size, data.seed) == (10, 64, 1000, 12345)
+    assert (data.batch_size, data.batches_per_step, data.eval_batch_size, data.seed) == (10, 128, 1000, 12345)
 
 
 def test_training_on_synthetic_mnist_runs_end_to_end(tmp_path):
