@@ -15,6 +15,19 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+CHUNK_BYTES = 16 * 2**20
+"""The most bytes of images one chunk gathers. A chunk is copied out of the data set at once and then
+read mini-batch by mini-batch; while it fits in the CPU's last-level cache (tens of MiB) that costs less
+than a gather per mini-batch, past it the copy goes through main memory and costs more (measured on
+MNIST at mini-batch 100: 128 mini-batches, 40 MiB, trained 9% slower than 64, 20 MiB)."""
+
+
+def batches_per_chunk(batches_per_step: int, batch_size: int, x: Tensor) -> int:
+    """``batches_per_step``, or fewer if that many mini-batches of ``x``'s rows would take more than
+    :data:`CHUNK_BYTES`; at least 1."""
+    minibatch_bytes = batch_size * x[0].numel() * x.element_size()
+    return max(1, min(batches_per_step, CHUNK_BYTES // minibatch_bytes))
+
 
 class Chunk(NamedTuple):
     """The mini-batches of one training step, gathered at once: images ``x`` (one per row) and labels
@@ -145,9 +158,8 @@ class InMemoryDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         x, y = self.splits["train"]
         rank, world = self._process()
-        sampler = MiniBatchChunks(
-            len(y), self.batch_size, self.batches_per_step, True, self.seed, rank, world, self.device
-        )
+        batches = batches_per_chunk(self.batches_per_step, self.batch_size, x)
+        sampler = MiniBatchChunks(len(y), self.batch_size, batches, True, self.seed, rank, world, self.device)
         sampler.resume_at(self._chunks_done_in_epoch())
         return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 

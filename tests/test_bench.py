@@ -165,6 +165,20 @@ def test_report_marks_each_target_met_or_missed():
     assert all(line.endswith(" |") or line.endswith(":|") for line in lines)
 
 
+def test_a_ratio_to_several_pipelines_takes_the_fastest_of_each_round():
+    rates = {"src.train": [90.0, 90.0, 90.0], "plain-manual-fastest": [100.0, 80.0, 200.0]}
+    rates["plain-manual"] = [120.0, 60.0, 100.0]
+    measurement = bench.Measurement(bench.PRESETS["digits"], 10, rates)
+    # per round: 90 / 120, 90 / 80, 90 / 200
+    assert measurement.ratio("src.train", ["plain-manual-fastest", "plain-manual"]) == 0.75
+    assert measurement.ratio("src.train", ["plain-manual-fastest"]) == 0.9
+    target = next(t for t in bench.TARGETS if t.minimum == 0.85)
+    assert target.label == "src.train / fastest of plain-manual-fastest, plain-manual (>= 0.85)"
+    assert target.measured(bench.Measurement(bench.PRESETS["digits"], 10, {"plain-manual": [1.0]})) == [
+        "plain-manual"
+    ]
+
+
 def test_main_prints_every_table(capsys):
     setting = ["--data", "synthetic-mnist", "--sizes", "784,8,10", "--train-size", "30", "--batch-size", "10"]
     bench.main([*setting, "--epochs", "1", "--repeats", "1", "--markdown", "--startup"])

@@ -4,7 +4,15 @@ import pytest
 import torch
 from runs import write_idx
 
-from src.data import DigitsDataModule, MiniBatchChunks, MiniBatchDataset, TorchvisionDataModule
+from src.data import (
+    CHUNK_BYTES,
+    DigitsDataModule,
+    MiniBatchChunks,
+    MiniBatchDataset,
+    SyntheticDataModule,
+    TorchvisionDataModule,
+    batches_per_chunk,
+)
 
 
 def test_digits_split_is_stratified_fixed_and_scaled():
@@ -57,3 +65,20 @@ def test_torchvision_idx_files_load(tmp_path, name):
     assert x.max() == 1.0 and x.min() >= 0.0
     # the bright band of class c sits on rows 2c+3 .. 2c+5 of the 28x28 image
     assert x[7].view(28, 28)[2 * 7 + 3, 10] == 1.0
+
+
+def test_a_chunk_holds_batches_per_step_mini_batches_up_to_a_size_in_bytes():
+    digits, mnist = torch.zeros(1, 64), torch.zeros(1, 784)
+    assert batches_per_chunk(128, 10, digits) == 128  # 320 KiB
+    assert batches_per_chunk(128, 10, mnist) == 128  # 3.8 MiB
+    assert batches_per_chunk(128, 100, mnist) == CHUNK_BYTES // (100 * 784 * 4) == 53  # 15.9 MiB
+    assert batches_per_chunk(128, 100, mnist.double()) == 26
+    assert batches_per_chunk(128, 10**6, mnist) == 1  # never less than one mini-batch
+
+
+def test_mnist_shaped_chunks_at_mini_batch_100_stay_within_the_byte_budget():
+    data = SyntheticDataModule(train_size=6000, val_size=10, test_size=10, batch_size=100)
+    data.setup("fit")
+    chunks = list(data.train_dataloader())
+    assert [len(chunk.y) for chunk in chunks] == [5300, 700]
+    assert all(chunk.batch_size == 100 for chunk in chunks)
