@@ -171,14 +171,20 @@ def check_model(model: dict[str, Any], activation: dict[str, Any], cost: dict[st
     check_choice(cost.get("name"), "cost.name", COSTS)
 
 
+def named_subclass(target: Any, base: type) -> type | None:
+    """The class a ``_target_`` names, if it is a subclass of ``base``; else ``None``."""
+    try:
+        named = get_class(str(target))
+    except Exception:
+        return None
+    return named if isinstance(named, type) and issubclass(named, base) else None
+
+
 def check_optimizer(optimizer: dict[str, Any]) -> None:
     """A ``torch.optim`` class, a learning rate torch can use, and arguments the class accepts."""
     target = optimizer.get("_target_")
-    try:
-        optimizer_class = get_class(str(target))
-    except Exception:
-        optimizer_class = None
-    if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, torch.optim.Optimizer)):
+    optimizer_class = named_subclass(target, torch.optim.Optimizer)
+    if optimizer_class is None:
         raise UserError(
             f"optimizer._target_={show(target)}: must name a torch.optim optimizer class, e.g. torch.optim.SGD "
             "(or choose optimizer=sgd, momentum, adam, adamw or rmsprop)"
@@ -201,11 +207,8 @@ def data_module_class(data: dict[str, Any]) -> type:
     from src.data import InMemoryDataModule
 
     target = data.get("_target_")
-    try:
-        data_class = get_class(str(target))
-    except Exception:
-        data_class = None
-    if not (isinstance(data_class, type) and issubclass(data_class, InMemoryDataModule)):
+    data_class = named_subclass(target, InMemoryDataModule)
+    if data_class is None:
         raise UserError(f"data._target_={show(target)}: must name a data module of src.data ({DATA_CHOICES})")
     return data_class
 
