@@ -130,17 +130,8 @@ class MLPClassifier(L.LightningModule):
         weights = params.detach()  # the same storage, updated in place outside autograd
         lr = plain_sgd_lr(optimizer) if scaler is None else None
 
-        if lr is not None and not distributed:  # the common case, kept lean
-
-            def plain_step(loss: Tensor) -> None:
-                params.grad = None  # the gradient of this mini-batch only (it stays for callbacks to see)
-                loss.backward()
-                weights.add_(params.grad, alpha=-lr)
-
-            return plain_step
-
         def step(loss: Tensor) -> None:
-            params.grad = None
+            params.grad = None  # the gradient of this mini-batch only (it stays for callbacks to see)
             (loss if scaler is None else scaler.scale(loss)).backward()
             if distributed:
                 params.grad = strategy.reduce(params.grad, reduce_op="mean")
