@@ -1,0 +1,150 @@
+"""Unit tests of the network's building blocks, each pinning one behaviour that other tests only see by
+accident: the layout of ``P``, the initial scale of each layer, the cost under bf16 autocast, the ReLU
+derivative at 0, and the check that keeps non-finite weights out of checkpoints."""
+
+import math
+
+import pytest
+import torch
+
+from src.checkpoint import finite_weights
+from src.network.activations import get_activation
+from src.network.mlp import MLP
+
+
+def layers_of(net: MLP) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``[(W_{2,1}, B_2), ...]`` as the network uses them: the one place these tests name how."""
+    return net.architecture.split(net.params)
+
+
+def test_p_holds_each_layer_row_major_weights_then_biases():
+    """``P = [W_{2,1} row by row, B_2, W_{3,2} row by row, B_3]``: checkpoints depend on this order."""
+    net = MLP([3, 4, 2])
+    assert net.params.numel() == 4 * 3 + 4 + 2 * 4 + 2
+    with torch.no_grad():
+        net.params.copy_(torch.arange(26, dtype=torch.float32))
+    (w2, b2), (w3, b3) = layers_of(net)
+    p = net.params.detach()
+    assert torch.equal(w2, p[:12].view(4, 3))
+    assert torch.equal(b2, p[12:16])
+    assert torch.equal(w3, p[16:24].view(2, 4))
+    assert torch.equal(b3, p[24:26])
+    assert w2[1, 2].item() == 1 * 3 + 2  # row = neuron, column = input: row-major
+    with torch.no_grad():
+        w3[1, 0] = -7.0  # the layers are views: writing one writes P
+    assert p[16 + 1 * 4 + 0].item() == -7.0
+
+
+def test_forward_pass_reads_w_rows_as_neurons():
+    """``L_2 = S(W_{2,1} L_1 + B_2)`` with ``W_{2,1}`` the first 12 entries of ``P`` as 4 rows of 3."""
+    torch.manual_seed(0)
+    net = MLP([3, 4, 2]).double()
+    p = net.params.detach()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    hidden = torch.sigmoid(x @ p[:12].view(4, 3).T + p[12:16])
+    output = torch.sigmoid(hidden @ p[16:24].view(2, 4).T + p[24:26])
+    torch.testing.assert_close(net(x), output, rtol=1e-12, atol=1e-12)
+
+
+# Layer sizes with fan-ins 1000 and 200: every weight matrix has >= 10,000 entries (its sample standard
+# deviation is within 1% of the true one), every bias vector >= 50 (within ~10%). The tolerances are
+# 4-5 of those errors wide, and a 1/fan_in or a wrong layer's fan_in is off by 40% or more.
+SIZES = [1000, 200, 50]
+
+
+@pytest.mark.parametrize(
+    ("init", "weight_std"),
+    [("normal", lambda fan_in: 1.0), ("scaled_normal", lambda fan_in: 1.0 / math.sqrt(fan_in))],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_initial_scale_of_each_layer(init, weight_std, seed):
+    """``normal``: every weight and bias from N(0, 1); ``scaled_normal``: weights from N(0, 1/fan_in),
+    biases from N(0, 1)."""
+    torch.manual_seed(seed)
+    net = MLP(SIZES, init=init)
+    for (weight, bias), fan_in in zip(layers_of(net), SIZES[:-1], strict=True):
+        expected = weight_std(fan_in)
+        assert weight.std().item() == pytest.approx(expected, rel=0.05), (init, fan_in)
+        assert abs(weight.mean().item()) < 5 * expected / math.sqrt(weight.numel())
+        assert bias.std().item() == pytest.approx(1.0, rel=0.4), (init, fan_in)
+        assert abs(bias.mean().item()) < 5 / math.sqrt(bias.numel())
+
+
+def test_bf16_autocast_cost_is_float32_cost_of_the_bf16_forward_pass():
+    """Under bf16 autocast the layers run in bfloat16 and the cost ``mean sum_k (a_k - E_k)^2`` is
+    computed in float32 from the bf16 output (a cost computed in bf16 is off by about 0.2%)."""
+    torch.manual_seed(0)
+    net = MLP([64, 32, 10])
+    x = torch.rand(50, 64)
+    expected = torch.eye(10)[torch.randint(0, 10, (50,))]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = net.loss(x, expected)
+    assert loss.dtype == torch.float32
+
+    a = x.bfloat16()
+    for weight, bias in layers_of(net):
+        a = torch.sigmoid(torch.nn.functional.linear(a, weight.detach().bfloat16(), bias.detach().bfloat16()))
+    assert a.dtype == torch.bfloat16
+    by_hand = ((a.float() - expected) ** 2).sum(dim=1).mean()
+    torch.testing.assert_close(loss.detach(), by_hand, rtol=1e-6, atol=0.0)
+    in_float32 = MLP([64, 32, 10])
+    in_float32.load_state_dict(net.state_dict())
+    assert abs(in_float32.loss(x, expected).item() - by_hand.item()) > 1e-4  # bf16 made a difference
+
+
+def test_bf16_autocast_gradient_is_float32_and_close_to_the_float32_one():
+    torch.manual_seed(0)
+    net = MLP([64, 32, 10])
+    x = torch.rand(50, 64)
+    expected = torch.eye(10)[torch.randint(0, 10, (50,))]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        net.loss(x, expected).backward()
+    in_bf16 = net.params.grad.clone()
+    net.params.grad = None
+    net.loss(x, expected).backward()
+    assert in_bf16.dtype == torch.float32
+    torch.testing.assert_close(in_bf16, net.params.grad, rtol=0.05, atol=0.02 * net.params.grad.abs().max())
+
+
+def test_relu_derivative_is_zero_at_zero_as_autograd_says():
+    """``f'(x) = 0`` for ``x <= 0``: at exactly 0 too, as torch's own ``relu`` backward has it."""
+    relu = get_activation("relu")
+    z = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    (by_autograd,) = torch.autograd.grad(torch.relu(z).sum(), z)
+    a = relu.value(z.detach())
+    assert torch.equal(relu.derivative(a), by_autograd)
+    assert torch.equal(relu.backward(torch.full_like(a, 5.0), a), 5.0 * by_autograd)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "leaky_relu"])
+def test_error_through_an_activation_is_the_error_times_the_derivative(name):
+    """``dC/dz = dC/da * S'(z)``."""
+    activation = get_activation(name)
+    z = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    a = activation.value(z)
+    grad = torch.linspace(-1, 2, 7, dtype=torch.float64)
+    torch.testing.assert_close(activation.backward(grad.clone(), a), grad * activation.derivative(a))
+
+
+def test_relu_blocks_an_overflowed_error_where_it_is_off():
+    """An error that overflowed to inf meets ``S'(z) = 0`` at an inactive ReLU: the result is 0, not
+    ``inf * 0 = NaN``; where the ReLU is active the inf passes."""
+    relu = get_activation("relu")
+    a = relu.value(torch.tensor([-1.0, 0.0, 2.0]))
+    error = torch.tensor([math.inf, -math.inf, math.inf])
+    assert torch.equal(relu.backward(error, a), torch.tensor([0.0, 0.0, math.inf]))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_finite_weights_refuses_nan_and_inf(bad):
+    weights = torch.zeros(5)
+    weights[3] = bad
+    assert not finite_weights({"net.params": weights})
+    assert not finite_weights({"a": torch.ones(2), "net.params": weights, "step": 3})
+    assert not finite_weights({"half": weights.half()})
+
+
+def test_finite_weights_accepts_finite_floats_and_ignores_other_values():
+    huge = torch.tensor([torch.finfo(torch.float32).max, -1e-45, 0.0])
+    assert finite_weights({"net.params": huge, "counts": torch.tensor([1, 2]), "name": "x"})
+    assert finite_weights({})
