@@ -106,14 +106,46 @@ def test_bf16_autocast_gradient_is_float32_and_close_to_the_float32_one():
     torch.testing.assert_close(in_bf16, net.params.grad, rtol=0.05, atol=0.02 * net.params.grad.abs().max())
 
 
-def test_relu_derivative_is_zero_at_zero_as_autograd_says():
-    """``f'(x) = 0`` for ``x <= 0``: at exactly 0 too, as torch's own ``relu`` backward has it."""
-    relu = get_activation("relu")
-    z = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
-    (by_autograd,) = torch.autograd.grad(torch.relu(z).sum(), z)
-    a = relu.value(z.detach())
-    assert torch.equal(relu.derivative(a), by_autograd)
-    assert torch.equal(relu.backward(torch.full_like(a, 5.0), a), 5.0 * by_autograd)
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "leaky_relu"])
+def test_derivative_from_the_output_is_autograds_at_every_z_and_at_exactly_0(name):
+    """``S'(z)`` from ``a = S(z)`` equals autograd's derivative of torch's own function, at z = 0 too:
+    ``f'(0) = 0`` for ReLU and ``slope`` for leaky ReLU, as torch has them."""
+    activation = get_activation(name, negative_slope=0.2)
+    z = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    reference = {
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.2),
+    }[name]
+    (by_autograd,) = torch.autograd.grad(reference(z).sum(), z)
+    a = activation.value(z.detach())
+    torch.testing.assert_close(a, reference(z).detach())
+    torch.testing.assert_close(activation.derivative(a), by_autograd)
+    torch.testing.assert_close(activation.backward(torch.full_like(a, 5.0), a), 5.0 * by_autograd)
+
+
+def test_leaky_relu_slope_defaults_to_0_01_and_must_be_positive():
+    assert get_activation("leaky_relu").derivative(torch.tensor([-1.0])).item() == pytest.approx(0.01)
+    hidden = MLP([2, 3, 2], "leaky_relu").architecture.hidden
+    assert hidden.derivative(torch.tensor([-1.0])).item() == pytest.approx(0.01)
+    for slope in (0.0, -0.1):
+        with pytest.raises(ValueError, match="negative_slope"):
+            get_activation("leaky_relu", negative_slope=slope)
+
+
+def test_choices_made_at_run_time_are_recognised():
+    """Names read from a config are new string objects, not the literals in the code."""
+
+    def fresh(text: str) -> str:
+        return "".join(list(text))
+
+    for activation in ("sigmoid", "relu", "tanh", "leaky_relu"):
+        for cost in ("mse", "cross_entropy"):
+            net = MLP(
+                [2, 2], fresh(activation), cost=fresh(cost), backprop=fresh("manual"), init=fresh("normal")
+            )
+            assert (net.architecture.hidden.name, net.cost.name) == (activation, cost)
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "leaky_relu"])
@@ -148,3 +180,21 @@ def test_finite_weights_accepts_finite_floats_and_ignores_other_values():
     huge = torch.tensor([torch.finfo(torch.float32).max, -1e-45, 0.0])
     assert finite_weights({"net.params": huge, "counts": torch.tensor([1, 2]), "name": "x"})
     assert finite_weights({})
+
+
+def test_loss_follows_p_to_a_new_storage_at_a_lower_or_higher_address():
+    """``P`` given new storage (as moving or converting the module does) is what the loss reads next,
+    wherever in memory the new storage lies."""
+    torch.manual_seed(0)
+    net = MLP([5, 4, 3]).double()
+    reference = MLP([5, 4, 3], backprop="autograd").double()
+    x = torch.rand(6, 5, dtype=torch.float64)
+    expected = torch.eye(3, dtype=torch.float64)[[0, 1, 2, 0, 1, 2]]
+    net.loss(x, expected)
+    pool = sorted(
+        (torch.randn(net.params.numel(), dtype=torch.float64) for _ in range(8)), key=torch.Tensor.data_ptr
+    )
+    for storage in (pool[0], pool[-1], pool[0]):  # then higher, then lower than the one before
+        net.params.data = storage
+        reference.load_state_dict(net.state_dict())
+        torch.testing.assert_close(net.loss(x, expected), reference.loss(x, expected), rtol=1e-12, atol=0)
