@@ -167,6 +167,21 @@ def test_relu_blocks_an_overflowed_error_where_it_is_off():
     assert torch.equal(relu.backward(error, a), torch.tensor([0.0, 0.0, math.inf]))
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "leaky_relu"])
+def test_other_activations_pass_an_overflowed_error_on_as_autograd_does(name):
+    """Only ReLU stops an infinite error where it is off; elsewhere ``inf * S'(z)`` is what autograd
+    gives, NaN where a saturated ``S'(z)`` is exactly 0."""
+    activation = get_activation(name)
+    reference = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "leaky_relu": torch.nn.functional.leaky_relu}[
+        name
+    ]
+    z = torch.tensor([-1e4, -1.0, 0.0, 1.0, 1e4], requires_grad=True)
+    error = torch.full((5,), math.inf)
+    (by_autograd,) = torch.autograd.grad(reference(z), z, error)
+    a = activation.value(z.detach())
+    torch.testing.assert_close(activation.backward(error.clone(), a), by_autograd, equal_nan=True)
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_finite_weights_refuses_nan_and_inf(bad):
     weights = torch.zeros(5)
