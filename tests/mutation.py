@@ -52,7 +52,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_training_step.py::test_interrupt_checkpoint_is_written_only_with_finite_weights",
         ],
     ),
-    "data": (["src/data.py"], ["tests/test_data.py", "tests/test_training_step.py"]),
+    "data": (
+        ["src/data.py"],
+        ["tests/test_data.py", "tests/test_data_units.py", "tests/test_training_step.py"],
+    ),
     "lit": (
         ["src/lit.py"],
         [
@@ -143,9 +146,13 @@ def skip_all_but(session: Path, sample: int) -> None:
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     with use_db(str(session), WorkDB.Mode.open) as db:
-        jobs = sorted(item.job_id for item in db.pending_work_items)
-        kept = set(random.Random(SEED).sample(jobs, min(sample, len(jobs))))
-        skipped = [job for job in jobs if job not in kept]
+        # ordered by what each mutant is (job ids are random): the same code gives the same sample
+        items = sorted(
+            db.pending_work_items,
+            key=lambda item: [(str(m.module_path), m.operator_name, m.occurrence) for m in item.mutations],
+        )
+        kept = {item.job_id for item in random.Random(SEED).sample(items, min(sample, len(items)))}
+        skipped = [item.job_id for item in items if item.job_id not in kept]
         db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
 
 
