@@ -1,9 +1,10 @@
-"""Fast checks of src/data.py that the data tests leave open: MNIST-format pixels scaled to [0, 1]."""
+"""Fast checks of src/data.py that the data tests leave open: MNIST-format pixels scaled to [0, 1], the
+sizes each data module declares, the synthetic data's defaults."""
 
 import torch
-from runs import write_idx
+from runs import compose_config, write_idx
 
-from src.data import TorchvisionDataModule
+from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
 
 
 def test_mnist_format_pixels_are_grey_levels_over_255(tmp_path):
@@ -15,3 +16,23 @@ def test_mnist_format_pixels_are_grey_levels_over_255(tmp_path):
         assert x.dtype == torch.float32 and x.min() >= 0.0 and x.max() == 1.0, split
         levels = x * 255.0
         torch.testing.assert_close(levels, levels.round(), rtol=0, atol=1e-4)
+
+
+def test_declared_sizes_are_those_of_the_data(tmp_path):
+    """``in_features`` and ``num_classes``, which size the network, match the loaded inputs and labels."""
+    write_idx(tmp_path, "MNIST", n_train=100, n_test=20)  # labels 0-9 in turn: 9 or 10 of each
+    modules = [
+        DigitsDataModule(),
+        TorchvisionDataModule(name="MNIST", root=str(tmp_path), val_size=5),
+        SyntheticDataModule(train_size=300, val_size=5, test_size=7),
+    ]
+    for data in modules:
+        x, y = data.load()["train"]
+        assert (data.in_features, data.num_classes) == (x.shape[1], len(torch.unique(y))), type(data).__name__
+
+
+def test_synthetic_defaults_are_the_configured_mnist_sizes(tmp_path):
+    configured = compose_config("train", tmp_path, "data=synthetic_mnist").data
+    default = SyntheticDataModule()
+    sizes = ("train_size", "val_size", "test_size")
+    assert [getattr(default, size) for size in sizes] == [configured[size] for size in sizes]
