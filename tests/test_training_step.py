@@ -11,6 +11,7 @@ import torch
 
 from src.callbacks import InterruptCheckpoint
 from src.data import DigitsDataModule
+from src.errors import DivergenceError
 from src.lit import MLPClassifier
 
 # The digits' 1,257 training images at mini-batch 100 in one chunk: one training_step of 13 SGD steps,
@@ -40,6 +41,11 @@ def weights(model: MLPClassifier) -> torch.Tensor:
 def poison(model: MLPClassifier) -> None:
     with torch.no_grad():
         model.net.params[0] = float("nan")
+
+
+def nan_image(chunk, row: int) -> None:
+    """Makes image ``row`` of a training chunk NaN."""
+    chunk.x[row] = float("nan")
 
 
 def minibatches(chunk) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -211,3 +217,18 @@ def test_interrupt_checkpoint_is_written_only_with_finite_weights(tmp_path: Path
 def test_interrupt_in_the_first_epoch_saves_a_checkpoint(tmp_path: Path):
     _, checkpoint = interrupted_run(tmp_path, poisoned=False, epoch=0)
     assert checkpoint.exists()
+
+
+class NaNImage(L.Callback):
+    """Makes image 250 of the second training chunk NaN, as it is handed to ``training_step``: the cost of
+    its mini-batch (the third, with 100 images per mini-batch) is NaN."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 1:
+            nan_image(batch, 250)
+
+
+def test_divergence_names_the_sgd_step_of_the_first_non_finite_loss():
+    """Mini-batch 100, 4 per training step: the NaN cost comes at SGD step 4 + 3 = 7 of the run."""
+    with pytest.raises(DivergenceError, match=r"diverged at SGD step 7 \(epoch 0\)"):
+        trainer(NaNImage()).fit(make_model(LR), datamodule=make_data(batches_per_step=4))
