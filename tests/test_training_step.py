@@ -23,9 +23,12 @@ HIDDEN, LR = [12], 0.5
 # --- The project's names these tests depend on, in one place ---------------------------------------
 
 
-def make_model(lr: float) -> MLPClassifier:
+def make_model(lr: float, **optimizer) -> MLPClassifier:
     return MLPClassifier(
-        in_features=64, num_classes=10, hidden=HIDDEN, optimizer={"_target_": "torch.optim.SGD", "lr": lr}
+        in_features=64,
+        num_classes=10,
+        hidden=HIDDEN,
+        optimizer={"_target_": "torch.optim.SGD", "lr": lr, **optimizer},
     )
 
 
@@ -239,3 +242,20 @@ def test_divergence_of_the_weights_alone_stops_training_at_that_step():
     not; with one mini-batch per training step, that step is named."""
     with pytest.raises(DivergenceError, match=r"diverged at SGD step 1 \(epoch 0\)"):
         trainer().fit(make_model(float("inf")), datamodule=make_data(batches_per_step=1))
+
+
+def test_other_optimizers_take_their_own_step_per_mini_batch():
+    """SGD with momentum is not the plain update: each mini-batch's gradient goes through the optimizer's
+    ``step()``, as torch's SGD with momentum 0.9 does it on the same mini-batches."""
+    torch.manual_seed(0)
+    model, record = make_model(LR, momentum=0.9), RecordStep()
+    trainer(record, limit_train_batches=1).fit(model, datamodule=make_data())
+    p = record.before.double().requires_grad_(True)
+    optimizer = torch.optim.SGD([p], lr=LR, momentum=0.9)
+    for x, expected in minibatches(record.chunk):
+        optimizer.zero_grad()
+        cost_by_autograd(p, x.double(), expected.double()).backward()
+        optimizer.step()
+    torch.testing.assert_close(record.after.double(), p.detach(), rtol=0, atol=1e-4)
+    plain, _ = sgd_by_autograd(record.before, minibatches(record.chunk), LR)
+    assert (plain - p.detach()).abs().max() > 1e-2
