@@ -6,17 +6,18 @@ optimization, so the update rule is exactly the textbook one while Lightning's p
 paid once per chunk.
 """
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, build_optimizer
 from src.data import Chunk
 from src.errors import DivergenceError
 from src.network.mlp import MLP
@@ -36,9 +37,9 @@ def plain_sgd_lr(optimizer: torch.optim.Optimizer) -> float | None:
 class MLPClassifier(L.LightningModule):
     """Classifies ``in_features`` inputs into ``num_classes`` with hidden layers of sizes ``hidden``.
 
-    ``optimizer`` is a plain dict with ``_target_`` (a ``torch.optim`` class) and its keyword arguments
-    (default: plain SGD with ``lr=3.0``);
-    ``data`` records the data configuration the network was trained on, so a checkpoint alone can
+    ``activation`` is a plain dict ``{"name": ..., "negative_slope": ...}``; ``optimizer`` a plain dict
+    with ``_target_`` (a class of :data:`src.config.OPTIMIZERS`) and its keyword arguments. Defaults are
+    those of :mod:`src.config`. ``data`` records the data configuration the network was trained on, so a checkpoint alone can
     rebuild both (``python -m src.evaluate``).
     """
 
@@ -47,18 +48,20 @@ class MLPClassifier(L.LightningModule):
         in_features: int,
         num_classes: int,
         hidden: list[int],
-        activation: str = "sigmoid",
-        negative_slope: float = 0.01,
-        cost: str = "mse",
-        backprop: str = "manual",
-        init: str = "normal",
+        activation: dict[str, Any] | None = None,
+        cost: str = Cost.name,
+        backprop: str = Model.backprop,
+        init: str = Model.init,
         optimizer: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        activation = activation or dataclasses.asdict(Activation())
+        optimizer = optimizer or dict(DEFAULT_OPTIMIZER)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.net = MLP([in_features, *hidden, num_classes], activation, negative_slope, cost, backprop, init)
+        sizes = [in_features, *hidden, num_classes]
+        self.net = MLP(sizes, activation["name"], activation["negative_slope"], cost, backprop, init)
         self.register_buffer("identity", torch.eye(num_classes), persistent=False)
         self.train_loss = MeanMetric(nan_strategy="disable")  # training_step checks for NaN itself
         self.train_loss.persistent(True)  # a run resumed mid-epoch reports the whole epoch's loss
@@ -77,8 +80,7 @@ class MLPClassifier(L.LightningModule):
         return self.identity[y]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        config = dict(self.hparams.optimizer or {"_target_": "torch.optim.SGD", "lr": 3.0})
-        return instantiate(config, params=self.parameters())
+        return build_optimizer(self.hparams.optimizer, self.parameters())
 
     def on_train_start(self) -> None:
         if self.trainer.world_size > 1:

@@ -3,6 +3,7 @@ checkpoint. Writes into the Hydra run directory: ``.hydra/``, ``checkpoints/``, 
 ``metrics.json``."""
 
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +20,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from src.callbacks import raise_if_interrupted
     from src.checkpoint import AtomicCheckpointIO
+    from src.config import Activation, build_data, refused_arguments, validate_train
+    from src.lit import MLPClassifier
     from src.run_files import FINAL_METRICS, collect_metrics, write_json
-    from src.validation import refused_arguments, validate_train
 
     validate_train(cfg)
+    plain = OmegaConf.to_container(cfg, resolve=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    model: L.LightningModule = hydra.utils.instantiate(
-        OmegaConf.to_container(cfg.model, resolve=True),
-        _recursive_=False,
-        _convert_="all",
-        in_features=datamodule.in_features,
-        num_classes=datamodule.num_classes,
-        activation=cfg.activation.name,
-        negative_slope=cfg.activation.get("negative_slope", 0.01),
-        cost=cfg.cost.name,
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        data=OmegaConf.to_container(cfg.data, resolve=True),
+    datamodule = build_data(plain["data"])
+    model = MLPClassifier(
+        datamodule.in_features,
+        datamodule.num_classes,
+        **plain["model"],
+        activation=asdict(Activation(**plain["activation"])),
+        cost=plain["cost"]["name"],
+        optimizer=plain["optimizer"],
+        data=plain["data"],
     )
     # callbacks.<name>=null switches that callback off
     callbacks = [hydra.utils.instantiate(cb) for cb in cfg.callbacks.values() if cb is not None]
@@ -100,5 +100,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from src.config import refuse_overrides_hydra_cannot_apply
+
     refuse_unknown_group_options()
+    refuse_overrides_hydra_cannot_apply("train")
     main()
