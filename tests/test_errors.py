@@ -1,20 +1,13 @@
 """Bad input ends in one clear line: every bad config value names the key, the value and what is allowed,
 before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
 
-import re
-
 import pytest
-from runs import compose_config, run_module, write_idx
+from runs import compose_config, literal, run_module, write_idx
 
 from src.cli import refuse_unknown_group_options, report_user_errors, resume_command
 from src.errors import TrainingInterrupted, UserError
 from src.evaluate import evaluate
 from src.train import train
-
-
-def literal(text: str) -> str:
-    """A regex matching ``text`` literally, except that ``.*`` matches anything."""
-    return ".*".join(map(re.escape, text.split(".*")))
 
 
 @pytest.mark.parametrize(
@@ -58,6 +51,28 @@ def literal(text: str) -> str:
         (["test=maybe"], "test=maybe: must be true or false"),
         (["optimizer.lr=${nowhere}"], "optimizer.lr: Interpolation key 'nowhere' not found"),
         (["ckpt_path=/no/such/last.ckpt"], "ckpt_path=/no/such/last.ckpt does not exist: give a .ckpt file"),
+        (["optimizer._target_=torch.optim.LBFGS"], "optimizer._target_=torch.optim.LBFGS: needs a closure"),
+        (["optimizer._target_=torch.optim.SparseAdam"], "torch.optim.SparseAdam: needs sparse gradients"),
+        (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2: training takes one SGD"),
+        (["+trainer.gradient_clip_val=1"], "trainer.gradient_clip_val=1: not supported"),
+        (
+            ["+trainer.check_val_every_n_epoch=0"],
+            "trainer.check_val_every_n_epoch=0: must be an integer >= 1",
+        ),
+        (["trainer.devices=99"], "trainer.devices=99: more CPU processes than this machine's"),
+        (
+            ["data.val_fraction=0.001"],
+            "data.val_fraction=0.001: must hold at least one image of each of the 10",
+        ),
+        ([f"data.split_seed={2**40}"], f"data.split_seed={2**40}: must be an integer from 0 to 4294967295"),
+        (["model.hidden=[1000000000]"], "a 64-1000000000-10 network has 75000000010 weights and .* GiB"),
+        (["+model.hiddden=[4]"], "model.hiddden=[4]: model has no setting hiddden; its settings are hidden"),
+        (
+            ["+data.batchsize=5"],
+            "data.batchsize=5: data has no setting batchsize; its settings are batch_size",
+        ),
+        (["+foo=1"], "foo=1: there is no setting foo"),
+        (["optimizer=adam", "optimizer.lr=${oc.env:HOME}"], "optimizer.lr=/"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )
@@ -65,6 +80,26 @@ def test_bad_config_values_are_refused_before_anything_is_built(tmp_path, overri
     with pytest.raises(UserError, match=literal(message)):
         train(compose_config("train", tmp_path / "run", *overrides))
     assert not (tmp_path / "run").exists()  # no checkpoints, TensorBoard events or metrics.json
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("foo=1", "error: foo=1: there is no setting foo (to add a new key, write +foo=1)\n"),
+        (
+            "model.hiddden=[4]",
+            "error: model.hiddden=[4]: there is no setting model.hiddden (to add a new key, write +model.hiddden=[4])\n",
+        ),
+        (
+            "+data.batchsize=5",
+            "error: data.batchsize=5: data has no setting batchsize; its settings are batch_size, batches_per_step, eval_batch_size, seed, val_fraction, test_fraction, split_seed\n",
+        ),
+    ],
+)
+def test_unknown_keys_are_one_line_on_the_command_line(tmp_path, argument, message):
+    run = run_module("src.train", argument, f"hydra.run.dir={tmp_path}")
+    assert (run.returncode, run.stderr) == (2, message)
 
 
 def test_missing_or_empty_data_root_is_refused_with_download_off(tmp_path):
