@@ -133,12 +133,19 @@ def log_histograms(writer: SummaryWriter, net: MLP, grad: Tensor | None, step: i
     """Histograms of each layer's weights and biases and, if ``grad`` (a gradient of ``P``) is given, of
     its parts for them."""
     for index, (weight, bias) in enumerate(net.layers(), start=1):
-        writer.add_histogram(f"weights/layer_{index}", weight.detach().float(), step)
-        writer.add_histogram(f"biases/layer_{index}", bias.detach().float(), step)
+        add_histogram(writer, f"weights/layer_{index}", weight.detach().float(), step)
+        add_histogram(writer, f"biases/layer_{index}", bias.detach().float(), step)
     if grad is not None:
         for index, (weight_grad, bias_grad) in enumerate(net.architecture.split(grad), start=1):
-            writer.add_histogram(f"gradients/layer_{index}", weight_grad, step)
-            writer.add_histogram(f"bias_gradients/layer_{index}", bias_grad, step)
+            add_histogram(writer, f"gradients/layer_{index}", weight_grad, step)
+            add_histogram(writer, f"bias_gradients/layer_{index}", bias_grad, step)
+
+
+def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int) -> None:
+    """TensorBoard's default buckets end at +-1e20 and refuse values beyond (a huge learning rate makes
+    them): then numpy's automatic bins."""
+    bins = "tensorflow" if bool(values.abs().max() < 1e20) else "auto"
+    writer.add_histogram(tag, values, step, bins=bins)
 
 
 def upscale(image: Tensor, side: int) -> Tensor:
