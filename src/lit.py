@@ -20,6 +20,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, build_optimizer
 from src.data import Chunk
 from src.errors import DivergenceError
+from src.lightning_compat import count_optimizer_steps, stop_gradient_averaging_hooks
 from src.network.mlp import MLP
 
 
@@ -84,10 +85,7 @@ class MLPClassifier(L.LightningModule):
 
     def on_train_start(self) -> None:
         if self.trainer.world_size > 1:
-            # torch's DistributedDataParallel averages gradients in hooks that expect one backward per
-            # forward; training_step runs many (one per mini-batch) and averages them itself instead.
-            # This is what DistributedDataParallel.no_sync() sets, for the whole run.
-            self.trainer.strategy.model.require_backward_grad_sync = False
+            stop_gradient_averaging_hooks(self.trainer)  # training_step averages the gradients itself
             batch_size = self.trainer.datamodule.batch_size
             rank_zero_info(
                 f"data parallel: {self.trainer.world_size} processes x data.batch_size={batch_size} per "
@@ -107,7 +105,7 @@ class MLPClassifier(L.LightningModule):
             losses.append(loss.detach())
         losses = torch.stack(losses)
         self._stop_if_diverged(losses)
-        self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
+        count_optimizer_steps(self.trainer, len(losses))
         sizes = torch.full_like(losses, chunk.batch_size)
         sizes[-1] = len(xs[-1])
         self.train_loss.update(losses, sizes)

@@ -2,7 +2,6 @@
 checkpoint. Writes into the Hydra run directory: ``.hydra/``, ``checkpoints/``, TensorBoard events and
 ``metrics.json``."""
 
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -45,10 +44,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
         )
     refuse_relaunch_in_multirun(trainer)
-
-    # Lightning warns that a run resumed mid-epoch may be unreliable unless the data loader restores its
-    # own position; ours resumes exactly (MiniBatchChunks.resume_at), which Lightning cannot see.
-    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     except SystemExit:  # how Lightning ends fit after Ctrl-C or SIGTERM
@@ -76,13 +71,13 @@ def refuse_relaunch_in_multirun(trainer) -> None:
     ``ddp_cpu``) don't mix: each re-launched process would run the whole sweep again."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
-    launcher = getattr(trainer.strategy, "launcher", None)
+    from src.lightning_compat import relaunches_script
+
     if (
         HydraConfig.initialized()
         and HydraConfig.get().mode == RunMode.MULTIRUN
-        and isinstance(launcher, _SubprocessScriptLauncher)
+        and relaunches_script(trainer)
     ):
         raise UserError(
             f"Hydra multirun (-m) can't be combined with strategy {type(trainer.strategy).__name__} on "

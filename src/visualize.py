@@ -41,6 +41,7 @@ from torchvision.transforms.v2 import functional as F
 from torchvision.utils import make_grid
 
 from src.errors import UserError
+from src.lightning_compat import add_summary
 from src.network.mlp import MLP
 from src.run_files import FINAL_METRICS
 
@@ -110,7 +111,7 @@ class TensorBoardFigures(L.Callback):
         params = flat_hparams(pl_module.hparams) | {"trainer/max_epochs": trainer.max_epochs}
         # written as Lightning's own TensorBoardLogger.log_hyperparams does, minus its extra scalar points
         for summary in hparams(params, dict.fromkeys(FINAL_METRICS, 0.0)):
-            writer._get_file_writer().add_summary(summary)
+            add_summary(writer, summary)
 
 
 def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
