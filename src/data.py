@@ -37,9 +37,11 @@ class Chunk(NamedTuple):
     y: Tensor
     batch_size: int
 
-    def minibatches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """``(x, y)`` of each mini-batch, views of the chunk's tensors."""
-        return zip(self.x.split(self.batch_size), self.y.split(self.batch_size), strict=True)
+    def minibatches(self, expected: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(x, y)`` of each mini-batch, views of the chunk's tensors; with ``expected`` (one row per
+        class) ``(x, E)``, ``E`` gathered for the whole chunk at once."""
+        targets = self.y if expected is None else expected[self.y]
+        return zip(self.x.split(self.batch_size), targets.split(self.batch_size), strict=True)
 
 
 class MiniBatchChunks(Sampler[Tensor]):

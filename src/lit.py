@@ -95,23 +95,18 @@ class MLPClassifier(L.LightningModule):
     def training_step(self, chunk: Chunk, batch_idx: int) -> None:
         """One SGD step per mini-batch of the chunk: ``C`` forward, ``grad C`` by backprop, then
         ``P <- P - r * grad C``."""
-        xs = chunk.x.split(chunk.batch_size)
-        expected = self.expected(chunk.y).split(chunk.batch_size)  # E of the whole chunk, gathered at once
-        loss_of, step = self.net.loss, self._sgd_step()
-        losses = []
-        for x, e in zip(xs, expected, strict=True):
-            loss = loss_of(x, e)
-            step(loss)
-            losses.append(loss.detach())
-        losses = torch.stack(losses)
+        step, cost = self._sgd_step(), self.net.loss
+        losses = torch.stack([step(cost(x, e)) for x, e in chunk.minibatches(self.identity)])
         self._stop_if_diverged(losses)
         count_optimizer_steps(self.trainer, len(losses))
         sizes = torch.full_like(losses, chunk.batch_size)
-        sizes[-1] = len(xs[-1])
+        sizes[-1] = len(chunk.y) - chunk.batch_size * (len(losses) - 1)
         self.train_loss.update(losses, sizes)
 
-    def _sgd_step(self) -> Callable[[Tensor], None]:
-        """The step from a mini-batch's cost: ``backward()``, then the optimizer's update.
+    def _sgd_step(self) -> Callable[[Tensor], Tensor]:
+        """The step from a mini-batch's cost: ``backward()``, then the optimizer's update; returns the
+        cost, detached. Which step (plain SGD, a torch optimizer, with the gradient scaler, averaged
+        across processes) is chosen here, once per chunk (a learning-rate schedule may change ``lr``).
 
         The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
         ``LightningOptimizer.step``) run every callback's backward and optimizer hooks per call, which
@@ -130,7 +125,7 @@ class MLPClassifier(L.LightningModule):
         weights = params.detach()  # the same storage, updated in place outside autograd
         lr = plain_sgd_lr(optimizer) if scaler is None else None
 
-        def step(loss: Tensor) -> None:
+        def step(loss: Tensor) -> Tensor:
             params.grad = None  # the gradient of this mini-batch only (it stays for callbacks to see)
             (loss if scaler is None else scaler.scale(loss)).backward()
             if distributed:
@@ -142,6 +137,7 @@ class MLPClassifier(L.LightningModule):
             else:
                 scaler.step(optimizer)
                 scaler.update()
+            return loss.detach()
 
         return step
 
