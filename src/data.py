@@ -179,7 +179,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         x, y = self.splits["train"]
-        rank, world = self._process()
+        rank, world = self.rank_and_world_size()
         batches = batches_per_chunk(self.batches_per_step, self.batch_size, x)
         sampler = MiniBatchChunks(len(y), self.batch_size, batches, True, self.seed, rank, world, self.device)
         self.train_sampler = sampler
@@ -199,13 +199,13 @@ class InMemoryDataModule(L.LightningDataModule):
             self.train_sampler.chunk_trained()
         return batch
 
-    def _process(self) -> tuple[int, int]:
+    def rank_and_world_size(self) -> tuple[int, int]:
         """This process's rank and the number of processes."""
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
 
     def _eval_dataloader(self, split: str) -> DataLoader:
         x, y = self.splits[split]
-        rank, world = self._process()
+        rank, world = self.rank_and_world_size()
         sampler = MiniBatchChunks(
             len(y), self.eval_batch_size, shuffle=False, rank=rank, world_size=world, device=self.device
         )

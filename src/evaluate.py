@@ -17,7 +17,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from src.checkpoint import model_from
     from src.config import build_data, refused_arguments, validate_evaluate
-    from src.run_files import collect_metrics, write_json
+    from src.metrics_file import collect_metrics, write_json
 
     checkpoint, data_config = validate_evaluate(cfg)
     model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}")

@@ -41,7 +41,7 @@ from torchvision.transforms.v2 import functional as F
 from src.checkpoint import load_model, short_reason
 from src.cli import refuse_unknown_group_options, report_user_errors
 from src.errors import UserError
-from src.run_files import write_json
+from src.metrics_file import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 INK_THRESHOLD = 0.1  # a pixel is ink above this share of the brightest ink (after the noise floor)

@@ -21,7 +21,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.checkpoint import AtomicCheckpointIO
     from src.config import Activation, build_data, refused_arguments, validate_train
     from src.lit import MLPClassifier
-    from src.run_files import FINAL_METRICS, collect_metrics, write_json
+    from src.metrics_file import FINAL_METRICS, collect_metrics, write_json
 
     validate_train(cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)

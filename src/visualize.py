@@ -15,7 +15,7 @@ Every ``every_n_epochs`` epochs (step = the epoch number) it logs
   class, columns the predicted one, each cell's count written in it and its blue the share of its row;
 
 and, at the end of training, the model's hyperparameters (and ``trainer/max_epochs``) in TensorBoard's
-HParams tab with the final metrics of :data:`src.run_files.FINAL_METRICS`: TensorBoard reads their values
+HParams tab with the final metrics of :data:`src.metrics_file.FINAL_METRICS`: TensorBoard reads their values
 from the last points of the curves Lightning logs, so ``test/*`` appear once the test has run.
 
 The pictures are drawn with torchvision's ``make_grid`` (enlarged by pixel repetition) and Pillow's
@@ -42,8 +42,8 @@ from torchvision.utils import make_grid
 
 from src.errors import UserError
 from src.lightning_compat import add_summary
+from src.metrics_file import FINAL_METRICS
 from src.network.mlp import MLP
-from src.run_files import FINAL_METRICS
 
 CELL = 64  # pixels a picture of one input image is upscaled to (at least)
 LABEL_HEIGHT = 14

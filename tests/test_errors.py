@@ -130,6 +130,7 @@ def test_evaluate_needs_a_checkpoint(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
     run = run_module("src.train", "model.hidden=[16,0]", f"hydra.run.dir={tmp_path}")
     assert run.returncode == 2
@@ -138,6 +139,7 @@ def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
     assert {path.name for path in tmp_path.iterdir()} <= {".hydra", "train.log"}
 
 
+@pytest.mark.slow
 def test_evaluate_without_checkpoint_is_one_line(tmp_path):
     run = run_module("src.evaluate", f"hydra.run.dir={tmp_path}")
     assert (run.returncode, run.stderr) == (
@@ -147,6 +149,7 @@ def test_evaluate_without_checkpoint_is_one_line(tmp_path):
     assert {path.name for path in tmp_path.iterdir()} <= {".hydra", "evaluate.log"}
 
 
+@pytest.mark.slow
 def test_hydra_full_error_shows_the_traceback(tmp_path):
     run = run_module(
         "src.train", "optimizer.lr=0", f"hydra.run.dir={tmp_path}", env={"HYDRA_FULL_ERROR": "1"}
@@ -156,6 +159,7 @@ def test_hydra_full_error_shows_the_traceback(tmp_path):
     assert "src.errors.UserError: optimizer.lr=0" in run.stderr
 
 
+@pytest.mark.slow
 def test_unknown_group_option_names_it_and_lists_the_choices(tmp_path):
     """Checked before Hydra composes anything: one line, exit code 2, nothing written."""
     run = run_module("src.train", "activation=softmax", f"hydra.run.dir={tmp_path}")
