@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from hydra.errors import InstantiationException
@@ -47,7 +47,6 @@ PRECISIONS = (
     "16",
     "bf16",
 )
-T = TypeVar("T")
 DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave every class a sample
 
 
@@ -219,19 +218,18 @@ def data_modules() -> dict[str, tuple[type[Data], type]]:
 
 DATA_CHOICES = "data=digits, data=mnist, data=fashion_mnist or data=synthetic_mnist"
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    f"torch.optim.{cls.__name__}": cls
-    for cls in (
-        torch.optim.SGD,
-        torch.optim.Adam,
-        torch.optim.AdamW,
-        torch.optim.RMSprop,
-        torch.optim.Adagrad,
-        torch.optim.Adadelta,
-        torch.optim.Adamax,
-        torch.optim.NAdam,
-        torch.optim.RAdam,
-        torch.optim.ASGD,
-        torch.optim.Rprop,
+    f"torch.optim.{name}": getattr(torch.optim, name)  # constant names, never a checkpoint's
+    for name in (
+        "SGD",
+        "Adam",
+        "AdamW",
+        "RMSprop",
+        "Adagrad",
+        "Adadelta",
+        "Adamax",
+        "NAdam",
+        "RAdam",
+        "Rprop",
     )
 }
 """The allow-list of optimizers: ``optimizer._target_`` -> torch's class, matched as exact strings."""
@@ -245,7 +243,7 @@ DEFAULT_OPTIMIZER = {"_target_": "torch.optim.SGD", "lr": 3.0}  # conf/optimizer
 # --- reading a group's values ---------------------------------------------------------------------------
 
 
-def parse(settings: type[T], values: Any, prefix: str, ignore: tuple[str, ...] = ()) -> T:
+def parse(settings: type, values: Any, prefix: str, ignore: tuple[str, ...] = ()) -> Any:
     """``values`` (a mapping from a config or a checkpoint) as ``settings``, each value checked against its
     field's rule; a key that is not a field (a typo, ``_partial_``, ``_args_``) is refused."""
     if not isinstance(values, Mapping):
@@ -460,6 +458,8 @@ def check_memory(sizes: list[int]) -> None:
 def evaluation_data(cfg: DictConfig, trained: dict[str, Any] | None) -> dict[str, Any]:
     """The data to test on: the checkpoint's (``trained``) with ``cfg.data``'s keys over it, or
     ``cfg.data`` alone where it names another data module (``data=mnist`` for a digits checkpoint)."""
+    if trained is not None:  # never download into a folder a checkpoint names; data.download=true may
+        trained = {key: value for key, value in trained.items() if key != "download"}
     if cfg.get("data") is None:
         if trained is None:
             raise UserError(
