@@ -32,7 +32,7 @@ from src.checkpoint import load_checkpoint, load_model
 from src.demo.__main__ import first_rate, newest_checkpoint
 from src.demo.samples import Samples, samples_to_pick
 from src.demo.server import MAX_BODY, DemoServer
-from src.demo.views import DemoNetwork
+from src.demo.views import DemoNetwork, WeightChoice
 from src.errors import UserError
 from src.network.backprop import Backpropagation
 from src.network.layers import feedforward
@@ -171,6 +171,21 @@ def test_backprop_is_backpropagation_and_the_chain_rule_agrees_in_every_layer(se
         assert chain["product"] == pytest.approx(chain["backprop"], rel=1e-4, abs=1e-9)
         assert chain["dsum_dw"] == pytest.approx(x[source] if layer == 2 else chain["dsum_dw"])
         assert chain["output_layer"] == (layer == 4)
+
+
+@pytest.mark.parametrize(("activation", "cost"), [("relu", "cross_entropy"), ("tanh", "mse")])
+def test_the_chain_rule_holds_for_other_activations_and_costs(activation: str, cost: str) -> None:
+    torch.manual_seed(3)
+    net = MLP([64, 16, 10], activation, cost=cost, init="scaled_normal")
+    x = torch.rand(64, generator=torch.Generator().manual_seed(4)).tolist()
+    _, grad = direct_gradient(net, x, 2)
+    grads = net.architecture.split(grad)
+    for layer, neuron, source in ((2, 4, 30), (3, 2, 4), (3, 7, 11)):
+        view = DemoNetwork(net, 1.0).backprop(x, 2, WeightChoice(layer, neuron, source))
+        chain = view["chain"]
+        assert chain["activation"] == (activation if layer == 2 else "sigmoid")
+        assert chain["backprop"] == pytest.approx(float(grads[layer - 2][0][neuron, source]), abs=1e-9)
+        assert chain["product"] == pytest.approx(chain["backprop"], rel=1e-4, abs=1e-9)
 
 
 def test_sgd_step_changes_only_the_copy_and_reset_restores_it(server: DemoServer) -> None:
@@ -457,7 +472,12 @@ def page_server(request: pytest.FixtureRequest) -> Iterator[tuple[DemoServer, Pa
     assert hashlib.sha256(ckpt.read_bytes()).hexdigest() == before  # the file never changes
 
 
-IDLE = "document.body.dataset.idle === 'true' && window.demo.backprop !== null"
+def settled(condition: str = "true") -> str:
+    """A predicate for ``wait_for_function``: the page has answered everything asked and ``condition``
+    holds (a function, not an expression: the page's Content-Security-Policy forbids eval)."""
+    return f"() => document.body.dataset.idle === 'true' && window.demo.backprop !== null && ({condition})"
+
+
 SEVEN = [(0.3, 0.25), (0.72, 0.25), (0.66, 0.4), (0.52, 0.62), (0.45, 0.82)]
 
 
@@ -470,12 +490,14 @@ def page(page_server):
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         except Exception as error:
             pytest.skip(f"Chromium at {executable} can't be started: {' '.join(str(error).split())[:200]}")
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
         tab = context.new_page()
         errors: list[str] = []
         tab.on("pageerror", lambda error: errors.append(str(error)))
+        # console errors include what the Content-Security-Policy refused and requests that failed
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         tab.goto(demo.url)
-        tab.wait_for_function(IDLE, timeout=120_000)
+        tab.wait_for_function(settled(), timeout=120_000)
         yield tab
         assert errors == [] and tab.inner_text("#error") == ""
         browser.close()
@@ -490,7 +512,7 @@ def draw(tab, points: list[tuple[float, float]]) -> None:
     for x, y in at[1:]:
         tab.mouse.move(x, y, steps=8)
     tab.mouse.up()
-    tab.wait_for_function(IDLE, timeout=120_000)
+    tab.wait_for_function(settled(), timeout=120_000)
 
 
 @pytest.mark.slow
@@ -526,7 +548,7 @@ def test_the_backprop_view_shows_backpropagations_gradient(page, page_server, tm
     _, ckpt, extra = page_server
     draw(page, SEVEN)
     page.click("#digits button[data-digit='3']")
-    page.wait_for_function(IDLE + " && window.demo.backprop.digit === 3", timeout=120_000)
+    page.wait_for_function(settled("window.demo.backprop.digit === 3"), timeout=120_000)
     x = page.evaluate("window.demo.input")
     net = load_model(load_checkpoint(ckpt)).net
     cost, grad = direct_gradient(net, x, 3)
@@ -538,27 +560,36 @@ def test_the_backprop_view_shows_backpropagations_gradient(page, page_server, tm
     ):
         assert_close(found, grad_weight)
         assert_close(delta, grad_bias)
-    # choose a first-layer weight by clicking its pixel in neuron 1's gradient image
-    tile = page.locator("#grads canvas").nth(1)
-    box = tile.bounding_box()
-    side = layout_for(net.architecture.sizes[0]).side
-    tile.click(position={"x": box["width"] * 4.5 / side, "y": box["height"] * 2.5 / side})
-    page.wait_for_function(IDLE + " && window.demo.backprop.chain.layer === 2", timeout=120_000)
-    chain = page.evaluate("window.demo.backprop.chain")
-    assert (chain["neuron"], chain["source"]) == (1, 2 * side + 4)
+    # choose the first-layer weight with the largest gradient by clicking its pixel in its neuron's image
     grad_w21 = net.architecture.split(grad)[0][0]
-    assert chain["backprop"] == pytest.approx(float(grad_w21[1, 2 * side + 4]), abs=TOLERANCE)
+    neuron, source = divmod(int(grad_w21.abs().argmax()), grad_w21.shape[1])
+    side = layout_for(net.architecture.sizes[0]).side
+    tile = page.locator("#grads canvas").nth(neuron)
+    box = tile.bounding_box()
+    row, column = divmod(source, side)
+    tile.click(position={"x": box["width"] * (column + 0.5) / side, "y": box["height"] * (row + 0.5) / side})
+    page.wait_for_function(settled("window.demo.backprop.chain.layer === 2"), timeout=120_000)
+    chain = page.evaluate("window.demo.backprop.chain")
+    assert (chain["neuron"], chain["source"]) == (neuron, source)
+    assert chain["backprop"] == pytest.approx(float(grad_w21[neuron, source]), abs=TOLERANCE)
+    assert chain["backprop"] != 0
     assert float(page.get_attribute("#chain", "data-product")) == pytest.approx(
         chain["backprop"], rel=1e-4, abs=1e-9
     )
     # one SGD step with the page's r: the outputs it shows are the network's after P <- P - r grad C
     rate = float(page.input_value("#rate"))
     page.click("#sgd-step")
-    page.wait_for_function(IDLE + " && window.demo.step !== null", timeout=120_000)
+    page.wait_for_function(settled("window.demo.step !== null"), timeout=120_000)
     step = page.evaluate("window.demo.step")
     stepped = net.params.detach() - rate * grad
     after, _ = feedforward(net.architecture.split(stepped), net.architecture, torch.tensor([x]))
     assert step["output_after"] == pytest.approx(after[-1][0].tolist(), abs=TOLERANCE)
     assert float(page.get_attribute("#cost-after", "data-value")) == pytest.approx(step["cost_after"])
-    screenshot = os.environ.get("DEMO_SCREENSHOT") if extra else None
-    page.screenshot(path=screenshot or str(tmp_path / "page.png"), full_page=True)
+    shot = page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    if extra and os.environ.get("DEMO_SCREENSHOT"):
+        save_small_png(shot, Path(os.environ["DEMO_SCREENSHOT"]))
+
+
+def save_small_png(png: bytes, path: Path) -> None:
+    """``png`` with at most 256 colours (the page's flat colours survive), a third of the size."""
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(256).save(path, optimize=True)

@@ -3,7 +3,7 @@
 =========================  ======================================================================
 ``GET /``                  the page (``/demo.js``, ``/demo.css`` with it); nothing else is served
 ``GET /api/model``         the network's sizes, activations, cost, learning rate, SGD steps taken,
-                           first-layer weights and the test digits to pick
+                           weight matrices and the test digits to pick
 ``POST /api/forward``      ``{"png": canvas}`` (reduced to the input as :mod:`src.predict` reduces
                            an image file) or ``{"input": [pixels]}``: the input and every layer's
                            activations
@@ -25,13 +25,14 @@ import contextlib
 import io
 import json
 import math
+import socket
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from typing import Any
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from src.demo.samples import Samples
 from src.demo.views import DemoNetwork, WeightChoice
@@ -40,7 +41,6 @@ from src.predict import to_input
 MAX_BODY = 4 * 2**20  # bytes of a POST body: a canvas PNG is tens of KiB, an input 784 numbers
 MAX_CANVAS_SIDE = 2048  # pixels of a drawing's width or height
 MAX_RATE = 1000.0  # the largest learning rate the SGD button accepts
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PAGE = files("src.demo") / "page"
 PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -71,6 +71,8 @@ class DemoServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], network: DemoNetwork, samples: Samples) -> None:
         self.network = network
         self.samples = samples
+        if ":" in address[0]:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__(address, DemoHandler)
 
     @property
@@ -127,7 +129,8 @@ def canvas_image(value: Any) -> Image.Image:
             )
         image.load()
     except (binascii.Error, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        reason = " ".join(str(error).split())[:80]
+        unknown = isinstance(error, UnidentifiedImageError)  # its message names a BytesIO object
+        reason = "not a PNG file" if unknown else " ".join(str(error).split())[:80]
         raise ApiError(HTTPStatus.BAD_REQUEST, f"png: not a readable PNG image ({reason})") from None
     return image
 

@@ -16,6 +16,7 @@ network; nothing here knows of HTTP.
 Layers are numbered as in the essay: ``L_1`` is the input layer, ``W_{l,l-1}`` feeds layer ``l``.
 """
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,12 @@ class WeightChoice:
     layer: int
     neuron: int
     source: int
+
+
+def finite_or_none(value: float) -> float | None:
+    """``value``, or ``None`` where it is infinite or NaN (JSON has no such numbers): the cross-entropy's
+    ``dC/da = (a - E) / (a(1 - a))`` of an output saturated to exactly 0 or 1."""
+    return value if math.isfinite(value) else None
 
 
 class DemoNetwork:
@@ -154,10 +161,10 @@ class DemoNetwork:
             "output_layer": last,
             "activation": activation.name,
             "a": float(a[0, weight.neuron]),
-            "dcost_da": float(dcost_da),
+            "dcost_da": finite_or_none(float(dcost_da)),
             "da_dsum": float(da_dsum),
             "dsum_dw": float(dsum_dw),
-            "product": float(dcost_da) * float(da_dsum) * float(dsum_dw),
+            "product": finite_or_none(float(dcost_da) * float(da_dsum) * float(dsum_dw)),
             "backprop": float(grads[index][0][weight.neuron, weight.source]),
         }
 

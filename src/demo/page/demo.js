@@ -81,6 +81,7 @@ function diverging(value, scale) {
 }
 const maxAbs = (values) => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const fmt = (value, digits = 4) => {
+  if (value === null) return "±∞ (a saturated: 0 × ∞)";
   if (value === 0) return "0";
   const a = Math.abs(value);
   return a >= 1e-3 && a < 1e4 ? value.toFixed(digits) : value.toExponential(2);
@@ -104,6 +105,12 @@ function paintImage(canvas, values, rows, cols, colour) {
   context.putImageData(image, 0, 0);
 }
 const grey = (value) => { const v = Math.round(255 * Math.max(0, Math.min(1, value))); return [v, v, v]; };
+
+// Bars get their width from data-width (per cent) through the CSSOM: the page's Content-Security-Policy
+// allows no inline style attributes.
+function sizeBars(element) {
+  element.querySelectorAll("[data-width]").forEach((bar) => { bar.style.width = `${bar.dataset.width}%`; });
+}
 
 // ---------------------------------------------------------------------------------------- drawing
 
@@ -380,10 +387,11 @@ function showCost(result) {
     const e = result.expected[k], term = result.cost_terms[k];
     const width = Math.min(100, 100 * term);
     return `<tr class="${e === 1 ? "expected" : ""}"><td>${k}</td><td>${a.toFixed(4)}</td><td>${e}</td>
-      <td>${fmt(term)}</td><td class="barcell"><span style="width:${width}%"></span></td></tr>`;
+      <td>${fmt(term)}</td><td class="barcell"><span data-width="${width}"></span></td></tr>`;
   });
   $("cost-terms").innerHTML = `<tr><th>k</th><th>a<sub>k</sub></th><th>E<sub>k</sub></th>
     <th>(a<sub>k</sub> − E<sub>k</sub>)²</th><th></th></tr>${rows.join("")}`;
+  sizeBars($("cost-terms"));
 }
 
 function showDeltas(deltas) {
@@ -484,7 +492,7 @@ function showChain(chain) {
     ? `2(a − E) = 2(${fmt(chain.a)} − ${state.backprop.expected[j]})`
     : `(δ<sub>${layer + 1}</sub> W<sub>${layer + 1},${layer}</sub>)<sub>${j}</sub>, the error passed back`;
   const dadAS = chain.activation === "sigmoid" ? `S′(AS) = a(1 − a)` : `${chain.activation}′(AS)`;
-  const agree = Math.abs(chain.product - chain.backprop) <= 1e-6 * Math.max(1, Math.abs(chain.backprop));
+  const agree = chain.product !== null && Math.abs(chain.product - chain.backprop) <= 1e-6 * Math.max(1, Math.abs(chain.backprop));
   const box = $("chain");
   box.dataset.product = chain.product;
   box.dataset.backprop = chain.backprop;
@@ -538,7 +546,7 @@ function showStep(result) {
   const rows = result.output_before.map((before, k) => {
     const after = result.output_after[k], moved = after - before;
     return `<tr class="${k === state.digit ? "expected" : ""}"><td>${k}</td>
-      <td class="barcell"><span class="before" style="width:${100 * before}%"></span><span class="after" style="width:${100 * after}%"></span></td>
+      <td class="barcell"><span class="before" data-width="${100 * before}"></span><span class="after" data-width="${100 * after}"></span></td>
       <td>${before.toFixed(4)} → ${after.toFixed(4)}</td><td class="${moved >= 0 ? "up" : "down"}">${moved >= 0 ? "+" : ""}${fmt(moved)}</td></tr>`;
   });
   $("sgd-result").innerHTML = `
@@ -546,6 +554,7 @@ function showStep(result) {
       <b id="cost-after" data-value="${result.cost_after}">${fmt(result.cost_after)}</b>.
       Each output moved (<span class="swatch before"></span> before, <span class="swatch after"></span> after):</p>
     <table class="terms moved">${rows.join("")}</table>`;
+  sizeBars($("sgd-result"));
 }
 
 async function reloadModel() {
