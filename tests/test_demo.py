@@ -385,15 +385,9 @@ def digits_ckpt(trained_digits_run: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_serves_until_ctrl_c_then_exits_130_without_a_traceback(digits_ckpt: Path) -> None:
+def test_serves_until_ctrl_c_then_exits_130_without_a_traceback(digits_ckpt: Path, tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "src.demo",
-            f"ckpt_path={digits_ckpt}",
-            f"hydra.run.dir={digits_ckpt.parent}/../demo",
-        ],
+        [sys.executable, "-m", "src.demo", f"ckpt_path={digits_ckpt}", f"hydra.run.dir={tmp_path}"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
