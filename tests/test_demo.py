@@ -509,6 +509,30 @@ def draw(tab, points: list[tuple[float, float]]) -> None:
     tab.wait_for_function(settled(), timeout=120_000)
 
 
+def shown_activations(page) -> dict[int, list[float]]:
+    """Each layer's neuron values as the page drew them (``data-value``: the number it was given)."""
+    shown = page.evaluate(
+        "[...document.querySelectorAll('circle.neuron')]"
+        ".map(c => [+c.dataset.layer, +c.dataset.index, +c.dataset.value])"
+    )
+    return {layer: [v for at, _, v in sorted(shown) if at == layer] for layer in {at for at, _, _ in shown}}
+
+
+@pytest.mark.slow
+def test_a_picked_test_digit_is_the_networks_input(page, page_server) -> None:
+    demo = page_server[0]
+    samples = demo.samples
+    page.click(".sample[data-index='5']")
+    page.wait_for_function(settled("window.demo.inputSource.startsWith('test digit #5')"), timeout=120_000)
+    assert page.evaluate("window.demo.input") == samples.images[5]
+    net = demo.network.net
+    activations, _ = feedforward(net.layers(), net.architecture, torch.tensor([samples.images[5]]))
+    shown = shown_activations(page)
+    for layer in shown:
+        assert shown[layer] == pytest.approx(activations[layer - 1][0].tolist(), abs=TOLERANCE)
+    assert page.evaluate("window.demo.backprop.digit") == samples.labels[5]  # E: the digit's label
+
+
 @pytest.mark.slow
 def test_a_drawn_stroke_is_classified_as_src_predict_classifies_the_canvas(
     page, page_server, tmp_path
@@ -519,12 +543,9 @@ def test_a_drawn_stroke_is_classified_as_src_predict_classifies_the_canvas(
     drawing = tmp_path / "drawing.png"
     drawing.write_bytes(base64.b64decode(png.split(",", 1)[1]))
     [expected] = predict(ckpt, drawing)
-    # the page's output neurons, as drawn (data-value: the number it was given), and its prediction
     sizes = demo.network.sizes
-    shown = page.evaluate(
-        "[...document.querySelectorAll('circle.neuron')].map(c => [+c.dataset.layer, +c.dataset.index, +c.dataset.value])"
-    )
-    by_layer = {layer: [v for at, _, v in sorted(shown) if at == layer] for layer in range(2, len(sizes) + 1)}
+    by_layer = shown_activations(page)
+    assert sorted(by_layer) == list(range(2, len(sizes) + 1))
     assert by_layer[len(sizes)] == pytest.approx(expected.activations, abs=TOLERANCE)
     assert int(page.get_attribute("#prediction", "data-digit")) == expected.label
     # every hidden layer and the input too, against feedforward on src.predict's reduction of the canvas
