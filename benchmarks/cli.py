@@ -5,6 +5,7 @@ Every argument is checked before anything is loaded or allocated; a wrong one en
 """
 
 import argparse
+import itertools
 import math
 import os
 import shlex
@@ -139,9 +140,7 @@ def _parser() -> _Parser:
         "CPU (default: cpu)",
     )
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument(
-        "--epochs", type=_number(int, MAX_EPOCHS), help="whole epochs per pipeline and round"
-    )
+    budget.add_argument("--epochs", type=_number(int, MAX_EPOCHS), help="whole epochs per pipeline and round")
     budget.add_argument(
         "--seconds",
         type=_number(float, MAX_SECONDS),
@@ -214,7 +213,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                 f"--sizes {sizes}: {setting.data} needs input {IN_FEATURES[setting.data]} first and output "
                 f"{NUM_CLASSES} last"
             )
-        parameters = sum(n * (inputs + 1) for inputs, n in zip(setting.sizes, setting.sizes[1:]))
+        parameters = sum(n * (inputs + 1) for inputs, n in itertools.pairwise(setting.sizes))
         if parameters > MAX_PARAMETERS:
             parser.error(
                 f"--sizes {sizes}: {parameters:,} weights and biases ({parameters * 4 / 2**30:,.1f} GiB "

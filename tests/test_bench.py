@@ -167,7 +167,9 @@ def test_textbook_classifier_starts_from_our_weights_with_our_cost():
 
 
 def test_presets_data_and_sizes_make_the_settings(tmp_path):
-    args = cli.parse_args(["--preset", "digits,mnist", "--lr", "0.5", "--data-root", str(write_idx(tmp_path, "MNIST"))])
+    args = cli.parse_args(
+        ["--preset", "digits,mnist", "--lr", "0.5", "--data-root", str(write_idx(tmp_path, "MNIST"))]
+    )
     assert args.settings == [Setting("digits", (64, 16, 16, 10), 0.5), Setting("mnist", (784, 30, 10), 0.5)]
     assert (args.batch_sizes, args.seconds, args.epochs, args.threads, args.device) == (
         [10, 100],
@@ -188,12 +190,17 @@ def test_mnist_preset_falls_back_to_synthetic_data_and_says_so(tmp_path, monkeyp
         f"data: synthetic-mnist: 50,000 random images of MNIST's shape (no MNIST under {tmp_path / 'nothing'}: "
         "give --data-root for real MNIST)"
     )
-    assert cli.parse_args(["--sizes", "784,20,10"]).settings == [Setting("synthetic-mnist", (784, 20, 10), 1.5)]
+    assert cli.parse_args(["--sizes", "784,20,10"]).settings == [
+        Setting("synthetic-mnist", (784, 20, 10), 1.5)
+    ]
     monkeypatch.setattr(cli, "DEFAULT_DATA_ROOT", write_idx(tmp_path, "MNIST"))
     args = cli.parse_args(["--preset", "mnist", "--train-size", "5000"])
     assert args.settings == [Setting("mnist", (784, 30, 10), 1.5)] and not args.mnist_missing
     line = cli.data_line(args.settings, args.data_root, args.train_size, args.mnist_missing)
-    assert line == f"data: mnist: real MNIST from {tmp_path}, the first 5,000 images of src.train's training split"
+    assert (
+        line
+        == f"data: mnist: real MNIST from {tmp_path}, the first 5,000 images of src.train's training split"
+    )
 
 
 def test_report_marks_each_target_met_or_missed():
@@ -289,7 +296,9 @@ def test_bad_values_fail_with_one_clear_line(capsys, argv, message):
 
 def test_mnist_beyond_the_training_split_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        cli.parse_args(["--preset", "mnist", "--data-root", str(write_idx(tmp_path, "MNIST")), "--train-size", "60000"])
+        cli.parse_args(
+            ["--preset", "mnist", "--data-root", str(write_idx(tmp_path, "MNIST")), "--train-size", "60000"]
+        )
     assert "--train-size 60000: MNIST's training split holds 50,000 images" in capsys.readouterr().err
 
 
@@ -307,7 +316,11 @@ def test_command_line_help_and_errors_without_importing_lightning():
         "(torch.cuda.is_available() is False)\n"
     )
     imports = subprocess.run(
-        [sys.executable, "-c", "import sys, benchmarks.cli; print('lightning' in sys.modules, 'torch' in sys.modules)"],
+        [
+            sys.executable,
+            "-c",
+            "import sys, benchmarks.cli; print('lightning' in sys.modules, 'torch' in sys.modules)",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -42,7 +42,9 @@ def test_feedforward_is_our_output():
     x, _ = data(4, 784)
     ours = model(x).detach().numpy()
     for row, image in enumerate(x.numpy()):
-        np.testing.assert_allclose(peer.feedforward(image.reshape(-1, 1))[:, 0], ours[row], rtol=0, atol=1e-14)
+        np.testing.assert_allclose(
+            peer.feedforward(image.reshape(-1, 1))[:, 0], ours[row], rtol=0, atol=1e-14
+        )
 
 
 def test_one_samples_gradient_is_half_ours():

@@ -21,6 +21,7 @@ learning rate ``eta`` is twice ours: ``eta = 2 * lr`` takes the same step (chapt
 ``experiment=nielsen_ch1``'s ``optimizer.lr=1.5``).
 """
 
+import itertools
 import random
 from collections.abc import Sequence
 
@@ -65,7 +66,7 @@ class Network:
         self.weights: list[np.ndarray] = []
         self.biases: list[np.ndarray] = []
         offset = 0
-        for inputs, neurons in zip(sizes[:-1], sizes[1:], strict=True):
+        for inputs, neurons in itertools.pairwise(sizes):
             self.weights.append(params[offset : offset + neurons * inputs].reshape(neurons, inputs).copy())
             offset += neurons * inputs
             self.biases.append(params[offset : offset + neurons].reshape(neurons, 1).copy())
@@ -73,7 +74,9 @@ class Network:
 
     def params(self) -> np.ndarray:
         """The weights and biases as one vector laid out as our ``P``."""
-        return np.concatenate([t.ravel() for w, b in zip(self.weights, self.biases, strict=True) for t in (w, b)])
+        return np.concatenate(
+            [t.ravel() for w, b in zip(self.weights, self.biases, strict=True) for t in (w, b)]
+        )
 
     def feedforward(self, a: np.ndarray) -> np.ndarray:
         """The output ``a_L`` for the input column ``a``: ``a_l = S(W_l a_{l-1} + b_l)`` layer by layer."""
@@ -81,7 +84,9 @@ class Network:
             a = sigmoid(np.dot(w, a) + b)
         return a
 
-    def sgd_epoch(self, training_data: list[Sample], mini_batch_size: int, eta: float, rng: random.Random) -> None:
+    def sgd_epoch(
+        self, training_data: list[Sample], mini_batch_size: int, eta: float, rng: random.Random
+    ) -> None:
         """One epoch of the book's ``SGD``: shuffle the list in place, then one update per mini-batch."""
         rng.shuffle(training_data)
         n = len(training_data)
