@@ -5,7 +5,8 @@
   loops with autograd or our Function, ``src.train`` itself) and the round-robin measurement;
 - :mod:`benchmarks.lightning_classes`: the clocks given to ``src.train`` as callbacks, the tutorial model;
 - :mod:`benchmarks.report`: the tables and the targets;
-- :mod:`benchmarks.cli`: the command line.
+- :mod:`benchmarks.cli`: the command line;
+- :mod:`benchmarks.book_check`: the numpy peer against a copy of the book's own code.
 
 ``benchmarks/README.md`` holds the method and the measured tables. The benchmark is not part of the
 installed package: run it from the repository root.
