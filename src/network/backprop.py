@@ -14,7 +14,8 @@ derivative of the network: it only calls :meth:`Backpropagation.backward` once p
 Under autocast (mixed precision) the Function runs its matrix products in the autocast dtype (bfloat16
 or float16), as torch's own layers would, computes the cost in the parameters' dtype, and returns the
 gradient in the parameters' dtype. Autocast itself is switched off inside: the dtypes are explicit. One
-code path serves both: without autocast every conversion below is the tensor itself.
+code path serves both, the conversions made only where dtypes differ: converting the layers and the cost's
+inputs tensor by tensor even when nothing changes cost about 4% of a mini-batch-10 step (784-30-10).
 """
 
 from contextlib import AbstractContextManager, nullcontext
@@ -35,8 +36,8 @@ def compute_dtype(device: torch.device, params_dtype: torch.dtype) -> torch.dtyp
 
 
 def cast(tensor: Tensor, dtype: torch.dtype) -> Tensor:
-    """``tensor`` in ``dtype``: the tensor itself when it already is, without a call into torch (this runs
-    a few times per mini-batch, and a call costs about as much as a small layer's arithmetic)."""
+    """``tensor`` in ``dtype``: the tensor itself when it already is, without a call into torch (a call
+    costs about as much as a small layer's arithmetic)."""
     return tensor if tensor.dtype == dtype else tensor.to(dtype)
 
 
@@ -88,12 +89,16 @@ class Backpropagation(torch.autograd.Function):
         mini-batch to the next (:class:`~src.network.mlp.MLP` does); made here when not given."""
         if layers is None:
             layers = architecture.split(params)
-        dtype = compute_dtype(x.device, params.dtype)  # the layers' dtype; the cost is in the parameters'
-        with explicit_dtypes(x.device, dtype != params.dtype):
-            layers = [(cast(weight, dtype), cast(bias, dtype)) for weight, bias in layers]
+        dtype = compute_dtype(x.device, params.dtype)
+        mixed = dtype != params.dtype
+        with explicit_dtypes(x.device, mixed):
+            if mixed:  # the layers in the autocast dtype
+                layers = [(weight.to(dtype), bias.to(dtype)) for weight, bias in layers]
             activations, z = feedforward(layers, architecture, cast(x, dtype))
-            output, z = cast(activations[-1], params.dtype), cast(z, params.dtype)
-            cost_value = cost.per_sample(z, output, cast(expected, params.dtype)).mean()
+            output, target = activations[-1], expected
+            if mixed:  # the cost in the parameters' dtype
+                output, z, target = output.to(params.dtype), z.to(params.dtype), target.to(params.dtype)
+            cost_value = cost.per_sample(z, output, target).mean()
         # The inputs go through save_for_backward, which notices if they change before backward. The
         # weights (views of P, sharing its version counter) and the activations are the forward pass's own
         # tensors: kept on ctx, which costs less per mini-batch, and freed with the graph.
