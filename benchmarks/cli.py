@@ -169,7 +169,10 @@ def _mnist_source(setting: Setting, root: Path, root_given: bool, parser: _Parse
     if setting.data != "mnist" or mnist_found(root):
         return setting
     if root_given:
-        parser.error(f"--data-root {root}: no MNIST there (expected MNIST/raw/train-images-idx3-ubyte[.gz])")
+        parser.error(
+            f"--data-root {root}: no MNIST there (expected MNIST/raw/train-images-idx3-ubyte[.gz]); real MNIST "
+            "was asked for (--data mnist or --data-root)"
+        )
     return replace(setting, data="synthetic-mnist")
 
 

@@ -284,6 +284,7 @@ def test_main_on_cuda_prints_every_pipeline(capsys):
         (["--pipelines", "plain-manual,foo"], "'foo' is not one of"),
         (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
         (["--preset", "mnist", "--data-root", "/nonexistent"], "--data-root /nonexistent: no MNIST there"),
+        (["--data", "mnist", "--data-root", "/nonexistent"], "real MNIST was asked for (--data mnist or"),
     ],
 )
 def test_bad_values_fail_with_one_clear_line(capsys, argv, message):
