@@ -23,11 +23,11 @@ def test_layers_of_one_neuron_are_a_network(tmp_path):
     assert load_checkpoint(path)["state_dict"]["net.params"].numel() == 4
 
 
-@pytest.mark.parametrize(("hidden", "message"), [([0], "not all integers >= 1"), ([2.0], "not all integers")])
-def test_layer_sizes_must_be_integers_of_at_least_one(tmp_path, hidden, message):
+@pytest.mark.parametrize("hidden", [[0], [2.0]])
+def test_layer_sizes_must_be_integers_of_at_least_one(tmp_path, hidden):
     path = tmp_path / "bad.ckpt"
     write(path, 1, hidden, 1, 4)
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(UserError, match=r"integers? >= 1"):
         load_checkpoint(path)
 
 

@@ -2,6 +2,7 @@
 a tiny Trainer on the 8x8 digits, its weights and ``train/loss`` compared with plain autograd SGD on
 the same mini-batches; and the interrupt checkpoint never written with non-finite weights."""
 
+import math
 import signal
 from pathlib import Path
 
@@ -46,9 +47,9 @@ def poison(model: MLPClassifier) -> None:
         model.net.params[0] = float("nan")
 
 
-def nan_image(chunk, row: int) -> None:
-    """Makes image ``row`` of a training chunk NaN."""
-    chunk.x[row] = float("nan")
+def set_pixel(chunk, row: int, value: float) -> None:
+    """Sets the first pixel of image ``row`` of a training chunk to ``value``."""
+    chunk.x[row, 0] = value
 
 
 def minibatches(chunk) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -222,26 +223,31 @@ def test_interrupt_in_the_first_epoch_saves_a_checkpoint(tmp_path: Path):
     assert checkpoint.exists()
 
 
-class NaNImage(L.Callback):
-    """Makes image 350 of the second training chunk NaN, as it is handed to ``training_step``: the cost of
-    its mini-batch (the fourth, with 100 images per mini-batch) is NaN."""
+class BadPixel(L.Callback):
+    """Sets a pixel of image 350 of the second training chunk to ``value`` as the chunk is handed to
+    ``training_step``: that image is in the chunk's fourth and last mini-batch of 100."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if batch_idx == 1:
-            nan_image(batch, 350)
+            set_pixel(batch, 350, self.value)
 
 
-def test_divergence_names_the_sgd_step_of_the_first_non_finite_loss():
-    """Mini-batch 100, 4 per training step: the NaN cost comes at SGD step 4 + 4 = 8 of the run."""
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(math.nan, id="NaN: the cost of SGD step 8 is NaN"),
+        pytest.param(
+            math.inf, id="inf: the cost of step 8 is finite (saturated sigmoids), the weights after it NaN"
+        ),
+    ],
+)
+def test_divergence_names_the_sgd_step_it_happened_at(value):
+    """Mini-batch 100, 4 per training step: the bad image is trained at SGD step 4 + 4 = 8 of the run."""
     with pytest.raises(DivergenceError, match=r"diverged at SGD step 8 \(epoch 0\)"):
-        trainer(NaNImage()).fit(make_model(LR), datamodule=make_data(batches_per_step=4))
-
-
-def test_divergence_of_the_weights_alone_stops_training_at_that_step():
-    """An infinite learning rate: the first mini-batch's cost is finite, the weights after its step are
-    not; with one mini-batch per training step, that step is named."""
-    with pytest.raises(DivergenceError, match=r"diverged at SGD step 1 \(epoch 0\)"):
-        trainer().fit(make_model(float("inf")), datamodule=make_data(batches_per_step=1))
+        trainer(BadPixel(value)).fit(make_model(LR), datamodule=make_data(batches_per_step=4))
 
 
 def test_other_optimizers_take_their_own_step_per_mini_batch():
