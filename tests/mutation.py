@@ -33,7 +33,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["-x", "-q", "-m", "not slow", "-p", "no:cacheprovider", "--noconftest"]
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    "network": (["src/network"], ["tests/test_units.py", "tests/test_backprop.py"]),
+    "network": (
+        ["src/network"],
+        ["tests/test_units.py", "tests/test_backprop.py", "tests/test_reference_numpy.py"],
+    ),
     "checkpoint": (
         ["src/checkpoint.py"],
         [
