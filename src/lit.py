@@ -64,7 +64,10 @@ class MLPClassifier(L.LightningModule):
         sizes = [in_features, *hidden, num_classes]
         self.net = MLP(sizes, activation["name"], activation["negative_slope"], cost, backprop, init)
         self.register_buffer("identity", torch.eye(num_classes), persistent=False)
-        self.train_loss = MeanMetric(nan_strategy="disable")  # training_step checks for NaN itself
+        # The default NaN check (one per chunk) stays on: torchmetrics 1.9 drops the weights of update()
+        # under nan_strategy="disable" (its issue #3434), which would leave the last, smaller mini-batch
+        # unweighted; training_step has stopped on a non-finite loss before it gets here.
+        self.train_loss = MeanMetric()
         self.train_loss.persistent(True)  # a run resumed mid-epoch reports the whole epoch's loss
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
