@@ -195,9 +195,13 @@ def network_sizes(hparams: dict[str, Any]) -> list[Any]:
     return [hparams["in_features"], *hparams["hidden"], hparams["num_classes"]]
 
 
-def load_model(path: str | Path, key: str = "ckpt_path"):
+def load_model(path: str | Path | dict[str, Any], key: str = "ckpt_path"):
     """The :class:`~src.lit.MLPClassifier` the checkpoint at ``path`` holds, in evaluation mode: the whole
-    safe load (:func:`load_checkpoint`), for every command that opens a checkpoint."""
+    safe load (:func:`load_checkpoint`), for every command that opens a checkpoint. A checkpoint already
+    loaded by :func:`load_checkpoint` may be given instead of its path (it is checked again)."""
+    if isinstance(path, dict):
+        check_structure(path, key)
+        return model_from(path, key)
     return model_from(load_checkpoint(path, key), f"{key}={path}")
 
 
