@@ -287,7 +287,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         warm_up(args.device)
         for setting in args.settings:
             overrides = data_overrides(setting.data, args.train_size, args.data_root)
-            x, y = load_training_data(overrides)
+            try:
+                x, y = load_training_data(overrides)
+            except Exception as error:  # a data file src.train cannot read: its reason, on one line
+                if setting.data != "mnist":
+                    raise
+                reason = " ".join(str(error).split())
+                print(
+                    f"{PROG}: error: --data-root {args.data_root}: data=mnist cannot read it: {reason}",
+                    file=sys.stderr,
+                )
+                sys.exit(2)
             x, y = x.to(args.device), y.to(args.device)  # once: the torch pipelines train where they lie
             initial = initial_params(setting.sizes)
             works = [

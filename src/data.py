@@ -302,7 +302,7 @@ class SyntheticDataModule(InMemoryDataModule):
     uniform over 10 classes, ``train_size``/``val_size``/``test_size`` of them (MNIST's 50,000/10,000/10,000
     by default), drawn from the fixed ``split_seed``. Nothing is read or downloaded.
 
-    It stands in for MNIST's shape offline, for benchmarks (``python -m src.bench``) and smoke runs
+    It stands in for MNIST's shape offline, for benchmarks (``python -m benchmarks``) and smoke runs
     (``python -m src.train data=synthetic_mnist``). The labels are independent of the pixels, so it is not
     learnable beyond chance: accuracy stays near 10%.
     """

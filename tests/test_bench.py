@@ -328,3 +328,17 @@ def test_command_line_help_and_errors_without_importing_lightning():
         timeout=60,
     )
     assert imports.stdout.strip() == "False False"
+
+
+@pytest.mark.slow
+def test_mnist_files_src_train_cannot_read_end_in_one_line(tmp_path, capsys):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"not an IDX file")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--preset", "mnist", "--data-root", str(tmp_path), "--epochs", "1", "--repeats", "1"])
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(
+        f"python -m benchmarks: error: --data-root {tmp_path}: data=mnist cannot read it: "
+    )
