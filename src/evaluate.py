@@ -15,6 +15,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild model and data from the checkpoint, test, write ``metrics.json``; returns the metrics."""
     import lightning as L
 
+    from src.callbacks import StopOnSignal, interrupts_reported
     from src.checkpoint import load_model
     from src.run_files import collect_metrics, write_json
     from src.validation import refused_arguments, validate_evaluate
@@ -23,8 +24,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model = load_model(checkpoint)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(data_config)
     with refused_arguments("trainer"):
-        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
-    trainer.test(model, datamodule=datamodule, verbose=False)
+        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[StopOnSignal()])
+    with interrupts_reported(trainer):  # Ctrl-C or SIGTERM: no metrics, exit code 130 or 143
+        trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = str(cfg.ckpt_path)
     write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
