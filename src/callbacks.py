@@ -198,8 +198,8 @@ class InterruptCheckpoint(StopOnSignal):
 
 def raise_if_interrupted(trainer: L.Trainer) -> None:
     """Raise :class:`~src.errors.Interrupted` if a signal stopped ``trainer`` (see :class:`StopOnSignal`).
-    Under data parallelism the processes leave their process group first, all at this point: left to
-    the interpreter's exit, gloo's clean-up waited about 25 seconds for the other process."""
+    Under data parallelism every process leaves the process group here, at the same point, before the
+    program ends."""
     for callback in trainer.callbacks:
         if isinstance(callback, StopOnSignal) and callback.signum is not None:
             if torch.distributed.is_available() and torch.distributed.is_initialized():
