@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.checkpoint import finite_weights
 from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted, UserError
+from src.lightning_compat import stop_as_after_sigterm
 
 
 class TrainingThroughput(L.Callback):
@@ -105,7 +106,7 @@ class StopOnSignal(L.Callback):
             return  # a scheduler may send SIGTERM to every process of a job, more than once
         self.signum = signum
         if self._trainer.world_size == 1:
-            self._trainer._signal_connector.received_sigterm = True  # Lightning's own stop flag
+            stop_as_after_sigterm(self._trainer)  # Lightning's own stop flag
 
     def _agree(self, trainer: L.Trainer) -> None:
         """Under data parallelism: every process takes the largest signal any received; called where all
@@ -116,7 +117,7 @@ class StopOnSignal(L.Callback):
         torch.distributed.all_reduce(received, op=torch.distributed.ReduceOp.MAX)
         self.signum = int(received.item()) or None
         if self.signum is not None:
-            trainer._signal_connector.received_sigterm = True
+            stop_as_after_sigterm(trainer)
 
     def on_sanity_check_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._listen(trainer, "training")
