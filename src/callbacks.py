@@ -1,17 +1,26 @@
-"""Lightning callbacks of our own: training throughput, a checkpoint when training is interrupted."""
+"""Lightning callbacks of our own: training throughput, a graceful stop on Ctrl-C or SIGTERM (with a
+checkpoint when training is interrupted), and a model checkpoint that remembers the best one on resume."""
 
+import os
+import shutil
 import signal
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.checkpoint import finite_weights
-from src.errors import TrainingInterrupted
+from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted, UserError
 from src.lightning_compat import stop_as_after_sigterm
 
 
@@ -61,58 +70,116 @@ class TrainingThroughput(L.Callback):
             pl_module.log("train/samples_per_sec", self.samples / self.seconds)
 
 
-class InterruptCheckpoint(L.Callback):
-    """Ctrl-C (SIGINT) or SIGTERM during training: stop after the current training step and save the
-    state as ``interrupted.ckpt`` next to the other checkpoints, if the weights are finite;
-    :meth:`error` then describes it for the command line.
+class StopOnSignal(L.Callback):
+    """Ctrl-C (SIGINT) or SIGTERM while Lightning trains or tests: finish the current step, then stop at a
+    point every process agrees on; :func:`interrupts_reported` turns that into
+    :class:`~src.errors.Interrupted` for the command line. A second Ctrl-C stops at once.
 
-    On SIGTERM Lightning itself stops at the next step boundary (agreed between processes under data
-    parallelism); a first Ctrl-C makes the same request, so what is saved is the state after a whole
-    ``training_step``, never the middle of one. A second Ctrl-C stops at once and saves nothing;
-    :meth:`error` then points to the last epoch's ``last.ckpt``.
+    Lightning's own SIGTERM handler is replaced while its loops run: under data parallelism it broadcasts
+    from inside the signal handler, a collective that pairs with whatever the other processes happen to
+    be doing, and training hung. Here the handler only records the signal:
+
+    - one process: Lightning's own stop flag is set at once; Lightning checks it after every training step
+      and test batch (and raises ``SIGTERMException``, a ``SystemExit``);
+    - several processes: after every training step all of them take the largest signal number any of
+      them received (one all-reduce of one number) and set the flag together, so all stop after the same
+      step whether the signal reached one process (``kill`` of rank 0) or all (SLURM, Ctrl-C in a
+      terminal). Testing agrees once, at its end: processes may test different numbers of batches.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.stage = "training"
+        self._trainer: L.Trainer | None = None
+
+    def _listen(self, trainer: L.Trainer, stage: str) -> None:
+        """Handle SIGINT and SIGTERM from now on; Lightning restores the handlers it found when it ends."""
+        self._trainer, self.stage = trainer, stage
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._record)
+            signal.signal(signal.SIGTERM, self._record)
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            if signum == signal.SIGINT:  # a second Ctrl-C
+                raise KeyboardInterrupt
+            return  # a scheduler may send SIGTERM to every process of a job, more than once
+        self.signum = signum
+        if self._trainer.world_size == 1:
+            stop_as_after_sigterm(self._trainer)  # Lightning's own stop flag
+
+    def _agree(self, trainer: L.Trainer) -> None:
+        """Under data parallelism: every process takes the largest signal any received; called where all
+        processes pass in step."""
+        if trainer.world_size == 1:
+            return
+        received = torch.tensor([self.signum or 0], device=trainer.strategy.root_device)
+        torch.distributed.all_reduce(received, op=torch.distributed.ReduceOp.MAX)
+        self.signum = int(received.item()) or None
+        if self.signum is not None:
+            stop_as_after_sigterm(trainer)
+
+    def on_sanity_check_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._listen(trainer, "training")
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._listen(trainer, "training")
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._listen(trainer, "testing")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._agree(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._agree(trainer)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._agree(trainer)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, KeyboardInterrupt):  # a second Ctrl-C, or one before the loop started
+            self.signum = signal.SIGINT
+        elif isinstance(exception, SIGTERMException):
+            self.signum = self.signum or signal.SIGTERM
+
+    def error(self, trainer: L.Trainer) -> Interrupted:
+        """What the signal stopped, and the checkpoint to go on from."""
+        if self.stage == "testing":
+            return TestingInterrupted(self.signum, Path(trainer.ckpt_path) if trainer.ckpt_path else None)
+        return TrainingInterrupted(self.signum, trainer.global_step, trainer.current_epoch, None)
+
+
+class InterruptCheckpoint(StopOnSignal):
+    """:class:`StopOnSignal` that saves the state as ``interrupted.ckpt`` next to the other checkpoints
+    when a signal stops training, if the weights are finite.
+
+    What is saved is the state after a whole training step, never the middle of one. A second Ctrl-C
+    stops at once and saves nothing; :meth:`error` then points to the last epoch's ``last.ckpt``.
     """
 
     FILENAME = "interrupted.ckpt"
 
     def __init__(self, dirpath: str | None = None) -> None:
+        super().__init__()
         self.dirpath = dirpath
-        self.signum: int | None = None
         self.checkpoint: Path | None = None
-        self._trainer: L.Trainer | None = None
-        self._previous_handler = None
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self._trainer = trainer
-            self._previous_handler = signal.signal(signal.SIGINT, self._request_stop)
-
-    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        stop_as_after_sigterm(self._trainer)
-
-    def _restore_handler(self) -> None:
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGINT, self._previous_handler)
-            self._previous_handler = None
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._restore_handler()
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        self._restore_handler()
-        if isinstance(exception, KeyboardInterrupt):  # a second Ctrl-C, or one before training started
-            self.signum = signal.SIGINT
-            return
-        if not isinstance(exception, SIGTERMException):
-            return
-        self.signum = self.signum or signal.SIGTERM
-        if trainer.global_step > 0 and not trainer.sanity_checking and finite_weights(pl_module.state_dict()):
+        super().on_exception(trainer, pl_module, exception)
+        if (
+            isinstance(exception, SIGTERMException)
+            and trainer.state.fn == TrainerFn.FITTING
+            and trainer.global_step > 0
+            and not trainer.sanity_checking
+            and finite_weights(pl_module.state_dict())
+        ):
             self.checkpoint = self._directory(trainer) / self.FILENAME
-            trainer.save_checkpoint(self.checkpoint, weights_only=False)
+            trainer.save_checkpoint(self.checkpoint, weights_only=False)  # every process: it synchronises
 
     def _directory(self, trainer: L.Trainer) -> Path:
         """``dirpath``, else the model checkpoint's, else ``checkpoints/`` in the trainer's root directory."""
@@ -121,19 +188,118 @@ class InterruptCheckpoint(L.Callback):
             self.dirpath or (callback and callback.dirpath) or Path(trainer.default_root_dir) / "checkpoints"
         )
 
-    def error(self, trainer: L.Trainer) -> TrainingInterrupted:
-        """What stopped training and the checkpoint to resume from: the one saved here, else the last
-        epoch's ``last.ckpt`` if there is one."""
+    def error(self, trainer: L.Trainer) -> Interrupted:
+        """Training: the checkpoint saved here, else the last epoch's ``last.ckpt`` if there is one."""
+        if self.stage == "testing":
+            return super().error(trainer)
         last = self._directory(trainer) / "last.ckpt"
         checkpoint = self.checkpoint or (last if last.is_file() else None)
-        return TrainingInterrupted(
-            self.signum or signal.SIGINT, trainer.global_step, trainer.current_epoch, checkpoint
-        )
+        return TrainingInterrupted(self.signum, trainer.global_step, trainer.current_epoch, checkpoint)
 
 
 def raise_if_interrupted(trainer: L.Trainer) -> None:
-    """Raise :class:`TrainingInterrupted` if a signal stopped ``trainer``'s training (see
-    :class:`InterruptCheckpoint`); Lightning itself ends ``fit`` with ``SystemExit`` then."""
+    """Raise :class:`~src.errors.Interrupted` if a signal stopped ``trainer`` (see :class:`StopOnSignal`).
+    Under data parallelism every process leaves the process group here, at the same point, before the
+    program ends."""
     for callback in trainer.callbacks:
-        if isinstance(callback, InterruptCheckpoint) and callback.signum is not None:
+        if isinstance(callback, StopOnSignal) and callback.signum is not None:
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
             raise callback.error(trainer) from None
+
+
+@contextmanager
+def interrupts_reported(trainer: L.Trainer) -> Iterator[None]:
+    """Around ``trainer.fit`` or ``trainer.test``: a run that a signal stopped ends in
+    :class:`~src.errors.Interrupted`. Lightning ends it with ``SystemExit`` (``SIGTERMException``, or
+    ``sys.exit(1)`` after a second Ctrl-C), or, for a signal after the last step, not at all."""
+    try:
+        yield
+    except SystemExit:
+        raise_if_interrupted(trainer)
+        raise
+    raise_if_interrupted(trainer)
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` that keeps the best checkpoints when training resumes into a new run
+    directory, and refuses to resume a run that has nothing left to train.
+
+    Lightning keeps the best score only if the checkpoint directory is unchanged ("The dirpath has
+    changed ... won't be reloaded"); resumed into a new run directory, the first epoch after resuming then
+    became the best whatever its score, and another checkpoint was tested than an uninterrupted run would.
+    Here the best checkpoints of the run resumed are copied into the new directory with their scores, so
+    later epochs compete with them as they would have, and the new run directory holds the checkpoint its
+    ``metrics.json`` names.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resuming = False
+        self._copies: dict[Path, Path] = {}
+
+    @property
+    def state_key(self) -> str:
+        # the key of Lightning's ModelCheckpoint: checkpoints written with either class resume with either
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        # Lightning restores callbacks also when it tests a checkpoint: only resuming carries over
+        self._resuming = trainer.state.fn == TrainerFn.FITTING
+        if self._resuming:
+            refuse_nothing_to_train(trainer, checkpoint)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        scores = state_dict.get("best_k_models") or {}
+        best = state_dict.get("best_model_path") or ""
+        if not self._resuming or state_dict.get("dirpath") == self.dirpath or not Path(best).is_file():
+            super().load_state_dict(state_dict)
+            return
+        kept = {Path(path): score for path, score in scores.items() if Path(path).is_file()}
+        self._copies = {path: Path(self.dirpath) / path.name for path in kept}
+        self.best_k_models = {str(self._copies[path]): score for path, score in kept.items()}
+        self.best_model_path = str(Path(self.dirpath) / Path(best).name)
+        self.best_model_score = state_dict["best_model_score"]
+        kth = Path(state_dict.get("kth_best_model_path") or best)
+        self.kth_best_model_path = str(self._copies.get(kth, self.best_model_path))
+        self.kth_value = state_dict.get("kth_value", self.best_model_score)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        if self._copies:
+            if trainer.is_global_zero:
+                for source, target in self._copies.items():
+                    copy_file_atomically(source, target)
+            trainer.strategy.barrier("BestCheckpoint.copies")
+            self._copies = {}
+
+
+def refuse_nothing_to_train(trainer: L.Trainer, checkpoint: dict[str, Any]) -> None:
+    """Raise :class:`UserError` if resuming ``checkpoint`` would train nothing: it has reached
+    ``trainer.max_epochs`` (or ``max_steps``) already. Lightning would end ``fit`` at once and test it."""
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    epochs, steps = progress.get("processed"), checkpoint.get("global_step")
+    where = f"ckpt_path={trainer.ckpt_path}"
+    evaluate = f"to test it, run python -m src.evaluate {where}"
+    if isinstance(epochs, int) and trainer.max_epochs not in (None, -1) and epochs >= trainer.max_epochs:
+        raise UserError(
+            f"trainer.max_epochs={trainer.max_epochs}: {where} has trained {epochs} epochs already, so "
+            f"resuming it would train nothing: give trainer.max_epochs greater than {epochs} ({evaluate})"
+        )
+    if isinstance(steps, int) and trainer.max_steps not in (None, -1) and steps >= trainer.max_steps:
+        raise UserError(
+            f"trainer.max_steps={trainer.max_steps}: {where} has trained {steps} SGD steps already, so "
+            f"resuming it would train nothing: give trainer.max_steps greater than {steps} ({evaluate})"
+        )
+
+
+def copy_file_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` to a temporary file next to ``target``, then rename it over ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -72,6 +72,8 @@ def check_readable_file(path: Path, key: str, wanted: str) -> None:
         raise UserError(f"{where} does not exist: {wanted}")
     if path.is_dir():
         raise UserError(f"{where} is a directory: {wanted}")
+    if not path.is_file():  # a device (/dev/urandom), a pipe or a socket: reading it may never end
+        raise UserError(f"{where} is not a regular file: {wanted}")
     if not os.access(path, os.R_OK):
         raise UserError(f"{where} can't be read (permission denied): {wanted}")
 

@@ -1,5 +1,5 @@
-"""How every entry point ends on bad input or an interrupt: one clear message, a non-zero exit code, no
-traceback. Decorate the entry point's main function, under ``@hydra.main`` where there is one::
+"""How every entry point ends on bad input, a signal or a full disk: one clear message, a non-zero exit
+code, no traceback. Decorate the entry point's main function, under ``@hydra.main`` where there is one::
 
     @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
     @report_user_errors
@@ -7,59 +7,119 @@ traceback. Decorate the entry point's main function, under ``@hydra.main`` where
 
 - :class:`~src.errors.UserError` (a bad config value, file, checkpoint or image; training that
   diverged): ``error: <message>`` on stderr, exit code 2 (as for a bad command-line argument);
-- :class:`~src.errors.TrainingInterrupted`: what was saved and the command that resumes it, exit code
-  130 after Ctrl-C (SIGINT), 143 after SIGTERM;
-- ``KeyboardInterrupt`` anywhere else: ``interrupted``, exit code 130.
+- :class:`~src.errors.Interrupted` (training or testing stopped by Ctrl-C or SIGTERM, see
+  :mod:`src.callbacks`): what was saved and the command that goes on from it, exit code 130 after Ctrl-C
+  (SIGINT), 143 after SIGTERM;
+- ``KeyboardInterrupt`` (Ctrl-C) or SIGTERM anywhere else: ``interrupted``, exit code 130 or 143;
+- a full disk, a quota or a read-only file system (``OSError`` ENOSPC, EDQUOT, EROFS, EACCES) while
+  writing: ``error: <what> writing <file>``, exit code 1. Checkpoints are written atomically
+  (:mod:`src.checkpoint`), so the last one saved before stays intact.
 
-With the environment variable ``HYDRA_FULL_ERROR=1`` the exception is raised instead, with its full
-traceback, for debugging. Any other exception is a bug, and Hydra prints its traceback.
+After an interrupt the program is ending: a further Ctrl-C or SIGTERM ends it at once, without a
+traceback. With the environment variable ``HYDRA_FULL_ERROR=1`` the exception is raised instead, with its
+full traceback, for debugging. Any other exception is a bug, and Hydra prints its traceback.
 """
 
+import errno
 import functools
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import ParamSpec, TypeVar
 
 from omegaconf.errors import MissingMandatoryValue
 
-from src.errors import TrainingInterrupted, UserError
+from src.errors import Interrupted, Terminated, TrainingInterrupted, UserError
 
+EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
-EXIT_SIGINT = 130
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
+"""``OSError`` numbers that mean the disk, not the program, failed a write."""
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def report_user_errors(main: Callable[P, R]) -> Callable[P, R]:
-    """``main``, ending as the module docstring says on bad input or an interrupt."""
+    """``main``, ending as the module docstring says on bad input, a signal or a full disk."""
 
     @functools.wraps(main)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return main(*args, **kwargs)
-        except TrainingInterrupted as stop:
+            with sigterm_raises_terminated():
+                return main(*args, **kwargs)
+        except Interrupted as stop:
             if full_error_requested():
                 raise
+            end_at_next_signal()
             report(stop.summary)
-            if stop.checkpoint is not None:
-                report(f"resume with: {resume_command(stop.checkpoint)}")
+            command = next_command(stop)
+            if command is not None:
+                report(command)
             raise SystemExit(stop.exit_code) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated) as stop:
             if full_error_requested():
                 raise
-            report("interrupted")
-            raise SystemExit(EXIT_SIGINT) from None
+            end_at_next_signal()
+            signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+            report("interrupted" if signum == signal.SIGINT else "interrupted by SIGTERM")
+            raise SystemExit(128 + signum) from None
         except Exception as error:
-            user_error = as_user_error(error)
-            if user_error is None or full_error_requested():
+            if full_error_requested():
                 raise
-            report(f"error: {user_error}")
-            raise SystemExit(EXIT_USER_ERROR) from None
+            user_error = as_user_error(error)
+            if user_error is not None:
+                report(f"error: {user_error}")
+                raise SystemExit(EXIT_USER_ERROR) from None
+            storage_error = as_storage_error(error)
+            if storage_error is None:
+                raise
+            report(f"error: {describe_storage_error(storage_error)}")
+            raise SystemExit(EXIT_FAILURE) from None
 
     return wrapper
+
+
+@contextmanager
+def sigterm_raises_terminated() -> Iterator[None]:
+    """Within it, SIGTERM raises :class:`Terminated` (as Ctrl-C raises ``KeyboardInterrupt``) instead of
+    killing the process without a word; the training and testing loops replace this with a graceful stop
+    (:class:`src.callbacks.StopOnSignal`). Only in the main thread, where Python allows signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def end_at_next_signal() -> None:
+    """The program is ending after an interrupt: a further Ctrl-C or SIGTERM (e.g. pressed again while
+    Python waits for the TensorBoard writer or the other processes) ends it at once, by the operating
+    system's default action, instead of raising ``KeyboardInterrupt`` into the shutdown, with a traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def next_command(stop: Interrupted) -> str | None:
+    """The line that says how to go on from ``stop``'s checkpoint: resume training, or test it again."""
+    if stop.checkpoint is None:
+        return None
+    if isinstance(stop, TrainingInterrupted):
+        return f"resume with: {resume_command(stop.checkpoint)}"
+    return f"test it with: {shlex.join(['python', '-m', 'src.evaluate', f'ckpt_path={stop.checkpoint}'])}"
 
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -97,6 +157,29 @@ def as_user_error(error: BaseException) -> UserError | None:
     return None
 
 
+def as_storage_error(error: BaseException) -> OSError | None:
+    """The ``OSError`` behind ``error`` (itself, a cause or the exception it interrupted) that says the disk
+    is full, over quota, read-only or no longer writable, or ``None``."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno in STORAGE_ERRNOS:
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def describe_storage_error(error: OSError) -> str:
+    """``No space left on device (ENOSPC) writing <file>: ...``, on one line."""
+    where = f" writing {error.filename}" if error.filename else ""
+    return (
+        f"{os.strerror(error.errno)} ({errno.errorcode[error.errno]}){where}: the run stopped; the files "
+        "it saved before are intact (checkpoints and metrics.json are written whole or not at all): make "
+        "room or choose a writable hydra.run.dir, then resume training from checkpoints/last.ckpt"
+    )
+
+
 def full_error_requested() -> bool:
     """Whether ``HYDRA_FULL_ERROR=1`` asks for tracebacks (Hydra's own switch for the same)."""
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -104,8 +187,24 @@ def full_error_requested() -> bool:
 
 def report(line: str) -> None:
     """Print ``line`` to stderr, once: in process 0 under data parallelism (every process raises)."""
-    if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0":
+    if process_rank() == 0:
         print(line, file=sys.stderr, flush=True)
+
+
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+"""Where Lightning looks for the process's rank before a strategy sets it, in its order
+(``lightning.fabric.utilities.rank_zero._get_rank``): torchrun, Lightning's own launcher, SLURM, LSF."""
+
+
+def process_rank() -> int:
+    """This process's global rank under data parallelism (0 alone): Lightning's ``rank_zero_only.rank``
+    once Lightning is loaded (a strategy sets it to the global rank), before that the environment
+    variables Lightning reads (importing Lightning only to ask would slow every early error down)."""
+    rank_zero = sys.modules.get("lightning.fabric.utilities.rank_zero")
+    if rank_zero is not None:
+        return rank_zero.rank_zero_only.rank
+    value = next((os.environ[name] for name in RANK_VARIABLES if name in os.environ), "0")
+    return int(value) if value.strip().isdigit() else 0
 
 
 def resume_command(checkpoint: Path) -> str:

@@ -1,5 +1,5 @@
 """What the command line reports as a message instead of a traceback (see :mod:`src.cli`): errors caused
-by the user's input, and training stopped by a signal."""
+by the user's input, and runs stopped by a signal."""
 
 import signal
 from pathlib import Path
@@ -14,28 +14,49 @@ class DivergenceError(UserError):
     """Training produced a non-finite loss or weights (typically: the learning rate is too large)."""
 
 
-class TrainingInterrupted(Exception):
-    """Training stopped by ``signum`` (SIGINT: Ctrl-C, or SIGTERM) after ``step`` SGD steps; ``checkpoint``
-    is the one to resume from (``None``: there is none). The command line prints the command that
-    resumes it and exits with ``128 + signum``, the shell's convention."""
+class Interrupted(Exception):
+    """A run stopped by signal ``signum`` (SIGINT: Ctrl-C, or SIGTERM); ``checkpoint`` is the one to go on
+    from (``None``: there is none). The command line prints ``summary`` and what to run next, and exits
+    with ``128 + signum``, the shell's convention."""
 
-    def __init__(self, signum: int, step: int, epoch: int, checkpoint: Path | None) -> None:
+    def __init__(self, signum: int, summary: str, checkpoint: Path | None) -> None:
         self.signum = signum
-        self.step = step
-        self.epoch = epoch
+        self.summary = summary
         self.checkpoint = checkpoint
-        super().__init__(self.summary)
+        super().__init__(summary)
 
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
 
-    @property
-    def summary(self) -> str:
-        name = signal.Signals(self.signum).name
-        if self.checkpoint is None:
-            return f"training interrupted by {name} at SGD step {self.step}: no checkpoint to resume from"
-        return (
-            f"training interrupted by {name} at SGD step {self.step} (epoch {self.epoch}); "
-            f"checkpoint: {self.checkpoint}"
-        )
+
+class TrainingInterrupted(Interrupted):
+    """Training stopped by ``signum`` after ``step`` SGD steps in epoch ``epoch``; ``checkpoint`` resumes it."""
+
+    def __init__(self, signum: int, step: int, epoch: int, checkpoint: Path | None) -> None:
+        self.step = step
+        self.epoch = epoch
+        name = signal.Signals(signum).name
+        if checkpoint is None:
+            summary = f"training interrupted by {name} at SGD step {step}: no checkpoint to resume from"
+        else:
+            summary = (
+                f"training interrupted by {name} at SGD step {step} (epoch {epoch}); checkpoint: {checkpoint}"
+            )
+        super().__init__(signum, summary, checkpoint)
+
+
+class TestingInterrupted(Interrupted):
+    """Testing ``checkpoint`` (``None``: the model in memory) stopped by ``signum``: no metrics written."""
+
+    __test__ = False  # not a pytest test class despite its name
+
+    def __init__(self, signum: int, checkpoint: Path | None) -> None:
+        summary = f"testing interrupted by {signal.Signals(signum).name}: no test metrics, no metrics.json"
+        super().__init__(signum, summary, checkpoint)
+
+
+class Terminated(BaseException):
+    """SIGTERM outside a training or testing loop (while the program starts, loads data, writes files):
+    raised at once, as Python raises ``KeyboardInterrupt`` for Ctrl-C, and reported the same way. A
+    ``BaseException`` for the same reason: ``except Exception`` must not swallow it."""

@@ -15,6 +15,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild model and data from the checkpoint, test, write ``metrics.json``; returns the metrics."""
     import lightning as L
 
+    from src.callbacks import StopOnSignal, interrupts_reported
     from src.checkpoint import model_from
     from src.config import build_data, refused_arguments, validate_evaluate
     from src.metrics_file import collect_metrics, write_json
@@ -23,8 +24,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}")
     datamodule = build_data(data_config)
     with refused_arguments("trainer"):
-        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
-    trainer.test(model, datamodule=datamodule, verbose=False)
+        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[StopOnSignal()])
+    with interrupts_reported(trainer):  # Ctrl-C or SIGTERM: no metrics, exit code 130 or 143
+        trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = str(cfg.ckpt_path)
     write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)

@@ -17,7 +17,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the metrics it wrote."""
     import lightning as L
 
-    from src.callbacks import raise_if_interrupted
+    from src.callbacks import interrupts_reported
     from src.checkpoint import AtomicCheckpointIO
     from src.config import Activation, build_data, refused_arguments, validate_train
     from src.lit import MLPClassifier
@@ -44,18 +44,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
         )
     refuse_relaunch_in_multirun(trainer)
-    try:
+    with interrupts_reported(trainer):  # Ctrl-C or SIGTERM: what was saved, how to resume
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
-    except SystemExit:  # how Lightning ends fit after Ctrl-C or SIGTERM
-        raise_if_interrupted(trainer)
-        raise
-    raise_if_interrupted(trainer)
     metrics = collect_metrics(trainer.callback_metrics, FINAL_METRICS)
     ckpt_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if cfg.test:
-        trainer.test(
-            model, datamodule=datamodule, ckpt_path=ckpt_path or None, weights_only=True, verbose=False
-        )
+        with interrupts_reported(trainer):
+            trainer.test(
+                model, datamodule=datamodule, ckpt_path=ckpt_path or None, weights_only=True, verbose=False
+            )
         metrics |= collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = ckpt_path
     if trainer.is_global_zero:

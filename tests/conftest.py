@@ -1,11 +1,29 @@
 """Fixtures shared by the tests."""
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from runs import compose_config
 
 from src.train import train
+
+FOREIGN_ENVIRONMENT = ("HYDRA_FULL_ERROR", "RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "JSM_NAMESPACE_RANK")  # fmt: skip
+"""Variables that change what the programs print (tracebacks, which process reports), also when a test's
+subprocess inherits them; ``SLURM_*`` too (Lightning reads the rank and the cluster from them)."""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch):
+    """Every test sees the environment it needs, not the developer's (``HYDRA_FULL_ERROR=1``, a SLURM
+    job) and ends with the signal handlers it found (an interrupt test may change them)."""
+    for name in [*FOREIGN_ENVIRONMENT, *(name for name in os.environ if name.startswith("SLURM_"))]:
+        monkeypatch.delenv(name, raising=False)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,14 @@
 """Training stopped early: Ctrl-C or SIGTERM leaves a usable checkpoint and the command that resumes it;
 divergence stops at once, names the step and saves nothing non-finite."""
 
+import os
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -199,3 +202,115 @@ def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     )
     assert resumed["global_step"] == straight["global_step"] == 360
     assert torch.equal(resumed["state_dict"]["net.params"], straight["state_dict"]["net.params"])
+
+
+class SignalWhileTesting(L.Callback):
+    """Sends this process ``signum`` as testing starts, as a scheduler or Ctrl-C would. With ``linger``
+    it first starts a thread that keeps the interpreter ``linger`` seconds in its shutdown (as the
+    TensorBoard writer or the other processes can), to press Ctrl-C again there."""
+
+    def __init__(self, signum: int, linger: float = 0) -> None:
+        self.signum = signum
+        self.linger = linger
+
+    def on_test_start(self, trainer, pl_module) -> None:
+        if self.linger:
+            threading.Thread(target=time.sleep, args=(self.linger,)).start()
+        signal.raise_signal(self.signum)
+
+
+def wait_for_line(path, text: str, process: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in path.read_text():
+        assert process.poll() is None or text in path.read_text(), path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"no {text!r} in stderr"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_while_testing_ends_without_metrics(tmp_path, signum, exit_code):
+    """SIGTERM exits 143 and Ctrl-C 130 (Lightning alone: 0 and 1), with a line, and no metrics.json;
+    after Ctrl-C a second Ctrl-C in the shutdown ends the program at once, without a traceback."""
+    linger = 60 if signum == signal.SIGINT else 0
+    run_dir, stderr = tmp_path / "run", tmp_path / "stderr.txt"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "src.train",
+            "trainer.max_epochs=1",
+            "+trainer.enable_progress_bar=false",
+            *callback_overrides(
+                "signal", "test_interrupt.SignalWhileTesting", signum=int(signum), linger=linger
+            ),
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr.open("w"),
+    )
+    name = signal.Signals(signum).name
+    wait_for_line(stderr, "test it with:", process)
+    if linger:
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)  # the second Ctrl-C, while the interpreter waits
+        assert process.wait(timeout=30) == -signal.SIGINT  # the shell shows 130
+        assert time.monotonic() - started < 20
+    else:
+        assert process.wait(timeout=60) == exit_code
+    lines = stderr.read_text().splitlines()
+    assert "Traceback" not in stderr.read_text()
+    best = run_dir / "checkpoints" / "epoch_000.ckpt"
+    assert lines[-2:] == [
+        f"testing interrupted by {name}: no test metrics, no metrics.json",
+        f"test it with: python -m src.evaluate ckpt_path={best}",
+    ]
+    assert not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["rank 0", "process group"])
+def test_sigterm_under_ddp_stops_every_process_with_one_checkpoint(tmp_path, target):
+    """``trainer=ddp_cpu``: SIGTERM to process 0 only (``kill``), or to every process (as SLURM and
+    Ctrl-C in a terminal do). Lightning alone hung for minutes."""
+    run_dir, stderr = tmp_path / "run", tmp_path / "stderr.txt"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "src.train", "trainer=ddp_cpu", *LONG_RUN, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr.open("w"),
+        start_new_session=True,  # its own process group, like a job
+    )
+    deadline = time.monotonic() + 300
+    while not (run_dir / "checkpoints" / "last.ckpt").exists():
+        assert process.poll() is None, stderr.read_text()[-3000:]
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.1)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    assert len(children) == 1  # process 1, started by Lightning
+
+    started = time.monotonic()
+    if target == "rank 0":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+    wait_for_line(stderr, "resume with:", process, seconds=60)
+    stopped = time.monotonic() - started
+    assert process.wait(timeout=120) == 143
+    assert stopped < 30, stopped  # (the interpreter's exit under DDP takes longer on a loaded machine)
+    for child in children:  # process 1 ended too
+        with pytest.raises(ProcessLookupError):
+            for _ in range(100):
+                os.kill(int(child), 0)
+                time.sleep(0.1)
+
+    text = stderr.read_text()
+    checkpoint = run_dir / "checkpoints" / "interrupted.ckpt"
+    assert text.count("training interrupted by SIGTERM") == text.count("resume with: ") == 1
+    assert f"; checkpoint: {checkpoint}\nresume with: python -m src.train trainer=ddp_cpu" in text
+    assert "Traceback" not in text
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["global_step"] > 0 and torch.isfinite(saved["state_dict"]["net.params"]).all()
+    assert not list(run_dir.rglob("*.tmp")) and not (run_dir / "metrics.json").exists()
