@@ -176,7 +176,8 @@ class InterruptCheckpoint(StopOnSignal):
             and trainer.state.fn == TrainerFn.FITTING
             and trainer.global_step > 0
             and not trainer.sanity_checking
-            and finite_weights(pl_module.state_dict())
+            # the network's weights only: the metrics' state holds -inf (val/acc_best) before the first validation
+            and finite_weights(pl_module.net.state_dict())
         ):
             self.checkpoint = self._directory(trainer) / self.FILENAME
             trainer.save_checkpoint(self.checkpoint, weights_only=False)  # every process: it synchronises

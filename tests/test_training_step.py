@@ -202,12 +202,6 @@ def test_interrupt_checkpoint_is_written_only_with_finite_weights(tmp_path: Path
         assert all(torch.isfinite(value).all() for value in saved.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/callbacks.py InterruptCheckpoint.on_exception checks finite_weights(pl_module.state_dict()), "
-    "which holds the metric state val_acc_best.max_value = -inf until the first validation ends: an "
-    "interrupt in the first epoch saves nothing",
-)
 def test_interrupt_in_the_first_epoch_saves_a_checkpoint(tmp_path: Path):
     _, checkpoint = interrupted_run(tmp_path, poisoned=False, epoch=0)
     assert checkpoint.exists()
