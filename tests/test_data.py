@@ -236,7 +236,7 @@ def test_a_compression_bomb_is_read_no_further_than_its_header_says(tmp_path):
         bomb.write(GOOD_LABELS)
         for _ in range(256):  # 256 MiB of zeros after the 3 labels, in about 256 KiB
             bomb.write(bytes(2**20))
-    with pytest.raises(UserError, match="train-labels-idx1-ubyte.gz has more bytes than its header says"):
+    with pytest.raises(UserError, match=r"train-labels-idx1-ubyte\.gz has more bytes than its header says"):
         TorchvisionDataModule(root=str(tmp_path), val_size=1).check()
 
 
