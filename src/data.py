@@ -358,7 +358,6 @@ class TorchvisionDataModule(InMemoryDataModule):
         download: bool = False,
         val_size: int = 10000,
         split_seed: int = 0,
-        standardize: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -367,7 +366,6 @@ class TorchvisionDataModule(InMemoryDataModule):
         self.download = download
         self.val_size = val_size
         self.split_seed = split_seed
-        self.standardize = standardize
 
     @property
     def raw(self) -> Path:
@@ -397,14 +395,11 @@ class TorchvisionDataModule(InMemoryDataModule):
                 f"{self.raw / 'train-images-idx3-ubyte'}, to leave some for training"
             )
         train_idx, val_idx = train_val_split(len(train_y), self.val_size, self.split_seed)
-        x, test = train_x.flatten(1).float() / 255.0, test_x.flatten(1).float() / 255.0
-        if self.standardize:
-            mean, std = x[train_idx].mean(), x[train_idx].std()
-            x, test = (x - mean) / std, (test - mean) / std
+        x = train_x.flatten(1).float() / 255.0
         return {
             "train": (x[train_idx], train_y[train_idx]),
             "val": (x[val_idx], train_y[val_idx]),
-            "test": (test, test_y.clone()),
+            "test": (test_x.flatten(1).float() / 255.0, test_y.clone()),
         }
 
 
