@@ -113,9 +113,11 @@ def table(jobs: list[JobSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def setting(job: JobSummary) -> str:
-    """The job's overrides except its seed: what its repeats share."""
-    return " ".join(item for item in job.overrides if not item.startswith("seed=")) or "(none)"
+def setting(job: JobSummary, shared: set[str]) -> str:
+    """The job's overrides except its seed and those ``shared`` by every job: what tells its setting
+    from the others."""
+    kept = [item for item in job.overrides if not item.startswith("seed=") and item not in shared]
+    return " ".join(kept) or "(every job)"
 
 
 def spread(values: list[float], decimals: int) -> str:
@@ -126,13 +128,15 @@ def spread(values: list[float], decimals: int) -> str:
 
 
 def seeds_table(jobs: list[JobSummary]) -> str:
-    """A Markdown table of each setting (overrides but the seed) with ``test/acc`` over its seeds: runs,
+    """A Markdown table of each setting (overrides but the seed; those of every job are listed above the
+    job table) with ``test/acc`` over its seeds: runs,
     mean ± std, the smallest, epochs trained and wall time per run (mean). Jobs without ``test/acc`` are
     left out; an empty string if no setting has two runs."""
+    tested = [job for job in jobs if isinstance(job.metrics.get("test/acc"), int | float)]
+    shared = set.intersection(*(set(job.overrides) for job in tested)) if tested else set()
     groups: dict[str, list[JobSummary]] = {}
-    for job in jobs:
-        if isinstance(job.metrics.get("test/acc"), int | float):
-            groups.setdefault(setting(job), []).append(job)
+    for job in tested:
+        groups.setdefault(setting(job, shared), []).append(job)
     if not any(len(group) > 1 for group in groups.values()):
         return ""
     lines = [

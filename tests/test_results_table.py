@@ -29,10 +29,10 @@ def job(
 
 
 def test_seeds_of_one_setting_are_summarised_together(tmp_path):
-    job(tmp_path, "0", ["experiment=a", "seed=1"], 0.95, 30, 60)
-    job(tmp_path, "1", ["experiment=a", "seed=2"], 0.96, 32, 120)
-    job(tmp_path, "2", ["experiment=a", "seed=3"], 0.94, 34, 180)
-    job(tmp_path, "3", ["experiment=b", "seed=1"], 0.5, 5, 30)
+    job(tmp_path, "0", ["experiment=a", "seed=1", "data.root=D"], 0.95, 30, 60)
+    job(tmp_path, "1", ["experiment=a", "seed=2", "data.root=D"], 0.96, 32, 120)
+    job(tmp_path, "2", ["experiment=a", "seed=3", "data.root=D"], 0.94, 34, 180)
+    job(tmp_path, "3", ["experiment=b", "seed=1", "data.root=D"], 0.5, 5, 30)
     job(tmp_path, "4", ["experiment=b", "seed=2"], None, 5, 30)  # failed: no metrics, left out
     lines = seeds_table(collect(tmp_path)).splitlines()
     assert lines[2] == "| experiment=a | 3 | 0.9500 ± 0.0100 | 0.9400 | 30-34 | 2.0 min |"
@@ -52,6 +52,6 @@ def test_the_command_prints_both_tables_for_a_folder_of_runs(tmp_path):
     result = run_module("src.sweep", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "| run2 | seed=2" in result.stdout
-    assert "| experiment=a | 2 | 0.9600 ± 0.0141 | 0.9500 | 30 | 1.0 min |" in result.stdout
+    assert "| (every job) | 2 | 0.9600 ± 0.0141 | 0.9500 | 30 | 1.0 min |" in result.stdout
     assert (tmp_path / "summary.md").read_text() == result.stdout
     assert run_module("src.sweep", str(tmp_path / "nowhere")).returncode != 0
