@@ -289,12 +289,11 @@ def read_idx(file: Path, ndim: int) -> Tensor:
                 data += block
     except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         raise UserError(f"{file} can't be read: {' '.join(str(error).split())}") from None
-    if len(data) != expected:
-        what = "is truncated" if len(data) < expected else "has more bytes than its header says"
-        raise UserError(
-            f"{file} {what}: its header says {' x '.join(map(str, shape))} bytes of data ({expected:,}), "
-            f"{'it holds ' + format(len(data), ',') if len(data) < expected else 'there are more'}"
-        )
+    size = f"{' x '.join(map(str, shape))} = {expected:,} bytes of data"
+    if len(data) < expected:
+        raise UserError(f"{file} is truncated: its header says {size}, it holds {len(data):,}")
+    if len(data) > expected:
+        raise UserError(f"{file} has more bytes than its header says ({size})")
     if not expected:
         return torch.empty(shape, dtype=torch.uint8)
     return torch.frombuffer(data, dtype=torch.uint8).view(shape)

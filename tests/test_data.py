@@ -141,12 +141,12 @@ BROKEN_FILES = {  # file: (its bytes, what the message says)
     "truncated": (
         "train-images-idx3-ubyte",
         GOOD_IMAGES[:-100],
-        "is truncated: its header says 3 x 28 x 28 bytes of data (2,352), it holds 2,252",
+        "is truncated: its header says 3 x 28 x 28 = 2,352 bytes of data, it holds 2,252",
     ),
     "oversized count": (
         "train-images-idx3-ubyte",
         idx(2051, (2**32 - 1, 28, 28), bytes(3 * 784)),
-        "is truncated: its header says 4294967295 x 28 x 28 bytes of data",
+        "is truncated: its header says 4294967295 x 28 x 28 = 3,367,254,359,280 bytes of data, it holds 2,352",
     ),
     "extra bytes": ("t10k-labels-idx1-ubyte", GOOD_LABELS + b"\0", "has more bytes than its header says"),
     "huge dimensions": (
