@@ -392,12 +392,16 @@ def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> No
 def check_data_files(data: dict[str, Any]) -> None:
     """For MNIST/Fashion-MNIST without download: the files in ``data.root``."""
     if data.get("_target_") == "src.data.TorchvisionDataModule" and not data.get("download", False):
-        check_dataset_files(Path(str(data.get("root", "data"))).expanduser(), data.get("name", "MNIST"))
+        root = Path(str(data.get("root", "data"))).expanduser()
+        check_dataset_files(root, data.get("name", "MNIST"), data.get("val_size", 10000))
 
 
-def check_dataset_files(root: Path, name: str) -> None:
-    """Raise :class:`UserError` unless ``root`` holds torchvision's uncompressed ``name`` files."""
+def check_dataset_files(root: Path, name: str, val_size: int) -> None:
+    """Raise :class:`UserError` unless ``root`` holds the four ``name`` IDX files (``.gz`` or extracted),
+    readable, well-formed and with more training images than ``val_size``."""
     import torchvision
+
+    from src.data import TorchvisionDataModule
 
     fetch = f"put the {name} files in {root / name / 'raw'}/ or add data.download=true to fetch them"
     if not root.is_dir():
@@ -406,11 +410,14 @@ def check_dataset_files(root: Path, name: str) -> None:
         )
     raw = root / name / "raw"
     for url, _ in getattr(torchvision.datasets, name).resources:
-        file = raw / Path(url).stem
+        file = next(
+            (f for f in (raw / Path(url).stem, raw / Path(url).name) if f.is_file()), raw / Path(url).name
+        )
         if not file.is_file():
             raise UserError(f"data.root={root} holds no {name} data (missing {file}): {fetch}")
         if not os.access(file, os.R_OK):
             raise UserError(f"data.root={root}: {file} can't be read (permission denied)")
+    TorchvisionDataModule(name=name, root=str(root), val_size=val_size).check()
 
 
 def check_trainer(trainer: dict[str, Any]) -> None:

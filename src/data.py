@@ -6,6 +6,12 @@ takes one SGD step per mini-batch inside ``training_step``, and Lightning's per-
 paid once per chunk instead of once per mini-batch.
 """
 
+import functools
+import gzip
+import math
+import shutil
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -14,6 +20,8 @@ import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from src.errors import UserError
 
 CHUNK_BYTES = 16 * 2**20
 """The most bytes of images one chunk gathers. A chunk is copied out of the data set at once and then
@@ -250,10 +258,115 @@ class DigitsDataModule(InMemoryDataModule):
         return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
 
 
+IDX_MAGIC = {1: 2049, 3: 2051}
+"""The magic number that opens an IDX file of MNIST's kind: unsigned bytes (``0x08``) in 1 dimension
+(labels) or 3 (images), big-endian."""
+
+IMAGE_SIZE = (28, 28)
+"""The height and width of every MNIST and Fashion-MNIST image (784 inputs)."""
+
+READ_BLOCK = 2**20
+"""Bytes decompressed at a time: a ``.gz`` file is read only as far as its header says it reaches (plus
+one byte, to notice extra data), so a lying header or a compression bomb never fills the memory."""
+
+
+def idx_file(raw: Path, stem: str) -> Path:
+    """``raw/stem`` if it exists (extracted, as torchvision leaves it), else ``raw/stem.gz`` (as
+    downloaded); raises :class:`UserError` if neither is there."""
+    for file in (raw / stem, raw / f"{stem}.gz"):
+        if file.is_file():
+            return file
+    raise UserError(f"{raw / stem}.gz (or {stem}) is missing")
+
+
+def read_idx(file: Path, ndim: int) -> Tensor:
+    """The ``uint8`` tensor an IDX file holds (LeCun's MNIST format: the magic number, then each of the
+    ``ndim`` dimensions as a big-endian 32-bit count, then the bytes), from ``file`` or its gzip stream
+    decompressed in memory. Raises :class:`UserError` naming the file if it is not such a file or its
+    size does not match its header."""
+    try:
+        with gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb") as stream:
+            header = stream.read(4 * (1 + ndim))
+            if not header:
+                raise UserError(f"{file} is empty")
+            if len(header) < 4 or struct.unpack(">I", header[:4])[0] != IDX_MAGIC[ndim]:
+                raise UserError(
+                    f"{file} is not an IDX file of {'labels' if ndim == 1 else 'images'}: it must start with "
+                    f"the magic number {IDX_MAGIC[ndim]} (0x{IDX_MAGIC[ndim]:08x})"
+                )
+            if len(header) < 4 * (1 + ndim):
+                raise UserError(f"{file} is truncated: its header is cut short")
+            shape = struct.unpack(f">{ndim}I", header[4:])
+            if ndim == 3 and shape[1:] != IMAGE_SIZE:
+                raise UserError(
+                    f"{file} holds images of {shape[1]}x{shape[2]} pixels: MNIST's are "
+                    f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"
+                )
+            expected = math.prod(shape)
+            data = bytearray()
+            while len(data) <= expected:
+                block = stream.read(min(READ_BLOCK, expected + 1 - len(data)))
+                if not block:
+                    break
+                data += block
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"{file} can't be read: {' '.join(str(error).split())}") from None
+    size = f"{' x '.join(map(str, shape))} = {expected:,} bytes of data"
+    if len(data) < expected:
+        raise UserError(f"{file} is truncated: its header says {size}, it holds {len(data):,}")
+    if len(data) > expected:
+        raise UserError(f"{file} has more bytes than its header says ({size})")
+    if not expected:
+        return torch.empty(shape, dtype=torch.uint8)
+    return torch.frombuffer(data, dtype=torch.uint8).view(shape)
+
+
+def read_idx_pair(raw: Path, prefix: str, num_classes: int) -> tuple[Tensor, Tensor]:
+    """The images (``uint8``, n x 28 x 28) and labels (``long``) of ``raw/<prefix>-images-idx3-ubyte``
+    and ``raw/<prefix>-labels-idx1-ubyte`` (each extracted or ``.gz``), checked to match each other."""
+    images_file = idx_file(raw, f"{prefix}-images-idx3-ubyte")
+    labels_file = idx_file(raw, f"{prefix}-labels-idx1-ubyte")
+    return checked_idx_pair(
+        images_file, labels_file, num_classes, file_stamp(images_file), file_stamp(labels_file)
+    )
+
+
+def file_stamp(file: Path) -> tuple[int, int, int]:
+    """What changes when a file is replaced or rewritten: its inode, size and modification time."""
+    stat = file.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=2)
+def checked_idx_pair(
+    images_file: Path, labels_file: Path, num_classes: int, *stamps: tuple[int, int, int]
+) -> tuple[Tensor, Tensor]:
+    """:func:`read_idx_pair`'s work, kept for the last two pairs read (``stamps`` tell a rewritten file
+    from the one read): the configuration check reads the files before training, then the data module
+    reads them again. Callers must not modify the tensors."""
+    images, labels = read_idx(images_file, 3), read_idx(labels_file, 1).long()
+    if len(images) == 0:
+        raise UserError(f"{images_file} holds no images")
+    if len(labels) != len(images):
+        raise UserError(
+            f"{labels_file} holds {len(labels):,} labels but {images_file} holds {len(images):,} images: "
+            "there must be one label per image"
+        )
+    if int(labels.max()) >= num_classes:
+        bad = int((labels >= num_classes).nonzero()[0])
+        raise UserError(
+            f"{labels_file}: label {int(labels[bad])} (of image {bad}) is out of range: labels are 0 to "
+            f"{num_classes - 1}"
+        )
+    return images, labels
+
+
 class TorchvisionDataModule(InMemoryDataModule):
-    """MNIST or Fashion-MNIST (28x28, 70,000 images) through ``torchvision.datasets`` from ``root``;
-    ``download=True`` fetches them there first. The validation set is the last ``val_size`` images of
-    a fixed-seed shuffle of the official training set; the test set is the official one."""
+    """MNIST or Fashion-MNIST (28x28, 70,000 images) read from ``root/<name>/raw/``, where the four IDX
+    files lie as torchvision's ``download=True`` leaves them: compressed (``.gz``, decompressed in
+    memory, so a read-only folder holding only the downloaded files works) or extracted. The validation
+    set is the last ``val_size`` images of a fixed-seed shuffle of the official training set; the test
+    set is the official one."""
 
     in_features = 784
     num_classes = 10
@@ -275,26 +388,79 @@ class TorchvisionDataModule(InMemoryDataModule):
         self.val_size = val_size
         self.split_seed = split_seed
 
-    def _dataset(self, train: bool):
-        import torchvision
-
-        return getattr(torchvision.datasets, self.name)(str(self.root), train=train, download=self.download)
+    @property
+    def raw(self) -> Path:
+        """The folder of the IDX files, ``root/<name>/raw`` as in torchvision."""
+        return self.root / self.name / "raw"
 
     def prepare_data(self) -> None:
+        """With ``download=True``, fetch the missing ``.gz`` files into :attr:`raw` from torchvision's
+        mirrors (checking their MD5). If that fails, the folders this made are removed again and a
+        :class:`UserError` says where to put the files by hand."""
         if self.download:
-            self._dataset(train=True)
-            self._dataset(train=False)
+            download_idx_files(self.name, self.raw)
+
+    def check(self) -> None:
+        """Read and check the files (see :meth:`load`) without keeping them; raises :class:`UserError`."""
+        self.load()
 
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
-        train, test = self._dataset(train=True), self._dataset(train=False)
-        x, y = train.data.flatten(1).float() / 255.0, train.targets.long()
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.split_seed))
-        train_idx, val_idx = order[: len(y) - self.val_size], order[len(y) - self.val_size :]
+        try:
+            train_x, train_y = read_idx_pair(self.raw, "train", self.num_classes)
+            test_x, test_y = read_idx_pair(self.raw, "t10k", self.num_classes)
+        except UserError as error:
+            raise UserError(f"data.root={self.root}: {error}") from None
+        if self.val_size >= len(train_y):
+            raise UserError(
+                f"data.val_size={self.val_size}: must be less than the {len(train_y):,} images of "
+                f"{self.raw / 'train-images-idx3-ubyte'}, to leave some for training"
+            )
+        train_idx, val_idx = train_val_split(len(train_y), self.val_size, self.split_seed)
+        x = train_x.flatten(1).float() / 255.0
         return {
-            "train": (x[train_idx], y[train_idx]),
-            "val": (x[val_idx], y[val_idx]),
-            "test": (test.data.flatten(1).float() / 255.0, test.targets.long()),
+            "train": (x[train_idx], train_y[train_idx]),
+            "val": (x[val_idx], train_y[val_idx]),
+            "test": (test_x.flatten(1).float() / 255.0, test_y.clone()),
         }
+
+
+def train_val_split(n: int, val_size: int, split_seed: int) -> tuple[Tensor, Tensor]:
+    """Indices of the training and validation samples among ``n``: a fixed-seed permutation, its last
+    ``val_size`` for validation. Disjoint, and together every index once."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
+    return order[: n - val_size], order[n - val_size :]
+
+
+def download_idx_files(name: str, raw: Path) -> None:
+    """Fetch the ``.gz`` files of torchvision's ``name`` data set that ``raw`` lacks from its mirrors (their
+    MD5 checked). On failure, remove the folders this call created and raise :class:`UserError`."""
+    import torchvision
+    from torchvision.datasets.utils import check_integrity, download_url
+
+    dataset = getattr(torchvision.datasets, name)
+    created = next((folder for folder in reversed([raw, *raw.parents]) if not folder.exists()), None)
+    try:
+        for filename, md5 in dataset.resources:
+            if (raw / filename).is_file() or (raw / Path(filename).stem).is_file():
+                continue
+            errors = []
+            for mirror in dataset.mirrors:
+                try:
+                    download_url(f"{mirror}{filename}", root=str(raw), filename=filename, md5=md5)
+                    break
+                except (OSError, RuntimeError, ValueError) as error:  # URLError is an OSError
+                    errors.append(f"{mirror}: {' '.join(str(error).split())}")
+                    (raw / filename).unlink(missing_ok=True)
+            if not check_integrity(str(raw / filename), md5):
+                raise UserError(f"could not fetch {filename} ({'; '.join(errors) or 'checksum mismatch'})")
+    except (UserError, OSError) as error:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        files = ", ".join(filename for filename, _ in dataset.resources)
+        raise UserError(
+            f"data.download=true: {' '.join(str(error).split())}: download {files} by hand into {raw}/ "
+            "(the .gz files are enough) and leave out data.download"
+        ) from None
 
 
 class SyntheticDataModule(InMemoryDataModule):

@@ -7,10 +7,19 @@ from the sweep directory itself: each job's ``.hydra/overrides.yaml`` and the ``
 wrote (``src.train`` and ``src.evaluate`` write one). It does so after every job, so a sweep stopped by a
 failing job still leaves the summary of the jobs before it, and once more at the end, when it prints it.
 A job without ``metrics.json`` (it failed, or its task writes none) shows ``-``.
+
+Jobs that differ only in their ``seed=`` override are repeats of one setting: a second table gives each
+setting's ``test/acc`` as mean ± standard deviation over its seeds, with the smallest, the epochs trained
+and the wall time per run. ``python -m src.sweep DIR`` prints both tables for any folder of run
+directories (a sweep's, or single runs gathered in one folder), e.g. the README's results table:
+
+    python -m src.train -m experiment=essay_mnist,nielsen_ch1,best_mlp seed=1,2,3 data.root=DIR
 """
 
 import json
 import re
+import statistics
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +37,15 @@ DECIMALS = {"train/samples_per_sec": 0}
 
 @dataclass(frozen=True)
 class JobSummary:
-    """One job of a sweep: its directory relative to the sweep's, its overrides and its metrics."""
+    """One job of a sweep: its directory relative to the sweep's, its overrides, its metrics, the epochs it
+    trained (from ``checkpoints/last.ckpt``) and its wall time in seconds (from the run's configuration
+    written at its start to its ``metrics.json``); ``None`` where unknown."""
 
     job: str
     overrides: list[str]
     metrics: dict[str, Any]
+    epochs: int | None = None
+    seconds: float | None = None
 
 
 def natural_key(text: str) -> list[str | int]:
@@ -48,8 +61,23 @@ def collect(sweep_dir: Path) -> list[JobSummary]:
         metrics_file = job_dir / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
         overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(overrides_file))]
-        jobs.append(JobSummary(job_dir.relative_to(sweep_dir).as_posix(), overrides, metrics))
+        seconds = None
+        if metrics_file.is_file():
+            seconds = metrics_file.stat().st_mtime - overrides_file.stat().st_mtime
+        job = job_dir.relative_to(sweep_dir).as_posix()
+        jobs.append(JobSummary(job, overrides, metrics, epochs_trained(job_dir), seconds))
     return sorted(jobs, key=lambda job: natural_key(job.job))
+
+
+def epochs_trained(job_dir: Path) -> int | None:
+    """The epochs a run completed, from its ``checkpoints/last.ckpt`` (saved after every epoch)."""
+    import torch
+
+    last = job_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return None
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+    return int(checkpoint["epoch"]) + 1
 
 
 def cell(metrics: dict[str, Any], name: str) -> str:
@@ -85,10 +113,60 @@ def table(jobs: list[JobSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def setting(job: JobSummary, shared: set[str]) -> str:
+    """The job's overrides except its seed and those ``shared`` by every job: what tells its setting
+    from the others."""
+    kept = [item for item in job.overrides if not item.startswith("seed=") and item not in shared]
+    return " ".join(kept) or "(every job)"
+
+
+def spread(values: list[float], decimals: int) -> str:
+    """``mean ± standard deviation`` (sample), or the value alone for one run."""
+    if len(values) == 1:
+        return f"{values[0]:.{decimals}f}"
+    return f"{statistics.mean(values):.{decimals}f} ± {statistics.stdev(values):.{decimals}f}"
+
+
+def seeds_table(jobs: list[JobSummary]) -> str:
+    """A Markdown table of each setting (overrides but the seed; those of every job are listed above the
+    job table) with ``test/acc`` over its seeds: runs,
+    mean ± std, the smallest, epochs trained and wall time per run (mean). Jobs without ``test/acc`` are
+    left out; an empty string if no setting has two runs."""
+    tested = [job for job in jobs if isinstance(job.metrics.get("test/acc"), int | float)]
+    shared = set.intersection(*(set(job.overrides) for job in tested)) if tested else set()
+    groups: dict[str, list[JobSummary]] = {}
+    for job in tested:
+        groups.setdefault(setting(job, shared), []).append(job)
+    if not any(len(group) > 1 for group in groups.values()):
+        return ""
+    lines = [
+        "| setting | runs | test/acc mean ± std | smallest | epochs | wall time per run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, group in groups.items():
+        accs = [float(job.metrics["test/acc"]) for job in group]
+        epochs = sorted({job.epochs for job in group if job.epochs is not None})
+        seconds = [job.seconds for job in group if job.seconds is not None]
+        epoch_range = "-".join(map(str, epochs[:: max(1, len(epochs) - 1)])) or "-"
+        wall = f"{statistics.mean(seconds) / 60:.1f} min" if seconds else "-"
+        cells = [
+            name.replace("|", r"\|"),
+            str(len(group)),
+            spread(accs, 4),
+            f"{min(accs):.4f}",
+            epoch_range,
+            wall,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_summary(sweep_dir: Path) -> str:
-    """Write ``summary.md`` and ``summary.json`` into ``sweep_dir``; returns the table."""
+    """Write ``summary.md`` and ``summary.json`` into ``sweep_dir``; returns the tables."""
     jobs = collect(sweep_dir)
     text = table(jobs)
+    if seeds := seeds_table(jobs):
+        text += f"\nOver seeds:\n\n{seeds}"
     (sweep_dir / "summary.md").write_text(text)
     write_json(sweep_dir / "summary.json", {"columns": list(COLUMNS), "jobs": [asdict(job) for job in jobs]})
     return text
@@ -105,3 +183,9 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         text = write_summary(sweep_dir)
         print(f"\nsweep summary ({sweep_dir / 'summary.md'}):\n{text}", end="")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
+        sys.exit("usage: python -m src.sweep DIR   (a folder of run directories, e.g. a multirun's)")
+    print(write_summary(Path(sys.argv[1])), end="")
