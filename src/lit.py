@@ -17,6 +17,7 @@ from torch import Tensor
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from src.cuda_graph import ChunkGraphs, chunk_graphs_for, train_steps
 from src.data import Chunk
 from src.errors import DivergenceError
 from src.network.mlp import MLP
@@ -39,7 +40,8 @@ class MLPClassifier(L.LightningModule):
     ``optimizer`` is a plain dict with ``_target_`` (a ``torch.optim`` class) and its keyword arguments
     (default: plain SGD with ``lr=3.0``);
     ``data`` records the data configuration the network was trained on, so a checkpoint alone can
-    rebuild both (``python -m src.evaluate``).
+    rebuild both (``python -m src.evaluate``); ``cuda_graph`` (auto, on or off) whether a GPU replays each
+    chunk's SGD steps as one CUDA graph (:mod:`src.cuda_graph`).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class MLPClassifier(L.LightningModule):
         init: str = "normal",
         optimizer: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        cuda_graph: str = "auto",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -67,6 +70,7 @@ class MLPClassifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
+        self.chunk_graphs: ChunkGraphs | None = None  # chosen once per fit, in on_train_start
 
     def forward(self, x: Tensor) -> Tensor:
         """The output activations ``L_out`` for a batch of flattened images."""
@@ -91,23 +95,30 @@ class MLPClassifier(L.LightningModule):
                 f"data parallel: {self.trainer.world_size} processes x data.batch_size={batch_size} per "
                 f"process = {self.trainer.world_size * batch_size} samples averaged per SGD step"
             )
+        self.chunk_graphs = chunk_graphs_for(
+            self.hparams.cuda_graph,
+            self.net.loss,
+            self.net.params,
+            self.optimizers().optimizer,
+            self._sgd_step,
+            self.device.type,
+            self.trainer.precision,
+            self.trainer.world_size,
+            rank_zero_info,
+        )
 
     def training_step(self, chunk: Chunk, batch_idx: int) -> None:
         """One SGD step per mini-batch of the chunk: ``C`` forward, ``grad C`` by backprop, then
         ``P <- P - r * grad C``."""
-        xs = chunk.x.split(chunk.batch_size)
-        expected = self.expected(chunk.y).split(chunk.batch_size)  # E of the whole chunk, gathered at once
-        loss_of, step = self.net.loss, self._sgd_step()
-        losses = []
-        for x, e in zip(xs, expected, strict=True):
-            loss = loss_of(x, e)
-            step(loss)
-            losses.append(loss.detach())
-        losses = torch.stack(losses)
+        expected = self.expected(chunk.y)  # E of the whole chunk, gathered at once
+        if self.chunk_graphs is not None:  # the same steps, replayed as one CUDA graph
+            losses = self.chunk_graphs.run(chunk.x, expected, chunk.batch_size)
+        else:
+            losses = train_steps(self.net.loss, self._sgd_step(), chunk.x, expected, chunk.batch_size)
         self._stop_if_diverged(losses)
         self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
         sizes = torch.full_like(losses, chunk.batch_size)
-        sizes[-1] = len(xs[-1])
+        sizes[-1] = len(chunk.y) - (len(losses) - 1) * chunk.batch_size
         self.train_loss.update(losses, sizes)
 
     def _sgd_step(self) -> Callable[[Tensor], None]:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from src.checkpoint import describe, load_checkpoint, network_sizes
+from src.cuda_graph import check_cuda_graph
 from src.errors import UserError
 from src.network.activations import ACTIVATIONS
 from src.network.cost import COSTS
@@ -53,6 +54,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_optimizer(plain["optimizer"])
     data_class = check_data(plain["data"])
     check_trainer(plain["trainer"])
+    check_cuda_graph(plain["model"], plain["trainer"], plain["optimizer"])
     if plain.get("ckpt_path") is not None:
         check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
 
