@@ -6,8 +6,8 @@ than its own CPU (issue 13). ``torch.cuda.graph`` records the kernels of the chu
 (per step: the cost ``C`` forward, ``grad C`` by the hand-written
 :class:`~src.network.backprop.Backpropagation`, the update ``P <- P - r * grad C``) and replays them with
 one launch per chunk. The replay runs exactly the recorded kernels on the recorded memory, so the chunk
-is copied into static buffers first, and for plain SGD in float32 the weights equal the eager loop's
-bit for bit.
+is copied into static buffers first; the kernels are the eager loop's, so for plain SGD in float32 the
+weights are meant to equal its weights bit for bit (``tests/test_cuda_graph.py`` checks it on a GPU).
 
 :func:`decide` says whether a run can use it (pure Python, also checked before training by
 :func:`check_cuda_graph`); :class:`ChunkGraphs` captures and replays; :func:`chunk_graphs_for` is what the
@@ -66,7 +66,7 @@ def optimizer_refusal(optimizer: torch.optim.Optimizer) -> str | None:
             f"optimizer {name} was built with capturable=false: add +optimizer.capturable=true to capture "
             "its step() as well"
         )
-    return f"optimizer {name}'s step() can't be captured (torch offers no capturable={True} for it)"
+    return f"optimizer {name}'s step() can't be captured (torch offers no capturable=true for it)"
 
 
 def decide(

@@ -107,6 +107,9 @@ class MLPClassifier(L.LightningModule):
             rank_zero_info,
         )
 
+    def on_train_end(self) -> None:
+        self.chunk_graphs = None  # frees the graphs' GPU memory before testing
+
     def training_step(self, chunk: Chunk, batch_idx: int) -> None:
         """One SGD step per mini-batch of the chunk: ``C`` forward, ``grad C`` by backprop, then
         ``P <- P - r * grad C``."""

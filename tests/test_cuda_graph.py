@@ -2,6 +2,7 @@
 capture/replay logic (on the CPU with an eager stand-in for the capture), CPU training unchanged; on a
 GPU (marked ``gpu``, skipped without one) the real graphs against the eager loop."""
 
+import logging
 import re
 
 import lightning as L
@@ -338,7 +339,36 @@ def test_cpu_training_is_the_textbook_loop_bit_for_bit(tmp_path, mode):
     assert torch.equal(weights, net.params.detach())
 
 
+@pytest.mark.slow
+def test_training_step_through_chunk_graphs_trains_as_eagerly(tmp_path, monkeypatch):
+    """The hook in ``training_step``, on the CPU with the eager stand-in for the capture: two epochs of
+    full and short chunks give the eager run's weights and ``train/loss``, bit for bit."""
+    quick = ["trainer.max_epochs=2", "data.batches_per_step=64", "test=false"]
+    eager = train(compose_config("train", tmp_path / "eager", *quick))
+
+    def with_stand_in(mode, loss_of, params, optimizer, make_step, *context):
+        return ChunkGraphs(loss_of, params, optimizer, make_step, capture=EagerCapture())
+
+    monkeypatch.setattr("src.lit.chunk_graphs_for", with_stand_in)
+    replayed = train(compose_config("train", tmp_path / "replayed", *quick))
+    weights = [
+        load_checkpoint(tmp_path / run / "checkpoints" / "last.ckpt")["state_dict"]["net.params"]
+        for run in ("eager", "replayed")
+    ]
+    assert torch.equal(weights[0], weights[1])
+    assert replayed["train/loss"] == eager["train/loss"] and replayed["val/acc"] == eager["val/acc"]
+
+
 # --- on a GPU --------------------------------------------------------------------------------------------
+
+
+def logged(capfd, caplog) -> str:
+    """What Lightning's ``rank_zero_info`` printed since the last call: to stderr, or to pytest's log
+    capture where the root logger has handlers (then Lightning's logger propagates to it)."""
+    out, err = capfd.readouterr()
+    text = out + err + caplog.text
+    caplog.clear()
+    return text
 
 
 def run_weights(run_dir) -> torch.Tensor:
@@ -351,10 +381,11 @@ GPU_QUICK = ["trainer=gpu", "trainer.max_epochs=2", "data.batches_per_step=64", 
 @pytest.mark.gpu
 @pytest.mark.slow
 @needs_cuda
-def test_gpu_plain_sgd_graph_equals_eager_bit_for_bit(tmp_path, capfd):
+def test_gpu_plain_sgd_graph_equals_eager_bit_for_bit(tmp_path, capfd, caplog):
     """Two epochs on the digits, 64 mini-batches per chunk (a full chunk and a short one per epoch)."""
+    caplog.set_level(logging.INFO)
     train(compose_config("train", tmp_path / "graph", *GPU_QUICK, "model.cuda_graph=on"))
-    assert "cuda graph: each chunk of SGD steps is replayed as one CUDA graph" in capfd.readouterr().err
+    assert "cuda graph: each chunk of SGD steps is replayed as one CUDA graph" in logged(capfd, caplog)
     train(compose_config("train", tmp_path / "eager", *GPU_QUICK, "model.cuda_graph=off"))
     graph, eager = run_weights(tmp_path / "graph"), run_weights(tmp_path / "eager")
     assert torch.equal(graph, eager), f"max |diff| {(graph - eager).abs().max().item()}"
@@ -421,13 +452,16 @@ def test_gpu_capture_replays_exactly_the_eager_steps(optimizer_name):
 @pytest.mark.gpu
 @pytest.mark.slow
 @needs_cuda
-def test_gpu_fallbacks_say_why_in_one_line(tmp_path, capfd):
+def test_gpu_fallbacks_say_why_in_one_line(tmp_path, capfd, caplog):
+    caplog.set_level(logging.INFO)
     train(compose_config("train", tmp_path / "fp16", *GPU_QUICK, "trainer.precision=16-mixed"))
-    err = capfd.readouterr().err
-    assert err.count("cuda graph: not used, the SGD steps run eagerly: trainer.precision=16-mixed") == 1
+    assert "cuda graph: not used, the SGD steps run eagerly: trainer.precision=16-mixed" in logged(
+        capfd, caplog
+    )
     train(compose_config("train", tmp_path / "adam", *GPU_QUICK, "optimizer=adam"))
-    err = capfd.readouterr().err
-    assert err.count("cuda graph: not used, the SGD steps run eagerly: optimizer Adam was built with") == 1
+    assert "cuda graph: not used, the SGD steps run eagerly: optimizer Adam was built with" in logged(
+        capfd, caplog
+    )
     with pytest.raises(UserError, match=re.escape("model.cuda_graph=on: trainer.precision=16-mixed")):
         train(
             compose_config(
