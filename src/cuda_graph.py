@@ -146,13 +146,6 @@ def chunk_shape(samples: int, batch_size: int) -> tuple[int, int]:
     return batches, samples - (batches - 1) * batch_size
 
 
-def epoch_chunk_sizes(samples: int, chunk_samples: int) -> list[int]:
-    """The distinct chunk sizes of an epoch over ``samples`` cut into chunks of ``chunk_samples``: one
-    graph is captured per size (at most two: the full chunks and the shorter last one)."""
-    full, rest = divmod(samples, chunk_samples)
-    return [size for size, count in ((chunk_samples, full), (rest, rest)) if count]
-
-
 @dataclass
 class StaticChunk:
     """The memory a captured chunk reads and writes: images ``x`` (one per row), expected outputs ``E``

@@ -19,7 +19,6 @@ from src.cuda_graph import (
     chunk_graphs_for,
     chunk_shape,
     decide,
-    epoch_chunk_sizes,
     graph_memory,
     static_bytes,
     train_steps,
@@ -195,6 +194,11 @@ def test_on_with_a_cpu_trainer_is_one_error_line(tmp_path):
 # --- chunk shapes and static buffers -------------------------------------------------------------------
 
 
+def epoch_chunk_sizes(sampler: MiniBatchChunks) -> list[int]:
+    """The distinct chunk sizes of an epoch, as the data module cuts it: one graph is captured per size."""
+    return sorted({len(indices) for indices in sampler}, reverse=True)
+
+
 def test_chunks_split_into_full_and_short_ones():
     assert chunk_shape(1280, 10) == (128, 10)
     assert chunk_shape(1257, 10) == (126, 7)
@@ -202,11 +206,13 @@ def test_chunks_split_into_full_and_short_ones():
     with pytest.raises(ValueError):
         chunk_shape(0, 10)
     # the essay's MNIST run: 50,000 images, 128 mini-batches of 10 per chunk: 39 full chunks and one of 80
-    assert epoch_chunk_sizes(50000, 1280) == [1280, 80]
-    assert epoch_chunk_sizes(50000, 5000) == [5000]  # 784-1024-1024-10 at batch 1000: 5 per chunk
-    assert epoch_chunk_sizes(1000, 1280) == [1000]
-    sampler = MiniBatchChunks(1257, 10, 64)  # the digits' training set: what the data module really cuts
-    assert sorted({len(chunk) for chunk in sampler}, reverse=True) == epoch_chunk_sizes(1257, 640)
+    assert epoch_chunk_sizes(MiniBatchChunks(50000, 10, 128)) == [1280, 80]
+    assert chunk_shape(80, 10) == (8, 10)
+    # 784-1024-1024-10 at batch 1000: 5 mini-batches per chunk (16 MiB of images), no short chunk
+    assert epoch_chunk_sizes(MiniBatchChunks(50000, 1000, 5)) == [5000]
+    # the digits' 1,257 training images at 64 mini-batches per chunk
+    assert epoch_chunk_sizes(MiniBatchChunks(1257, 10, 64)) == [640, 617]
+    assert chunk_shape(617, 10) == (62, 7)
 
 
 @pytest.mark.parametrize(
