@@ -16,7 +16,8 @@ pytest -q -rs tests/test_bench.py -k cuda
 
 # CUDA graphs (src/cuda_graph.py): graph vs eager weights, fallbacks, resume; then what a graph costs in
 # GPU memory (static buffers exact, the private pool as memory_allocated/memory_reserved grow)
-pytest -q -rs -m gpu tests/test_cuda_graph.py
+# (4 processes share the GPU where pytest-xdist is installed: the tests train a dozen short runs)
+pytest -q -rs -m gpu $(python -c "import xdist" 2>/dev/null && echo "-n 4") tests/test_cuda_graph.py
 python - <<'PY'
 from src.cuda_graph import graph_memory
 from src.data import batches_per_chunk
