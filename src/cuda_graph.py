@@ -36,8 +36,9 @@ switched off while capturing). ``16-mixed`` does not: see :func:`decide`."""
 LIGHTNING_PRECISION_ALIASES = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
 """The historical precision names Lightning still accepts, as ``Trainer.precision`` reports them."""
 
-Step = Callable[[Tensor], None]
-"""An SGD step from a mini-batch's cost: ``P.grad = None``, ``backward()``, the update."""
+Step = Callable[[Tensor], Tensor]
+"""An SGD step from a mini-batch's cost: ``P.grad = None``, ``backward()``, the update; returns the cost,
+detached (as :meth:`src.lit.MLPClassifier._sgd_step` makes it)."""
 
 
 class Decision(NamedTuple):
@@ -109,26 +110,19 @@ def capturable_off_gpu(device_type: str, optimizer: torch.optim.Optimizer) -> st
     return None
 
 
-def check_cuda_graph(model: dict[str, Any], trainer: dict[str, Any], optimizer: dict[str, Any]) -> None:
-    """Before anything is built: ``model.cuda_graph`` is one of :data:`MODES`, and what the configuration
-    alone shows about the run (a CPU trainer, the precision, the optimizer) allows ``on`` and
+def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.Optimizer) -> None:
+    """Before anything is built: what the configuration alone shows about the run (a CPU trainer, the
+    precision, the optimizer, here built on a throw-away parameter) allows ``model.cuda_graph=on`` and
     ``optimizer.capturable``. What only the started run knows (``accelerator=auto``, the number of
     processes) is checked by :func:`chunk_graphs_for`."""
-    from hydra.utils import get_class
-
-    mode = model.get("cuda_graph", "auto")
-    if mode not in MODES:
-        raise UserError(f"model.cuda_graph={mode}: choose one of {', '.join(MODES)}")
     device_type = "cpu" if trainer.get("accelerator") == "cpu" else "cuda"  # gpu or auto: known later
-    arguments = {name: value for name, value in optimizer.items() if name != "_target_"}
-    built = get_class(optimizer["_target_"])([torch.zeros(1, requires_grad=True)], **arguments)
-    refusal = capturable_off_gpu(device_type, built)
+    refusal = capturable_off_gpu(device_type, optimizer)
     if refusal is not None:
         raise UserError(refusal)
     if mode == "on":
         precision = str(trainer.get("precision", "32-true"))
         precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
-        decision = decide(mode, device_type, precision, 1, built)
+        decision = decide(mode, device_type, precision, 1, optimizer)
         if not decision.use_graph:
             raise UserError(refused_on(decision.reason))
 
@@ -182,12 +176,8 @@ def train_steps(
     loss_of: Callable[[Tensor, Tensor], Tensor], step: Step, x: Tensor, expected: Tensor, batch_size: int
 ) -> Tensor:
     """One SGD step per mini-batch of the chunk, as ``training_step`` takes them; their costs, stacked."""
-    losses = []
-    for xs, es in zip(x.split(batch_size), expected.split(batch_size), strict=True):
-        loss = loss_of(xs, es)
-        step(loss)
-        losses.append(loss.detach())
-    return torch.stack(losses)
+    minibatches = zip(x.split(batch_size), expected.split(batch_size), strict=True)
+    return torch.stack([step(loss_of(xs, es)) for xs, es in minibatches])
 
 
 Capture = Callable[[Callable[[], None]], Callable[[], None]]
@@ -372,10 +362,11 @@ def graph_epoch(
     weights = params.detach()
 
     def make_step() -> Step:
-        def step(loss: Tensor) -> None:
+        def step(loss: Tensor) -> Tensor:
             params.grad = None
             loss.backward()
             weights.add_(params.grad, alpha=-lr)
+            return loss.detach()
 
         return step
 

@@ -38,10 +38,10 @@ from PIL import Image, ImageOps
 from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
-from src.checkpoint import load_checkpoint, load_model, short_reason
+from src.checkpoint import load_model, short_reason
 from src.cli import refuse_unknown_group_options, report_user_errors
 from src.errors import UserError
-from src.run_files import write_json
+from src.metrics_file import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 INK_THRESHOLD = 0.1  # a pixel is ink above this share of the brightest ink (after the noise floor)
@@ -184,7 +184,7 @@ def predict(ckpt_path: str | Path, inputs: str | Path | Sequence[str | Path]) ->
     """Classify the image file(s) ``inputs`` (files and/or directories) with the network of the checkpoint
     at ``ckpt_path``, loaded with ``weights_only=True``."""
     files = image_files(inputs)
-    model = load_model(load_checkpoint(ckpt_path))
+    model = load_model(ckpt_path)
     layout = layout_for(model.hparams.in_features)
     x = torch.stack([to_input(read_image(path), layout) for path in files])
     with torch.no_grad():

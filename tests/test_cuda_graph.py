@@ -11,6 +11,7 @@ import torch
 from runs import compose_config, run_module
 
 from src.checkpoint import load_checkpoint
+from src.config import Model, parse
 from src.cuda_graph import (
     GRAPH_PRECISIONS,
     ChunkGraphs,
@@ -130,52 +131,52 @@ def test_the_choice_logs_one_line_on_a_gpu_and_none_on_the_cpu():
 
 TRAINER_CPU = {"accelerator": "cpu", "precision": "32-true"}
 TRAINER_GPU = {"accelerator": "gpu", "precision": "32-true"}
-PLAIN_SGD = {"_target_": "torch.optim.SGD", "lr": 3.0}
+
+
+def test_the_mode_is_one_of_three():
+    assert parse(Model, {}, "model").cuda_graph == "auto"
+    with pytest.raises(UserError, match=r"^model.cuda_graph=yes: choose one of auto, on, off$"):
+        parse(Model, {"cuda_graph": "yes"}, "model")
 
 
 @pytest.mark.parametrize(
-    ("model", "trainer", "optimizer", "message"),
+    ("mode", "trainer", "optimizer", "message"),
     [
-        ({"cuda_graph": "yes"}, TRAINER_GPU, PLAIN_SGD, "model.cuda_graph=yes: choose one of auto, on, off"),
-        ({"cuda_graph": "on"}, TRAINER_CPU, PLAIN_SGD, "model.cuda_graph=on: the network trains on the cpu"),
+        ("on", TRAINER_CPU, SGD, "model.cuda_graph=on: the network trains on the cpu"),
         (
-            {"cuda_graph": "on"},
+            "on",
             {"accelerator": "gpu", "precision": "16"},
-            PLAIN_SGD,
-            "model.cuda_graph=on: trainer.precision=16-mixed scales each loss",
+            SGD,
+            "model.cuda_graph=on: trainer.precision=16-mixed",
         ),
+        ("on", TRAINER_GPU, ADAM, "model.cuda_graph=on: optimizer Adam was built with capturable=false"),
         (
-            {"cuda_graph": "on"},
-            TRAINER_GPU,
-            {"_target_": "torch.optim.Adam", "lr": 0.01},
-            "model.cuda_graph=on: optimizer Adam was built with capturable=false",
-        ),
-        (
-            {},
+            "auto",
             TRAINER_CPU,
-            {"_target_": "torch.optim.Adam", "lr": 0.01, "capturable": True},
-            "optimizer.capturable=true: torch runs a capturable Adam step only on a GPU",
+            ADAM_CAPTURABLE,
+            "optimizer.capturable=true: torch runs a capturable Adam step",
         ),
+        ("off", TRAINER_CPU, ADAM_CAPTURABLE, "optimizer.capturable=true: torch runs a capturable Adam step"),
     ],
 )
-def test_config_refuses_what_it_can_see_is_impossible(model, trainer, optimizer, message):
+def test_config_refuses_what_it_can_see_is_impossible(mode, trainer, optimizer, message):
     with pytest.raises(UserError, match=f"^{re.escape(message)}"):
-        check_cuda_graph(model, trainer, optimizer)
+        check_cuda_graph(mode, trainer, optimizer)
 
 
 @pytest.mark.parametrize(
-    ("model", "trainer", "optimizer"),
+    ("mode", "trainer", "optimizer"),
     [
-        ({}, TRAINER_CPU, PLAIN_SGD),  # auto by default: eager on the CPU
-        ({"cuda_graph": "off"}, TRAINER_CPU, PLAIN_SGD),
-        ({"cuda_graph": "on"}, TRAINER_GPU, PLAIN_SGD),
-        ({"cuda_graph": "on"}, {"accelerator": "auto", "precision": "bf16-mixed"}, PLAIN_SGD),
-        ({"cuda_graph": "on"}, TRAINER_GPU, {"_target_": "torch.optim.Adam", "lr": 0.01, "capturable": True}),
-        ({"cuda_graph": "auto"}, TRAINER_GPU, {"_target_": "torch.optim.RMSprop", "lr": 0.01}),
+        ("auto", TRAINER_CPU, SGD),  # the default: eager on the CPU
+        ("off", TRAINER_CPU, SGD),
+        ("on", TRAINER_GPU, SGD),
+        ("on", {"accelerator": "auto", "precision": "bf16-mixed"}, MOMENTUM),
+        ("on", TRAINER_GPU, ADAM_CAPTURABLE),
+        ("auto", TRAINER_GPU, torch.optim.RMSprop(params())),
     ],
 )
-def test_config_accepts_what_can_run(model, trainer, optimizer):
-    check_cuda_graph(model, trainer, optimizer)
+def test_config_accepts_what_can_run(mode, trainer, optimizer):
+    check_cuda_graph(mode, trainer, optimizer)
 
 
 @pytest.mark.slow
@@ -277,6 +278,7 @@ def trained(optimizer_name, data, replayed, lrs=None, capture=None):
             net.params.grad = None
             loss.backward()
             optimizer.step()
+            return loss.detach()
 
         return step
 
@@ -437,6 +439,7 @@ def test_gpu_capture_replays_exactly_the_eager_steps(optimizer_name):
                 net.params.grad = None
                 loss.backward()
                 optimizer.step()
+                return loss.detach()
 
             return step
 
