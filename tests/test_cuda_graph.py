@@ -20,6 +20,7 @@ from src.cuda_graph import (
     chunk_graphs_for,
     chunk_shape,
     decide,
+    graph_epoch,
     graph_memory,
     static_bytes,
     train_steps,
@@ -509,3 +510,31 @@ def test_gpu_graph_memory_is_the_static_buffers_and_a_pool():
     print(f"784-16-16-10 batch 10 x 128: {memory}")
     assert memory["static"] == 4_065_792
     assert memory["allocated"] >= memory["static"] and memory["reserved"] >= memory["allocated"]
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_benchmark_graph_epoch_equals_the_plain_loop():
+    """``plain-manual-graph``'s epoch (benchmarks/pipelines_cuda.py) against the plain loop over the same
+    chunks: the same weights after three epochs."""
+    x = torch.rand(1000, 64, device="cuda")
+    y = torch.randint(0, 10, (1000,), device="cuda")
+    expected = torch.eye(10, device="cuda")[y]
+
+    def weights(replayed: bool) -> torch.Tensor:
+        torch.manual_seed(0)  # the initial weights and each epoch's permutation on the GPU
+        net = MLP([64, 16, 16, 10]).cuda()
+
+        def plain_epoch() -> None:
+            for indices in torch.randperm(1000, device="cuda").split(160):
+                for xs, es in zip(x[indices].split(10), expected[indices].split(10), strict=True):
+                    net.params.grad = None
+                    net.loss(xs, es).backward()
+                    net.params.detach().add_(net.params.grad, alpha=-3.0)
+
+        epoch = graph_epoch(net.params, net.loss, x, y, 10, 16, 3.0) if replayed else plain_epoch
+        for _ in range(3):
+            epoch()
+        return net.params.detach().clone()
+
+    assert torch.equal(weights(True), weights(False))
