@@ -28,7 +28,7 @@ import torch
 from PIL import Image, ImageDraw
 from runs import REPO, compose_config, run_module, write_idx
 
-from src.checkpoint import load_checkpoint, load_model
+from src.checkpoint import load_checkpoint, load_model, model_from
 from src.demo.__main__ import first_rate, newest_checkpoint
 from src.demo.samples import Samples, samples_to_pick
 from src.demo.server import MAX_BODY, DemoServer
@@ -458,7 +458,7 @@ def page_server(request: pytest.FixtureRequest) -> Iterator[tuple[DemoServer, Pa
     before = hashlib.sha256(ckpt.read_bytes()).hexdigest()
     checkpoint = load_checkpoint(ckpt)
     network = DemoNetwork(
-        load_model(checkpoint).net, first_rate(None, checkpoint["hyper_parameters"]["optimizer"])
+        model_from(checkpoint, str(ckpt)).net, first_rate(None, checkpoint["hyper_parameters"]["optimizer"])
     )
     samples = samples_to_pick(checkpoint["hyper_parameters"].get("data"), network.sizes[0])
     with serving(network, samples) as demo:
@@ -551,7 +551,7 @@ def test_a_drawn_stroke_is_classified_as_src_predict_classifies_the_canvas(
     # every hidden layer and the input too, against feedforward on src.predict's reduction of the canvas
     x = to_input(read_image(drawing), layout_for(sizes[0]))
     assert page.evaluate("window.demo.input") == pytest.approx(x.tolist(), abs=TOLERANCE)
-    net = load_model(load_checkpoint(ckpt)).net
+    net = load_model(ckpt).net
     activations, _ = feedforward(net.layers(), net.architecture, x[None])
     for layer in range(2, len(sizes) + 1):
         assert by_layer[layer] == pytest.approx(activations[layer - 1][0].tolist(), abs=TOLERANCE)
@@ -565,7 +565,7 @@ def test_the_backprop_view_shows_backpropagations_gradient(page, page_server, tm
     page.click("#digits button[data-digit='3']")
     page.wait_for_function(settled("window.demo.backprop.digit === 3"), timeout=120_000)
     x = page.evaluate("window.demo.input")
-    net = load_model(load_checkpoint(ckpt)).net
+    net = load_model(ckpt).net
     cost, grad = direct_gradient(net, x, 3)
     shown = page.evaluate("window.demo.backprop")
     assert float(page.get_attribute("#cost", "data-value")) == pytest.approx(cost, abs=TOLERANCE)

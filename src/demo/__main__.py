@@ -35,7 +35,7 @@ def first_rate(cfg_rate: object, optimizer: object) -> float:
 
 def serve(cfg: DictConfig) -> None:
     """Load the checkpoint, listen on ``host:port``, print the URL and serve until Ctrl-C."""
-    from src.checkpoint import load_checkpoint, load_model
+    from src.checkpoint import load_checkpoint, model_from
     from src.demo.samples import samples_to_pick
     from src.demo.server import DemoServer
     from src.demo.views import DemoNetwork
@@ -51,7 +51,7 @@ def serve(cfg: DictConfig) -> None:
     checkpoint = load_checkpoint(ckpt_path)
     hparams = checkpoint["hyper_parameters"]
     rate = first_rate(OmegaConf.to_container(cfg).get("rate"), hparams.get("optimizer"))
-    network = DemoNetwork(load_model(checkpoint).net, rate)
+    network = DemoNetwork(model_from(checkpoint, f"ckpt_path={ckpt_path}").net, rate)
     samples = samples_to_pick(hparams.get("data"), network.sizes[0])
     try:
         server = DemoServer((host, port), network, samples)

@@ -22,11 +22,12 @@ class Activation:
 
     def backward(self, grad: Tensor, a: Tensor) -> Tensor:
         """The chain rule through ``S``: ``dC/dz = dC/da * S'(z)``."""
-        product = self.derivative(a).mul_(grad)  # derivative() returns a new tensor: multiply in place
+        derivative = self.derivative(a)  # a new tensor: multiplied in place below
         if self.name == "relu":
-            # S'(z) = 0 for z <= 0 blocks the error even if it overflowed to inf (inf * 0 would be NaN)
-            return product.masked_fill_(a <= 0, 0.0)
-        return product
+            # where S'(z) = 0 the error stops even if it overflowed to inf (inf * 0 would be NaN)
+            blocked = derivative == 0
+            return derivative.mul_(grad).masked_fill_(blocked, 0.0)
+        return derivative.mul_(grad)
 
 
 def sigmoid(z: Tensor) -> Tensor:

@@ -1,0 +1,299 @@
+"""Mutation testing of the math and the training code: ``python -m tests.mutation [GROUP ...]``.
+
+Needs the ``mutation`` extra (``pip install -e '.[mutation]'``: cosmic-ray). Not part of CI: it takes tens
+of minutes. For each group below, cosmic-ray plants one small change at a time in the group's source
+files (an operator or a comparison swapped, a number changed, a condition negated, ...) and runs the
+group's quick tests (``-m "not slow"``) against it: a mutant the tests fail on is killed, one they pass
+survives. The run works in a copy of the repository (``--workdir``, a temporary directory by default),
+so your files are never changed, and ends with a table and the diff of every survivor.
+
+cosmic-ray runs a shell command per mutant; a new interpreter would spend seconds importing torch and
+Lightning each time. Here that command asks a warm process, which imported them once, to fork and run
+pytest on the mutated files instead. mutmut, which forks this way itself, cannot be used: it takes a
+top-level package named ``src`` for a source folder and refuses to run on this layout.
+
+Survivors listed in :data:`EQUIVALENT` change nothing a test could observe; each says why. Any other
+survivor is a gap in the tests.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = ["-x", "-q", "-m", "not slow", "-p", "no:cacheprovider", "--noconftest"]
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "network": (
+        ["src/network"],
+        ["tests/test_units.py", "tests/test_backprop.py", "tests/test_reference_numpy.py"],
+    ),
+    "checkpoint": (
+        ["src/checkpoint.py"],
+        [
+            "tests/test_units.py",
+            "tests/test_checkpoint_units.py",
+            "tests/test_checkpoint_safety.py",
+            *(
+                f"tests/test_checkpoints.py::{test}"
+                for test in (
+                    "test_a_checkpoint_that_would_run_code_is_refused_without_running_it",
+                    "test_a_failed_save_leaves_the_previous_file",
+                )
+            ),
+            "tests/test_training_step.py::test_interrupt_checkpoint_is_written_only_with_finite_weights",
+        ],
+    ),
+    "data": (
+        ["src/data.py"],
+        ["tests/test_data.py", "tests/test_data_units.py", "tests/test_training_step.py"],
+    ),
+    "lit": (
+        ["src/lit.py"],
+        [
+            "tests/test_training_step.py",
+            "tests/test_train.py::test_plain_sgd_is_recognised_only_without_extras",
+        ],
+    ),
+}
+"""Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
+
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("src/network/backprop.py", "NumberReplacer", "need_grad_x = ctx.needs_input_grad[1]"): (
+        "needs_input_grad[0] (P's) is always true: dC/dx is computed when x needs no gradient too, "
+        "slower but the same result"
+    ),
+    ("src/network/backprop.py", "ReplaceUnaryOperator_Delete_USub", "dtype = activations[-1].dtype"): (
+        "every layer's activations have the same dtype"
+    ),
+    (
+        "src/network/layers.py",
+        "ReplaceComparisonOperator_Eq_GtE",
+        "activation = architecture.output if index == len(layers) - 1 else architecture.hidden",
+    ): "index never exceeds len(layers) - 1",
+    ("src/checkpoint.py", "AddNot", 'if os.name != "posix":'): (
+        "skips flushing the directory entry to disk: only a power loss could show it"
+    ),
+    (
+        "src/lit.py",
+        "ReplaceBinaryOperator_BitAnd_Mul",
+        "if bool(finite_losses.all() & torch.isfinite(self.net.params).all()):  # one device sync",
+    ): "the product of two bool tensors is their logical and",
+    ("src/data.py", "NumberReplacer", "rank: int = 0,"): (
+        "the rank is read only when world_size > 1, and the data module always passes it"
+    ),
+}
+"""(file, cosmic-ray operator, the mutated line's text) -> why that mutant cannot be observed."""
+
+TIMEOUT_S = 120.0
+SEED = 17
+COPIED = ["src", "tests", "conf", "pyproject.toml"]
+
+
+def serve(address: str, workdir: Path) -> None:
+    """The warm process: imports the heavy libraries once, then for each request forks a child that runs
+    pytest in ``workdir`` (importing ``src`` from there, fresh) and answers with its exit code."""
+    import hydra  # noqa: F401
+    import hypothesis  # noqa: F401
+    import lightning  # noqa: F401
+    import pytest
+    import sklearn.model_selection  # noqa: F401
+    import torch
+    import torchmetrics  # noqa: F401
+
+    torch.set_num_threads(1)
+    sys.dont_write_bytecode = True  # a mutant may keep the file's size and mtime: never trust a .pyc
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(1)
+    while True:
+        connection, _ = listener.accept()
+        with connection:
+            request = json.loads(connection.makefile().readline())
+            if request == "stop":
+                return
+            child = os.fork()
+            if child == 0:
+                os.chdir(workdir)
+                sys.path.insert(0, str(workdir))
+                log = os.open(workdir / "last_test_run.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                code = int(pytest.main(request["args"]))
+                imported = sys.modules.get("src")
+                if imported is None or not str(imported.__file__).startswith(str(workdir)):
+                    code = 99  # the tests ran against another copy of src: no verdict
+                os._exit(code)
+            connection.sendall(f"{wait(child, request['timeout'])}\n".encode())
+
+
+def wait(child: int, timeout: float) -> int:
+    """The child's exit code, or 124 after killing it at ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    return 124
+
+
+def ask(address: str, request) -> int:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(address)
+        connection.sendall((json.dumps(request) + "\n").encode())
+        return int(connection.makefile().readline() or 1)
+
+
+def client(address: str, args: list[str]) -> None:
+    """cosmic-ray's test command: run ``args`` through the warm process; its exit code is ours."""
+    sys.exit(ask(address, {"args": args, "timeout": TIMEOUT_S}))
+
+
+def cosmic_ray(*args: str, cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", *args], cwd=cwd, check=True)
+
+
+def skip_all_but(session: Path, sample: int) -> None:
+    """Marks all but ``sample`` mutants, drawn with a fixed seed, skipped (as cosmic-ray's filters do)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        # ordered by what each mutant is (job ids are random): the same code gives the same sample
+        items = sorted(
+            db.pending_work_items,
+            key=lambda item: [(str(m.module_path), m.operator_name, m.occurrence) for m in item.mutations],
+        )
+        kept = {item.job_id for item in random.Random(SEED).sample(items, min(sample, len(items)))}
+        skipped = [item.job_id for item in items if item.job_id not in kept]
+        db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def run_group(name: str, workdir: Path, address: str, sample: int) -> list[dict]:
+    """Mutates the group's files one mutant at a time (``sample`` of them, drawn with a fixed seed, when
+    not 0); returns one row per mutant run."""
+    sources, tests = GROUPS[name]
+    pytest_args = [*QUICK, *tests]
+    code = ask(address, {"args": pytest_args, "timeout": 3 * TIMEOUT_S})
+    if code != 0:
+        raise SystemExit(
+            f"error: group {name}: the unmutated tests fail (exit {code}): see {workdir}/last_test_run.log"
+        )
+    config = workdir / f"{name}.toml"
+    command = " ".join(
+        [sys.executable, "-m", "tests.mutation", "--client", address, "--", *map(json.dumps, pytest_args)]
+    )
+    config.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(sources)}\n"
+        f"timeout = {TIMEOUT_S + 10}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n"
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+    )
+    session = workdir / f"{name}.sqlite"
+    cosmic_ray("init", str(config), str(session), cwd=workdir)
+    if sample:
+        skip_all_but(session, sample)
+    cosmic_ray("exec", str(config), str(session), cwd=workdir)
+    rows = []
+    with sqlite3.connect(session) as db:
+        query = (
+            "SELECT s.module_path, s.operator_name, s.start_pos_row, r.test_outcome, r.diff, r.worker_outcome "
+            "FROM mutation_specs s JOIN work_results r ON s.job_id = r.job_id"
+        )
+        for path, operator, line, outcome, diff, worker in db.execute(query):
+            outcome, worker = (outcome or "").lower(), worker.lower()
+            if worker == "skipped":
+                continue
+            text = (workdir / path).read_text().splitlines()[line - 1].strip()
+            reason = EQUIVALENT.get((path, operator.split("/")[-1], text))
+            rows.append(
+                {
+                    "path": path,
+                    "operator": operator,
+                    "line": line,
+                    "text": text,
+                    "outcome": outcome or worker,
+                    "diff": diff,
+                    "equivalent": reason,
+                }
+            )
+    return rows
+
+
+def report(name: str, rows: list[dict]) -> None:
+    survived = [row for row in rows if row["outcome"] == "survived"]
+    equivalent = [row for row in survived if row["equivalent"]]
+    killed = sum(row["outcome"] == "killed" for row in rows)
+    other = len(rows) - killed - len(survived)
+    for row in sorted(survived, key=lambda row: (row["path"], row["line"])):
+        label = f"equivalent: {row['equivalent']}" if row["equivalent"] else "SURVIVED"
+        print(f"\n{row['path']}:{row['line']} {row['operator'].split('/')[-1]} ({label})\n{row['diff']}")
+    gaps = len(survived) - len(equivalent)
+    print(
+        f"\n{name}: {len(rows)} mutants, {killed} killed, {len(survived)} survived "
+        f"({len(equivalent)} equivalent, {gaps} not), {other} incompetent or errors; "
+        f"non-equivalent survivors {100 * gaps / max(1, len(rows)):.1f}%"
+    )
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--client"]:  # cosmic-ray's test command: --client ADDRESS -- PYTEST_ARGS
+        client(sys.argv[2], sys.argv[4:])
+    parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "groups", nargs="*", metavar="GROUP", help=f"any of {', '.join(GROUPS)} (default: all)"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=0, help="run only this many mutants per group, drawn with a fixed seed"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="where to copy the repository (default: a new temporary one)"
+    )
+    args = parser.parse_args()
+    unknown = [name for name in args.groups if name not in GROUPS]
+    if unknown:
+        parser.exit(2, f"error: GROUP={unknown[0]}: unknown; choose among {', '.join(GROUPS)}\n")
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="mutation-"))).resolve()
+    for name in COPIED:
+        source, target = REPO / name, workdir / name
+        if source.is_dir():
+            ignored = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+            shutil.copytree(source, target, ignore=ignored, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+    address = str(workdir / "warm.sock")
+    Path(address).unlink(missing_ok=True)
+    server = os.fork()
+    if server == 0:
+        serve(address, workdir)
+        os._exit(0)
+    while not os.path.exists(address):
+        time.sleep(0.1)
+    try:
+        for name in args.groups or GROUPS:
+            rows = run_group(name, workdir, address, args.sample)
+            (workdir / f"{name}.json").write_text(json.dumps(rows, indent=1))
+            report(name, rows)
+    finally:
+        ask(address, "stop")
+        os.waitpid(server, 0)
+    print(f"\nsessions and logs: {workdir}")
+
+
+if __name__ == "__main__":
+    main()
