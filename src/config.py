@@ -27,6 +27,8 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from src.cuda_graph import MODES as CUDA_GRAPH_MODES
+from src.cuda_graph import check_cuda_graph
 from src.errors import UserError
 from src.network.activations import ACTIVATIONS
 from src.network.cost import COSTS
@@ -127,6 +129,7 @@ class Model:
     hidden: list[int] = hidden_sizes([16, 16])  # noqa: RUF009 (a field). The essay's two hidden layers of 16
     backprop: str = choice("manual", BACKPROPS)
     init: str = choice("scaled_normal", INITS)
+    cuda_graph: str = choice("auto", CUDA_GRAPH_MODES)  # on a GPU: replay SGD steps as CUDA graphs
 
 
 @dataclass
@@ -340,10 +343,13 @@ def validate_train(cfg: DictConfig) -> None:
     model = parse(Model, plain["model"], "model")
     parse(Activation, plain["activation"], "activation")
     parse(Cost, plain["cost"], "cost")
-    optimizer_arguments(plain["optimizer"])
+    optimizer_class, arguments = optimizer_arguments(plain["optimizer"])
     _, data_class = parse_data(plain["data"])
     check_data_files(plain["data"])
     check_trainer(plain["trainer"])
+    check_cuda_graph(
+        model.cuda_graph, plain["trainer"], optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
+    )
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
         check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)

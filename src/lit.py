@@ -18,6 +18,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, build_optimizer
+from src.cuda_graph import ChunkGraphs, chunk_graphs_for
 from src.data import Chunk
 from src.errors import DivergenceError
 from src.lightning_compat import count_optimizer_steps, stop_gradient_averaging_hooks
@@ -41,7 +42,9 @@ class MLPClassifier(L.LightningModule):
     ``activation`` is a plain dict ``{"name": ..., "negative_slope": ...}``; ``optimizer`` a plain dict
     with ``_target_`` (a class of :data:`src.config.OPTIMIZERS`) and its keyword arguments. Defaults are
     those of :mod:`src.config`. ``data`` records the data configuration the network was trained on, so a checkpoint alone can
-    rebuild both (``python -m src.evaluate``).
+    rebuild both (``python -m src.evaluate``). ``cuda_graph`` (auto, on or off: whether a GPU replays each
+    chunk's SGD steps as one CUDA graph, :mod:`src.cuda_graph`) is how this run trains, not part of the
+    network: checkpoints don't record it.
     """
 
     def __init__(
@@ -55,11 +58,14 @@ class MLPClassifier(L.LightningModule):
         init: str = Model.init,
         optimizer: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        cuda_graph: str = Model.cuda_graph,
     ) -> None:
         super().__init__()
         activation = activation or dataclasses.asdict(Activation())
         optimizer = optimizer or dict(DEFAULT_OPTIMIZER)
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["cuda_graph"])
+        self.cuda_graph = cuda_graph
+        self.chunk_graphs: ChunkGraphs | None = None  # chosen once per fit, in on_train_start
         self.automatic_optimization = False
         sizes = [in_features, *hidden, num_classes]
         self.net = MLP(sizes, activation["name"], activation["negative_slope"], cost, backprop, init)
@@ -94,12 +100,29 @@ class MLPClassifier(L.LightningModule):
                 f"data parallel: {self.trainer.world_size} processes x data.batch_size={batch_size} per "
                 f"process = {self.trainer.world_size * batch_size} samples averaged per SGD step"
             )
+        self.chunk_graphs = chunk_graphs_for(
+            self.cuda_graph,
+            self.net.loss,
+            self.net.params,
+            self.optimizers().optimizer,
+            self._sgd_step,
+            self.device.type,
+            self.trainer.precision,
+            self.trainer.world_size,
+            rank_zero_info,
+        )
+
+    def on_train_end(self) -> None:
+        self.chunk_graphs = None  # frees the graphs' GPU memory before testing
 
     def training_step(self, chunk: Chunk, batch_idx: int) -> None:
         """One SGD step per mini-batch of the chunk: ``C`` forward, ``grad C`` by backprop, then
         ``P <- P - r * grad C``."""
-        step, cost = self._sgd_step(), self.net.loss
-        losses = torch.stack([step(cost(x, e)) for x, e in chunk.minibatches(self.identity)])
+        if self.chunk_graphs is not None:  # the same steps, replayed as one CUDA graph
+            losses = self.chunk_graphs.run(chunk.x, self.expected(chunk.y), chunk.batch_size)
+        else:
+            step, cost = self._sgd_step(), self.net.loss
+            losses = torch.stack([step(cost(x, e)) for x, e in chunk.minibatches(self.identity)])
         self._stop_if_diverged(losses)
         count_optimizer_steps(self.trainer, len(losses))
         sizes = torch.full_like(losses, chunk.batch_size)
