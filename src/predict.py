@@ -40,6 +40,7 @@ from torchvision.transforms.v2 import functional as F
 
 from src.checkpoint import load_checkpoint, load_model, short_reason
 from src.cli import refuse_unknown_group_options, report_user_errors
+from src.console import setup_console
 from src.errors import UserError
 from src.run_files import write_json
 
@@ -217,6 +218,7 @@ def run(cfg: DictConfig) -> list[Prediction]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
+    setup_console()
     run(cfg)
 
 

@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import refuse_unknown_group_options, report_user_errors
+from src.console import setup_console
 from src.errors import UserError
 
 
@@ -19,6 +20,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from src.callbacks import raise_if_interrupted
     from src.checkpoint import AtomicCheckpointIO
+    from src.console import print_run_end
     from src.run_files import FINAL_METRICS, collect_metrics, write_json
     from src.validation import refused_arguments, validate_train
 
@@ -65,9 +67,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics["ckpt_path"] = ckpt_path
     if trainer.is_global_zero:
         write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
-        if "test/acc" in metrics:
-            print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}")
-        print(f"checkpoint: {ckpt_path}")
+        print_run_end(trainer, metrics, cfg.paths.output_dir)
     return metrics
 
 
@@ -95,6 +95,7 @@ def refuse_relaunch_in_multirun(trainer) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @report_user_errors
 def main(cfg: DictConfig) -> float | None:
+    setup_console()
     metrics = train(cfg)
     return metrics.get("val/acc_best")
 
