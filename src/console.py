@@ -15,8 +15,8 @@ produced and how to look at it.
   :class:`SweepEnd` the command that opens a whole sweep's.
 """
 
+import contextlib
 import logging
-import os
 import shlex
 import warnings
 from pathlib import Path
@@ -122,10 +122,8 @@ class ConsoleCallback(ModelSummary):
         if not isinstance(bar, TQDMProgressBar) or bar.is_disabled:
             return
         for name in ("train_progress_bar", "val_progress_bar", "test_progress_bar", "predict_progress_bar"):
-            try:
+            with contextlib.suppress(TypeError):  # that bar was never opened
                 getattr(bar, name).close()
-            except TypeError:  # that bar was never opened
-                pass
 
 
 def model_line(pl_module: L.LightningModule) -> str:

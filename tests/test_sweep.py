@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hydra.core.utils import JobReturn
 from hydra.types import RunMode
 from omegaconf import OmegaConf

@@ -2,7 +2,6 @@
 callbacks and scheduler config groups."""
 
 import re
-from pathlib import Path
 
 import pytest
 from runs import run_module
