@@ -75,7 +75,7 @@ def refuse_unknown_group_options(argv: list[str] | None = None, conf: Path = CON
         if not equals or "." in key or "/" in key or "(" in value or not folder.is_dir():
             continue
         options = sorted(path.stem for path in folder.glob("*.yaml"))
-        for option in value.split(","):
+        for option in value.strip("[]").split(","):  # also a list: logger=[tensorboard,csv]
             if option.strip() not in (*options, "null"):
                 report(
                     f"error: {key}={option.strip()} is not an option of {key}: choose one of {', '.join(options)}"

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from src.cli import refuse_unknown_group_options, report_user_errors
 from src.console import setup_console
 from src.errors import UserError
+from src.loggers import accept_null_logger
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.callbacks import raise_if_interrupted
     from src.checkpoint import AtomicCheckpointIO
     from src.console import print_run_end
+    from src.loggers import build_loggers
     from src.run_files import FINAL_METRICS, collect_metrics, write_json
     from src.validation import refused_arguments, validate_train
 
@@ -41,7 +43,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     # callbacks.<name>=null switches that callback off
     callbacks = [hydra.utils.instantiate(cb) for cb in cfg.callbacks.values() if cb is not None]
-    logger = hydra.utils.instantiate(cfg.logger)
+    logger = build_loggers(cfg.get("logger"))
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
@@ -101,5 +103,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    accept_null_logger()
     refuse_unknown_group_options()
     main()

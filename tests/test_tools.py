@@ -1,10 +1,18 @@
 """The tools around a training run: what the console prints (:mod:`src.console`), the logger, debug,
 callbacks and scheduler config groups."""
 
+import csv
+import importlib.util
 import re
+from pathlib import Path
 
 import pytest
-from runs import run_module
+from omegaconf import OmegaConf
+from runs import CONF, compose_config, run_module
+
+from src.errors import UserError
+from src.loggers import build_loggers
+from src.train import train
 
 PROGRESS_BAR = re.compile(r"^(Sanity Checking|Training|Epoch \d+|Validation|Testing)\b.*(it/s|s/it)")
 
@@ -54,3 +62,77 @@ def test_an_error_during_training_starts_its_own_line(tmp_path):
     assert run.stdout.endswith("\n")  # the progress bar's line was ended before the error was printed
     assert combined.count("error: training diverged") == 1
     assert run.stderr.splitlines()[-1].startswith("error: training diverged at SGD step")
+
+
+def fit(tmp_path: Path, *overrides: str) -> dict:
+    return train(compose_config("train", tmp_path, "trainer.max_epochs=2", "test=false", *overrides))
+
+
+@pytest.mark.slow
+def test_csv_logger_writes_the_learning_curves(tmp_path):
+    metrics = fit(tmp_path, "logger=csv")
+    with (tmp_path / "csv" / "metrics.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    accuracies = [float(row["val/acc"]) for row in rows if row.get("val/acc")]
+    assert len(accuracies) == 2 and accuracies[-1] == pytest.approx(metrics["val/acc"])
+    assert not (tmp_path / "tensorboard").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("override", ["logger=none", "~logger"])
+def test_no_logger(tmp_path, override):
+    metrics = fit(tmp_path, override)
+    assert metrics["val/acc_best"] > 0
+    assert (tmp_path / "metrics.json").exists() and list((tmp_path / "checkpoints").glob("*.ckpt"))
+    assert not (tmp_path / "tensorboard").exists() and not (tmp_path / "csv").exists()
+
+
+@pytest.mark.slow
+def test_logger_null_and_a_list_of_loggers_on_the_command_line(tmp_path):
+    run = run_module("src.train", "trainer.max_epochs=1", "logger=null", f"hydra.run.dir={tmp_path / 'none'}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(path.name for path in (tmp_path / "none").iterdir()) == [
+        ".hydra",
+        "checkpoints",
+        "metrics.json",
+        "train.log",
+    ]
+    both = tmp_path / "both"
+    run = run_module("src.train", "trainer.max_epochs=1", "logger=[tensorboard,csv]", f"hydra.run.dir={both}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (
+        list((both / "tensorboard").glob("events.out.tfevents.*")) and (both / "csv" / "metrics.csv").exists()
+    )
+    assert f"learning curves: {both / 'csv' / 'metrics.csv'}" in run.stdout.splitlines()
+
+
+@pytest.mark.parametrize(("name", "package"), [("mlflow", "mlflow"), ("wandb", "wandb")])
+def test_a_logger_whose_package_is_missing_is_one_error(monkeypatch, name, package):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n: None if n == package else real_find_spec(n))
+    config = OmegaConf.load(CONF / "logger" / f"{name}.yaml")
+    with pytest.raises(
+        UserError, match=f"^logger={name} needs the {package} package: pip install {package}$"
+    ):
+        build_loggers(config)
+
+
+@pytest.mark.slow
+def test_mlflow_logger(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    fit(tmp_path, "logger=mlflow", f"logger.mlflow.tracking_uri={store}")
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name("backprop-lightning").experiment_id])
+    assert [point.step for point in client.get_metric_history(run.info.run_id, "val/acc")] == [0, 1]
+
+
+@pytest.mark.slow
+def test_wandb_logger_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    fit(tmp_path, "logger=wandb")
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
