@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 from runs import CONF, compose_config, run_module
 
+from src.data import MiniBatchDataset
 from src.errors import UserError
 from src.loggers import build_loggers
 from src.train import train
@@ -136,3 +138,38 @@ def test_wandb_logger_offline(tmp_path, monkeypatch):
     fit(tmp_path, "logger=wandb")
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option", ["fdr", "overfit", "limit", "profiler"])
+def test_debug_options_run_with_our_chunked_data(tmp_path, option):
+    metrics = train(compose_config("train", tmp_path, f"debug={option}", "trainer.max_epochs=2"))
+    assert 0 <= metrics["test/acc"] <= 1
+    if option == "fdr":  # one mini-batch each, nothing saved
+        assert metrics["ckpt_path"] == "" and not (tmp_path / "checkpoints").exists()
+    else:
+        assert Path(metrics["ckpt_path"]).parent == tmp_path / "checkpoints"
+
+
+@pytest.mark.slow
+def test_lightning_limits_that_keep_no_batch_are_one_error(tmp_path):
+    run = run_module("src.train", "+trainer.limit_train_batches=0.5", f"hydra.run.dir={tmp_path}")
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        "error: trainer.limit_train_batches=0.5 keeps none of the 1 train batch(es) Lightning sees here (a "
+        "training batch is data.batches_per_step=128 mini-batches, an evaluation batch "
+        "data.eval_batch_size=1000 samples): give a number of batches (an integer) or a larger fraction, or "
+        "use debug=limit (one mini-batch per batch)"
+    ]
+
+
+def test_overfit_batches_reads_mini_batches_in_order():
+    """Lightning's overfit_batches replaces our sampler by a SequentialSampler handing out 0, 1, ..."""
+    x, y = torch.arange(50.0).view(25, 2), torch.arange(25)
+    dataset = MiniBatchDataset(x, y, batch_size=10)
+    assert len(dataset) == 3
+    assert [dataset[i].y.tolist() for i in range(len(dataset))] == [
+        list(range(10)),
+        list(range(10, 20)),
+        list(range(20, 25)),
+    ]
