@@ -173,3 +173,48 @@ def test_overfit_batches_reads_mini_batches_in_order():
         list(range(10, 20)),
         list(range(20, 25)),
     ]
+
+
+def csv_column(run_dir: Path, name: str) -> list[float]:
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return [float(row[name]) for row in csv.DictReader(file) if row.get(name)]
+
+
+@pytest.mark.slow
+def test_a_schedule_changes_the_rate_the_sgd_steps_use(tmp_path):
+    """StepLR with gamma=0 after the first epoch: lr 0 from then on, so the weights, and with them
+    val/loss, stay where one epoch left them (the plain-SGD step reads the new rate)."""
+    one = fit(tmp_path / "one", "logger=csv", "trainer.max_epochs=1")
+    scheduled = fit(
+        tmp_path / "three",
+        "logger=csv",
+        "trainer.max_epochs=3",
+        "scheduler=step",
+        "scheduler.step_size=1",
+        "scheduler.gamma=0.0",
+    )
+    assert csv_column(tmp_path / "three", "train/lr") == [3.0, 0.0, 0.0]
+    assert scheduled["val/loss"] == one["val/loss"]
+    assert csv_column(tmp_path / "three", "val/loss") == [one["val/loss"]] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [["scheduler=cosine"], ["scheduler=plateau", "scheduler.patience=0"]])
+def test_schedules_lower_the_rate(tmp_path, overrides):
+    """lr 1e-6 learns nothing in 3 epochs, so val/acc stays put and the plateau schedule halves the rate."""
+    fit(tmp_path, "logger=csv", "trainer.max_epochs=3", "optimizer.lr=1e-6", *overrides)
+    rates = csv_column(tmp_path, "train/lr")
+    assert len(rates) == 3 and rates[0] == pytest.approx(1e-6) and rates[0] >= rates[1] > rates[2]
+
+
+@pytest.mark.slow
+def test_early_stopping_ends_when_val_acc_stops_improving(tmp_path):
+    fit(
+        tmp_path,
+        "logger=csv",
+        "trainer.max_epochs=10",
+        "optimizer.lr=1e-9",
+        "callbacks=early_stopping",
+        "callbacks.early_stopping.patience=1",
+    )
+    assert len(csv_column(tmp_path, "val/acc")) == 2  # no improvement after the first epoch: one more, stop
