@@ -26,6 +26,7 @@ from typing import ParamSpec, TypeVar
 from omegaconf.errors import MissingMandatoryValue
 
 from src.errors import TrainingInterrupted, UserError
+from src.run_dir_cleanup import discard_unused_run_dir
 
 EXIT_USER_ERROR = 2
 EXIT_SIGINT = 130
@@ -57,6 +58,7 @@ def report_user_errors(main: Callable[P, R]) -> Callable[P, R]:
             if user_error is None or full_error_requested():
                 raise
             report(f"error: {user_error}")
+            discard_unused_run_dir()
             raise SystemExit(EXIT_USER_ERROR) from None
 
     return wrapper
