@@ -12,6 +12,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.checkpoint import finite_weights
 from src.errors import TrainingInterrupted
+from src.lightning_compat import stop_as_after_sigterm
 
 
 class TrainingThroughput(L.Callback):
@@ -89,8 +90,7 @@ class InterruptCheckpoint(L.Callback):
         if self.signum is not None:
             raise KeyboardInterrupt
         self.signum = signum
-        # Lightning's own flag for SIGTERM: checked after each training step
-        self._trainer._signal_connector.received_sigterm = True
+        stop_as_after_sigterm(self._trainer)
 
     def _restore_handler(self) -> None:
         if self._previous_handler is not None:

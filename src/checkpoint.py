@@ -12,6 +12,7 @@ temporary directory and moves it into place, which is a copy, not a rename, wher
 file system (tmpfs on many Linux distributions): a kill during that copy leaves half a checkpoint.
 """
 
+import dataclasses
 import itertools
 import os
 import pickle
@@ -28,6 +29,7 @@ from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 
+from src.config import DEFAULT_OPTIMIZER, layer_sizes_text
 from src.errors import UserError
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
@@ -86,8 +88,9 @@ def short_reason(error: BaseException) -> str:
 
 
 def check_structure(checkpoint: Any, where: str) -> None:
-    """Raise :class:`UserError` unless ``checkpoint`` is a dict with our network's hyperparameters and a
-    parameter vector of the size they imply."""
+    """Raise :class:`UserError` unless ``checkpoint`` is a dict with our network's hyperparameters (plain
+    data, see :func:`checked_hparams`, which replace the file's) and a finite floating-point parameter
+    vector of the size they imply."""
     if not isinstance(checkpoint, dict):
         raise UserError(f"{where} holds a {type(checkpoint).__name__}, not a checkpoint: {WRITTEN_BY}")
     hparams, state = checkpoint.get("hyper_parameters"), checkpoint.get("state_dict")
@@ -99,36 +102,107 @@ def check_structure(checkpoint: Any, where: str) -> None:
             f"{where}: its hyper_parameters lack {', '.join(missing)}, so they don't describe this "
             f"project's network: {WRITTEN_BY}"
         )
+    try:
+        checkpoint["hyper_parameters"] = hparams = checked_hparams(hparams)
+    except UserError as error:
+        raise UserError(f"{where}: {error}: {WRITTEN_BY}") from None
     sizes = network_sizes(hparams)
-    if not all(type(size) is int and size >= 1 for size in sizes):
-        raise UserError(f"{where}: its layer sizes {sizes} are not all integers >= 1: {WRITTEN_BY}")
     params = state.get("net.params")
     expected = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
     if not isinstance(params, Tensor) or params.dim() != 1 or params.numel() != expected:
         found = "none" if not isinstance(params, Tensor) else f"shape {list(params.shape)}"
         raise UserError(
-            f"{where}: its hyper_parameters describe a {describe(sizes)} network with {expected} "
+            f"{where}: its hyper_parameters describe a {layer_sizes_text(sizes)} network with {expected} "
             f"weights and biases, but its state_dict's net.params has {found}: {WRITTEN_BY}"
         )
+    if not params.is_floating_point():
+        raise UserError(
+            f"{where}: its state_dict's net.params holds {params.dtype}, not floating-point weights"
+        )
+    if not bool(torch.isfinite(params).all()):
+        raise UserError(
+            f"{where}: its state_dict's net.params holds {int((~torch.isfinite(params)).sum())} NaN or "
+            "infinite weights: it was saved from a run that diverged; give a checkpoint saved before that"
+        )
+
+
+HPARAMS = (
+    "in_features",
+    "num_classes",
+    "hidden",
+    "activation",
+    "cost",
+    "backprop",
+    "init",
+    "optimizer",
+    "data",
+)
+"""What :class:`~src.lit.MLPClassifier` records; checkpoints written before the activation became one
+setting also hold ``negative_slope``."""
+
+
+def checked_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters as the plain values :class:`~src.lit.MLPClassifier` takes, each
+    checked by the configuration's own rules (:mod:`src.config`); any other key or value (a nested
+    ``_target_``, ``_partial_``, a ``${...}`` string, ...) is refused with :class:`UserError`."""
+    from src.config import (
+        Activation,
+        Cost,
+        Model,
+        check_value,
+        integer,
+        optimizer_arguments,
+        parse,
+        parse_data,
+        show,
+    )
+
+    for key, value in hparams.items():
+        if key not in (*HPARAMS, "negative_slope"):
+            raise UserError(f"hyper_parameters.{key}={show(value)}: not a setting of this project's network")
+    for key in ("in_features", "num_classes"):
+        check_value(integer(1, 1), hparams[key], f"hyper_parameters.{key}")
+    activation = hparams.get("activation", "sigmoid")
+    if isinstance(activation, str):  # an older checkpoint: the name, and the slope beside it
+        activation = {"name": activation, "negative_slope": hparams.get("negative_slope", 0.01)}
+    elif "negative_slope" in hparams:
+        raise UserError("hyper_parameters.negative_slope: belongs in hyper_parameters.activation")
+    model = parse(
+        Model,
+        {key: hparams[key] for key in ("hidden", "backprop", "init") if key in hparams},
+        "hyper_parameters",
+    )
+    cost = hparams.get("cost", "mse")
+    check_value(Cost.__dataclass_fields__["name"], cost, "hyper_parameters.cost")
+    optimizer = hparams.get("optimizer") or dict(DEFAULT_OPTIMIZER)
+    optimizer_arguments(optimizer, "hyper_parameters.optimizer")
+    data = hparams.get("data")
+    if data is not None:
+        parse_data(data, "hyper_parameters.data")
+    return {
+        "in_features": hparams["in_features"],
+        "num_classes": hparams["num_classes"],
+        **dataclasses.asdict(model),
+        "activation": dataclasses.asdict(parse(Activation, activation, "hyper_parameters.activation")),
+        "cost": cost,
+        "optimizer": optimizer,
+        "data": data,
+    }
 
 
 def network_sizes(hparams: dict[str, Any]) -> list[Any]:
     """Layer sizes, input first: ``[in_features, *hidden, num_classes]``."""
-    hidden = hparams["hidden"]
-    return [
-        hparams["in_features"],
-        *(hidden if isinstance(hidden, list) else [hidden]),
-        hparams["num_classes"],
-    ]
+    return [hparams["in_features"], *hparams["hidden"], hparams["num_classes"]]
 
 
-def describe(sizes: list[Any]) -> str:
-    """``64-16-16-10``."""
-    return "-".join(map(str, sizes))
+def load_model(path: str | Path, key: str = "ckpt_path"):
+    """The :class:`~src.lit.MLPClassifier` the checkpoint at ``path`` holds, in evaluation mode: the whole
+    safe load (:func:`load_checkpoint`), for every command that opens a checkpoint."""
+    return model_from(load_checkpoint(path, key), f"{key}={path}")
 
 
-def load_model(checkpoint: dict[str, Any], key: str = "ckpt_path"):
-    """The :class:`~src.lit.MLPClassifier` a checkpoint holds, rebuilt from its hyperparameters."""
+def model_from(checkpoint: dict[str, Any], where: str):
+    """The :class:`~src.lit.MLPClassifier` of a checkpoint :func:`load_checkpoint` returned."""
     from src.lit import MLPClassifier
 
     try:
@@ -136,7 +210,7 @@ def load_model(checkpoint: dict[str, Any], key: str = "ckpt_path"):
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:
         raise UserError(
-            f"{key}: its hyper_parameters and state_dict don't make this project's network "
+            f"{where}: its hyper_parameters and state_dict don't make this project's network "
             f"({short_reason(error)}): {WRITTEN_BY}"
         ) from None
     return model.eval()

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import shlex
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,13 @@ class ConsoleCallback(ModelSummary):
 def model_line(pl_module: L.LightningModule) -> str:
     """``model: 64-30-10 sigmoid neurons, mse cost, manual backprop: 2,260 parameters (8.8 kB)``."""
     hparams = pl_module.hparams
+    activation = hparams.activation  # a name, or {"name": ..., "negative_slope": ...}
+    activation = activation["name"] if isinstance(activation, Mapping) else activation
     parameters = sum(p.numel() for p in pl_module.parameters())
     size = sum(p.numel() * p.element_size() for p in pl_module.parameters())
     sizes = "-".join(str(n) for n in [hparams.in_features, *hparams.hidden, hparams.num_classes])
     return (
-        f"model: {sizes} {hparams.activation} neurons, {hparams.cost} cost, {hparams.backprop} backprop: "
+        f"model: {sizes} {activation} neurons, {hparams.cost} cost, {hparams.backprop} backprop: "
         f"{parameters:,} parameters ({size / 1000:.1f} kB)"
     )
 

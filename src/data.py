@@ -37,9 +37,11 @@ class Chunk(NamedTuple):
     y: Tensor
     batch_size: int
 
-    def minibatches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """``(x, y)`` of each mini-batch, views of the chunk's tensors."""
-        return zip(self.x.split(self.batch_size), self.y.split(self.batch_size), strict=True)
+    def minibatches(self, expected: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(x, y)`` of each mini-batch, views of the chunk's tensors; with ``expected`` (one row per
+        class) ``(x, E)``, ``E`` gathered for the whole chunk at once."""
+        targets = self.y if expected is None else expected[self.y]
+        return zip(self.x.split(self.batch_size), targets.split(self.batch_size), strict=True)
 
 
 class MiniBatchChunks(Sampler[Tensor]):
@@ -48,7 +50,9 @@ class MiniBatchChunks(Sampler[Tensor]):
     processes takes its own equal-sized shard of the same permutation.
 
     The order depends only on the seed and the epoch, so training resumed in the middle of an epoch
-    continues it exactly: :meth:`resume_at` skips the chunks already trained, once.
+    continues it exactly: :meth:`state_dict` records the epoch and the chunks trained in it
+    (:meth:`chunk_trained` counts them), :meth:`load_state_dict` makes the next iteration of that epoch
+    skip them, once.
     """
 
     def __init__(
@@ -70,15 +74,21 @@ class MiniBatchChunks(Sampler[Tensor]):
         self.world_size = world_size
         self.device = torch.device(device)
         self.epoch = 0
-        self._skip = 0
+        self.chunks_trained = 0
+        self._resume: dict[str, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning before each training epoch: the permutation depends on it."""
         self.epoch = epoch
 
-    def resume_at(self, chunks_done: int) -> None:
-        """The next iteration starts after the first ``chunks_done`` chunks of its epoch."""
-        self._skip = chunks_done
+    def chunk_trained(self) -> None:
+        self.chunks_trained += 1
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "chunks_trained": self.chunks_trained}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._resume = state
 
     @property
     def shard_size(self) -> int:
@@ -101,8 +111,22 @@ class MiniBatchChunks(Sampler[Tensor]):
             order = torch.arange(self.n)
         if self.world_size > 1:
             order = order[self.rank :: self.world_size][: self.shard_size]
-        skip, self._skip = self._skip, 0
-        yield from order.to(self.device).split(self.chunk_size)[skip:]
+        resume, self._resume = self._resume, None
+        self.chunks_trained = resume["chunks_trained"] if resume and resume["epoch"] == self.epoch else 0
+        yield from order.to(self.device).split(self.chunk_size)[self.chunks_trained :]
+
+
+class ResumableLoader(DataLoader):
+    """A data loader whose position in the epoch Lightning saves in checkpoints and restores on resume,
+    through its stateful-dataloader protocol (``state_dict``/``load_state_dict``): its sampler's."""
+
+    def state_dict(self) -> dict[str, int]:
+        # under overfit_batches Lightning swaps in a SequentialSampler, which has no position to save
+        return self.sampler.state_dict() if isinstance(self.sampler, MiniBatchChunks) else {}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if isinstance(self.sampler, MiniBatchChunks):
+            self.sampler.load_state_dict(state)
 
 
 class MiniBatchDataset(Dataset[Chunk]):
@@ -161,12 +185,12 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         x, y = self.splits["train"]
-        rank, world = self._process()
+        rank, world = self.rank_and_world_size()
         batches = batches_per_chunk(self.batches_per_step, self.batch_size, x)
         sampler = MiniBatchChunks(len(y), self.batch_size, batches, True, self.seed, rank, world, self.device)
-        sampler.resume_at(self._chunks_done_in_epoch())
+        self.train_sampler = sampler
         self._check_limit("train", len(sampler))
-        return DataLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
+        return ResumableLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 
     def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
         """The data already lives on the training device: a chunk needs no transfer (Lightning's default
@@ -175,20 +199,20 @@ class InMemoryDataModule(L.LightningDataModule):
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
-    def _chunks_done_in_epoch(self) -> int:
-        """When fit resumes from a checkpoint saved in the middle of an epoch (``interrupted.ckpt``), the
-        chunks of that epoch it had trained; else 0."""
-        if self.trainer is None or not self.trainer.fit_loop.restarting:
-            return 0
-        return self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    def on_after_batch_transfer(self, batch: Chunk, dataloader_idx: int) -> Chunk:
+        """Count the training chunks handed to ``training_step`` (Lightning fetches one ahead, so the
+        sampler's own count would be one too many)."""
+        if self.trainer is not None and self.trainer.training:
+            self.train_sampler.chunk_trained()
+        return batch
 
-    def _process(self) -> tuple[int, int]:
+    def rank_and_world_size(self) -> tuple[int, int]:
         """This process's rank and the number of processes."""
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
 
     def _eval_dataloader(self, split: str) -> DataLoader:
         x, y = self.splits[split]
-        rank, world = self._process()
+        rank, world = self.rank_and_world_size()
         sampler = MiniBatchChunks(
             len(y), self.eval_batch_size, shuffle=False, rank=rank, world_size=world, device=self.device
         )

@@ -16,13 +16,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild model and data from the checkpoint, test, write ``metrics.json``; returns the metrics."""
     import lightning as L
 
-    from src.checkpoint import load_model
-    from src.run_files import collect_metrics, write_json
-    from src.validation import refused_arguments, validate_evaluate
+    from src.checkpoint import model_from
+    from src.config import build_data, refused_arguments, validate_evaluate
+    from src.metrics_file import collect_metrics, write_json
 
     checkpoint, data_config = validate_evaluate(cfg)
-    model = load_model(checkpoint)
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(data_config)
+    model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}")
+    datamodule = build_data(data_config)
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[])
     trainer.test(model, datamodule=datamodule, verbose=False)
@@ -41,5 +41,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from src.config import refuse_overrides_hydra_cannot_apply
+
     refuse_unknown_group_options()
+    refuse_overrides_hydra_cannot_apply("evaluate")
     main()

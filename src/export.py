@@ -5,7 +5,7 @@ that runs without this project: ``model.pt2`` (``torch.export``), ``model.pt`` (
 
 The file is loaded back and its outputs on a batch of random inputs compared with the checkpoint's
 network; more than :data:`TOLERANCE` apart is an error. The checkpoint is read as data only
-(:func:`src.checkpoint.load_checkpoint`).
+(:func:`src.checkpoint.load_model`).
 """
 
 import importlib.util
@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from src.checkpoint import load_checkpoint, load_model
+from src.checkpoint import load_model
 from src.cli import refuse_unknown_group_options, report_user_errors
 from src.console import setup_console
 from src.errors import UserError
@@ -44,7 +44,7 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> float:
     its outputs and the checkpoint's on a check batch (at most :data:`TOLERANCE`)."""
     if format not in SUFFIXES:
         raise UserError(f"format={format}: choose one of {', '.join(SUFFIXES)}")
-    model = load_model(load_checkpoint(str(ckpt_path))).eval()
+    model = load_model(ckpt_path).eval()
     module = Forward(model.net).eval()
     features = model.hparams.in_features
     example = torch.rand(2, features, generator=torch.Generator().manual_seed(0))

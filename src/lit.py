@@ -6,19 +6,21 @@ optimization, so the update rule is exactly the textbook one while Lightning's p
 paid once per chunk.
 """
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, build_optimizer
 from src.data import Chunk
 from src.errors import DivergenceError
+from src.lightning_compat import count_optimizer_steps, stop_gradient_averaging_hooks
 from src.network.mlp import MLP
 
 
@@ -36,9 +38,9 @@ def plain_sgd_lr(optimizer: torch.optim.Optimizer) -> float | None:
 class MLPClassifier(L.LightningModule):
     """Classifies ``in_features`` inputs into ``num_classes`` with hidden layers of sizes ``hidden``.
 
-    ``optimizer`` is a plain dict with ``_target_`` (a ``torch.optim`` class) and its keyword arguments
-    (default: plain SGD with ``lr=3.0``);
-    ``data`` records the data configuration the network was trained on, so a checkpoint alone can
+    ``activation`` is a plain dict ``{"name": ..., "negative_slope": ...}``; ``optimizer`` a plain dict
+    with ``_target_`` (a class of :data:`src.config.OPTIMIZERS`) and its keyword arguments. Defaults are
+    those of :mod:`src.config`. ``data`` records the data configuration the network was trained on, so a checkpoint alone can
     rebuild both (``python -m src.evaluate``).
     """
 
@@ -47,18 +49,20 @@ class MLPClassifier(L.LightningModule):
         in_features: int,
         num_classes: int,
         hidden: list[int],
-        activation: str = "sigmoid",
-        negative_slope: float = 0.01,
-        cost: str = "mse",
-        backprop: str = "manual",
-        init: str = "normal",
+        activation: dict[str, Any] | None = None,
+        cost: str = Cost.name,
+        backprop: str = Model.backprop,
+        init: str = Model.init,
         optimizer: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        activation = activation or dataclasses.asdict(Activation())
+        optimizer = optimizer or dict(DEFAULT_OPTIMIZER)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.net = MLP([in_features, *hidden, num_classes], activation, negative_slope, cost, backprop, init)
+        sizes = [in_features, *hidden, num_classes]
+        self.net = MLP(sizes, activation["name"], activation["negative_slope"], cost, backprop, init)
         self.register_buffer("identity", torch.eye(num_classes), persistent=False)
         self.train_loss = MeanMetric(nan_strategy="disable")  # training_step checks for NaN itself
         self.train_loss.persistent(True)  # a run resumed mid-epoch reports the whole epoch's loss
@@ -77,15 +81,11 @@ class MLPClassifier(L.LightningModule):
         return self.identity[y]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        config = dict(self.hparams.optimizer or {"_target_": "torch.optim.SGD", "lr": 3.0})
-        return instantiate(config, params=self.parameters())
+        return build_optimizer(self.hparams.optimizer, self.parameters())
 
     def on_train_start(self) -> None:
         if self.trainer.world_size > 1:
-            # torch's DistributedDataParallel averages gradients in hooks that expect one backward per
-            # forward; training_step runs many (one per mini-batch) and averages them itself instead.
-            # This is what DistributedDataParallel.no_sync() sets, for the whole run.
-            self.trainer.strategy.model.require_backward_grad_sync = False
+            stop_gradient_averaging_hooks(self.trainer)  # training_step averages the gradients itself
             batch_size = self.trainer.datamodule.batch_size
             rank_zero_info(
                 f"data parallel: {self.trainer.world_size} processes x data.batch_size={batch_size} per "
@@ -95,23 +95,18 @@ class MLPClassifier(L.LightningModule):
     def training_step(self, chunk: Chunk, batch_idx: int) -> None:
         """One SGD step per mini-batch of the chunk: ``C`` forward, ``grad C`` by backprop, then
         ``P <- P - r * grad C``."""
-        xs = chunk.x.split(chunk.batch_size)
-        expected = self.expected(chunk.y).split(chunk.batch_size)  # E of the whole chunk, gathered at once
-        loss_of, step = self.net.loss, self._sgd_step()
-        losses = []
-        for x, e in zip(xs, expected, strict=True):
-            loss = loss_of(x, e)
-            step(loss)
-            losses.append(loss.detach())
-        losses = torch.stack(losses)
+        step, cost = self._sgd_step(), self.net.loss
+        losses = torch.stack([step(cost(x, e)) for x, e in chunk.minibatches(self.identity)])
         self._stop_if_diverged(losses)
-        self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(len(losses))
+        count_optimizer_steps(self.trainer, len(losses))
         sizes = torch.full_like(losses, chunk.batch_size)
-        sizes[-1] = len(xs[-1])
+        sizes[-1] = len(chunk.y) - chunk.batch_size * (len(losses) - 1)
         self.train_loss.update(losses, sizes)
 
-    def _sgd_step(self) -> Callable[[Tensor], None]:
-        """The step from a mini-batch's cost: ``backward()``, then the optimizer's update.
+    def _sgd_step(self) -> Callable[[Tensor], Tensor]:
+        """The step from a mini-batch's cost: ``backward()``, then the optimizer's update; returns the
+        cost, detached. Which step (plain SGD, a torch optimizer, with the gradient scaler, averaged
+        across processes) is chosen here, once per chunk (a learning-rate schedule may change ``lr``).
 
         The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
         ``LightningOptimizer.step``) run every callback's backward and optimizer hooks per call, which
@@ -130,7 +125,7 @@ class MLPClassifier(L.LightningModule):
         weights = params.detach()  # the same storage, updated in place outside autograd
         lr = plain_sgd_lr(optimizer) if scaler is None else None
 
-        def step(loss: Tensor) -> None:
+        def step(loss: Tensor) -> Tensor:
             params.grad = None  # the gradient of this mini-batch only (it stays for callbacks to see)
             (loss if scaler is None else scaler.scale(loss)).backward()
             if distributed:
@@ -142,6 +137,7 @@ class MLPClassifier(L.LightningModule):
             else:
                 scaler.step(optimizer)
                 scaler.update()
+            return loss.detach()
 
         return step
 

@@ -41,11 +41,11 @@ from PIL import Image, ImageOps
 from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
-from src.checkpoint import load_checkpoint, load_model, short_reason
+from src.checkpoint import load_model, short_reason
 from src.cli import refuse_unknown_group_options, report_user_errors
 from src.console import setup_console
 from src.errors import UserError
-from src.run_files import write_json
+from src.metrics_file import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 INK_THRESHOLD = 0.1  # a pixel is ink above this share of the brightest ink (after the noise floor)
@@ -207,7 +207,7 @@ def predict(
     :class:`UserError`, or, given a ``skipped`` list, is appended to it and left out (unless none is
     readable)."""
     files = image_files(inputs)
-    model = load_model(load_checkpoint(ckpt_path))
+    model = load_model(ckpt_path)
     layout = layout_for(model.hparams.in_features)
     readable, rows = [], []
     for path in files:

@@ -20,7 +20,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.run_files import write_json
+from src.metrics_file import write_json
 
 COLUMNS = ("test/acc", "test/loss", "val/acc_best", "train/samples_per_sec")
 DECIMALS = {"train/samples_per_sec": 0}

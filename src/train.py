@@ -2,7 +2,7 @@
 checkpoint. Writes into the Hydra run directory: ``.hydra/``, ``checkpoints/``, TensorBoard events and
 ``metrics.json``."""
 
-import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +21,24 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from src.callbacks import raise_if_interrupted
     from src.checkpoint import AtomicCheckpointIO
+    from src.config import Activation, build_data, refused_arguments, validate_train
     from src.console import print_run_end
+    from src.lit import MLPClassifier
     from src.loggers import build_loggers
-    from src.run_files import FINAL_METRICS, collect_metrics, write_json
-    from src.validation import refused_arguments, validate_train
+    from src.metrics_file import FINAL_METRICS, collect_metrics, write_json
 
     validate_train(cfg)
+    plain = OmegaConf.to_container(cfg, resolve=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    model: L.LightningModule = hydra.utils.instantiate(
-        OmegaConf.to_container(cfg.model, resolve=True),
-        _recursive_=False,
-        _convert_="all",
-        in_features=datamodule.in_features,
-        num_classes=datamodule.num_classes,
-        activation=cfg.activation.name,
-        negative_slope=cfg.activation.get("negative_slope", 0.01),
-        cost=cfg.cost.name,
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        data=OmegaConf.to_container(cfg.data, resolve=True),
+    datamodule = build_data(plain["data"])
+    model = MLPClassifier(
+        datamodule.in_features,
+        datamodule.num_classes,
+        **plain["model"],
+        activation=asdict(Activation(**plain["activation"])),
+        cost=plain["cost"]["name"],
+        optimizer=plain["optimizer"],
+        data=plain["data"],
     )
     # callbacks.<name>=null switches that callback off
     callbacks = [hydra.utils.instantiate(cb) for cb in cfg.callbacks.values() if cb is not None]
@@ -49,10 +48,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
         )
     refuse_relaunch_in_multirun(trainer)
-
-    # Lightning warns that a run resumed mid-epoch may be unreliable unless the data loader restores its
-    # own position; ours resumes exactly (MiniBatchChunks.resume_at), which Lightning cannot see.
-    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     except SystemExit:  # how Lightning ends fit after Ctrl-C or SIGTERM
@@ -78,13 +73,13 @@ def refuse_relaunch_in_multirun(trainer) -> None:
     ``ddp_cpu``) don't mix: each re-launched process would run the whole sweep again."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
-    launcher = getattr(trainer.strategy, "launcher", None)
+    from src.lightning_compat import relaunches_script
+
     if (
         HydraConfig.initialized()
         and HydraConfig.get().mode == RunMode.MULTIRUN
-        and isinstance(launcher, _SubprocessScriptLauncher)
+        and relaunches_script(trainer)
     ):
         raise UserError(
             f"Hydra multirun (-m) can't be combined with strategy {type(trainer.strategy).__name__} on "
@@ -103,6 +98,9 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from src.config import refuse_overrides_hydra_cannot_apply
+
     accept_null_logger()
     refuse_unknown_group_options()
+    refuse_overrides_hydra_cannot_apply("train")
     main()

@@ -15,7 +15,7 @@ Every ``every_n_epochs`` epochs (step = the epoch number) it logs
   class, columns the predicted one, each cell's count written in it and its blue the share of its row;
 
 and, at the end of training, the model's hyperparameters (and ``trainer/max_epochs``) in TensorBoard's
-HParams tab with the final metrics of :data:`src.run_files.FINAL_METRICS`: TensorBoard reads their values
+HParams tab with the final metrics of :data:`src.metrics_file.FINAL_METRICS`: TensorBoard reads their values
 from the last points of the curves Lightning logs, so ``test/*`` appear once the test has run.
 
 The pictures are drawn with torchvision's ``make_grid`` (enlarged by pixel repetition) and Pillow's
@@ -41,8 +41,9 @@ from torchvision.transforms.v2 import functional as F
 from torchvision.utils import make_grid
 
 from src.errors import UserError
+from src.lightning_compat import add_summary
+from src.metrics_file import FINAL_METRICS
 from src.network.mlp import MLP
-from src.run_files import FINAL_METRICS
 
 CELL = 64  # pixels a picture of one input image is upscaled to (at least)
 LABEL_HEIGHT = 14
@@ -110,7 +111,7 @@ class TensorBoardFigures(L.Callback):
         params = flat_hparams(pl_module.hparams) | {"trainer/max_epochs": trainer.max_epochs}
         # written as Lightning's own TensorBoardLogger.log_hyperparams does, minus its extra scalar points
         for summary in hparams(params, dict.fromkeys(FINAL_METRICS, 0.0)):
-            writer._get_file_writer().add_summary(summary)
+            add_summary(writer, summary)
 
 
 def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
@@ -133,12 +134,19 @@ def log_histograms(writer: SummaryWriter, net: MLP, grad: Tensor | None, step: i
     """Histograms of each layer's weights and biases and, if ``grad`` (a gradient of ``P``) is given, of
     its parts for them."""
     for index, (weight, bias) in enumerate(net.layers(), start=1):
-        writer.add_histogram(f"weights/layer_{index}", weight.detach().float(), step)
-        writer.add_histogram(f"biases/layer_{index}", bias.detach().float(), step)
+        add_histogram(writer, f"weights/layer_{index}", weight.detach().float(), step)
+        add_histogram(writer, f"biases/layer_{index}", bias.detach().float(), step)
     if grad is not None:
         for index, (weight_grad, bias_grad) in enumerate(net.architecture.split(grad), start=1):
-            writer.add_histogram(f"gradients/layer_{index}", weight_grad, step)
-            writer.add_histogram(f"bias_gradients/layer_{index}", bias_grad, step)
+            add_histogram(writer, f"gradients/layer_{index}", weight_grad, step)
+            add_histogram(writer, f"bias_gradients/layer_{index}", bias_grad, step)
+
+
+def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int) -> None:
+    """TensorBoard's default buckets end at +-1e20 and refuse values beyond (a huge learning rate makes
+    them): then numpy's automatic bins."""
+    bins = "tensorflow" if bool(values.abs().max() < 1e20) else "auto"
+    writer.add_histogram(tag, values, step, bins=bins)
 
 
 def upscale(image: Tensor, side: int) -> Tensor:

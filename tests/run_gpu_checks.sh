@@ -17,7 +17,7 @@ python -m src.train trainer=gpu trainer.precision=bf16-mixed trainer.max_epochs=
 cat "$run_dir/metrics.json"
 
 # the benchmark on the GPU: data and networks of the torch pipelines on the device (src.train with
-# trainer=gpu), nielsen-numpy on the CPU. 10,000 synthetic MNIST images keep the slowest pipelines' one
-# whole epoch short: about a minute on CPUs for the 2 presets x 2 batch sizes x 6 pipelines x 2 rounds.
-python -m src.bench --device cuda --preset digits,mnist --batch-size 10,100 --train-size 10000 \
+# trainer=gpu), nielsen-numpy on the CPU. 10,000 MNIST images (real ones when ../shared/data holds them)
+# keep the slowest pipelines' one whole epoch short: about a minute on CPUs for the 2 presets x 2 batch sizes x 6 pipelines x 2 rounds.
+python -m benchmarks --device cuda --preset digits,mnist --batch-size 10,100 --train-size 10000 \
     --seconds 1 --repeats 2 --markdown

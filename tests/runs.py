@@ -1,6 +1,7 @@
 """Helpers shared by the tests: compose a Hydra config in-process, write tiny MNIST IDX files."""
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -13,6 +14,13 @@ from omegaconf import DictConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+QUICK = ["trainer.max_epochs=1", "data.batches_per_step=4", "+trainer.limit_train_batches=2"]
+"""Overrides for a training of two steps of four mini-batches: enough to write every file of a run."""
+
+
+def literal(text: str) -> str:
+    """A regex matching ``text`` literally, except that ``.*`` matches anything."""
+    return ".*".join(map(re.escape, text.split(".*")))
 
 
 def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300):

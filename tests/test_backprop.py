@@ -173,3 +173,24 @@ def test_cached_layer_views_follow_p_through_updates_and_conversions():
     reference.double()
     assert_same_loss()
     assert manual.detached_layers()[0][0].dtype == torch.float64
+
+
+def test_one_path_under_autocast_runs_the_layers_in_its_dtype_and_returns_the_parameters_dtype():
+    """Mixed precision: the layers in bfloat16, the cost and the gradients in the parameters' float32,
+    close to the float32 ones; without autocast the same code gives the float32 results exactly."""
+    manual, reference = make_pair([12, 8, 4], "sigmoid", "mse", dtype=torch.float32)
+    x, expected = batch(6, 12, 4, dtype=torch.float32)
+    x.requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = manual.loss(x, expected)
+    assert loss.dtype == torch.float32
+    assert loss.grad_fn.activations[-1].dtype == torch.bfloat16  # the layers ran in the autocast dtype
+    loss.backward()
+    assert manual.params.grad.dtype == torch.float32 and x.grad.dtype == torch.float32
+    full = reference.loss(x, expected)
+    (grad_params,) = torch.autograd.grad(full, reference.params)
+    torch.testing.assert_close(loss, full, rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(manual.params.grad, grad_params, rtol=5e-2, atol=5e-2)
+    manual.params.grad = None
+    manual.loss(x, expected).backward()  # autocast off: the parameters' dtype throughout
+    torch.testing.assert_close(manual.params.grad, grad_params, rtol=1e-5, atol=1e-6)

@@ -1,14 +1,10 @@
 """The essay's worked examples, to the digits it prints, computed by the project's own code (src.essay)."""
 
-from pathlib import Path
-
 import pytest
 from runs import run_module
 
 from src import essay
 from src.network.mlp import MLP
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(

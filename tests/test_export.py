@@ -7,7 +7,7 @@ import pytest
 import torch
 from runs import run_module
 
-from src.checkpoint import load_checkpoint, load_model
+from src.checkpoint import load_model
 from src.errors import UserError
 from src.export import TOLERANCE, export
 
@@ -19,7 +19,7 @@ def digits_ckpt(trained_digits_run: Path) -> str:
 
 def reference(ckpt: str, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return load_model(load_checkpoint(ckpt)).net(x)
+        return load_model(ckpt).net(x)
 
 
 @pytest.mark.parametrize("format", ["torch_export", "torchscript", "onnx"])

@@ -13,7 +13,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from src.data import DigitsDataModule
 from src.errors import UserError
 from src.lit import MLPClassifier
-from src.run_files import FINAL_METRICS
+from src.metrics_file import FINAL_METRICS
 from src.train import train
 from src.visualize import TensorBoardFigures, confusion_image, flat_hparams
 

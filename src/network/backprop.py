@@ -13,9 +13,12 @@ derivative of the network: it only calls :meth:`Backpropagation.backward` once p
 
 Under autocast (mixed precision) the Function runs its matrix products in the autocast dtype (bfloat16
 or float16), as torch's own layers would, computes the cost in the parameters' dtype, and returns the
-gradient in the parameters' dtype. Autocast itself is switched off inside: the dtypes are explicit.
+gradient in the parameters' dtype. Autocast itself is switched off inside: the dtypes are explicit. One
+code path serves both, the conversions made only where dtypes differ: converting the layers and the cost's
+inputs tensor by tensor even when nothing changes cost about 4% of a mini-batch-10 step (784-30-10).
 """
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -30,6 +33,17 @@ def compute_dtype(device: torch.device, params_dtype: torch.dtype) -> torch.dtyp
     if torch.is_autocast_enabled(device.type):
         return torch.get_autocast_dtype(device.type)
     return params_dtype
+
+
+def cast(tensor: Tensor, dtype: torch.dtype) -> Tensor:
+    """``tensor`` in ``dtype``: the tensor itself when it already is, without a call into torch (a call
+    costs about as much as a small layer's arithmetic)."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
+
+
+def explicit_dtypes(device: torch.device, mixed: bool) -> AbstractContextManager:
+    """Autocast switched off while ``mixed`` precision makes the dtypes explicit; otherwise nothing to do."""
+    return torch.autocast(device.type, enabled=False) if mixed else nullcontext()
 
 
 def backpropagate(
@@ -54,8 +68,8 @@ def backpropagate(
         torch.mm(delta.T, previous, out=grad_weight)  # dC/dW_l = delta_l^T L_{l-1}
         torch.sum(delta, dim=0, out=grad_bias)  # dC/dB_l = sum of delta_l
         if index > 0:  # delta_{l-1} = (delta_l W_l) * S'(z_{l-1})
-            delta = architecture.hidden.backward(delta @ weights[index], previous)
-    return delta @ weights[0] if need_grad_x else None
+            delta = architecture.hidden.backward(torch.mm(delta, weights[index]), previous)
+    return torch.mm(delta, weights[0]) if need_grad_x else None
 
 
 class Backpropagation(torch.autograd.Function):
@@ -76,15 +90,15 @@ class Backpropagation(torch.autograd.Function):
         if layers is None:
             layers = architecture.split(params)
         dtype = compute_dtype(x.device, params.dtype)
-        if dtype == params.dtype:
-            activations, z = feedforward(layers, architecture, x)
-            cost_value = cost.per_sample(z, activations[-1], expected).mean()
-        else:  # mixed precision: the layers in the autocast dtype, the cost in the parameters' dtype
-            with torch.autocast(x.device.type, enabled=False):
+        mixed = dtype != params.dtype
+        with explicit_dtypes(x.device, mixed):
+            if mixed:  # the layers in the autocast dtype
                 layers = [(weight.to(dtype), bias.to(dtype)) for weight, bias in layers]
-                activations, z = feedforward(layers, architecture, x.to(dtype))
-                output = activations[-1].to(params.dtype)
-                cost_value = cost.per_sample(z.to(params.dtype), output, expected.to(params.dtype)).mean()
+            activations, z = feedforward(layers, architecture, cast(x, dtype))
+            output, target = activations[-1], expected
+            if mixed:  # the cost in the parameters' dtype
+                output, z, target = output.to(params.dtype), z.to(params.dtype), target.to(params.dtype)
+            cost_value = cost.per_sample(z, output, target).mean()
         # The inputs go through save_for_backward, which notices if they change before backward. The
         # weights (views of P, sharing its version counter) and the activations are the forward pass's own
         # tensors: kept on ctx, which costs less per mini-batch, and freed with the graph.
@@ -101,18 +115,18 @@ class Backpropagation(torch.autograd.Function):
         params, expected = ctx.saved_tensors
         architecture, cost, weights, activations = ctx.architecture, ctx.cost, ctx.weights, ctx.activations
         need_grad_x = ctx.needs_input_grad[1]
-        dtype = activations[-1].dtype
-        if dtype == params.dtype:
-            grad_params = torch.empty_like(params)
-            grad_x = backpropagate(
-                architecture, cost, weights, activations, expected, grad_cost, grad_params, need_grad_x
-            )
-            return grad_params, grad_x, None, None, None, None
-        with torch.autocast(params.device.type, enabled=False):  # mixed precision: see the module's notes
+        dtype = activations[-1].dtype  # the layers' dtype (see forward)
+        with explicit_dtypes(params.device, dtype != params.dtype):
             grad_params = torch.empty_like(params, dtype=dtype)
-            expected = expected.to(dtype)
             grad_x = backpropagate(
-                architecture, cost, weights, activations, expected, grad_cost, grad_params, need_grad_x
+                architecture,
+                cost,
+                weights,
+                activations,
+                cast(expected, dtype),
+                grad_cost,
+                grad_params,
+                need_grad_x,
             )
-        grad_x = grad_x.to(ctx.input_dtype) if grad_x is not None else None
-        return grad_params.to(params.dtype), grad_x, None, None, None, None
+        grad_x = None if grad_x is None else cast(grad_x, ctx.input_dtype)
+        return cast(grad_params, params.dtype), grad_x, None, None, None, None

@@ -1,0 +1,611 @@
+"""The settings of every configuration group: each default, choice and range written once, as a dataclass
+field, and the checks that turn a bad value into one line naming the key, the value and what is allowed,
+e.g. ``model.hidden=[16, 0]: every hidden layer size must be an integer >= 1``.
+
+The same checks read a checkpoint's hyperparameters: a checkpoint is data, never instructions. Its data
+module and optimizer are looked up by exact name in :data:`DATA_MODULES` and :data:`OPTIMIZERS`, never
+imported or instantiated, and every value must be a plain number, string or list of numbers.
+
+:func:`validate_train` and :func:`validate_evaluate` run first in their entry points, before seeding,
+data, model, trainer or any file in the run directory. Checks that relate two things (a checkpoint and
+the configuration, the network and the machine's memory, files on disk) are written out by hand below.
+"""
+
+import dataclasses
+import itertools
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from src.errors import UserError
+from src.network.activations import ACTIVATIONS
+from src.network.cost import COSTS
+from src.network.mlp import BACKPROPS, INITS
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+FLOAT32_MAX = torch.finfo(torch.float32).max
+SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's limit, which seed_everything enforces too
+PRECISIONS = (
+    "32-true",
+    "64-true",
+    "16-mixed",
+    "bf16-mixed",
+    "16-true",
+    "bf16-true",
+    "32",
+    "64",
+    "16",
+    "bf16",
+)
+DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave every class a sample
+
+
+# --- one field: its default and the rule its values follow ----------------------------------------------
+
+
+def setting(default: Any, allowed: str | Callable[[Any], str], valid: Callable[[Any], bool]) -> Any:
+    """A dataclass field with ``default`` whose values must satisfy ``valid``; ``allowed`` says what is
+    (or says it for the value given)."""
+    make = (lambda: list(default)) if isinstance(default, list) else None
+    options = {"default_factory": make} if make else {"default": default}
+    return field(metadata={"allowed": allowed, "valid": valid}, **options)
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def integer(default: int, minimum: int, meaning: str = "", maximum: int | None = None) -> Any:
+    what = f"{meaning} must be" if meaning else "must be"
+    if maximum is None:
+        return setting(default, f"{what} an integer >= {minimum}", lambda v: is_int(v) and v >= minimum)
+    return setting(
+        default,
+        f"{what} an integer from {minimum} to {maximum}",
+        lambda v: is_int(v) and minimum <= v <= maximum,
+    )
+
+
+def choice(default: str, choices: tuple[str, ...]) -> Any:
+    return setting(
+        default, f"choose one of {', '.join(choices)}", lambda v: isinstance(v, str) and v in choices
+    )
+
+
+def flag(default: bool) -> Any:
+    return setting(default, "must be true or false", lambda v: isinstance(v, bool))
+
+
+def fraction(default: float) -> Any:
+    return setting(
+        default, "must be a number between 0 and 1 (exclusive)", lambda v: is_number(v) and 0 < v < 1
+    )
+
+
+def text(default: str) -> Any:
+    """A plain string: an unresolved ``${...}`` (from a checkpoint) is refused, never resolved."""
+    return setting(default, "must be a plain string", lambda v: isinstance(v, str) and "${" not in v)
+
+
+def seed(default: int, meaning: str = "") -> Any:
+    return integer(default, 0, meaning, SEED_MAX)
+
+
+def hidden_sizes(default: list[int]) -> Any:
+    return setting(
+        default,
+        lambda v: (
+            "every hidden layer size must be an integer >= 1"
+            if isinstance(v, list)
+            else "must be a list of hidden layer sizes, e.g. model.hidden=[16,16] ([] for none)"
+        ),
+        lambda v: isinstance(v, list) and all(is_int(size) and size >= 1 for size in v),
+    )
+
+
+# --- the groups ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Model:
+    """``conf/model/mlp.yaml``: the network between the data's inputs and classes."""
+
+    hidden: list[int] = hidden_sizes([16, 16])  # noqa: RUF009 (a field). The essay's two hidden layers of 16
+    backprop: str = choice("manual", BACKPROPS)
+    init: str = choice("scaled_normal", INITS)
+
+
+@dataclass
+class Activation:
+    """``conf/activation/*.yaml``: the hidden layers' activation (the output layer is sigmoid)."""
+
+    name: str = choice("sigmoid", ACTIVATIONS)
+    negative_slope: float = setting(  # leaky_relu's slope for x < 0
+        0.01,
+        "the slope of leaky_relu for x < 0 must be a finite number > 0",
+        lambda v: is_number(v) and math.isfinite(v) and v > 0,
+    )
+
+
+@dataclass
+class Cost:
+    """``conf/cost/*.yaml``."""
+
+    name: str = choice("mse", COSTS)
+
+
+@dataclass
+class Data:
+    """What every ``conf/data/*.yaml`` holds: the mini-batches and their order."""
+
+    batch_size: int = integer(10, 1, "the mini-batch size")
+    batches_per_step: int = integer(128, 1)
+    eval_batch_size: int = integer(1000, 1)
+    seed: int = seed(0)
+
+    def check(self, prefix: str) -> None:
+        """Checks that relate several fields (none here)."""
+
+
+@dataclass
+class DigitsData(Data):
+    """``conf/data/digits.yaml``: scikit-learn's 8x8 digits, split stratified by class."""
+
+    val_fraction: float = fraction(0.1)
+    test_fraction: float = fraction(0.2)
+    split_seed: int = seed(0)
+
+    def check(self, prefix: str) -> None:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise UserError(
+                f"{prefix}.val_fraction={show(self.val_fraction)} and {prefix}.test_fraction="
+                f"{show(self.test_fraction)}: together they must be < 1, to leave training data"
+            )
+        for key in ("val_fraction", "test_fraction"):
+            if getattr(self, key) * DIGITS_IMAGES < 10:
+                raise UserError(
+                    f"{prefix}.{key}={show(getattr(self, key))}: must hold at least one image of each of the "
+                    f"10 classes: at least {10 / DIGITS_IMAGES:.4f} of the {DIGITS_IMAGES} images"
+                )
+
+
+@dataclass
+class TorchvisionData(Data):
+    """``conf/data/mnist.yaml``, ``conf/data/fashion_mnist.yaml``: torchvision's files under ``root``."""
+
+    name: str = choice("MNIST", ("MNIST", "FashionMNIST"))
+    root: str = text("data")
+    download: bool = flag(False)
+    val_size: int = integer(10000, 1, "the number of validation images")
+    split_seed: int = seed(0)
+
+
+@dataclass
+class SyntheticData(Data):
+    """``conf/data/synthetic_mnist.yaml``: random MNIST-shaped data made in memory."""
+
+    train_size: int = integer(50000, 1)
+    val_size: int = integer(10000, 1)
+    test_size: int = integer(10000, 1)
+    split_seed: int = seed(0)
+
+
+def data_modules() -> dict[str, tuple[type[Data], type]]:
+    """The allow-list of data modules: ``data._target_`` (in a config or a checkpoint) -> its settings and
+    class, matched as exact strings, never imported by name."""
+    from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
+
+    return {
+        "src.data.DigitsDataModule": (DigitsData, DigitsDataModule),
+        "src.data.TorchvisionDataModule": (TorchvisionData, TorchvisionDataModule),
+        "src.data.SyntheticDataModule": (SyntheticData, SyntheticDataModule),
+    }
+
+
+DATA_CHOICES = "data=digits, data=mnist, data=fashion_mnist or data=synthetic_mnist"
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    f"torch.optim.{name}": getattr(torch.optim, name)  # constant names, never a checkpoint's
+    for name in (
+        "SGD",
+        "Adam",
+        "AdamW",
+        "RMSprop",
+        "Adagrad",
+        "Adadelta",
+        "Adamax",
+        "NAdam",
+        "RAdam",
+        "Rprop",
+    )
+}
+"""The allow-list of optimizers: ``optimizer._target_`` -> torch's class, matched as exact strings."""
+UNSUPPORTED_OPTIMIZERS = {
+    "torch.optim.LBFGS": "needs a closure that re-evaluates the cost, and this project takes one step per mini-batch",
+    "torch.optim.SparseAdam": "needs sparse gradients, and backpropagation here gives dense ones",
+}
+DEFAULT_OPTIMIZER = {"_target_": "torch.optim.SGD", "lr": 3.0}  # conf/optimizer/sgd.yaml, the essay's
+
+
+# --- reading a group's values ---------------------------------------------------------------------------
+
+
+def parse(settings: type, values: Any, prefix: str, ignore: tuple[str, ...] = ()) -> Any:
+    """``values`` (a mapping from a config or a checkpoint) as ``settings``, each value checked against its
+    field's rule; a key that is not a field (a typo, ``_partial_``, ``_args_``) is refused."""
+    if not isinstance(values, Mapping):
+        raise UserError(f"{prefix}={show(values)}: must be a mapping of settings")
+    fields = {item.name: item for item in dataclasses.fields(settings)}  # type: ignore[arg-type]
+    for key, value in values.items():
+        if key in ignore:
+            continue
+        if key not in fields:
+            raise UserError(
+                f"{prefix}.{key}={show(value)}: {prefix} has no setting {key}; its settings are "
+                f"{', '.join(fields)}"
+            )
+        if not fields[key].metadata["valid"](value):
+            raise UserError(f"{prefix}.{key}={show(value)}: {allowed(fields[key], value)}")
+    return settings(**{key: value for key, value in values.items() if key in fields})
+
+
+def parse_data(values: Any, prefix: str = "data") -> tuple[Data, type]:
+    """A data group (config or checkpoint): its checked settings and the data module class its
+    ``_target_`` names in :func:`data_modules`."""
+    target = values.get("_target_") if isinstance(values, Mapping) else None
+    known = data_modules()
+    if not isinstance(target, str) or target not in known:
+        raise UserError(
+            f"{prefix}._target_={show(target)}: must name a data module of src.data ({DATA_CHOICES})"
+        )
+    settings_class, module_class = known[target]
+    settings = parse(settings_class, values, prefix, ignore=("_target_",))
+    settings.check(prefix)
+    return settings, module_class
+
+
+def build_data(values: Mapping[str, Any]):
+    """The data module a checked data group describes: its class from the allow-list, called with the
+    group's settings (no ``instantiate``)."""
+    settings, module_class = parse_data(values)
+    return module_class(**dataclasses.asdict(settings))
+
+
+def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[torch.optim.Optimizer], dict]:
+    """An optimizer group: torch's class its ``_target_`` names in :data:`OPTIMIZERS` and its keyword
+    arguments, each a plain number, flag or list of numbers; the learning rate one torch can use."""
+    target = values.get("_target_") if isinstance(values, Mapping) else None
+    if target in UNSUPPORTED_OPTIMIZERS:
+        raise UserError(
+            f"{prefix}._target_={target}: {UNSUPPORTED_OPTIMIZERS[target]}; choose another optimizer"
+        )
+    if not isinstance(target, str) or target not in OPTIMIZERS:
+        raise UserError(
+            f"{prefix}._target_={show(target)}: must name a torch.optim optimizer class, e.g. torch.optim.SGD "
+            f"(or choose optimizer=sgd, momentum, adam, adamw or rmsprop; allowed: {', '.join(OPTIMIZERS)})"
+        )
+    arguments = {key: value for key, value in values.items() if key != "_target_"}
+    lr = arguments.get("lr")
+    if not (is_number(lr) and math.isfinite(lr) and 0 < lr <= FLOAT32_MAX):
+        raise UserError(
+            f"{prefix}.lr={show(lr)}: the learning rate must be a finite number > 0 (at most {FLOAT32_MAX:.4g}, "
+            "the largest float32)"
+        )
+    for key, value in arguments.items():
+        plain = value is None or isinstance(value, bool) or is_number(value)
+        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
+            raise UserError(
+                f"{prefix}.{key}={show(value)}: must be a number, true/false, null or a list of numbers"
+            )
+    optimizer_class = OPTIMIZERS[target]
+    try:  # the optimizer's own checks of its arguments, on a throw-away parameter
+        optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{prefix}: {target} refuses its arguments {show(arguments)} ({error})") from None
+    return optimizer_class, arguments
+
+
+def build_optimizer(values: Mapping[str, Any], params) -> torch.optim.Optimizer:
+    """The optimizer a checked optimizer group describes, over ``params`` (no ``instantiate``)."""
+    optimizer_class, arguments = optimizer_arguments(values)
+    return optimizer_class(params, **arguments)
+
+
+# --- whole commands ----------------------------------------------------------------------------------------
+
+
+def validate_train(cfg: DictConfig) -> None:
+    """Check ``python -m src.train``'s configuration and, when resuming, that ``ckpt_path`` is one of our
+    checkpoints, holding the network and optimizer the configuration builds."""
+    from src.checkpoint import load_checkpoint
+
+    with config_errors():
+        plain = to_plain(cfg)
+    refuse_unknown_top_level_keys(plain, "train")
+    check_value(seed(0, "the seed"), plain.get("seed"), "seed")
+    check_value(flag(True), plain.get("test"), "test")
+    model = parse(Model, plain["model"], "model")
+    parse(Activation, plain["activation"], "activation")
+    parse(Cost, plain["cost"], "cost")
+    optimizer_arguments(plain["optimizer"])
+    _, data_class = parse_data(plain["data"])
+    check_data_files(plain["data"])
+    check_trainer(plain["trainer"])
+    check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
+    if plain.get("ckpt_path") is not None:
+        check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
+
+
+def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check ``python -m src.evaluate``'s configuration; returns the checkpoint and the data configuration
+    to test it on (the checkpoint's, with the keys of ``cfg.data`` over it)."""
+    from src.checkpoint import load_checkpoint
+
+    require(cfg, "ckpt_path", "PATH (a .ckpt file written by python -m src.train)")
+    with config_errors():
+        trainer = to_plain(cfg.trainer)
+    check_trainer(trainer)
+    checkpoint = load_checkpoint(str(cfg.ckpt_path))
+    with config_errors():
+        data = evaluation_data(cfg, checkpoint["hyper_parameters"].get("data"))
+    _, data_class = parse_data(data)
+    check_inputs_match(checkpoint, cfg.ckpt_path, data, data_class)
+    check_data_files(data)
+    return checkpoint, data
+
+
+def check_value(rule: Any, value: Any, key: str) -> None:
+    """Raise :class:`UserError` unless ``value`` follows ``rule`` (a :func:`setting` field)."""
+    if not rule.metadata["valid"](value):
+        raise UserError(f"{key}={show(value)}: {allowed(rule, value)}")
+
+
+def allowed(rule: Any, value: Any) -> str:
+    """What the field ``rule`` allows, said for ``value``."""
+    text = rule.metadata["allowed"]
+    return text if isinstance(text, str) else text(value)
+
+
+def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> None:
+    """``+foo=1`` adds a key nothing reads: refuse it (a typo of a real one, most likely)."""
+    known = set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
+    for key in plain:
+        if key not in known:
+            raise UserError(
+                f"{key}={show(plain[key])}: there is no setting {key}; see conf/{config_name}.yaml"
+            )
+
+
+def check_data_files(data: dict[str, Any]) -> None:
+    """For MNIST/Fashion-MNIST without download: the files in ``data.root``."""
+    if data.get("_target_") == "src.data.TorchvisionDataModule" and not data.get("download", False):
+        check_dataset_files(Path(str(data.get("root", "data"))).expanduser(), data.get("name", "MNIST"))
+
+
+def check_dataset_files(root: Path, name: str) -> None:
+    """Raise :class:`UserError` unless ``root`` holds torchvision's uncompressed ``name`` files."""
+    import torchvision
+
+    fetch = f"put the {name} files in {root / name / 'raw'}/ or add data.download=true to fetch them"
+    if not root.is_dir():
+        raise UserError(
+            f"data.root={root} {'is not a directory' if root.exists() else 'does not exist'}: {fetch}"
+        )
+    raw = root / name / "raw"
+    for url, _ in getattr(torchvision.datasets, name).resources:
+        file = raw / Path(url).stem
+        if not file.is_file():
+            raise UserError(f"data.root={root} holds no {name} data (missing {file}): {fetch}")
+        if not os.access(file, os.R_OK):
+            raise UserError(f"data.root={root}: {file} can't be read (permission denied)")
+
+
+def check_trainer(trainer: dict[str, Any]) -> None:
+    """What Lightning would accept and this project can't do, or would only fail on later; Lightning
+    checks the rest when the trainer is built."""
+    if "max_epochs" in trainer:
+        check_value(integer(1, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
+    precision = trainer.get("precision", "32-true")
+    if str(precision) not in PRECISIONS or isinstance(precision, bool | float):
+        raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS[:6])}")
+    for key in ("num_nodes", "check_val_every_n_epoch"):
+        if trainer.get(key) is not None:
+            check_value(integer(1, 1), trainer[key], f"trainer.{key}")
+    if trainer.get("accumulate_grad_batches", 1) != 1:
+        raise UserError(
+            f"trainer.accumulate_grad_batches={show(trainer['accumulate_grad_batches'])}: training takes one "
+            "SGD step per mini-batch; for steps over more samples raise data.batch_size instead"
+        )
+    if trainer.get("gradient_clip_val") is not None:
+        raise UserError(
+            f"trainer.gradient_clip_val={show(trainer['gradient_clip_val'])}: not supported: training steps "
+            "by hand (manual optimization), where Lightning does not clip; lower optimizer.lr instead"
+        )
+    devices, cores = trainer.get("devices", 1), os.cpu_count() or 1
+    if trainer.get("accelerator") == "cpu" and is_int(devices) and devices > cores:
+        raise UserError(
+            f"trainer.devices={devices}: more CPU processes than this machine's {cores} cores would only "
+            f"compete for them; choose at most {cores}"
+        )
+
+
+def check_memory(sizes: list[int]) -> None:
+    """Refuse a network whose weights and gradients alone (float32) would not fit in this machine's memory,
+    before allocating them."""
+    count = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
+    needed, available = 2 * 4 * count, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > available:
+        raise UserError(
+            f"model.hidden={show(sizes[1:-1])}: a {layer_sizes_text(sizes)} network has {count} weights and "
+            f"biases, {needed / 2**30:.1f} GiB with their gradients in float32, more than this machine's "
+            f"{available / 2**30:.1f} GiB of memory"
+        )
+
+
+def evaluation_data(cfg: DictConfig, trained: dict[str, Any] | None) -> dict[str, Any]:
+    """The data to test on: the checkpoint's (``trained``) with ``cfg.data``'s keys over it, or
+    ``cfg.data`` alone where it names another data module (``data=mnist`` for a digits checkpoint)."""
+    if trained is not None:  # never download into a folder a checkpoint names; data.download=true may
+        trained = {key: value for key, value in trained.items() if key != "download"}
+    if cfg.get("data") is None:
+        if trained is None:
+            raise UserError(
+                f"ckpt_path={cfg.ckpt_path} doesn't record its training data: pass {DATA_CHOICES}"
+            )
+        return trained
+    with open_dict(cfg):  # the data groups' `seed: ${seed}`; the seed only shuffles training data
+        cfg.setdefault("seed", (trained or {}).get("seed", 0))
+    override = to_plain(cfg.data)
+    if trained is None or override.get("_target_", trained["_target_"]) != trained["_target_"]:
+        return override
+    return {**trained, **override}
+
+
+def check_inputs_match(checkpoint: dict[str, Any], path: Any, data: dict[str, Any], data_class: type) -> None:
+    """Raise :class:`UserError` unless the data has as many inputs and classes as the checkpoint's network."""
+    from src.checkpoint import network_sizes
+
+    hparams = checkpoint["hyper_parameters"]
+    found = (data_class.in_features, data_class.num_classes)
+    if (hparams["in_features"], hparams["num_classes"]) != found:
+        name = f" {data['name']}" if "name" in data else ""
+        raise UserError(
+            f"ckpt_path={path}: its {layer_sizes_text(network_sizes(hparams))} network takes "
+            f"{hparams['in_features']} inputs and {hparams['num_classes']} classes, but the data "
+            f"({data_class.__name__}{name}) has {found[0]} inputs and {found[1]} classes: evaluate it on the "
+            "data it was trained on (leave out data=...)"
+        )
+
+
+def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: type) -> None:
+    """Raise :class:`UserError` unless the checkpoint holds the network and optimizer the configuration
+    builds: resuming restores its weights and optimizer state, which only fit those."""
+    from src.checkpoint import network_sizes
+
+    hparams = checkpoint["hyper_parameters"]
+    activation = dataclasses.asdict(parse(Activation, plain["activation"], "activation"))
+    settings = {  # name: (trained, configured)
+        "layer sizes": (
+            network_sizes(hparams),
+            [data_class.in_features, *plain["model"]["hidden"], data_class.num_classes],
+        ),
+        "activation": (activation_text(hparams["activation"]), activation_text(activation)),
+        "cost": (hparams["cost"], plain["cost"]["name"]),
+        "optimizer": (hparams["optimizer"], plain["optimizer"]),
+    }
+    differences = [
+        f"{name} {show_sizes_or_value(trained)} (configured: {show_sizes_or_value(configured)})"
+        for name, (trained, configured) in settings.items()
+        if trained != configured
+    ]
+    if differences:
+        raise UserError(
+            f"ckpt_path={plain['ckpt_path']} was trained with {'; '.join(differences)}: resuming restores "
+            "its weights and optimizer state, so give the configuration it was trained with, or leave out "
+            "ckpt_path to start a new run"
+        )
+
+
+# --- small helpers --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def config_errors() -> Iterator[None]:
+    """Turn OmegaConf's errors (a ``???`` value left missing, a broken ``${...}`` interpolation) into a
+    :class:`UserError` naming the key."""
+    try:
+        yield
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "config"
+        message = " ".join(str(getattr(error, "msg", None) or error).split("full_key:")[0].split())
+        raise UserError(f"{key}: {message}") from None
+
+
+@contextmanager
+def refused_arguments(key: str) -> Iterator[None]:
+    """Turn an error raised while instantiating config group ``key`` into a :class:`UserError` naming it:
+    e.g. a Trainer argument Lightning refuses (``trainer.accelerator=gpu`` on a machine without one)."""
+    try:
+        yield
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        raise UserError(f"{key}: {type(cause).__name__}: {' '.join(str(cause).split())}") from None
+
+
+def refuse_overrides_hydra_cannot_apply(config_name: str, argv: list[str] | None = None) -> None:
+    """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``) makes Hydra print
+    several lines and exit 1: compose the configuration first and end such a mistake as one ``error:``
+    line with exit code 2. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    arguments = sys.argv[1:] if argv is None else argv
+    if any(argument.startswith("-") for argument in arguments):
+        return
+    overrides = [argument for argument in arguments if not argument.lstrip("+~").startswith("hydra")]
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            compose(config_name, overrides=overrides)
+    except HydraException as error:
+        message = " ".join(str(error).split())
+        for argument in overrides:
+            key = argument.lstrip("+~").partition("=")[0]
+            if f"Could not override '{key}'" in message:
+                message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
+                break
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def to_plain(node: Any) -> Any:
+    """A config node as plain Python values, interpolations resolved."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def require(cfg: DictConfig, key: str, example: str) -> None:
+    """Raise :class:`UserError` if the mandatory ``key`` (``???`` in the config file) was not given."""
+    if OmegaConf.is_missing(cfg, key):
+        raise UserError(f"{key} is missing: pass {key}={example}")
+
+
+def show(value: Any) -> str:
+    """A value as it would be written on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(show, value)) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key}: {show(item)}" for key, item in value.items()) + "}"
+    return str(value)
+
+
+def activation_text(activation: Mapping[str, Any]) -> str:
+    """``tanh``, or ``leaky_relu(negative_slope=0.01)``: the slope only matters to leaky_relu."""
+    if activation["name"] != "leaky_relu":
+        return activation["name"]
+    return f"leaky_relu(negative_slope={show(activation['negative_slope'])})"
+
+
+def layer_sizes_text(sizes: list[Any]) -> str:
+    """``64-16-16-10``."""
+    return "-".join(map(str, sizes))
+
+
+def show_sizes_or_value(value: Any) -> str:
+    """Layer sizes as ``64-16-16-10``, anything else as :func:`show` writes it."""
+    return layer_sizes_text(value) if isinstance(value, list) else show(value)

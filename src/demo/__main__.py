@@ -1,0 +1,77 @@
+"""``python -m src.demo [ckpt_path=PATH] [host=127.0.0.1] [port=0]``: serve the demo page for a trained
+checkpoint (default: the newest ``*.ckpt`` under ``outputs/``) and print its URL; Ctrl-C stops it."""
+
+import math
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from src.cli import refuse_unknown_group_options, report_user_errors
+from src.errors import UserError
+
+
+def newest_checkpoint(directory: Path) -> Path:
+    """The most recently written ``*.ckpt`` under ``directory``."""
+    found = (
+        sorted(directory.rglob("*.ckpt"), key=lambda path: path.stat().st_mtime) if directory.is_dir() else []
+    )
+    if not found:
+        raise UserError(
+            f"ckpt_path is missing and checkpoints_dir={directory} holds no .ckpt file: train one with "
+            "python -m src.train, or pass ckpt_path=PATH"
+        )
+    return found[-1]
+
+
+def first_rate(cfg_rate: object, optimizer: object) -> float:
+    """The page's first learning rate: ``rate=`` if given, else the checkpoint's ``optimizer.lr``."""
+    rate = optimizer.get("lr") if cfg_rate is None and isinstance(optimizer, dict) else cfg_rate
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not (math.isfinite(rate) and rate > 0):
+        where = "rate" if cfg_rate is not None else "rate is null and the checkpoint's optimizer.lr"
+        raise UserError(f"{where}={rate}: give a learning rate > 0, e.g. rate=0.5")
+    return float(rate)
+
+
+def serve(cfg: DictConfig) -> None:
+    """Load the checkpoint, listen on ``host:port``, print the URL and serve until Ctrl-C."""
+    from src.checkpoint import load_checkpoint, model_from
+    from src.demo.samples import samples_to_pick
+    from src.demo.server import DemoServer
+    from src.demo.views import DemoNetwork
+
+    ckpt_path = (
+        Path(cfg.ckpt_path) if cfg.ckpt_path is not None else newest_checkpoint(Path(cfg.checkpoints_dir))
+    )
+    host, port = cfg.host, cfg.port
+    if not isinstance(host, str) or not host:
+        raise UserError(f"host={host}: give an address to listen on, e.g. host=127.0.0.1")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UserError(f"port={port}: give a port from 1 to 65535, or 0 for a free one")
+    checkpoint = load_checkpoint(ckpt_path)
+    hparams = checkpoint["hyper_parameters"]
+    rate = first_rate(OmegaConf.to_container(cfg).get("rate"), hparams.get("optimizer"))
+    network = DemoNetwork(model_from(checkpoint, f"ckpt_path={ckpt_path}").net, rate)
+    samples = samples_to_pick(hparams.get("data"), network.sizes[0])
+    try:
+        server = DemoServer((host, port), network, samples)
+    except OSError as error:
+        raise UserError(f"host={host} port={port}: can't listen there ({error.strerror or error})") from None
+    with server:
+        sizes = "-".join(map(str, network.sizes))
+        print(f"demo: the {sizes} network of {ckpt_path}", flush=True)
+        if samples.note:
+            print(f"demo: {samples.note}", flush=True)
+        print(f"open {server.url}  (Ctrl-C stops)", flush=True)
+        server.serve_forever()
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="demo")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    serve(cfg)
+
+
+if __name__ == "__main__":
+    refuse_unknown_group_options()
+    main()

@@ -1,0 +1,78 @@
+"""Every default lives in one place, :mod:`src.config`: the YAML files and the constructors that repeat
+a default must agree with it (this catches ``batches_per_step`` 64 vs 128 and ``init`` normal vs
+scaled_normal, the drifts found before the settings were typed)."""
+
+import dataclasses
+import inspect
+
+import pytest
+from omegaconf import OmegaConf
+from runs import CONF, compose_config
+
+from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, data_modules
+from src.lit import MLPClassifier
+
+PRESETS = {"data/fashion_mnist.yaml": {"name"}}
+"""Keys a YAML file sets on purpose to something other than the default: what makes it that option."""
+
+
+def defaults(settings: type) -> dict:
+    return {item.name: getattr(settings(), item.name) for item in dataclasses.fields(settings)}
+
+
+def yaml_and_settings():
+    for path in sorted(CONF.glob("data/*.yaml")):
+        yield path, data_modules()[OmegaConf.load(path)["_target_"]][0]
+    for path in sorted(CONF.glob("activation/*.yaml")):
+        yield path, Activation
+    for path in sorted(CONF.glob("cost/*.yaml")):
+        yield path, Cost
+    yield CONF / "model" / "mlp.yaml", Model
+
+
+@pytest.mark.parametrize(
+    ("path", "settings"), list(yaml_and_settings()), ids=lambda v: getattr(v, "name", "")
+)
+def test_yaml_values_are_the_defaults_of_src_config(path, settings):
+    written = OmegaConf.to_container(OmegaConf.load(path))
+    preset = PRESETS.get(f"{path.parent.name}/{path.name}", set()) | {"_target_"}
+    if settings in (Activation, Cost):
+        assert written["name"] == path.stem  # the option's name is its file's name
+        preset.add("name")
+    for key, value in written.items():
+        if key in preset or (isinstance(value, str) and value.startswith("${")):
+            continue
+        assert value == defaults(settings)[key], (
+            f"{path.name}: {key}={value}, src.config says {defaults(settings)[key]}"
+        )
+
+
+def test_data_module_constructors_have_the_defaults_of_src_config():
+    for settings, module in data_modules().values():
+        signature = {
+            name: parameter.default
+            for klass in module.__mro__
+            if "__init__" in vars(klass)
+            for name, parameter in inspect.signature(klass.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        for name, default in defaults(settings).items():
+            assert signature[name] == default, (
+                f"{module.__name__}({name}={signature[name]}): src.config says {default}"
+            )
+
+
+def test_the_model_takes_its_defaults_from_src_config():
+    model = MLPClassifier(64, 10, [16])
+    assert model.hparams.activation == dataclasses.asdict(Activation())
+    assert (model.hparams.cost, model.hparams.backprop, model.hparams.init) == (
+        "mse",
+        "manual",
+        "scaled_normal",
+    )
+    assert model.hparams.optimizer == DEFAULT_OPTIMIZER == OmegaConf.load(CONF / "optimizer" / "sgd.yaml")
+
+
+def test_multi_node_override_composes(tmp_path):
+    """The README's multi-node command sets ``trainer.num_nodes``."""
+    assert compose_config("train", tmp_path, "trainer=ddp", "trainer.num_nodes=2").trainer.num_nodes == 2
