@@ -47,7 +47,7 @@ def test_hparams_list_the_config_and_the_final_metrics(trained_digits_run):
     assert [metric.name.tag for metric in experiment.metric_infos] == FINAL_METRICS
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["activation"].string_value == "sigmoid"
+    assert hparams["activation/name"].string_value == "sigmoid"
     assert hparams["optimizer/lr"].number_value == 3.0
     assert hparams["trainer/max_epochs"].number_value == 12
     # the HParams tab shows the last value of each metric's curve
