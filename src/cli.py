@@ -36,6 +36,7 @@ from typing import ParamSpec, TypeVar
 from omegaconf.errors import MissingMandatoryValue
 
 from src.errors import Interrupted, Terminated, TrainingInterrupted, UserError
+from src.run_dir_cleanup import discard_unused_run_dir
 
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
@@ -75,6 +76,7 @@ def report_user_errors(main: Callable[P, R]) -> Callable[P, R]:
             user_error = as_user_error(error)
             if user_error is not None:
                 report(f"error: {user_error}")
+                discard_unused_run_dir()
                 raise SystemExit(EXIT_USER_ERROR) from None
             storage_error = as_storage_error(error)
             if storage_error is None:
@@ -135,7 +137,7 @@ def refuse_unknown_group_options(argv: list[str] | None = None, conf: Path = CON
         if not equals or "." in key or "/" in key or "(" in value or not folder.is_dir():
             continue
         options = sorted(path.stem for path in folder.glob("*.yaml"))
-        for option in value.split(","):
+        for option in value.strip("[]").split(","):  # also a list: logger=[tensorboard,csv]
             if option.strip() not in (*options, "null"):
                 report(
                     f"error: {key}={option.strip()} is not an option of {key}: choose one of {', '.join(options)}"

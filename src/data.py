@@ -129,10 +129,12 @@ class ResumableLoader(DataLoader):
     through its stateful-dataloader protocol (``state_dict``/``load_state_dict``): its sampler's."""
 
     def state_dict(self) -> dict[str, int]:
-        return self.sampler.state_dict()
+        # under overfit_batches Lightning swaps in a SequentialSampler, which has no position to save
+        return self.sampler.state_dict() if isinstance(self.sampler, MiniBatchChunks) else {}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.sampler.load_state_dict(state)
+        if isinstance(self.sampler, MiniBatchChunks):
+            self.sampler.load_state_dict(state)
 
 
 class MiniBatchDataset(Dataset[Chunk]):
@@ -145,9 +147,13 @@ class MiniBatchDataset(Dataset[Chunk]):
         self.batch_size = batch_size
 
     def __len__(self) -> int:
-        return len(self.y)
+        """The number of mini-batches: what a ``SequentialSampler`` counts (see :meth:`__getitem__`)."""
+        return -(-len(self.y) // self.batch_size)
 
-    def __getitem__(self, indices: Tensor) -> Chunk:
+    def __getitem__(self, indices: Tensor | int) -> Chunk:
+        if isinstance(indices, int):  # Lightning's overfit_batches swaps in a SequentialSampler: 0, 1, ...
+            rows = slice(indices * self.batch_size, (indices + 1) * self.batch_size)  # the i-th mini-batch
+            return Chunk(self.x[rows], self.y[rows], self.batch_size)
         return Chunk(self.x[indices], self.y[indices], self.batch_size)
 
 
@@ -191,6 +197,7 @@ class InMemoryDataModule(L.LightningDataModule):
         batches = batches_per_chunk(self.batches_per_step, self.batch_size, x)
         sampler = MiniBatchChunks(len(y), self.batch_size, batches, True, self.seed, rank, world, self.device)
         self.train_sampler = sampler
+        self._check_limit("train", len(sampler))
         return ResumableLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
 
     def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
@@ -217,7 +224,28 @@ class InMemoryDataModule(L.LightningDataModule):
         sampler = MiniBatchChunks(
             len(y), self.eval_batch_size, shuffle=False, rank=rank, world_size=world, device=self.device
         )
+        self._check_limit(split, len(sampler))
         return DataLoader(MiniBatchDataset(x, y, self.eval_batch_size), sampler=sampler, batch_size=None)
+
+    def _check_limit(self, split: str, steps: int) -> None:
+        """A fraction ``trainer.limit_<split>_batches`` (or ``overfit_batches``) must keep at least one of
+        the ``steps`` batches Lightning sees: chunks of ``batches_per_step`` mini-batches, not mini-batches."""
+        from src.errors import UserError
+
+        if self.trainer is None:
+            return
+        stage = {"train": "train", "val": "val", "test": "test"}[split]
+        for key in (f"limit_{stage}_batches", "overfit_batches"):
+            limit = getattr(self.trainer, key)
+            if key == "overfit_batches" and (limit == 0 or split != "train"):
+                continue
+            if isinstance(limit, float) and 0 < limit < 1 and int(limit * steps) == 0:
+                raise UserError(
+                    f"trainer.{key}={limit} keeps none of the {steps} {split} batch(es) Lightning sees here (a "
+                    f"training batch is data.batches_per_step={self.batches_per_step} mini-batches, an evaluation "
+                    f"batch data.eval_batch_size={self.eval_batch_size} samples): give a number of batches (an "
+                    "integer) or a larger fraction, or use debug=limit (one mini-batch per batch)"
+                )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_dataloader("val")

@@ -9,6 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from src.cli import refuse_unknown_group_options, report_user_errors
+from src.console import setup_console
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -37,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
+    setup_console()
     evaluate(cfg)
 
 

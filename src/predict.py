@@ -21,12 +21,15 @@ An image is made to look like the training data before it reaches the network (:
 
 Inputs: a file is read whatever its extension; a directory contributes its files whose extension is in
 :data:`IMAGE_SUFFIXES` (not recursively; hidden files and other extensions are skipped). A directory
-without images, a missing path, a file Pillow cannot decode or a file that is not a checkpoint of this
-project stops with :class:`~src.errors.UserError`; the command line prints it as one ``error:`` line
-and exits with status 2 (:mod:`src.cli`).
+without images, a missing path or a file that is not a checkpoint of this project stops with
+:class:`~src.errors.UserError`; the command line prints it as one ``error:`` line and exits with status 2
+(:mod:`src.cli`). An image Pillow cannot decode, or larger than :data:`MAX_PIXELS`, is reported on its
+own ``skipped:`` line and left out; the others are predicted and written, then the command exits with
+status 2.
 """
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ from torchvision.transforms.v2 import functional as F
 
 from src.checkpoint import load_model, short_reason
 from src.cli import refuse_unknown_group_options, report_user_errors
+from src.console import setup_console
 from src.errors import UserError
 from src.metrics_file import write_json
 
@@ -48,6 +52,12 @@ INK_THRESHOLD = 0.1  # a pixel is ink above this share of the brightest ink (aft
 NOISE_SIGMAS = 3.0  # the noise floor: the background's median plus this many standard deviations
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation, for normally distributed noise
 DIGITS_SIDE = 8  # scikit-learn's digits: 8x8
+MAX_PIXELS = 25_000_000
+"""The most pixels an input image may have: a 24-megapixel camera photo (6000x4000) fits. Decoding and
+the float32 grey conversion take about 25 bytes per pixel at the peak, so this caps one image near
+0.6 GB; a small file can announce a huge image (a 490 KB PNG of 13000x13000 pixels took 4.1 GB), so the
+size is checked in the header, before decoding. Pillow's own limit (``Image.MAX_IMAGE_PIXELS``, 89
+million, an error only past twice that) is far higher."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,16 @@ def image_files(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 def read_image(path: Path) -> Image.Image:
-    """The decoded image at ``path``, upright as its EXIF orientation says."""
+    """The decoded image at ``path``, upright as its EXIF orientation says; refused before decoding when
+    its header announces more than :data:`MAX_PIXELS` pixels."""
     try:
         with Image.open(path) as image:
+            width, height = image.size  # from the header: nothing decoded yet
+            if width * height > MAX_PIXELS:
+                raise UserError(
+                    f"inputs: {path} is {width}x{height} pixels: at most {MAX_PIXELS:,} pixels (e.g. "
+                    f"6000x4000) are decoded; scale the image down first"
+                )
             image.load()
             return ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -180,13 +197,35 @@ def to_input(image: Image.Image, layout: Layout) -> Tensor:
     return fit(bright_ink(to_grey(image)), layout).flatten()
 
 
-def predict(ckpt_path: str | Path, inputs: str | Path | Sequence[str | Path]) -> list[Prediction]:
+def predict(
+    ckpt_path: str | Path,
+    inputs: str | Path | Sequence[str | Path],
+    skipped: list[UserError] | None = None,
+) -> list[Prediction]:
     """Classify the image file(s) ``inputs`` (files and/or directories) with the network of the checkpoint
-    at ``ckpt_path``, loaded with ``weights_only=True``."""
+    at ``ckpt_path``, loaded with ``weights_only=True``. An unreadable image raises its
+    :class:`UserError`, or, given a ``skipped`` list, is appended to it and left out (unless none is
+    readable)."""
     files = image_files(inputs)
     model = load_model(ckpt_path)
     layout = layout_for(model.hparams.in_features)
-    x = torch.stack([to_input(read_image(path), layout) for path in files])
+    readable, rows = [], []
+    for path in files:
+        try:
+            rows.append(to_input(read_image(path), layout))
+        except UserError as error:
+            if skipped is None:
+                raise
+            skipped.append(error)
+            continue
+        readable.append(path)
+    if not rows:
+        raise (
+            skipped[0]
+            if len(files) == 1
+            else UserError(f"inputs: none of the {len(files)} files is readable; the first: {skipped[0]}")
+        )
+    files, x = readable, torch.stack(rows)
     with torch.no_grad():
         outputs = model(x.to(model.dtype))
     return [
@@ -200,23 +239,33 @@ def run(cfg: DictConfig) -> list[Prediction]:
     for key, example in (("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")):
         if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
             raise UserError(f"{key} is missing: pass {key}={example}")
-    inputs = cfg.inputs
+    inputs, skipped = cfg.inputs, []
     predictions = predict(
-        cfg.ckpt_path, OmegaConf.to_container(inputs) if OmegaConf.is_list(inputs) else str(inputs)
+        cfg.ckpt_path, OmegaConf.to_container(inputs) if OmegaConf.is_list(inputs) else str(inputs), skipped
     )
+    for error in skipped:
+        print(f"skipped: {error}", file=sys.stderr)
     for prediction in predictions:
         print(prediction)
     records = [asdict(prediction) | {"path": str(prediction.path)} for prediction in predictions]
+    written = Path(cfg.paths.output_dir) / "predictions.json"
     write_json(
-        Path(cfg.paths.output_dir) / "predictions.json",
-        {"ckpt_path": str(cfg.ckpt_path), "predictions": records},
+        written,
+        {"ckpt_path": str(cfg.ckpt_path), "predictions": records, "skipped": [str(e) for e in skipped]},
     )
+    print(f"wrote {len(predictions)} predictions to {written}")
+    if skipped:
+        raise UserError(
+            f"inputs: {len(skipped)} of {len(skipped) + len(predictions)} files could not be read (skipped above); "
+            f"the others' predictions are in {written}"
+        )
     return predictions
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
+    setup_console()
     run(cfg)
 
 

@@ -10,7 +10,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import refuse_unknown_group_options, report_user_errors
+from src.console import setup_console
 from src.errors import UserError
+from src.loggers import accept_null_logger
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -20,7 +22,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.callbacks import interrupts_reported
     from src.checkpoint import AtomicCheckpointIO
     from src.config import Activation, build_data, refused_arguments, validate_train
+    from src.console import print_run_end
     from src.lit import MLPClassifier
+    from src.loggers import build_loggers
     from src.metrics_file import FINAL_METRICS, collect_metrics, write_json
 
     validate_train(cfg)
@@ -38,7 +42,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     # callbacks.<name>=null switches that callback off
     callbacks = [hydra.utils.instantiate(cb) for cb in cfg.callbacks.values() if cb is not None]
-    logger = hydra.utils.instantiate(cfg.logger)
+    logger = build_loggers(cfg.get("logger"))
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
@@ -57,9 +61,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics["ckpt_path"] = ckpt_path
     if trainer.is_global_zero:
         write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
-        if "test/acc" in metrics:
-            print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}")
-        print(f"checkpoint: {ckpt_path}")
+        print_run_end(trainer, metrics, cfg.paths.output_dir)
     return metrics
 
 
@@ -87,6 +89,7 @@ def refuse_relaunch_in_multirun(trainer) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @report_user_errors
 def main(cfg: DictConfig) -> float | None:
+    setup_console()
     metrics = train(cfg)
     return metrics.get("val/acc_best")
 
@@ -94,6 +97,7 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     from src.config import refuse_overrides_hydra_cannot_apply
 
+    accept_null_logger()
     refuse_unknown_group_options()
     refuse_overrides_hydra_cannot_apply("train")
     main()

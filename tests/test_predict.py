@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 from runs import compose_config, run_module
 
+import src.predict as predict_module
 from src.data import DigitsDataModule
 from src.errors import UserError
 from src.predict import Layout, Prediction, layout_for, predict, run, to_input
@@ -195,8 +196,67 @@ def test_cli_classifies_a_directory(tmp_path, digits_ckpt):
         small_on_large_page(digit).save(images / f"{index}.jpg")
     result = predict_cli(f"ckpt_path={digits_ckpt}", f"inputs={images}", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    *lines, last = result.stdout.strip().splitlines()
     assert [line.split(": class ")[0] for line in lines] == [str(images / f"{i}.jpg") for i in range(3)]
+    assert last == f"wrote 3 predictions to {tmp_path / 'run' / 'predictions.json'}"
+
+
+@pytest.mark.slow
+def test_cli_skips_an_unreadable_file_predicts_the_rest_and_fails_at_the_end(tmp_path, digits_ckpt):
+    images = tmp_path / "images"
+    images.mkdir()
+    digit, _ = digit_image(5)
+    bright_on_dark_grey(digit).save(images / "a.png")
+    (images / "b.png").write_bytes((images / "a.png").read_bytes()[:60])  # truncated
+    Image.new("1", (6000, 5000)).save(images / "c.png")  # 30 megapixels: more than MAX_PIXELS
+    bright_on_dark_grey(digit).save(images / "d.png")
+    run_dir = tmp_path / "run"
+    result = predict_cli(f"ckpt_path={digits_ckpt}", f"inputs={images}", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2
+    stdout = result.stdout.strip().splitlines()
+    assert [line.split(": class ")[0] for line in stdout[:2]] == [
+        str(images / "a.png"),
+        str(images / "d.png"),
+    ]
+    assert stdout[2:] == [f"wrote 2 predictions to {run_dir / 'predictions.json'}"]
+    skipped_b, skipped_c, error = result.stderr.strip().splitlines()
+    assert skipped_b.startswith(f"skipped: inputs: {images / 'b.png'} is not a readable image")
+    assert skipped_c == (
+        f"skipped: inputs: {images / 'c.png'} is 6000x5000 pixels: at most 25,000,000 pixels (e.g. 6000x4000) "
+        "are decoded; scale the image down first"
+    )
+    assert error == (
+        f"error: inputs: 2 of 4 files could not be read (skipped above); the others' predictions are in "
+        f"{run_dir / 'predictions.json'}"
+    )
+    written = json.loads((run_dir / "predictions.json").read_text())
+    assert [Path(p["path"]).name for p in written["predictions"]] == ["a.png", "d.png"]
+    assert len(written["skipped"]) == 2
+
+
+def test_an_image_too_large_is_refused_from_its_header(tmp_path, digits_ckpt, monkeypatch):
+    """The pixel count is read from the header: the image is never decoded (load() is not called)."""
+    Image.new("L", (30, 20)).save(tmp_path / "big.png")
+    monkeypatch.setattr(predict_module, "MAX_PIXELS", 599)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
+    with pytest.raises(UserError, match=r"big\.png is 30x20 pixels: at most 599 pixels"):
+        predict(digits_ckpt, tmp_path / "big.png")
+
+
+@pytest.mark.slow
+def test_a_refused_command_leaves_no_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    result = predict_cli(
+        f"ckpt_path={tmp_path / 'missing.ckpt'}", f"inputs={tmp_path}", f"hydra.run.dir={run_dir}"
+    )
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert not run_dir.exists()
+    run_dir.mkdir()
+    (run_dir / "keep.txt").write_text("an earlier run's file")
+    result = predict_cli(
+        f"ckpt_path={tmp_path / 'missing.ckpt'}", f"inputs={tmp_path}", f"hydra.run.dir={run_dir}"
+    )
+    assert result.returncode == 2 and (run_dir / "keep.txt").exists()
 
 
 def test_cli_bad_input_is_one_error_line(tmp_path):

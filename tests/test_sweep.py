@@ -1,8 +1,10 @@
 """``src.sweep``: a Hydra multirun ends with a table of each job's overrides and final metrics."""
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from hydra.core.utils import JobReturn
 from hydra.types import RunMode
 from omegaconf import OmegaConf
@@ -76,3 +78,29 @@ def test_each_multirun_job_refreshes_the_summary_and_single_runs_leave_none(tmp_
         SweepSummary().on_job_end(config, JobReturn())
         assert (tmp_path / "summary.md").exists() == (mode == RunMode.MULTIRUN)
     assert "| 0   | lr=1" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_sweep_prints_one_line_per_job_then_its_summary(tmp_path):
+    result = run_module(
+        "src.train", "-m", "activation=sigmoid,relu", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[:5] == [
+        "Launching 2 jobs locally",
+        "\t#0 : activation=sigmoid trainer.max_epochs=1",
+        lines[2],
+        "\t#1 : activation=relu trainer.max_epochs=1",
+        lines[4],
+    ]
+    for line, job in ((lines[2], "0"), (lines[4], "1")):
+        assert re.fullmatch(
+            rf"  val/acc_best 0\.\d{{4}}  test/acc 0\.\d{{4}}  test/loss 0\.\d{{4}}  {tmp_path}/{job}", line
+        )
+    summary = (tmp_path / "summary.md").read_text()
+    assert (
+        "\n".join(lines[5:])
+        == f"\nsweep summary ({tmp_path}/summary.md):\n{summary}tensorboard --logdir {tmp_path}"
+    )

@@ -1,0 +1,113 @@
+"""``python -m src.export ckpt_path=PATH format=torch_export|torchscript|onnx``: the trained network's
+forward pass (a batch of flattened images in ``[0, 1]`` -> the output activations ``L_out``) as a file
+that runs without this project: ``model.pt2`` (``torch.export``), ``model.pt`` (TorchScript) or
+``model.onnx`` (needs ``pip install -e '.[onnx]'``), in the run directory.
+
+The file is loaded back and its outputs on a batch of random inputs compared with the checkpoint's
+network; more than :data:`TOLERANCE` apart is an error. The checkpoint is read as data only
+(:func:`src.checkpoint.load_model`).
+"""
+
+import importlib.util
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from src.checkpoint import load_model
+from src.cli import refuse_unknown_group_options, report_user_errors
+from src.console import setup_console
+from src.errors import UserError
+
+TOLERANCE = 1e-6
+SUFFIXES = {"torch_export": ".pt2", "torchscript": ".pt", "onnx": ".onnx"}
+CHECK_BATCH = 7  # an odd batch size: the exported batch dimension must not be fixed to the example's
+
+
+class Forward(torch.nn.Module):
+    """The network alone, in inference mode: what gets exported."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def export(ckpt_path: str | Path, format: str, path: Path) -> float:
+    """Write the network of ``ckpt_path`` to ``path`` in ``format``; returns the largest difference between
+    its outputs and the checkpoint's on a check batch (at most :data:`TOLERANCE`)."""
+    if format not in SUFFIXES:
+        raise UserError(f"format={format}: choose one of {', '.join(SUFFIXES)}")
+    model = load_model(ckpt_path).eval()
+    module = Forward(model.net).eval()
+    features = model.hparams.in_features
+    example = torch.rand(2, features, generator=torch.Generator().manual_seed(0))
+    check = torch.rand(CHECK_BATCH, features, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = module(check)
+        run = WRITERS[format](module, example, path)
+        difference = float((run(check) - expected).abs().max())
+    if not difference <= TOLERANCE:
+        path.unlink(missing_ok=True)
+        raise UserError(
+            f"format={format}: the exported network's outputs differ by {difference:.3g} (> {TOLERANCE})"
+        )
+    return difference
+
+
+def write_torch_export(module: torch.nn.Module, example: Tensor, path: Path) -> Callable[[Tensor], Tensor]:
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+    torch.export.save(program, path)
+    return torch.export.load(path).module()
+
+
+def write_torchscript(module: torch.nn.Module, example: Tensor, path: Path) -> Callable[[Tensor], Tensor]:
+    with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript, which format=torchscript asks for
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
+        torch.jit.save(torch.jit.trace(module, example), path)
+        return torch.jit.load(path)
+
+
+def write_onnx(module: torch.nn.Module, example: Tensor, path: Path) -> Callable[[Tensor], Tensor]:
+    missing = [
+        name for name in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise UserError(f"format=onnx needs {', '.join(missing)}: pip install -e '.[onnx]'")
+    import onnxruntime
+
+    batch = torch.export.Dim("batch")
+    torch.onnx.export(
+        module,
+        (example,),
+        path,
+        input_names=["x"],
+        output_names=["activations"],
+        dynamic_shapes=({0: batch},),
+    )
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
+
+
+WRITERS = {"torch_export": write_torch_export, "torchscript": write_torchscript, "onnx": write_onnx}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    setup_console()
+    path = Path(cfg.paths.output_dir) / f"model{SUFFIXES.get(cfg.format, '')}"
+    difference = export(cfg.ckpt_path, cfg.format, path)
+    print(f"wrote {path} (format={cfg.format}; outputs within {difference:.1e} of the checkpoint's)")
+
+
+if __name__ == "__main__":
+    refuse_unknown_group_options()
+    main()
