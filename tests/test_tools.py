@@ -98,6 +98,7 @@ def test_logger_null_and_a_list_of_loggers_on_the_command_line(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(path.name for path in (tmp_path / "none").iterdir()) == [
         ".hydra",
+        ".run.lock",
         "checkpoints",
         "metrics.json",
         "train.log",
