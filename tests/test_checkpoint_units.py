@@ -1,13 +1,26 @@
 """Fast checks of src/checkpoint.py without a training run: which hand-made checkpoints pass the structure
 check, and what the checkpoint IO loads with and without ``weights_only``."""
 
+import errno
 import fractions
+import os
 import pickle
+import re
+import stat
+from pathlib import Path
 
 import pytest
 import torch
 
-from src.checkpoint import AtomicCheckpointIO, load_checkpoint, short_reason
+import src.checkpoint
+from src.checkpoint import (
+    AtomicCheckpointIO,
+    atomic_save,
+    checked_hparams,
+    load_checkpoint,
+    load_model,
+    short_reason,
+)
 from src.errors import UserError
 
 
@@ -59,3 +72,160 @@ def test_loading_errors_are_shortened_to_torchs_reason():
     )
     assert short_reason(error) == "UnpicklingError: Unsupported operand 149"
     assert short_reason(ValueError("")) == "ValueError"
+
+
+def network(**state) -> dict:
+    """A hand-made checkpoint of a 2-3-2 network (3 * 3 + 2 * 4 = 17 weights and biases)."""
+    hparams = {"in_features": 2, "num_classes": 2, "hidden": [3]}
+    return {"hyper_parameters": hparams, "state_dict": {"net.params": torch.arange(17.0), **state}}
+
+
+class RunsCode:
+    def __reduce__(self):
+        return exec, ("raise SystemExit('the payload ran')",)
+
+
+def foreign_files(tmp_path) -> dict[str, tuple[object, str]]:
+    real = tmp_path / "real.ckpt"
+    torch.save(network(), real)
+    without_params = network()
+    del without_params["state_dict"]["net.params"]
+    return {
+        "empty": (b"", " is an empty file"),
+        "truncated": (real.read_bytes()[:-100], " is not a readable checkpoint, truncated or corrupt"),
+        "runs code": (
+            {"state_dict": RunsCode()},
+            " was refused and not executed: loading it would call exec, ",
+        ),
+        "no state_dict": (
+            {"hyper_parameters": network()["hyper_parameters"]},
+            " has no hyper_parameters and state_dict of a network",
+        ),
+        "no net.params": (without_params, "but its state_dict's net.params has none:"),
+        **{
+            f"params {list(shape)}": (
+                network(**{"net.params": torch.zeros(shape)}),
+                ": its hyper_parameters describe a 2-3-2 network with 17 weights and biases, but its "
+                f"state_dict's net.params has shape {list(shape)}:",
+            )
+            for shape in [(16,), (18,), (17, 1), (1, 17)]
+        },
+    }
+
+
+def test_files_that_are_not_our_checkpoints_are_refused_with_the_reason(tmp_path):
+    for name, (content, message) in foreign_files(tmp_path).items():
+        path = tmp_path / f"{name}.ckpt"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            torch.save(content, path)
+        with pytest.raises(UserError) as refused:
+            load_checkpoint(path)
+        assert str(refused.value).startswith(f"ckpt_path={path}"), name
+        assert message in str(refused.value), (name, str(refused.value))
+
+
+@pytest.mark.parametrize(
+    ("hparams", "message"),
+    [
+        ({"colour": "red"}, "hyper_parameters.colour=red: not a setting of this project's network"),
+        ({"in_features": 0}, "hyper_parameters.in_features=0: must be an integer >= 1"),
+        ({"num_classes": 0}, "hyper_parameters.num_classes=0: must be an integer >= 1"),
+        ({"activation": "relu", "negative_slope": 0.2}, None),
+    ],
+)
+def test_hyperparameters_are_checked_key_by_key(tmp_path, hparams, message):
+    checkpoint = network()
+    checkpoint["hyper_parameters"].update(hparams)
+    path = tmp_path / "bad.ckpt"
+    torch.save(checkpoint, path)
+    if message is None:  # a valid older checkpoint is not refused
+        assert load_checkpoint(path)["hyper_parameters"]["activation"]["negative_slope"] == 0.2
+        return
+    with pytest.raises(UserError, match=re.escape(f"ckpt_path={path}: {message}")):
+        load_checkpoint(path)
+
+
+def test_an_older_checkpoint_without_a_slope_gets_the_old_default():
+    hparams = {"in_features": 2, "num_classes": 2, "hidden": [3], "activation": "leaky_relu"}
+    assert checked_hparams(hparams)["activation"] == {"name": "leaky_relu", "negative_slope": 0.01}
+
+
+def test_a_state_dict_the_network_does_not_have_is_refused(tmp_path):
+    path = tmp_path / "extra.ckpt"
+    torch.save(network(**{"net.extra": torch.ones(1)}), path)
+    assert load_checkpoint(path)  # the structure is ours; the network's own load finds the extra key
+    with pytest.raises(
+        UserError,
+        match=re.escape(
+            f"ckpt_path={path}: its hyper_parameters and state_dict don't make this project's network (RuntimeError: "
+        ),
+    ):
+        load_model(path)
+    assert torch.equal(load_model(network(), "given").net.params.detach(), torch.arange(17.0))
+
+
+def test_atomic_save_creates_the_missing_folders(tmp_path):
+    path = tmp_path / "a" / "b" / "last.ckpt"
+    atomic_save({"epoch": 4}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 4}
+
+
+def test_a_save_that_cannot_create_its_temporary_file_reports_why(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    atomic_save({"epoch": 1}, path)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(src.checkpoint, "open", no_space, raising=False)
+    with pytest.raises(OSError, match="No space left on device"):
+        atomic_save({"epoch": 2}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+
+
+def test_a_save_flushes_the_file_then_its_directory(tmp_path, monkeypatch):
+    """The rename reaches the disk only once the directory is flushed too (on POSIX)."""
+    flushed = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        flushed.append(os.fstat(descriptor))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(src.checkpoint.os, "fsync", fsync)
+    atomic_save({"epoch": 1}, tmp_path / "last.ckpt")
+    assert [stat.S_ISDIR(status.st_mode) for status in flushed] == [False, True]
+    assert flushed[1].st_ino == tmp_path.stat().st_ino
+
+
+def test_io_stages_a_local_checkpoint_beside_it_and_a_remote_one_through_lightning(tmp_path, monkeypatch):
+    """Local: the temporary file lies next to the target (a rename, never a copy across file systems).
+    Other file systems (here fsspec's in-memory one): Lightning's own writer."""
+    written = []
+    real_save = torch.save
+
+    def save(obj, file, *args, **kwargs):
+        written.append(getattr(file, "name", None))
+        real_save(obj, file, *args, **kwargs)
+
+    monkeypatch.setattr(src.checkpoint.torch, "save", save)
+    monkeypatch.chdir(tmp_path)  # a remote path mistaken for a local one would land here
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"epoch": 1}, path)
+    assert len(written) == 1 and Path(written[0]).parent == tmp_path
+    assert Path(written[0]).name.startswith(".last.ckpt.")
+    url = f"memory://{tmp_path.name}/last.ckpt"
+    io.save_checkpoint({"epoch": 2}, url)
+    assert io.load_checkpoint(url) == {"epoch": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
+
+
+def test_io_loads_onto_the_device_asked_for(tmp_path):
+    path = tmp_path / "last.ckpt"
+    torch.save(network(), path)
+    io = AtomicCheckpointIO()
+    assert io.load_checkpoint(path, map_location="meta")["state_dict"]["net.params"].is_meta
+    assert io.load_checkpoint(path)["state_dict"]["net.params"].device.type == "cpu"

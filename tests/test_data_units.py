@@ -1,11 +1,20 @@
 """Fast checks of src/data.py that the data tests leave open: MNIST-format pixels scaled to [0, 1], the
 sizes each data module declares, the synthetic data's defaults."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from runs import compose_config, write_idx
 
-from src.data import DigitsDataModule, MiniBatchChunks, SyntheticDataModule, TorchvisionDataModule
+from src.data import (
+    DigitsDataModule,
+    MiniBatchChunks,
+    MiniBatchDataset,
+    SyntheticDataModule,
+    TorchvisionDataModule,
+)
+from src.errors import UserError
 
 
 def test_mnist_format_pixels_are_grey_levels_over_255(tmp_path):
@@ -48,3 +57,71 @@ def test_every_epoch_has_its_own_order_whatever_the_seed(seed):
         sampler.set_epoch(epoch)
         orders.add(tuple(torch.cat(list(sampler)).tolist()))
     assert len(orders) == 4
+
+
+def test_a_resumed_epoch_skips_only_the_chunks_already_trained_in_it():
+    """State saved in epoch 1 after 2 of its 4 chunks: resuming epoch 1 skips those 2, once; state saved
+    at the end of epoch 0 skips nothing of epoch 1."""
+    sampler = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    sampler.set_epoch(1)
+    epoch_1 = list(sampler)
+    resumed = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    resumed.load_state_dict({"epoch": 1, "chunks_trained": 2})
+    resumed.set_epoch(1)
+    assert [chunk.tolist() for chunk in resumed] == [chunk.tolist() for chunk in epoch_1[2:]]
+    assert [chunk.tolist() for chunk in resumed] == [chunk.tolist() for chunk in epoch_1]  # once only
+    after_epoch_0 = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    after_epoch_0.load_state_dict({"epoch": 0, "chunks_trained": 4})
+    after_epoch_0.set_epoch(1)
+    assert [chunk.tolist() for chunk in after_epoch_0] == [chunk.tolist() for chunk in epoch_1]
+
+
+def test_the_dataset_indexed_by_position_gives_the_i_th_mini_batch():
+    """What Lightning's ``overfit_batches`` reads through a ``SequentialSampler``: 0, 1, ... up to the
+    dataset's length, the number of mini-batches (the last one smaller)."""
+    x, y = torch.arange(50.0).view(25, 2), torch.arange(25)
+    dataset = MiniBatchDataset(x, y, batch_size=10)
+    assert len(dataset) == 3
+    assert [dataset[i].y.tolist() for i in range(len(dataset))] == [
+        list(range(10)),
+        list(range(10, 20)),
+        list(range(20, 25)),
+    ]
+    assert torch.equal(dataset[2].x, x[20:]) and dataset[2].batch_size == 10
+
+
+def limited(**limits) -> DigitsDataModule:
+    """The digits with a stand-in trainer carrying Lightning's batch limits (1.0: all batches)."""
+    data = DigitsDataModule(batch_size=10, batches_per_step=32, eval_batch_size=100)
+    defaults = {"limit_train_batches": 1.0, "limit_val_batches": 1.0, "limit_test_batches": 1.0}
+    data.trainer = SimpleNamespace(
+        **{**defaults, "overfit_batches": 0.0, **limits}, global_rank=0, world_size=1, training=False
+    )
+    data.trainer.strategy = SimpleNamespace(root_device=torch.device("cpu"))
+    data.setup()
+    return data
+
+
+def test_a_fraction_of_the_batches_must_keep_at_least_one():
+    """1,257 training samples in chunks of 320: 4 batches; 180 validation and 360 test samples, 100 a
+    batch: 2 and 4."""
+    assert len(limited(limit_train_batches=0.25).train_dataloader()) == 4  # 0.25 * 4 = 1 batch: fine
+    assert len(limited(limit_val_batches=0.5).val_dataloader()) == 2
+    assert len(limited(overfit_batches=0.25).train_dataloader()) == 4
+    assert len(limited(overfit_batches=0.25).val_dataloader()) == 2  # overfit_batches is training's
+    refused = {
+        "limit_train_batches": (0.2, limited(limit_train_batches=0.2).train_dataloader, "4 train"),
+        "limit_val_batches": (0.4, limited(limit_val_batches=0.4).val_dataloader, "2 val"),
+        "limit_test_batches": (0.2, limited(limit_test_batches=0.2).test_dataloader, "4 test"),
+        "overfit_batches": (0.2, limited(overfit_batches=0.2).train_dataloader, "4 train"),
+    }
+    for key, (limit, loader, batches) in refused.items():
+        with pytest.raises(UserError, match=f"trainer.{key}={limit} keeps none of the {batches} batch"):
+            loader()
+
+
+def test_digits_pixels_are_grey_levels_over_16():
+    """scikit-learn's digits have 17 grey levels, 0 to 16: scaled to 0, 1/16, ..., 1."""
+    x = torch.cat([x for x, _ in DigitsDataModule().load().values()])
+    assert x.min() == 0.0 and x.max() == 1.0
+    torch.testing.assert_close(x * 16.0, (x * 16.0).round(), rtol=0, atol=1e-5)
