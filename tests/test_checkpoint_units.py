@@ -156,12 +156,8 @@ def test_a_state_dict_the_network_does_not_have_is_refused(tmp_path):
     path = tmp_path / "extra.ckpt"
     torch.save(network(**{"net.extra": torch.ones(1)}), path)
     assert load_checkpoint(path)  # the structure is ours; the network's own load finds the extra key
-    with pytest.raises(
-        UserError,
-        match=re.escape(
-            f"ckpt_path={path}: its hyper_parameters and state_dict don't make this project's network (RuntimeError: "
-        ),
-    ):
+    message = f"ckpt_path={path}: its hyper_parameters and state_dict don't make this project's network"
+    with pytest.raises(UserError, match=re.escape(f"{message} (RuntimeError: ")):
         load_model(path)
     assert torch.equal(load_model(network(), "given").net.params.detach(), torch.arange(17.0))
 
