@@ -1,18 +1,26 @@
-"""Fast checks of src/data.py that the data tests leave open: MNIST-format pixels scaled to [0, 1], the
-sizes each data module declares, the synthetic data's defaults."""
+"""Fast checks of src/data.py that the data tests leave open: pixels scaled to [0, 1], the sizes each data
+module declares and its defaults, the order of each epoch and where a resumed one starts, the limits on
+the batches Lightning sees, and IDX files whose header or labels are wrong."""
 
+import re
+import struct
 from types import SimpleNamespace
 
 import pytest
 import torch
 from runs import compose_config, write_idx
 
+import src.data
 from src.data import (
     DigitsDataModule,
     MiniBatchChunks,
     MiniBatchDataset,
+    ResumableLoader,
     SyntheticDataModule,
     TorchvisionDataModule,
+    checked_idx_pair,
+    idx_file,
+    read_idx,
 )
 from src.errors import UserError
 
@@ -108,7 +116,9 @@ def test_a_fraction_of_the_batches_must_keep_at_least_one():
     assert len(limited(limit_train_batches=0.25).train_dataloader()) == 4  # 0.25 * 4 = 1 batch: fine
     assert len(limited(limit_val_batches=0.5).val_dataloader()) == 2
     assert len(limited(overfit_batches=0.25).train_dataloader()) == 4
-    assert len(limited(overfit_batches=0.25).val_dataloader()) == 2  # overfit_batches is training's
+    assert len(limited(overfit_batches=0.2).val_dataloader()) == 2  # overfit_batches is training's
+    assert len(limited(overfit_batches=0.2).test_dataloader()) == 4
+    assert len(limited(limit_val_batches=0.0).val_dataloader()) == 2  # 0: no validation, not an error
     refused = {
         "limit_train_batches": (0.2, limited(limit_train_batches=0.2).train_dataloader, "4 train"),
         "limit_val_batches": (0.4, limited(limit_val_batches=0.4).val_dataloader, "2 val"),
@@ -125,3 +135,115 @@ def test_digits_pixels_are_grey_levels_over_16():
     x = torch.cat([x for x, _ in DigitsDataModule().load().values()])
     assert x.min() == 0.0 and x.max() == 1.0
     torch.testing.assert_close(x * 16.0, (x * 16.0).round(), rtol=0, atol=1e-5)
+
+
+def test_the_class_defaults_are_the_configured_ones(tmp_path):
+    """Building a data module in Python without arguments gives what the configuration gives."""
+    keys = ("batch_size", "batches_per_step", "eval_batch_size")
+    for name, module in [("digits", DigitsDataModule), ("mnist", TorchvisionDataModule)]:
+        configured = compose_config("train", tmp_path, f"data={name}").data
+        default = module()
+        for key in (*keys, "val_fraction", "test_fraction", "val_size", "split_seed", "download", "name"):
+            if key in configured:
+                assert getattr(default, key) == configured[key], (name, key)
+    assert (
+        SyntheticDataModule().split_seed
+        == compose_config("train", tmp_path, "data=synthetic_mnist").data.split_seed
+    )
+
+
+def test_each_epoch_is_the_documented_permutation():
+    """Epoch ``e`` of seed ``s`` is torch's ``randperm`` from seed ``s + e``: the order, and so every
+    published result, depends on nothing else."""
+    sampler = MiniBatchChunks(n=30, batch_size=4, seed=7)
+    sampler.set_epoch(3)
+    expected = torch.randperm(30, generator=torch.Generator().manual_seed(10))
+    assert torch.equal(torch.cat(list(sampler)), expected)
+
+
+def test_a_checkpoint_saved_before_the_first_chunk_resumes_the_whole_epoch():
+    sampler = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    state = sampler.state_dict()
+    assert state == {"epoch": 0, "chunks_trained": 0}
+    resumed = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    resumed.load_state_dict(state)
+    assert torch.equal(torch.cat(list(resumed)), torch.cat(list(sampler)))
+
+
+def test_the_loader_saves_its_samplers_position_and_only_its():
+    sampler = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    loader = ResumableLoader(range(40), sampler=sampler, batch_size=None)
+    sampler.set_epoch(2)
+    list(sampler)
+    sampler.chunk_trained()
+    assert loader.state_dict() == {"epoch": 2, "chunks_trained": 1}
+    sequential = ResumableLoader(range(40), batch_size=None)  # what overfit_batches swaps in
+    assert sequential.state_dict() == {}
+
+
+def idx(magic: int, dims: tuple[int, ...], data: bytes) -> bytes:
+    return struct.pack(f">{1 + len(dims)}I", magic, *dims) + data
+
+
+@pytest.mark.parametrize(
+    ("ndim", "content", "message"),
+    [
+        (3, idx(2051, (1, 28, 28), b"")[:15], "is truncated: its header is cut short"),
+        (3, idx(2051, (2, 20, 24), bytes(2 * 480)), "holds images of 20x24 pixels: MNIST's are 28x28"),
+    ],
+    ids=["header one byte short", "images of another size"],
+)
+def test_an_idx_file_with_a_wrong_header_is_refused(tmp_path, ndim, content, message):
+    path = tmp_path / "file-idx3-ubyte"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=re.escape(f"{path} {message}")):
+        read_idx(path, ndim)
+
+
+def pair(tmp_path, labels: list[int], images: int = 3) -> tuple:
+    images_file, labels_file = tmp_path / "images", tmp_path / "labels"
+    images_file.write_bytes(idx(2051, (images, 28, 28), bytes(images * 784)))
+    labels_file.write_bytes(idx(2049, (len(labels),), bytes(labels)))
+    return images_file, labels_file
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            [0, 1, 2, 3],
+            "{labels} holds 4 labels but {images} holds 3 images: there must be one label per image",
+        ),
+        ([0, 9, 10], "{labels}: label 10 (of image 2) is out of range: labels are 0 to 9"),
+    ],
+    ids=["more labels than images", "label = the number of classes"],
+)
+def test_labels_must_match_the_images(tmp_path, labels, message):
+    images_file, labels_file = pair(tmp_path, labels)
+    with pytest.raises(UserError, match=re.escape(message.format(labels=labels_file, images=images_file))):
+        checked_idx_pair(images_file, labels_file, 10)
+
+
+def test_a_missing_idx_file_is_named_with_both_its_names(tmp_path):
+    with pytest.raises(
+        UserError, match=re.escape(f"{tmp_path / 'x-idx1-ubyte'}.gz (or x-idx1-ubyte) is missing")
+    ):
+        idx_file(tmp_path, "x-idx1-ubyte")
+
+
+def test_the_files_checked_before_training_are_not_read_again_to_train(tmp_path, monkeypatch):
+    """The configuration check reads the training and the test pair; the data module's load reuses them."""
+    write_idx(tmp_path, "MNIST", n_train=20, n_test=10)
+    reads = []
+    real_read_idx = src.data.read_idx
+
+    def counted(file, ndim):
+        reads.append(file.name)
+        return real_read_idx(file, ndim)
+
+    monkeypatch.setattr(src.data, "read_idx", counted)
+    checked_idx_pair.cache_clear()
+    data = TorchvisionDataModule(root=str(tmp_path), val_size=5)
+    data.check()
+    data.setup()
+    assert len(reads) == 4 and len(data.splits["train"][1]) == 15
