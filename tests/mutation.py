@@ -117,8 +117,8 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("src/data.py", 'f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[ 0]}"'): "MNIST's images are square: 28x28",
     ("src/data.py", 'f"{IMAGE_SIZE[ 1]}x{IMAGE_SIZE[1]}"'): "MNIST's images are square: 28x28",
     ("src/data.py", "while len(data) is not expected:"): (
-        "when the loop goes on with len(data) == expected it reads at most the one byte it allows past the "
-        "header's size, as it would have to see whether there is more; same data, same verdict"
+        "the reads ask for expected + 1 bytes in all, so len(data) == expected only at the end of the "
+        "file: the next read would return nothing; same data, same verdict"
     ),
     ("src/data.py", "block = stream.read(min(READ_BLOCK, expected + 1 + len(data)))"): (
         "a larger read can take at most one block more than expected + 1 bytes: still more than the "
