@@ -60,6 +60,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "lit": (
         ["src/lit.py"],
         [
+            "tests/test_lit_units.py",
             "tests/test_training_step.py",
             "tests/test_train.py::test_plain_sgd_is_recognised_only_without_extras",
         ],
