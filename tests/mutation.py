@@ -126,6 +126,10 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "header says, the same verdict, memory still bounded"
     ),
     ("src/checkpoint.py", "if path.stat().st_size <= 0:"): "a file's size is never negative",
+    (
+        "src/checkpoint.py",
+        "if not isinstance(params, Tensor) or params.dim() > 1 or params.numel() != expected:",
+    ): "a 0-d tensor holds 1 number, the smallest network 4: the size check refuses it, same message",
     ("src/checkpoint.py", 'check_value(integer( 2, 1), hparams[key], f"hyper_parameters.{key}")'): (
         "a rule's default (integer's first argument) is not read when it checks a value"
     ),
