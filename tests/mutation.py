@@ -73,7 +73,7 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "needs_input_grad[0] (P's) is always true: dC/dx is computed when x needs no gradient too, "
         "slower but the same result"
     ),
-    ("src/network/backprop.py", "dtype = activations[1].dtype"): (
+    ("src/network/backprop.py", "dtype = activations[1].dtype  # the layers' dtype (see forward)"): (
         "every layer's activations have the same dtype"
     ),
     (
@@ -111,7 +111,21 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("src/data.py", "if isinstance(limit, float) and 0 != limit < 1 and int(limit * steps) == 0:"): (
         "Lightning refuses a negative limit"
     ),
-    ("src/data.py", "READ_BLOCK = 2+20"): "a smaller block reads the same bytes, in more calls",
+    **{
+        ("src/data.py", f"READ_BLOCK = {block}"): "a smaller block reads the same bytes, in more calls"
+        for block in ("2+20", "2^20")
+    },
+    ("src/data.py", "if self.world_size < 1:"): (
+        "world_size is at least 1, and with one process (rank 0) the general formulas give n too"
+    ),
+    (
+        "src/data.py",
+        "return zip(self.x.split(self.batch_size), targets.split(self.batch_size), strict=False)",
+    ): "a chunk's images and targets have the same rows: both splits have as many parts",
+    ("src/data.py", "if batch.x.device is device:"): (
+        "Lightning's own transfer then returns the same chunk on the same device, only slower"
+    ),
+    ("src/data.py", "if ndim >= 3 and shape[1:] != IMAGE_SIZE:"): "ndim is 1 (labels) or 3 (images)",
     ("src/data.py", "if len(header) != 4 * (1 + ndim):"): (
         "stream.read(k) returns at most k bytes, so the header is never longer"
     ),

@@ -2,8 +2,10 @@
 module declares and its defaults, the order of each epoch and where a resumed one starts, the limits on
 the batches Lightning sees, and IDX files whose header or labels are wrong."""
 
+import dataclasses
 import re
 import struct
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 from runs import compose_config, write_idx
 
 import src.data
+from src.config import data_modules
 from src.data import (
     DigitsDataModule,
     MiniBatchChunks,
@@ -137,19 +140,15 @@ def test_digits_pixels_are_grey_levels_over_16():
     torch.testing.assert_close(x * 16.0, (x * 16.0).round(), rtol=0, atol=1e-5)
 
 
-def test_the_class_defaults_are_the_configured_ones(tmp_path):
-    """Building a data module in Python without arguments gives what the configuration gives."""
-    keys = ("batch_size", "batches_per_step", "eval_batch_size")
-    for name, module in [("digits", DigitsDataModule), ("mnist", TorchvisionDataModule)]:
-        configured = compose_config("train", tmp_path, f"data={name}").data
-        default = module()
-        for key in (*keys, "val_fraction", "test_fraction", "val_size", "split_seed", "download", "name"):
-            if key in configured:
-                assert getattr(default, key) == configured[key], (name, key)
-    assert (
-        SyntheticDataModule().split_seed
-        == compose_config("train", tmp_path, "data=synthetic_mnist").data.split_seed
-    )
+def test_the_class_defaults_are_the_configured_ones():
+    """A data module built in Python without arguments has the defaults of its settings in src/config.py,
+    where every default is written."""
+    for settings, module in data_modules().values():
+        built = module()
+        for field in dataclasses.fields(settings):
+            value = getattr(built, field.name)
+            value = str(value) if isinstance(value, Path) else value  # root, kept as a Path
+            assert value == field.default, (module.__name__, field.name)
 
 
 def test_each_epoch_is_the_documented_permutation():
@@ -189,9 +188,10 @@ def idx(magic: int, dims: tuple[int, ...], data: bytes) -> bytes:
     ("ndim", "content", "message"),
     [
         (3, idx(2051, (1, 28, 28), b"")[:15], "is truncated: its header is cut short"),
+        (3, idx(2051, (1, 28, 28), b"")[:4], "is truncated: its header is cut short"),
         (3, idx(2051, (2, 20, 24), bytes(2 * 480)), "holds images of 20x24 pixels: MNIST's are 28x28"),
     ],
-    ids=["header one byte short", "images of another size"],
+    ids=["header one byte short", "only the magic number", "images of another size"],
 )
 def test_an_idx_file_with_a_wrong_header_is_refused(tmp_path, ndim, content, message):
     path = tmp_path / "file-idx3-ubyte"
@@ -247,3 +247,29 @@ def test_the_files_checked_before_training_are_not_read_again_to_train(tmp_path,
     data.check()
     data.setup()
     assert len(reads) == 4 and len(data.splits["train"][1]) == 15
+
+
+def test_bytes_past_a_whole_number_of_blocks_are_noticed(tmp_path, monkeypatch):
+    """The data is read block by block: a file whose data ends on a block boundary, plus one byte."""
+    monkeypatch.setattr(src.data, "READ_BLOCK", 4)
+    path = tmp_path / "labels-idx1-ubyte"
+    path.write_bytes(idx(2049, (8,), bytes(8)) + b"\0")
+    with pytest.raises(
+        UserError, match=re.escape(f"{path} has more bytes than its header says (8 = 8 bytes")
+    ):
+        read_idx(path, 1)
+    path.write_bytes(idx(2049, (8,), bytes(range(8))))
+    assert read_idx(path, 1).tolist() == list(range(8))
+
+
+def test_only_chunks_handed_to_training_are_counted():
+    """Lightning fetches one chunk ahead; the sampler's position is what ``training_step`` has received:
+    counted as each chunk is handed over during training, not during validation or without a trainer."""
+    data = DigitsDataModule()
+    data.train_sampler = sampler = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2)
+    chunk = MiniBatchDataset(torch.zeros(10, 1), torch.zeros(10), 5)[torch.arange(10)]
+    assert data.on_after_batch_transfer(chunk, 0) is chunk  # no trainer
+    for training in (True, True, False):
+        data.trainer = SimpleNamespace(training=training)
+        assert data.on_after_batch_transfer(chunk, 0) is chunk
+    assert sampler.state_dict()["chunks_trained"] == 2
