@@ -231,14 +231,15 @@ def cosmic_ray(*args: str, cwd: Path) -> None:
 
 
 def skip_all_but(session: Path, sample: int) -> None:
-    """Marks all but ``sample`` mutants, drawn with a fixed seed, skipped (as cosmic-ray's filters do)."""
+    """Marks all but ``sample`` mutants, drawn with a fixed seed, skipped (as cosmic-ray's filters do); the
+    same sample whether the session is new or partly run."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     with use_db(str(session), WorkDB.Mode.open) as db:
         # ordered by what each mutant is (job ids are random): the same code gives the same sample
         items = sorted(
-            db.pending_work_items,
+            db.work_items,
             key=lambda item: [(str(m.module_path), m.operator_name, m.occurrence) for m in item.mutations],
         )
         kept = {item.job_id for item in random.Random(SEED).sample(items, min(sample, len(items)))}
@@ -276,8 +277,8 @@ def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool =
             db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
     else:
         cosmic_ray("init", str(config), str(session), cwd=workdir)
-        if sample:
-            skip_all_but(session, sample)
+    if sample:
+        skip_all_but(session, sample)
     cosmic_ray("exec", str(config), str(session), cwd=workdir)
     rows = []
     with sqlite3.connect(session) as db:
