@@ -1,14 +1,17 @@
-"""Fast checks of src/lit.py's data-parallel lines without starting processes: the LightningModule's own
-methods driven by a stand-in trainer whose strategy averages like DDP's all-reduce, with the other
-process's gradient computed here by autograd."""
+"""Fast checks of src/lit.py: its data-parallel lines without starting processes (the LightningModule's
+own methods driven by a stand-in trainer whose strategy averages like DDP's all-reduce, the other
+process's gradient computed here), the validation and test metrics against values computed by hand, and
+what a checkpoint keeps of the running metrics."""
 
 import logging
 from types import SimpleNamespace
 
+import lightning as L
 import pytest
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 
+from src.data import DigitsDataModule
 from src.lit import MLPClassifier
 
 LR = 0.5
@@ -97,3 +100,55 @@ def test_training_start_under_data_parallelism_says_how_many_samples_a_step_aver
         "data parallel: 2 processes x data.batch_size=10 per process = 20 samples averaged per SGD step"
     ]
     assert strategy.model.require_backward_grad_sync is False  # DDP's own averaging is off
+
+
+def test_validation_and_test_metrics_are_the_networks_accuracy_and_mean_cost():
+    """After one epoch on the digits: ``val/*`` and ``test/*`` computed from the trained network by hand
+    (accuracy: the most active output neuron is the label; loss: the mean over the images of
+    ``sum_k (a_k - E_k)^2``), and the best validation accuracy so far is this epoch's."""
+    torch.manual_seed(0)
+    model = MLPClassifier(64, 10, [12], optimizer={"_target_": "torch.optim.SGD", "lr": 3.0})
+    data = DigitsDataModule(batch_size=10, eval_batch_size=50)  # 180 val, 360 test images: 4 and 8 batches
+    fit = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    fit.fit(model, datamodule=data)
+    metrics = dict(fit.callback_metrics)
+    fit.test(model, datamodule=data, verbose=False)
+    metrics |= fit.callback_metrics
+    assert set(metrics) == {"train/loss", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"}
+    for split in ("val", "test"):
+        x, y = data.splits[split]
+        with torch.no_grad():
+            a = model(x)
+        accuracy = (a.argmax(dim=1) == y).double().mean().item()
+        cost = ((a - torch.eye(10)[y]) ** 2).sum(dim=1).mean().item()
+        assert metrics[f"{split}/acc"].item() == pytest.approx(accuracy, abs=1e-6), split
+        assert metrics[f"{split}/loss"].item() == pytest.approx(cost, rel=1e-5), split
+        assert 0.1 < accuracy < 1.0  # learnt something, not everything: a real check of the count
+    assert metrics["val/acc_best"].item() == pytest.approx(metrics["val/acc"].item())
+
+
+def test_the_sanity_check_does_not_count_towards_the_best_accuracy():
+    model, _, _ = model_and_batches()
+    model.trainer = SimpleNamespace(sanity_checking=True)
+    model.val_acc.update(torch.eye(3)[[0, 1, 2, 0]], torch.tensor([0, 1, 2, 0]))  # all right: 1.0
+    model.on_validation_epoch_end()
+    assert model.val_acc_best.max_value.item() == float("-inf")
+
+
+def test_a_checkpoint_keeps_the_epochs_running_train_loss_and_the_best_accuracy():
+    """What a run resumed mid-epoch needs to report the whole epoch's loss and to know its best."""
+    model, _, _ = model_and_batches()
+    model.train_loss.update(torch.tensor([1.0, 4.0]), torch.tensor([3.0, 1.0]))
+    model.val_acc_best.update(torch.tensor(0.75))
+    resumed, _, _ = model_and_batches()
+    resumed.load_state_dict(model.state_dict())
+    assert resumed.train_loss.compute().item() == pytest.approx((3 * 1.0 + 4.0) / 4)
+    assert resumed.val_acc_best.compute().item() == 0.75
