@@ -113,8 +113,43 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ),
     **{
         ("src/data.py", f"READ_BLOCK = {block}"): "a smaller block reads the same bytes, in more calls"
-        for block in ("2+20", "2^20")
+        for block in ("2+20", "2^20", "2** 19", "1**20")
     },
+    ("src/data.py", "minibatch_bytes = batch_size * x[ -1].numel() * x.element_size()"): (
+        "every row of x has as many numbers"
+    ),
+    (
+        "src/data.py",
+        'self.chunks_trained = resume["chunks_trained"] if resume and resume["epoch"] >= self.epoch else 0',
+    ): "a checkpoint's epoch is never after the epoch Lightning resumes",
+    ("src/data.py", "if batch.x.device != device:"): (
+        "the data lives on the training device, so the devices are equal, and Lightning's own transfer "
+        "returns the same chunk"
+    ),
+    (
+        "src/data.py",
+        "return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else ( -1, 1)",
+    ): "with one process the rank is never read",
+    ("src/data.py", 'if key == "overfit_batches" and (limit == 0 or split is not "train"):'): (
+        "split is one of the literal names, and CPython interns equal string literals: is not is !="
+    ),
+    ("src/data.py", 'with gzip.open(file, "rb") if file.suffix >= ".gz" else open(file, "rb") as stream:'): (
+        "the file is <stem>, without a suffix (''), or <stem>.gz"
+    ),
+    ("src/data.py", "if len(header) is not 4 * (1 + ndim):"): (
+        "CPython keeps one object per small int, so is not is != here, and != is < (see above)"
+    ),
+    **{
+        ("src/data.py", f"block = stream.read(min(READ_BLOCK, expected + {request}))"): (
+            "asks for at least the expected + 1 - len(data) bytes still wanted: the same data up to one block "
+            "past the header's size, the same verdict"
+        )
+        for request in ("1 * len(data)", "1 ** len(data)", "1 | len(data)")
+    },
+    ("src/data.py", "if len(data) != expected:"): "len(data) < expected was refused just before",
+    ("src/data.py", "shutil.rmtree(created, ignore_errors=False)"): (
+        "the folder was made by this call: removing it fails only if something else changes it meanwhile"
+    ),
     ("src/data.py", "if self.world_size < 1:"): (
         "world_size is at least 1, and with one process (rank 0) the general formulas give n too"
     ),

@@ -81,6 +81,12 @@ def test_a_resumed_epoch_skips_only_the_chunks_already_trained_in_it():
     resumed.set_epoch(1)
     assert [chunk.tolist() for chunk in resumed] == [chunk.tolist() for chunk in epoch_1[2:]]
     assert [chunk.tolist() for chunk in resumed] == [chunk.tolist() for chunk in epoch_1]  # once only
+    late = int("1000")  # a number made at run time, as a checkpoint's is: equal, not the same object
+    sampler.set_epoch(late)
+    epoch_late = list(sampler)
+    resumed.load_state_dict({"epoch": int("1000"), "chunks_trained": 3})
+    resumed.set_epoch(late)
+    assert [chunk.tolist() for chunk in resumed] == [chunk.tolist() for chunk in epoch_late[3:]]
     after_epoch_0 = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
     after_epoch_0.load_state_dict({"epoch": 0, "chunks_trained": 4})
     after_epoch_0.set_epoch(1)
@@ -176,8 +182,13 @@ def test_the_loader_saves_its_samplers_position_and_only_its():
     list(sampler)
     sampler.chunk_trained()
     assert loader.state_dict() == {"epoch": 2, "chunks_trained": 1}
+    restored = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
+    ResumableLoader(range(40), sampler=restored, batch_size=None).load_state_dict(loader.state_dict())
+    restored.set_epoch(2)
+    assert torch.equal(torch.cat(list(restored)), torch.cat(list(sampler)[1:]))
     sequential = ResumableLoader(range(40), batch_size=None)  # what overfit_batches swaps in
     assert sequential.state_dict() == {}
+    sequential.load_state_dict({"epoch": 2, "chunks_trained": 1})  # nothing to restore, no error
 
 
 def idx(magic: int, dims: tuple[int, ...], data: bytes) -> bytes:
@@ -215,8 +226,9 @@ def pair(tmp_path, labels: list[int], images: int = 3) -> tuple:
             "{labels} holds 4 labels but {images} holds 3 images: there must be one label per image",
         ),
         ([0, 9, 10], "{labels}: label 10 (of image 2) is out of range: labels are 0 to 9"),
+        ([0, 12, 10], "{labels}: label 12 (of image 1) is out of range: labels are 0 to 9"),
     ],
-    ids=["more labels than images", "label = the number of classes"],
+    ids=["more labels than images", "label = the number of classes", "a label above that first"],
 )
 def test_labels_must_match_the_images(tmp_path, labels, message):
     images_file, labels_file = pair(tmp_path, labels)
@@ -273,3 +285,45 @@ def test_only_chunks_handed_to_training_are_counted():
         data.trainer = SimpleNamespace(training=training)
         assert data.on_after_batch_transfer(chunk, 0) is chunk
     assert sampler.state_dict()["chunks_trained"] == 2
+
+
+def test_the_data_modules_training_loader_shuffles_with_its_seed_and_evaluation_keeps_the_order():
+    data = DigitsDataModule(seed=5)
+    data.setup()
+    train = torch.cat(list(data.train_dataloader().sampler))
+    assert torch.equal(train, torch.randperm(1257, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(torch.cat(list(data.val_dataloader().sampler)), torch.arange(180))
+
+
+def test_mnist_test_pixels_are_the_files_bytes_over_255(tmp_path):
+    write_idx(tmp_path, "MNIST", n_train=20, n_test=10)
+    raw = tmp_path / "MNIST" / "raw"
+    data = TorchvisionDataModule(root=str(tmp_path), val_size=5)
+    data.setup()
+    images = (raw / "t10k-images-idx3-ubyte").read_bytes()[16:]
+    expected = torch.tensor(list(images), dtype=torch.float32).view(10, 784) / 255.0
+    assert torch.equal(data.splits["test"][0], expected)
+
+
+def test_synthetic_images_have_mnists_shape():
+    x, _ = SyntheticDataModule(train_size=3, val_size=1, test_size=1).load()["train"]
+    assert x.shape == (3, 28 * 28) and SyntheticDataModule.in_features == TorchvisionDataModule.in_features
+
+
+def test_a_file_fetched_from_the_first_mirror_is_not_fetched_again(tmp_path, monkeypatch):
+    import torchvision
+    import torchvision.datasets.utils
+
+    fetched = []
+
+    def download_url(url, root, filename, md5):
+        fetched.append(url)
+        (Path(root) / filename).parent.mkdir(parents=True, exist_ok=True)
+        (Path(root) / filename).write_bytes(b"fetched")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://first/", "http://second/"])
+    monkeypatch.setattr(torchvision.datasets.utils, "download_url", download_url)
+    monkeypatch.setattr(torchvision.datasets.utils, "check_integrity", lambda path, md5: Path(path).is_file())
+    TorchvisionDataModule(root=str(tmp_path), download=True).prepare_data()
+    files = [name for name, _ in torchvision.datasets.MNIST.resources]
+    assert fetched == [f"http://first/{name}" for name in files]
