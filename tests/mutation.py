@@ -141,8 +141,8 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ),
     **{
         ("src/data.py", f"block = stream.read(min(READ_BLOCK, expected + {request}))"): (
-            "asks for at least the expected + 1 - len(data) bytes still wanted: the same data up to one block "
-            "past the header's size, the same verdict"
+            "another amount per read; the loop still reads until it has more than the header says or the "
+            "file ends, at most one block past it: the same verdict"
         )
         for request in ("1 * len(data)", "1 ** len(data)", "1 | len(data)")
     },
