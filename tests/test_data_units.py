@@ -310,7 +310,7 @@ def test_synthetic_images_have_mnists_shape():
     assert x.shape == (3, 28 * 28) and SyntheticDataModule.in_features == TorchvisionDataModule.in_features
 
 
-def test_a_file_fetched_from_the_first_mirror_is_not_fetched_again(tmp_path, monkeypatch):
+def test_download_fetches_each_missing_file_once_from_the_first_mirror_that_has_it(tmp_path, monkeypatch):
     import torchvision
     import torchvision.datasets.utils
 
@@ -324,6 +324,9 @@ def test_a_file_fetched_from_the_first_mirror_is_not_fetched_again(tmp_path, mon
     monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://first/", "http://second/"])
     monkeypatch.setattr(torchvision.datasets.utils, "download_url", download_url)
     monkeypatch.setattr(torchvision.datasets.utils, "check_integrity", lambda path, md5: Path(path).is_file())
-    TorchvisionDataModule(root=str(tmp_path), download=True).prepare_data()
     files = [name for name, _ in torchvision.datasets.MNIST.resources]
-    assert fetched == [f"http://first/{name}" for name in files]
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / files[0]).write_bytes(b"already there")
+    TorchvisionDataModule(root=str(tmp_path), download=True).prepare_data()
+    assert fetched == [f"http://first/{name}" for name in files[1:]]  # the others, once each
