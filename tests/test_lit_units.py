@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 
 from src.data import DigitsDataModule
-from src.lit import MLPClassifier
+from src.lit import MLPClassifier, plain_sgd_lr
 
 LR = 0.5
 
@@ -152,3 +152,18 @@ def test_a_checkpoint_keeps_the_epochs_running_train_loss_and_the_best_accuracy(
     resumed.load_state_dict(model.state_dict())
     assert resumed.train_loss.compute().item() == pytest.approx((3 * 1.0 + 4.0) / 4)
     assert resumed.val_acc_best.compute().item() == 0.75
+
+
+def test_plain_sgd_is_recognised_only_without_extras():
+    """The fast path ``P.add_(grad, alpha=-lr)`` is taken only where torch's SGD would do exactly that."""
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert plain_sgd_lr(torch.optim.SGD(params, lr=0.5)) == 0.5
+    others = [
+        torch.optim.SGD(params, lr=0.5, momentum=0.9),
+        torch.optim.SGD(params, lr=0.5, momentum=0.9, nesterov=True),
+        torch.optim.SGD(params, lr=0.5, weight_decay=0.1),
+        torch.optim.SGD(params, lr=0.5, maximize=True),
+        torch.optim.SGD([{"params": params}, {"params": [torch.nn.Parameter(torch.zeros(2))]}], lr=0.5),
+        torch.optim.Adam(params, lr=0.5),
+    ]
+    assert [plain_sgd_lr(optimizer) for optimizer in others] == [None] * len(others)
