@@ -84,6 +84,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "if bool(finite_losses.all() * torch.isfinite(self.net.params).all()):  # one device sync",
     ): "the product of two bool tensors is their logical and",
     ("src/lit.py", "group = optimizer.param_groups[ -1]"): "there is exactly one group (checked above)",
+    ("src/lit.py", "distributed = self.trainer.world_size != 1"): "world_size is at least 1: != 1 is > 1",
     ("src/lit.py", "if type(optimizer) != torch.optim.SGD or len(optimizer.param_groups) != 1:"): (
         "two classes are equal only when they are the same object: != is is not"
     ),

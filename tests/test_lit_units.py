@@ -4,6 +4,7 @@ process's gradient computed here), the validation and test metrics against value
 what a checkpoint keeps of the running metrics."""
 
 import logging
+import math
 from types import SimpleNamespace
 
 import lightning as L
@@ -12,6 +13,7 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 
 from src.data import DigitsDataModule
+from src.errors import DivergenceError
 from src.lit import MLPClassifier, plain_sgd_lr
 
 LR = 0.5
@@ -167,3 +169,33 @@ def test_plain_sgd_is_recognised_only_without_extras():
         torch.optim.Adam(params, lr=0.5),
     ]
     assert [plain_sgd_lr(optimizer) for optimizer in others] == [None] * len(others)
+
+
+@pytest.mark.parametrize(
+    ("losses", "poisoned", "step"),
+    [([0.5, math.nan, math.inf, math.nan], False, 12), ([0.5, 0.4, 0.3, 0.2], True, 14)],
+    ids=["the second step's loss is NaN", "the losses are finite, the weights after the last step not"],
+)
+def test_divergence_names_the_first_sgd_step_that_went_wrong(losses, poisoned, step):
+    """After 10 steps, a chunk of 4: the first step whose loss, or the weights after the chunk, is not
+    finite."""
+    model, _, _ = model_and_batches()
+    attach(model, [], current_epoch=3)
+    model.trainer.global_step = 10
+    if poisoned:
+        with torch.no_grad():
+            model.net.params[2] = math.inf
+    with pytest.raises(DivergenceError, match=rf"diverged at SGD step {step} \(epoch 3\): .* with lr={LR};"):
+        model._stop_if_diverged(torch.tensor(losses))
+
+
+def test_a_checkpoint_holds_the_weights_and_the_running_metrics_only():
+    """The one-hot targets are rebuilt from num_classes, not saved: checkpoints hold what src/checkpoint.py
+    checks, and older ones without it load."""
+    model, _, _ = model_and_batches()
+    assert set(model.state_dict()) == {
+        "net.params",
+        "train_loss.mean_value",
+        "train_loss.weight",
+        "val_acc_best.max_value",
+    }
