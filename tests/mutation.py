@@ -85,6 +85,22 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ): "the product of two bool tensors is their logical and",
     ("src/lit.py", "group = optimizer.param_groups[ -1]"): "there is exactly one group (checked above)",
     ("src/lit.py", "distributed = self.trainer.world_size != 1"): "world_size is at least 1: != 1 is > 1",
+    ("src/lit.py", "if self.trainer.world_size != 1:"): "world_size is at least 1: != 1 is > 1",
+    **{
+        ("src/lit.py", f"distributed = self.trainer.world_size {test}"): (
+            "with one process, Lightning's strategy.reduce returns the gradient itself"
+        )
+        for test in (">= 1", "> 0")
+    },
+    ("src/lit.py", "if type(optimizer) is not torch.optim.SGD or len(optimizer.param_groups) > 1:"): (
+        "an optimizer has at least one group (torch refuses an empty parameter list)"
+    ),
+    ("src/lit.py", "lr = plain_sgd_lr(optimizer) if scaler is not None else None"): (
+        "without the fast path, torch's SGD.step() makes the same update, P.add_(grad, alpha=-lr)"
+    ),
+    ("src/lit.py", 'lr = self.optimizers().optimizer.param_groups[ -1]["lr"]'): (
+        "configure_optimizers builds one parameter group"
+    ),
     ("src/lit.py", "if type(optimizer) != torch.optim.SGD or len(optimizer.param_groups) != 1:"): (
         "two classes are equal only when they are the same object: != is is not"
     ),

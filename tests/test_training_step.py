@@ -155,11 +155,12 @@ def test_train_loss_is_the_sample_weighted_mean_cost_of_the_epoch(one_epoch):
     assert abs(sum(costs) / len(costs) - weighted.item()) > 1e-3 * weighted.item()  # unweighted differs
 
 
-def test_train_loss_at_a_negligible_lr_is_the_mean_cost_of_every_training_image():
-    """With the weights all but fixed (lr 1e-30; 0 is refused) the epoch's sample-weighted mean cost is the cost of the whole training set
-    at once, whatever the order or the mini-batches."""
+@pytest.mark.parametrize("batches_per_step", [128, 4], ids=["one chunk of 13", "chunks of 4, 4, 4, 1"])
+def test_train_loss_at_a_negligible_lr_is_the_mean_cost_of_every_training_image(batches_per_step):
+    """With the weights all but fixed (lr 1e-30; 0 is refused) the epoch's sample-weighted mean cost is the
+    cost of the whole training set at once, whatever the order or the mini-batches and chunks."""
     torch.manual_seed(1)
-    model, data = make_model(1e-30), make_data()
+    model, data = make_model(1e-30), make_data(batches_per_step)
     fit = trainer()
     fit.fit(model, datamodule=data)
     x, y = data.splits["train"]
