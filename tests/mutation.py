@@ -358,9 +358,14 @@ def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool =
         'name = "local"\n'
     )
     session = workdir / f"{name}.sqlite"
-    if rerun:  # cosmic-ray's exec runs the mutants that have no result
+    if rerun:  # cosmic-ray's exec runs the mutants that have no result: the survivors not named equivalent
         with sqlite3.connect(session) as db:
-            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+            survivors = db.execute(
+                "SELECT s.job_id, s.module_path, r.diff FROM mutation_specs s JOIN work_results r "
+                "ON s.job_id = r.job_id WHERE r.test_outcome = 'SURVIVED'"
+            ).fetchall()
+            gaps = [(job,) for job, path, diff in survivors if not equivalence(path, diff or "")]
+            db.executemany("DELETE FROM work_results WHERE job_id = ?", gaps)
     else:
         cosmic_ray("init", str(config), str(session), cwd=workdir)
     if sample:
@@ -466,7 +471,8 @@ def main() -> None:
     parser.add_argument(
         "--rerun",
         action="store_true",
-        help="test only the survivors of the earlier run in --workdir again, against the current tests",
+        help="test the survivors of the earlier run in --workdir that are not named equivalent again, "
+        "against the current tests (and any mutant the run had not reached)",
     )
     args = parser.parse_args()
     unknown = [name for name in args.groups if name not in GROUPS]
