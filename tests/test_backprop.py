@@ -119,11 +119,25 @@ def test_weight_gradient_is_delta_times_previous_activation():
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("activation", "softmax"), ("cost", "hinge"), ("backprop", "numeric")]
+    ("name", "value"),
+    [("activation", "softmax"), ("cost", "hinge"), ("backprop", "numeric"), ("init", "uniform")],
 )
 def test_unknown_choices_are_refused(name, value):
-    with pytest.raises(ValueError, match=value):
+    with pytest.raises(ValueError, match=f"{name} '{value}' is unknown: choose one of "):
         MLP([2, 2], **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ([3], r"sizes=\[3\] is not allowed: a network needs at least 2 layers"),
+        ([3, 0, 2], r"layer size 0 in \[3, 0, 2\] is not allowed: sizes must be >= 1"),
+    ],
+)
+def test_a_network_needs_two_layers_of_at_least_one_neuron(sizes, message):
+    with pytest.raises(ValueError, match=message):
+        MLP(sizes)
+    assert MLP([1, 1]).params.numel() == 2  # the smallest network: one weight, one bias
 
 
 def test_cross_entropy_needs_sigmoid_outputs():
