@@ -79,6 +79,23 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/network/layers.py",
         "activation = architecture.output if index >= len(layers) - 1 else architecture.hidden",
     ): "index never exceeds len(layers) - 1",
+    ("src/network/layers.py", "return list(zip(self.sizes[1:], self.sizes[:-1], strict=False))"): (
+        "sizes[1:] and sizes[:-1] are equally long"
+    ),
+    **{
+        ("src/network/reference_numpy.py", line): (
+            "the lists zipped are one per layer, built together: equally long"
+        )
+        for line in (
+            "[t.ravel() for w, b in zip(self.weights, self.biases, strict=False) for t in (w, b)]",
+            "for b, w in zip(self.biases, self.weights, strict=False):",
+            "nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b, strict=False)]",
+            "nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w, strict=False)]",
+            "self.weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights, nabla_w, "
+            "strict=False)]",
+            "self.biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(self.biases, nabla_b, strict=False)]",
+        )
+    },
     (
         "src/lit.py",
         "if bool(finite_losses.all() * torch.isfinite(self.net.params).all()):  # one device sync",

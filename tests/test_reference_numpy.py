@@ -28,6 +28,8 @@ def test_samples_are_float64_columns_with_one_hot_columns():
     [(x0, y0), (x1, y1)] = reference_numpy.samples(images, [3, 0])
     assert x0.shape == (3, 1) and x0.dtype == np.float64 and x1[:, 0].tolist() == [3.0, 4.0, 5.0]
     assert y0.shape == (10, 1) and y0[:, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0] and y1[0, 0] == 1.0
+    with pytest.raises(ValueError):  # an image without its label is refused, not dropped
+        reference_numpy.samples(images, [3])
 
 
 def test_weights_and_biases_are_views_of_our_layout():
