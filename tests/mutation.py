@@ -79,6 +79,25 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/network/layers.py",
         "activation = architecture.output if index >= len(layers) - 1 else architecture.hidden",
     ): "index never exceeds len(layers) - 1",
+    ("src/network/layers.py", "(chunks[2 * i].view(rows, cols), chunks[2 * i ^ 1])"): (
+        "2 * i is even, so (2 * i) ^ 1 is 2 * i + 1"
+    ),
+    ("src/network/backprop.py", "with explicit_dtypes(params.device, dtype is not params.dtype):"): (
+        "torch's dtypes are singletons: is not is !="
+    ),
+    ("src/network/backprop.py", "dtype = activations[- 2].dtype  # the layers' dtype (see forward)"): (
+        "every layer's activations have the same dtype"
+    ),
+    ("src/network/cost.py", 'if activation.name is not "sigmoid":'): (
+        "the name is get_activation's literal 'sigmoid', the same interned string as this one"
+    ),
+    ("src/network/cost.py", "return (a - expected).square().sum(dim=1)"): (
+        "every caller passes (samples, classes) tensors: dim 1 is the last"
+    ),
+    ("src/network/cost.py", "@dataclass(frozen=False)"): "nothing assigns to a Cost's fields or hashes one",
+    ("src/network/activations.py", 'if self.name <= "relu":'): (
+        "leaky_relu, the only other name <= 'relu', never has a zero derivative: the mask changes nothing"
+    ),
     ("src/network/layers.py", "return list(zip(self.sizes[1:], self.sizes[:-1], strict=False))"): (
         "sizes[1:] and sizes[:-1] are equally long"
     ),

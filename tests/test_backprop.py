@@ -140,12 +140,13 @@ def test_a_network_needs_two_layers_of_at_least_one_neuron(sizes, message):
     assert MLP([1, 1]).params.numel() == 2  # the smallest network: one weight, one bias
 
 
-def test_cross_entropy_needs_sigmoid_outputs():
+@pytest.mark.parametrize("output", [name for name in ACTIVATIONS if name != "sigmoid"])
+def test_cross_entropy_needs_sigmoid_outputs(output):
     from src.network.activations import get_activation
     from src.network.cost import get_cost
 
-    with pytest.raises(ValueError, match="sigmoid"):
-        get_cost("cross_entropy").output_error(torch.zeros(1), torch.zeros(1), get_activation("relu"))
+    with pytest.raises(ValueError, match=f"cost 'cross_entropy' needs sigmoid outputs, not '{output}'"):
+        get_cost("cross_entropy").output_error(torch.zeros(1), torch.zeros(1), get_activation(output))
 
 
 @pytest.mark.parametrize("cost", COSTS)
@@ -178,9 +179,11 @@ def test_cached_layer_views_follow_p_through_updates_and_conversions():
         assert torch.equal(manual.loss(*inputs), reference.loss(*inputs))
 
     assert_same_loss()
+    views = manual.detached_layers()
     with torch.no_grad():
         manual.params.mul_(0.5)  # an in-place SGD-like update
     assert_same_loss()
+    assert manual.detached_layers() is views  # made once per storage of P, not per mini-batch
     manual.load_state_dict({"params": torch.rand_like(manual.params)})
     assert_same_loss()
     manual.double()
