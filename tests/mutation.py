@@ -91,6 +91,12 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/network/cost.py", 'if activation.name is not "sigmoid":'): (
         "the name is get_activation's literal 'sigmoid', the same interned string as this one"
     ),
+    ("src/network/cost.py", "return (a - expected).square().sum(dim=+1)"): (
+        "every caller passes (samples, classes) tensors: dim 1 is the last"
+    ),
+    ("src/network/activations.py", "return (a != 0).to(a.dtype)"): (
+        "a ReLU's output is never negative, so a != 0 is a > 0"
+    ),
     ("src/network/cost.py", "return (a - expected).square().sum(dim=1)"): (
         "every caller passes (samples, classes) tensors: dim 1 is the last"
     ),
