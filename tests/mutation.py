@@ -68,7 +68,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
 EQUIVALENT: dict[tuple[str, ...], str] = {
-    ("src/network/backprop.py", "need_grad_x = ctx.needs_input_grad[0]"): (
+    ("src/network/backprop.py", "need_grad_x = ctx.needs_input_grad[ 0]"): (
         "needs_input_grad[0] (P's) is always true: dC/dx is computed when x needs no gradient too, "
         "slower but the same result"
     ),
@@ -90,6 +90,39 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     ("src/network/cost.py", 'if activation.name is not "sigmoid":'): (
         "the name is get_activation's literal 'sigmoid', the same interned string as this one"
+    ),
+    ("src/network/layers.py", "(chunks[2 * i].view(rows, cols), chunks[2 * i | 1])"): (
+        "2 * i is even, so (2 * i) | 1 is 2 * i + 1"
+    ),
+    (
+        "src/network/backprop.py",
+        "return torch.autocast(device.type, enabled=False) if not mixed else nullcontext()",
+    ): (
+        "leaving autocast on changes no dtype here: the layers are already in the autocast dtype, linear "
+        "keeps it, the cost's inputs are already float32, and switching autocast off where nothing is "
+        "mixed changes nothing (judged by reading; CPU tests only)"
+    ),
+    ("src/network/backprop.py", "scale = grad_cost / activations[ -1].shape[0]"): (
+        "the output layer has as many rows (samples) as the input"
+    ),
+    ("src/network/backprop.py", "dtype = activations[- 0].dtype  # the layers' dtype (see forward)"): (
+        "activations[0] is x cast to the layers' dtype"
+    ),
+    (
+        "src/network/backprop.py",
+        "",
+        '"""``C = mean over the batch of cost(network(x), E)``, with a hand-written gradient for ``P`` and '
+        '``x``."""',
+    ): "forward without @staticmethod: autograd calls it through the class, with the same arguments",
+    (
+        "src/network/cost.py",
+        'return torch.nn.functional.binary_cross_entropy_with_logits(z, expected, reduction="none").sum(dim=+1)',
+    ): "every caller passes (samples, classes) tensors: dim 1 is the last",
+    ("src/network/mlp.py", 'std = 1.0 if init <= "normal" else 1.0 / math.sqrt(weight.shape[1])'): (
+        "the only other init, scaled_normal, sorts after normal"
+    ),
+    ("src/network/activations.py", 'if self.name is "relu":'): (
+        "the name is get_activation's literal 'relu', the same interned string as this one"
     ),
     ("src/network/cost.py", "return (a - expected).square().sum(dim=+1)"): (
         "every caller passes (samples, classes) tensors: dim 1 is the last"

@@ -120,7 +120,13 @@ def test_weight_gradient_is_delta_times_previous_activation():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("activation", "softmax"), ("cost", "hinge"), ("backprop", "numeric"), ("init", "uniform")],
+    [
+        ("activation", "softmax"),
+        ("cost", "hinge"),
+        ("cost", "squared"),
+        ("backprop", "numeric"),
+        ("init", "uniform"),
+    ],
 )
 def test_unknown_choices_are_refused(name, value):
     with pytest.raises(ValueError, match=f"{name} '{value}' is unknown: choose one of "):
