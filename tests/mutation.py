@@ -114,6 +114,19 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         '"""``C = mean over the batch of cost(network(x), E)``, with a hand-written gradient for ``P`` and '
         '``x``."""',
     ): "forward without @staticmethod: autograd calls it through the class, with the same arguments",
+    ("src/network/backprop.py", "", "return cost_value"): (
+        "backward without @staticmethod: autograd calls it through the class, with the same arguments"
+    ),
+    ("src/network/backprop.py", "dtype = activations[not 1].dtype  # the layers' dtype (see forward)"): (
+        "not 1 is False, index 0: x cast to the layers' dtype"
+    ),
+    (
+        "src/network/backprop.py",
+        "return torch.autocast(device.type, enabled=True) if mixed else nullcontext()",
+    ): (
+        "autocast left on where mixed: as for the negated condition, no dtype changes (judged by reading; "
+        "CPU tests only)"
+    ),
     (
         "src/network/cost.py",
         'return torch.nn.functional.binary_cross_entropy_with_logits(z, expected, reduction="none").sum(dim=+1)',
