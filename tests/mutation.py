@@ -114,6 +114,34 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         '"""``C = mean over the batch of cost(network(x), E)``, with a hand-written gradient for ``P`` and '
         '``x``."""',
     ): "forward without @staticmethod: autograd calls it through the class, with the same arguments",
+    (
+        "src/network/layers.py",
+        "activation = architecture.output if index is len(layers) - 1 else architecture.hidden",
+    ): "CPython keeps one object per small int: is is == for a layer index",
+    ("src/network/layers.py", "@dataclass(frozen=False)"): (
+        "nothing assigns to an Architecture's fields or hashes one"
+    ),
+    **{
+        ("src/network/backprop.py", line): (
+            "backward's operations (mm and sum into preallocated tensors, elementwise products) keep their "
+            "dtypes whether autocast is on or off (judged by reading; CPU tests only)"
+        )
+        for line in (
+            "with explicit_dtypes(params.device, dtype == params.dtype):",
+            "with explicit_dtypes(params.device, dtype is params.dtype):",
+        )
+    },
+    ("src/network/backprop.py", "mixed = dtype is not params.dtype"): "torch's dtypes are singletons",
+    ("src/network/backprop.py", "if index != 0:  # delta_{l-1} = (delta_l W_l) * S'(z_{l-1})"): (
+        "index is never negative: != 0 is > 0"
+    ),
+    ("src/network/backprop.py", "dtype = activations[~1].dtype  # the layers' dtype (see forward)"): (
+        "~1 is -2: every layer's activations have the same dtype"
+    ),
+    ("src/network/mlp.py", 'if self.backprop >= "manual":'): (
+        "the only other backprop, autograd, sorts before manual"
+    ),
+    ("src/network/activations.py", "blocked = derivative <= 0"): "ReLU's derivative is 0 or 1",
     ("src/network/backprop.py", "", "return cost_value"): (
         "backward without @staticmethod: autograd calls it through the class, with the same arguments"
     ),

@@ -122,6 +122,7 @@ def test_weight_gradient_is_delta_times_previous_activation():
     ("name", "value"),
     [
         ("activation", "softmax"),
+        ("activation", "gelu"),
         ("cost", "hinge"),
         ("cost", "squared"),
         ("backprop", "numeric"),
