@@ -138,6 +138,20 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/network/backprop.py", "dtype = activations[~1].dtype  # the layers' dtype (see forward)"): (
         "~1 is -2: every layer's activations have the same dtype"
     ),
+    ("src/network/backprop.py", "dtype = activations[+1].dtype  # the layers' dtype (see forward)"): (
+        "every layer's activations have the same dtype"
+    ),
+    ("src/network/backprop.py", "scale = grad_cost / activations[ 1].shape[0]"): (
+        "every layer has as many rows (samples) as the input"
+    ),
+    ("src/network/backprop.py", "if not mixed:  # the cost in the parameters' dtype"): (
+        "E is in the parameters' dtype, so type promotion computes a - E and the cross-entropy of (z, E) "
+        "in it from the same autocast-dtype values anyway: the explicit conversion changes no value"
+    ),
+    (
+        "src/network/cost.py",
+        'return torch.nn.functional.binary_cross_entropy_with_logits(z, expected, reduction="none").sum(dim=1)',
+    ): "every caller passes (samples, classes) tensors: dim 1 is the last",
     ("src/network/mlp.py", 'if self.backprop >= "manual":'): (
         "the only other backprop, autograd, sorts before manual"
     ),

@@ -95,6 +95,13 @@ def test_manual_path_has_one_hand_written_node():
     assert all(node is None for node, _ in others)
 
 
+def test_autograd_path_has_no_hand_written_node():
+    """backprop=autograd, the reference: plain autograd through the forward pass."""
+    _, reference = make_pair([4, 3, 2], "sigmoid", "mse")
+    x, expected = batch(2, 4, 2)
+    assert type(reference.loss(x, expected).grad_fn).__name__ == "MeanBackward0"
+
+
 def test_quadratic_cost_value():
     """``C = mean over samples of sum_k (a_k - E_k)^2``, checked on a network whose output is known."""
     net = MLP([2, 2], cost="mse").double()
@@ -123,6 +130,7 @@ def test_weight_gradient_is_delta_times_previous_activation():
     [
         ("activation", "softmax"),
         ("activation", "gelu"),
+        ("activation", "unknown"),
         ("cost", "hinge"),
         ("cost", "squared"),
         ("backprop", "numeric"),

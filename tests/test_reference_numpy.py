@@ -60,7 +60,7 @@ def test_one_samples_gradient_is_half_ours():
     np.testing.assert_allclose(2 * book, model.params.grad.numpy(), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("sizes", [(784, 30, 10), (20, 7, 5, 10)])
+@pytest.mark.parametrize("sizes", [(784, 30, 10), (20, 7, 5, 10), (12, 9, 7, 5, 10)])
 def test_sgd_steps_equal_our_functions_from_the_same_start(sizes):
     """Ten mini-batches of 10, ``eta = 2 lr`` for the book against ``P <- P - lr * grad C`` with our
     Function: the same weights to 1e-12."""
