@@ -121,6 +121,12 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/network/layers.py", "@dataclass(frozen=False)"): (
         "nothing assigns to an Architecture's fields or hashes one"
     ),
+    ("src/network/activations.py", "@dataclass(frozen=False)"): (
+        "nothing assigns to an Activation's fields or hashes one"
+    ),
+    ("src/network/backprop.py", "return tensor if tensor.dtype is dtype else tensor.to(dtype)"): (
+        "torch's dtypes are singletons: is is =="
+    ),
     **{
         ("src/network/backprop.py", line): (
             "backward's operations (mm and sum into preallocated tensors, elementwise products) keep their "

@@ -90,6 +90,8 @@ def test_manual_path_has_one_hand_written_node():
     x, expected = batch(2, 4, 2)
     loss = manual.loss(x, expected)
     assert type(loss.grad_fn).__name__ == "BackpropagationBackward"
+    configured = MLP([4, 3, 2], backprop="".join(list("manual")))  # a name made at run time, as from YAML
+    assert type(configured.loss(x.float(), expected.float()).grad_fn).__name__ == "BackpropagationBackward"
     [(leaf, _), *others] = loss.grad_fn.next_functions
     assert type(leaf).__name__ == "AccumulateGrad" and leaf.variable is manual.params
     assert all(node is None for node, _ in others)
@@ -133,6 +135,7 @@ def test_weight_gradient_is_delta_times_previous_activation():
         ("activation", "unknown"),
         ("cost", "hinge"),
         ("cost", "squared"),
+        ("cost", "absolute"),
         ("backprop", "numeric"),
         ("init", "uniform"),
     ],
