@@ -213,3 +213,15 @@ def test_loss_follows_p_to_a_new_storage_at_a_lower_or_higher_address():
         net.params.data = storage
         reference.load_state_dict(net.state_dict())
         torch.testing.assert_close(net.loss(x, expected), reference.loss(x, expected), rtol=1e-12, atol=0)
+
+
+def test_the_autocast_state_of_the_inputs_device_decides_the_dtype(monkeypatch):
+    """Autocast is asked about the device ``x`` lives on (here a meta tensor, standing in for a GPU one on
+    a machine without a GPU), not about the CPU."""
+    from src.network.backprop import compute_dtype
+
+    asked = []
+    monkeypatch.setattr(torch, "is_autocast_enabled", lambda device_type: asked.append(device_type) or False)
+    assert compute_dtype(torch.empty(2, device="meta"), torch.float32) == torch.float32
+    assert compute_dtype(torch.empty(2), torch.float64) == torch.float64
+    assert asked == ["meta", "cpu"]
