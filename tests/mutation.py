@@ -14,6 +14,10 @@ top-level package named ``src`` for a source folder and refuses to run on this l
 
 Survivors listed in :data:`EQUIVALENT` change nothing a test could observe; each says why. Any other
 survivor is a gap in the tests.
+
+A mutant can point a clean-up anywhere (one turned the download's clean-up into ``rmtree("/")``, run as
+root): the tests of each mutant keep every temporary file in the work directory and may remove nothing
+outside it (:func:`remove_only_inside`).
 """
 
 import argparse
@@ -415,12 +419,39 @@ def serve(address: str, workdir: Path) -> None:
                 log = os.open(workdir / "last_test_run.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
                 os.dup2(log, 1)
                 os.dup2(log, 2)
-                code = int(pytest.main(request["args"]))
+                scratch = workdir / "tmp"  # every temporary file of the run, tmp_path's too, lies in workdir
+                scratch.mkdir(exist_ok=True)
+                tempfile.tempdir = os.environ["TMPDIR"] = str(scratch)
+                remove_only_inside(workdir)
+                code = int(pytest.main([*request["args"], "--basetemp", str(scratch / "pytest")]))
                 imported = sys.modules.get("src")
                 if imported is None or not str(imported.__file__).startswith(str(workdir)):
                     code = 99  # the tests ran against another copy of src: no verdict
                 os._exit(code)
             connection.sendall(f"{wait(child, request['timeout'])}\n".encode())
+
+
+def remove_only_inside(workdir: Path) -> None:
+    """Make every removal of a file or folder outside ``workdir`` raise ``PermissionError``: a mutant can
+    point a clean-up anywhere (one turned the download's clean-up into ``rmtree("/")``), and the tests
+    may run as root."""
+    import shutil as shutil_module
+
+    def inside(path) -> bool:
+        resolved = Path(os.fsdecode(path)).resolve()
+        return resolved != workdir and resolved.is_relative_to(workdir)
+
+    def guarded(remove):
+        def remove_inside(path, *args, **kwargs):
+            if kwargs.get("dir_fd") is None and not isinstance(path, int) and not inside(path):
+                raise PermissionError(f"mutation run: refusing to remove {path}, outside {workdir}")
+            return remove(path, *args, **kwargs)
+
+        return remove_inside
+
+    shutil_module.rmtree = guarded(shutil_module.rmtree)
+    for name in ("remove", "unlink", "rmdir", "removedirs"):
+        setattr(os, name, guarded(getattr(os, name)))
 
 
 def wait(child: int, timeout: float) -> int:
