@@ -11,12 +11,11 @@ import torch
 from runs import compose_config, run_module
 
 from src.checkpoint import load_checkpoint
-from src.config import Model, parse
+from src.config import Model, check_cuda_graph, parse
 from src.cuda_graph import (
     GRAPH_PRECISIONS,
     ChunkGraphs,
     StaticChunk,
-    check_cuda_graph,
     chunk_graphs_for,
     chunk_shape,
     decide,

@@ -1,6 +1,8 @@
 """``scheduler=plateau`` (:class:`src.schedule.ReduceLROnPlateau`) with ``max_reductions``: Nielsen's
 chapter-3 schedule, the rate halved when validation stalls and training stopped at the stall after the
-last halving, as the experiments use it."""
+last halving, as the experiments use it. (It replaced a callback of its own, ``src/lr_halving.py``, after
+a test here showed both giving the same rate in every epoch, the same stop epoch and bit-identical weights
+on a digits run: commit bd654eb.)"""
 
 from types import SimpleNamespace
 
@@ -122,20 +124,6 @@ def nielsen_halving(accuracies: list[float], rate: float, patience: int, max_hal
                 return rates
             halvings, rate = halvings + 1, rate / 2
     return rates
-
-
-@pytest.mark.slow
-def test_plateau_schedule_is_the_old_halving(tmp_path):
-    old, old_weights = run(
-        tmp_path / "old",
-        "trainer.max_epochs=40",
-        "+callbacks.lr_halving._target_=src.lr_halving.HalveLearningRateOnPlateau",
-        "+callbacks.lr_halving.patience=2",
-        "+callbacks.lr_halving.max_halvings=2",
-    )
-    new, new_weights = run(tmp_path / "new", "trainer.max_epochs=40", *PLATEAU)
-    assert [(epoch, rate) for epoch, rate, _ in new] == [(epoch, rate) for epoch, rate, _ in old]
-    assert torch.equal(new_weights, old_weights)
 
 
 @pytest.mark.slow
