@@ -58,6 +58,7 @@ def callback_overrides(name: str, target: str, **arguments) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_state_after_the_last_whole_step(tmp_path):
     sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=130)
     with pytest.raises(TrainingInterrupted) as stop:
@@ -109,6 +110,7 @@ def stop_training(tmp_path, process: subprocess.Popen, signum: int) -> tuple[int
     return returncode, (tmp_path / "stderr.txt").read_text().splitlines()[-2:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_leaves_a_checkpoint_and_the_command_that_resumes_it(tmp_path, signum, exit_code):
     process = start_training(tmp_path, "model.hidden=[12,10]")
@@ -138,6 +140,7 @@ def test_signal_leaves_a_checkpoint_and_the_command_that_resumes_it(tmp_path, si
     assert (tmp_path / "resumed" / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_divergence_stops_at_once_naming_the_step(tmp_path):
     """ReLU hidden layers and an absurd learning rate overflow to inf/NaN within a few SGD steps."""
     run = run_module(
@@ -151,6 +154,7 @@ def test_divergence_stops_at_once_naming_the_step(tmp_path):
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
     poison = callback_overrides("poison", "test_interrupt.PoisonWeights", epoch=2)
     with pytest.raises(DivergenceError, match=r"SGD step 253 \(epoch 2\).*smaller learning rate"):
@@ -165,6 +169,7 @@ def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
     assert not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     """Mini-batch 7: 180 SGD steps per epoch in chunks of 64, 64 and 52. Interrupted after 244 steps (in
     epoch 1) and resumed: the same weights and metrics after 2 epochs as a run that was never stopped,
