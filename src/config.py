@@ -355,6 +355,9 @@ def validate_train(cfg: DictConfig) -> None:
     check_cuda_graph(
         model.cuda_graph, plain["trainer"], optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
     )
+    check_scheduler(
+        plain.get("scheduler"), optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
+    )
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
         check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
@@ -475,6 +478,33 @@ def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.
         decision = decide(mode, device_type, precision, 1, optimizer)
         if not decision.use_graph:
             raise UserError(refused_on(decision.reason))
+
+
+def check_scheduler(values: Any, optimizer: torch.optim.Optimizer) -> None:
+    """The ``scheduler`` group (``conf/scheduler/``): empty (a constant rate), or a learning-rate
+    scheduler that accepts its arguments, built here over ``optimizer`` (a throw-away one)."""
+    import hydra
+
+    if not values:
+        return
+    arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
+    if "_target_" not in values:  # e.g. experiment=essay_mnist's plateau settings with scheduler=none
+        raise UserError(
+            f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
+            f"scheduler={group_options('scheduler')}"
+        )
+    try:
+        scheduler = hydra.utils.instantiate(
+            {"_target_": values["_target_"], **arguments}, optimizer=optimizer, _convert_="all"
+        )
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        raise UserError(
+            f"scheduler: {values['_target_']} refuses its arguments {show(arguments)} "
+            f"({' '.join(str(cause).split())})"
+        ) from None
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not values.get("monitor"):
+        raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
 
 
 def check_memory(sizes: list[int]) -> None:

@@ -26,6 +26,8 @@ class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
     (``None``: never). Its state, the count included, is saved in checkpoints with torch's."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, max_reductions: int | None = None, **kwargs) -> None:
+        if max_reductions is not None and not (isinstance(max_reductions, int) and max_reductions >= 0):
+            raise ValueError(f"max_reductions={max_reductions} must be an integer >= 0 or null (never stop)")
         super().__init__(optimizer, **kwargs)
         self.max_reductions = max_reductions
         self.reductions = 0
@@ -55,9 +57,8 @@ class LearningRateSchedule(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.config:
             return
+        # src.config.check_scheduler has built it once already, on a throw-away optimizer
         self.scheduler = hydra.utils.instantiate(self.config, optimizer=trainer.optimizers[0])
-        if isinstance(self.scheduler, ReduceLROnPlateau) and not self.monitor:
-            raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
         if self.restored is not None:  # resumed from a checkpoint
             self.scheduler.load_state_dict(self.restored)
 
