@@ -19,6 +19,7 @@ from typing import Any
 
 from benchmarks.report import environment, report
 from benchmarks.workload import (
+    CUDA_ONLY,
     DEFAULT_DATA_ROOT,
     IN_FEATURES,
     MNIST_IMAGES,
@@ -155,8 +156,8 @@ def _parser() -> _Parser:
     parser.add_argument(
         "--pipelines",
         type=_names(PIPELINE_NAMES),
-        default=list(PIPELINE_NAMES),
-        help=f"comma list of {', '.join(PIPELINE_NAMES)} (default: all)",
+        help=f"comma list of {', '.join(PIPELINE_NAMES)} (default: all; {', '.join(CUDA_ONLY)} only "
+        "with --device cuda)",
     )
     parser.add_argument("--startup", action="store_true", help="also time start-up of python -m src.train")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -187,6 +188,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(
                 "--device cuda: no CUDA GPU is visible to torch (torch.cuda.is_available() is False)"
             )
+
+    if args.pipelines is None:
+        args.pipelines = [n for n in PIPELINE_NAMES if args.device == "cuda" or n not in CUDA_ONLY]
+    elif args.device != "cuda" and (gpu_only := [n for n in args.pipelines if n in CUDA_ONLY]):
+        parser.error(f"--pipelines {','.join(gpu_only)}: only with --device cuda (they measure the GPU)")
 
     real_mnist_asked = args.data == "mnist" or args.data_root is not None
     args.batch_sizes = sorted({b for group in args.batch_size or [[10, 100]] for b in group})

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from torch import Tensor
 from benchmarks.workload import INIT, NUM_CLASSES, REPO, SEED, Budget, Setting, Workload, synchronize
 from src.network import reference_numpy
 from src.network.mlp import MLP
+from src.torch_compat import backward
 
 CHUNK = 128  # mini-batches gathered at once by plain-manual-fastest: data.batches_per_step's default
 MAX_EPOCHS = 10**6  # the Lightning pipelines run until their EpochBudget callback stops them
@@ -38,13 +39,14 @@ Step = Callable[[Tensor, Tensor], None]
 
 def inplace_sgd_step(model: MLP, lr: float) -> Step:
     """``P <- P - r * grad C`` as ``torch.optim.SGD.step()`` performs it, ``P.add_(grad, alpha=-lr)``,
-    without the optimizer's per-call bookkeeping (``src.train`` does the same for plain SGD)."""
+    without the optimizer's per-call bookkeeping, the gradient from :func:`src.torch_compat.backward`
+    (``src.train`` does the same for plain SGD)."""
     params = model.params
     weights = params.detach()
 
     def step(x: Tensor, expected: Tensor) -> None:
         params.grad = None
-        model.loss(x, expected).backward()
+        backward(model.loss(x, expected))
         weights.add_(params.grad, alpha=-lr)
 
     return step
@@ -212,10 +214,10 @@ def train_overrides(work: Workload) -> list[str]:
     ]
 
 
-def src_train(work: Workload, budget: Budget) -> float:
-    """:func:`src.train.train` as configured by ``conf/``, stopped by an ``EpochBudget`` callback; returns
-    the ``train/samples_per_sec`` it reports. On a GPU it runs with ``trainer=gpu``, the data module
-    holding the data on the GPU."""
+def src_train(work: Workload, budget: Budget, *extra: str) -> float:
+    """:func:`src.train.train` as configured by ``conf/`` (and ``extra`` overrides), stopped by an
+    ``EpochBudget`` callback; returns the ``train/samples_per_sec`` it reports. On a GPU it runs with
+    ``trainer=gpu``, the data module holding the data on the GPU (and CUDA graphs by default)."""
     from hydra import compose, initialize_config_dir
 
     from src.train import train
@@ -224,6 +226,7 @@ def src_train(work: Workload, budget: Budget) -> float:
     overrides = [
         *train_overrides(work),
         *(["trainer=gpu"] if torch.device(work.device).type == "cuda" else []),
+        *extra,
         f"paths.output_dir={output_dir}",
         f"trainer.max_epochs={MAX_EPOCHS}",
         "+callbacks.budget._target_=benchmarks.lightning_classes.EpochBudget",
@@ -237,13 +240,42 @@ def src_train(work: Workload, budget: Budget) -> float:
     return metrics["train/samples_per_sec"]
 
 
+def src_train_eager(work: Workload, budget: Budget) -> float:
+    """``src.train`` on the GPU as before CUDA graphs: each SGD step's kernels launched one by one."""
+    return src_train(work, budget, "model.cuda_graph=off")
+
+
+def src_train_cpu(work: Workload, budget: Budget) -> float:
+    """``src.train trainer=cpu`` beside the GPU pipelines: the same data and network on this machine's CPU
+    (``--threads`` threads), for the GPU/CPU ratio."""
+    return src_train(replace(work, device="cpu"), budget)
+
+
+def plain_manual_graph(work: Workload, budget: Budget) -> float:
+    """Our Function's plain SGD loop, chunks gathered as in ``plain-manual-fastest``, each chunk's steps
+    replayed as one CUDA graph (:func:`src.cuda_graph.graph_epoch`): what ``src.train trainer=gpu``
+    replays, without Lightning."""
+    from src.cuda_graph import graph_epoch
+    from src.data import batches_per_chunk
+
+    model = _mlp(work, "manual")
+    batches = batches_per_chunk(CHUNK, work.batch_size, work.x)
+    epoch = graph_epoch(
+        model.params, model.loss, work.x, work.y, work.batch_size, batches, work.setting.lr, NUM_CLASSES
+    )
+    return timed_epochs(epoch, work.samples, budget, work.device)
+
+
 PIPELINES: dict[str, Callable[[Workload, Budget], float]] = {
     "nielsen-numpy": nielsen_numpy,
     "textbook-lightning": textbook_lightning,
     "plain-autograd": plain_autograd,
     "plain-manual": plain_manual,
     "plain-manual-fastest": plain_manual_fastest,
+    "plain-manual-graph": plain_manual_graph,
     "src.train": src_train,
+    "src.train-eager": src_train_eager,
+    "src.train-cpu": src_train_cpu,
 }
 
 

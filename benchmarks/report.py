@@ -49,6 +49,10 @@ TARGETS = (
     # the fastest plain loop with our Function: chunked gathers usually, per-mini-batch gathers for some sizes
     Target("src.train", ("plain-manual-fastest", "plain-manual"), 0.85),
     Target("src.train", ("nielsen-numpy",), 2.0, mnist_only=True),
+    # --device cuda: src.train replays each chunk's SGD steps as CUDA graphs (issue 13's targets)
+    Target("src.train", ("plain-manual-graph",), 0.8),
+    Target("src.train", ("src.train-cpu",), 3.0),
+    Target("src.train", ("src.train-eager",), 10.0),
 )
 
 

@@ -22,8 +22,14 @@ PIPELINE_NAMES = (
     "plain-autograd",
     "plain-manual",
     "plain-manual-fastest",
+    "plain-manual-graph",
     "src.train",
+    "src.train-eager",
+    "src.train-cpu",
 )
+CUDA_ONLY = ("plain-manual-graph", "src.train-eager", "src.train-cpu")
+"""The pipelines that measure the GPU against something (``--device cuda`` only): the captured plain loop,
+``src.train`` without CUDA graphs (``model.cuda_graph=off``), and ``src.train trainer=cpu`` in the same run."""
 IN_FEATURES = {"digits": 64, "mnist": 784, "synthetic-mnist": 784}
 NUM_CLASSES = 10
 MNIST_IMAGES = 60000  # MNIST's official training set, from which src.train holds out its validation images

@@ -42,8 +42,13 @@ def test_pipeline_names_are_the_pipelines():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("pipeline", workload.PIPELINE_NAMES)
+@pytest.mark.parametrize(
+    ("pipeline", "device"),
+    [
+        *((name, "cpu") for name in workload.PIPELINE_NAMES if name not in workload.CUDA_ONLY),
+        *(pytest.param(name, "cuda", marks=[CUDA, pytest.mark.gpu]) for name in workload.PIPELINE_NAMES),
+    ],
+)
 def test_every_pipeline_trains_and_reports_a_positive_finite_throughput(tmp_path, pipeline, device):
     rate = pipelines.PIPELINES[pipeline](make_workload(TINY, tmp_path, device=device), Budget(epochs=1))
     assert rate > 0 and math.isfinite(rate)
@@ -230,11 +235,35 @@ def test_main_prints_every_table(capsys):
     assert out.startswith("$ python -m benchmarks --data synthetic-mnist")
     assert "device cpu;" in out and "\ndata: synthetic-mnist: 30 random images of MNIST's shape\n" in out
     for pipeline in workload.PIPELINE_NAMES:
-        assert pipeline in out
+        assert (pipeline in out) == (pipeline not in workload.CUDA_ONLY)
     for target in report.TARGETS:
-        assert target.label in out
+        assert (target.label in out) == (not set(target.denominators) & set(workload.CUDA_ONLY))
     assert "launch to first training batch" in out
     assert out.count("| synthetic-mnist 784-8-10 |") == 3
+
+
+def test_gpu_pipelines_are_left_out_on_the_cpu_and_refused_when_asked_for(capsys):
+    assert cli.parse_args([]).pipelines == [n for n in workload.PIPELINE_NAMES if n not in workload.CUDA_ONLY]
+    with pytest.raises(SystemExit) as exit_:
+        cli.parse_args(["--pipelines", "src.train,plain-manual-graph,src.train-cpu"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "python -m benchmarks: error: --pipelines plain-manual-graph,src.train-cpu: only with --device cuda "
+        "(they measure the GPU)\n"
+    )
+
+
+def test_the_gpu_targets_compare_src_train_with_the_graph_loop_the_cpu_and_the_eager_gpu():
+    rates = {
+        "src.train": [30.0],
+        "plain-manual-graph": [40.0],
+        "src.train-cpu": [10.0],
+        "src.train-eager": [2.0],
+    }
+    out = report.report([Measurement(TINY, 10, rates)], [], list(rates), markdown=False)
+    assert "src.train / plain-manual-graph (>= 0.8)" in out and "0.75 MISSED" in out
+    assert "src.train / src.train-cpu (>= 3)" in out and "3.00 met" in out
+    assert "src.train / src.train-eager (>= 10)" in out and "15.00 met" in out
 
 
 @CUDA

@@ -511,7 +511,7 @@ def test_gpu_graph_memory_is_the_static_buffers_and_a_pool():
 @pytest.mark.gpu
 @needs_cuda
 def test_gpu_benchmark_graph_epoch_equals_the_plain_loop():
-    """``plain-manual-graph``'s epoch (benchmarks/pipelines_cuda.py) against the plain loop over the same
+    """``plain-manual-graph``'s epoch (benchmarks/pipelines.py) against the plain loop over the same
     chunks: the same weights after three epochs."""
     x = torch.rand(1000, 64, device="cuda")
     y = torch.randint(0, 10, (1000,), device="cuda")
