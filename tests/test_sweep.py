@@ -22,6 +22,7 @@ def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | No
         (sweep_dir / job / "metrics.json").write_text(json.dumps(metrics))
 
 
+@pytest.mark.slow
 def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
     result = run_module(
         "src.train",

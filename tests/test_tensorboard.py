@@ -54,6 +54,7 @@ def test_hparams_list_the_config_and_the_final_metrics(trained_digits_run):
     assert {"test/acc", "val/acc_best"} <= set(events(trained_digits_run).Tags()["scalars"])
 
 
+@pytest.mark.slow
 def test_every_n_epochs(tmp_path):
     train(
         compose_config(
