@@ -22,8 +22,9 @@ from src.errors import UserError
 class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
     """torch's ``ReduceLROnPlateau`` (``lr * factor`` once more than ``patience`` epochs in a row brought
     no better metric), which can also end training, as Nielsen's chapter-3 schedule does: at the stall
-    that would reduce the rate a ``max_reductions + 1``-th time, :attr:`should_stop` becomes true instead
-    (``None``: never). Its state, the count included, is saved in checkpoints with torch's."""
+    that would reduce the rate a ``max_reductions + 1``-th time, the rate stays and :attr:`should_stop`
+    becomes true instead (``None``: never). Its state, the count included, is saved in checkpoints with
+    torch's."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, max_reductions: int | None = None, **kwargs) -> None:
         if max_reductions is not None and not (isinstance(max_reductions, int) and max_reductions >= 0):
@@ -33,12 +34,18 @@ class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
         self.reductions = 0
         self.should_stop = False
 
-    def _reduce_lr(self, epoch: int) -> None:  # torch calls it when the plateau rule fires
+    def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """torch's step; a reduction it makes is counted, or undone and training stopped."""
+        rates = [group["lr"] for group in self.optimizer.param_groups]
+        super().step(metrics)
+        if all(group["lr"] == rate for group, rate in zip(self.optimizer.param_groups, rates, strict=True)):
+            return
         if self.reductions == self.max_reductions:
+            for group, rate in zip(self.optimizer.param_groups, rates, strict=True):
+                group["lr"] = rate
             self.should_stop = True
             return
         self.reductions += 1
-        super()._reduce_lr(epoch)
 
 
 class LearningRateSchedule(L.Callback):
