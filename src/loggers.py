@@ -36,7 +36,9 @@ class EpochTensorBoardLogger(TensorBoardLogger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         epoch = metrics.get("epoch")
-        kept = {name: value for name, value in metrics.items() if name != "epoch" and not name.startswith("test/")}
+        kept = {
+            name: value for name, value in metrics.items() if name != "epoch" and not name.startswith("test/")
+        }
         if kept:
             super().log_metrics(kept, step if epoch is None else int(epoch))
 

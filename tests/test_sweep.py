@@ -33,13 +33,17 @@ def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [job["job"] for job in summary["jobs"]] == ["0", "1"]
+    # each job's directory is named by its number and its overrides (sorted by key, as Hydra does)
+    assert [job["job"] for job in summary["jobs"]] == [
+        "0_+trainer.enable_progress_bar=False,activation=sigmoid,trainer.max_epochs=1",
+        "1_+trainer.enable_progress_bar=False,activation=relu,trainer.max_epochs=1",
+    ]
     assert [job["overrides"][0] for job in summary["jobs"]] == ["activation=sigmoid", "activation=relu"]
     for job in summary["jobs"]:
         assert {"test/acc", "test/loss", "val/acc_best", "train/samples_per_sec"} <= job["metrics"].keys()
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.startswith("All jobs: trainer.max_epochs=1")
-    rows = [line for line in markdown.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")]
+    rows = [line for line in markdown.splitlines() if line.startswith(("| 0_", "| 1_"))]
     assert "activation=sigmoid" in rows[0] and "activation=relu" in rows[1]
     accuracy = f"{summary['jobs'][1]['metrics']['test/acc']:.4f}"
     assert accuracy in rows[1]
@@ -95,9 +99,11 @@ def test_a_sweep_prints_one_line_per_job_then_its_summary(tmp_path):
         "\t#1 : activation=relu trainer.max_epochs=1",
         lines[4],
     ]
-    for line, job in ((lines[2], "0"), (lines[4], "1")):
+    for line, job in ((lines[2], "0_activation=sigmoid"), (lines[4], "1_activation=relu")):
         assert re.fullmatch(
-            rf"  val/acc_best 0\.\d{{4}}  test/acc 0\.\d{{4}}  test/loss 0\.\d{{4}}  {tmp_path}/{job}", line
+            rf"  val/acc_best 0\.\d{{4}}  test/acc 0\.\d{{4}}  test/loss 0\.\d{{4}}  "
+            rf"{tmp_path}/{job},trainer\.max_epochs=1",
+            line,
         )
     summary = (tmp_path / "summary.md").read_text()
     assert (
