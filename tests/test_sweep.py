@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 from runs import run_module
 
-from src.sweep import SweepSummary, collect, table, write_summary
+from src.sweep import SweepSummary, collect, job_label, table, write_summary
 
 
 def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | None) -> None:
@@ -43,7 +43,8 @@ def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
         assert {"test/acc", "test/loss", "val/acc_best", "train/samples_per_sec"} <= job["metrics"].keys()
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.startswith("All jobs: trainer.max_epochs=1")
-    rows = [line for line in markdown.splitlines() if line.startswith(("| 0_", "| 1_"))]
+    # the table names each job by its number: its overrides have their own column
+    rows = [line for line in markdown.splitlines() if line.startswith(("| 0 ", "| 1 "))]
     assert "activation=sigmoid" in rows[0] and "activation=relu" in rows[1]
     accuracy = f"{summary['jobs'][1]['metrics']['test/acc']:.4f}"
     assert accuracy in rows[1]
@@ -65,6 +66,13 @@ def test_table_orders_jobs_and_marks_missing_metrics(tmp_path):
     assert rows[0].startswith(r"| 0   | lr=0.5\|x ")  # a | in a value can't break the table
     assert [cell.strip() for cell in rows[1].split("|")[3:-1]] == ["-", "-", "-", "-"]
     assert [cell.strip() for cell in rows[2].split("|")[3:-1]] == ["0.9123", "0.1000", "0.9000", "12346"]
+
+
+def test_job_labels():
+    assert job_label("3_activation=relu,optimizer=adam") == "3"
+    assert job_label("12") == "12"
+    assert job_label("2026-12-04_run") == "2026-12-04_run"  # not a job number
+    assert job_label("0_a/b=1") == "0_a/b=1"  # an override value that made a folder: the whole path
 
 
 def test_single_job_and_no_jobs(tmp_path):
