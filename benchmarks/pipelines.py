@@ -26,6 +26,7 @@ from torch import Tensor
 from benchmarks.workload import INIT, NUM_CLASSES, REPO, SEED, Budget, Setting, Workload, synchronize
 from src.network import reference_numpy
 from src.network.mlp import MLP
+from src.torch_compat import backward
 
 CHUNK = 128  # mini-batches gathered at once by plain-manual-fastest: data.batches_per_step's default
 MAX_EPOCHS = 10**6  # the Lightning pipelines run until their EpochBudget callback stops them
@@ -38,13 +39,14 @@ Step = Callable[[Tensor, Tensor], None]
 
 def inplace_sgd_step(model: MLP, lr: float) -> Step:
     """``P <- P - r * grad C`` as ``torch.optim.SGD.step()`` performs it, ``P.add_(grad, alpha=-lr)``,
-    without the optimizer's per-call bookkeeping (``src.train`` does the same for plain SGD)."""
+    without the optimizer's per-call bookkeeping, the gradient from :func:`src.torch_compat.backward`
+    (``src.train`` does the same for plain SGD)."""
     params = model.params
     weights = params.detach()
 
     def step(x: Tensor, expected: Tensor) -> None:
         params.grad = None
-        model.loss(x, expected).backward()
+        backward(model.loss(x, expected))
         weights.add_(params.grad, alpha=-lr)
 
     return step

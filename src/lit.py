@@ -23,6 +23,7 @@ from src.data import Chunk
 from src.errors import DivergenceError
 from src.lightning_compat import count_optimizer_steps, stop_gradient_averaging_hooks
 from src.network.mlp import MLP
+from src.torch_compat import backward
 
 
 def plain_sgd_lr(optimizer: torch.optim.Optimizer) -> float | None:
@@ -137,7 +138,8 @@ class MLPClassifier(L.LightningModule):
         The torch optimizer is called directly: Lightning's wrappers (``manual_backward``,
         ``LightningOptimizer.step``) run every callback's backward and optimizer hooks per call, which
         costs more than the step itself at mini-batch 10; Lightning's step counter is advanced in
-        ``training_step`` to match. For torch's plain SGD the update is the one operation its ``step()``
+        ``training_step`` to match. ``backward()`` is :func:`src.torch_compat.backward`, autograd without
+        ``Tensor.backward()``'s Python-side checks. For torch's plain SGD the update is the one operation its ``step()``
         performs, ``P.add_(grad, alpha=-lr)``, without the per-call bookkeeping. With float16 mixed
         precision Lightning's gradient scaler is used as torch's AMP recipe says. Under data parallelism
         each process averages its gradient with the others' first (``strategy.reduce``), so every
@@ -153,7 +155,7 @@ class MLPClassifier(L.LightningModule):
 
         def step(loss: Tensor) -> Tensor:
             params.grad = None  # the gradient of this mini-batch only (it stays for callbacks to see)
-            (loss if scaler is None else scaler.scale(loss)).backward()
+            backward(loss if scaler is None else scaler.scale(loss))
             if distributed:
                 params.grad = strategy.reduce(params.grad, reduce_op="mean")
             if lr is not None:

@@ -31,7 +31,7 @@ class Cost:
 
 def quadratic_per_sample(z: Tensor, a: Tensor, expected: Tensor) -> Tensor:
     """``C = sum_k (a_k - E_k)^2``."""
-    return ((a - expected) ** 2).sum(dim=-1)
+    return (a - expected).square().sum(dim=-1)
 
 
 def quadratic_derivative(a: Tensor, expected: Tensor) -> Tensor:

@@ -48,7 +48,7 @@ class Architecture:
 
     def split(self, params: Tensor) -> list[tuple[Tensor, Tensor]]:
         """``[(W_{2,1}, B_2), (W_{3,2}, B_3), ...]``: views of ``P``, so writing them writes ``P``."""
-        chunks = torch.split(params, self._chunk_sizes)
+        chunks = params.split_with_sizes(self._chunk_sizes)
         return [
             (chunks[2 * i].view(rows, cols), chunks[2 * i + 1])
             for i, (rows, cols) in enumerate(self.layer_shapes)

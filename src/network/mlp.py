@@ -49,7 +49,7 @@ class MLP(nn.Module):
         self.cost = get_cost(cost)
         self.backprop = backprop
         self.params = nn.Parameter(torch.empty(self.architecture.num_parameters))
-        self._views: tuple[tuple[int, torch.device], list[tuple[Tensor, Tensor]]] | None = None
+        self._views: tuple[int, list[tuple[Tensor, Tensor]]] | None = None
         self.initialise(init)
 
     @torch.no_grad()
@@ -67,9 +67,11 @@ class MLP(nn.Module):
     def detached_layers(self) -> list[tuple[Tensor, Tensor]]:
         """The same views outside autograd, made once per storage of ``P`` and reused: ``P`` is updated
         in place, and moving or converting the module gives ``P`` a new storage, and new views."""
-        key = (self.params.data_ptr(), self.params.device)
-        if self._views is None or self._views[0] != key:
-            self._views = (key, self.architecture.split(self.params.detach()))
+        # The address identifies the storage: the cached views keep the old one alive, so a new storage
+        # never reuses its address, on any device (CUDA's unified addressing keeps host and devices apart).
+        address = self.params.data_ptr()
+        if self._views is None or self._views[0] != address:
+            self._views = (address, self.architecture.split(self.params.detach()))
         return self._views[1]
 
     def forward(self, x: Tensor) -> Tensor:
