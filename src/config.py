@@ -619,6 +619,7 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     try:
         refuse_unknown_group_options(arguments)
+        refuse_search_without_its_sweeper(arguments)
         refuse_overrides_hydra_cannot_apply(config_name, arguments)
     except UserError as error:
         report(f"error: {error}")
@@ -641,6 +642,24 @@ def refuse_unknown_group_options(arguments: list[str]) -> None:
                 )
 
 
+def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
+    """``hparams_search=optuna`` needs Hydra's Optuna sweeper, an optional extra; without it Hydra would
+    only say that it cannot find ``hydra/sweeper/optuna``."""
+    import importlib.util
+
+    searches = [a for a in arguments if a.startswith("hparams_search=") and not a.endswith("=null")]
+    if not searches:
+        return
+    try:
+        installed = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
+    except ModuleNotFoundError:  # not even Hydra's plugin namespace
+        installed = False
+    if not installed:
+        raise UserError(
+            f"{searches[0]} needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[sweep]'"
+        )
+
+
 def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:
     """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``): compose the
     configuration first. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
@@ -661,6 +680,14 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
                 message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
                 break
         raise UserError(message) from None
+    except ValueError:  # Hydra's "Config group override must be a string or a list. Got NoneType"
+        unchosen = [a for a in overrides if a.endswith("=null") and (CONF / a.partition("=")[0]).is_dir()]
+        if not unchosen:
+            raise
+        group = unchosen[0].partition("=")[0]
+        raise UserError(
+            f"{unchosen[0]}: {group} is off unless chosen; leave it out, or write ~{group}"
+        ) from None
 
 
 def to_plain(node: Any) -> Any:

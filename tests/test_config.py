@@ -11,7 +11,15 @@ import torch
 from omegaconf import OmegaConf
 from runs import CONF, compose_config
 
-from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, check_scheduler, data_modules
+from src.config import (
+    DEFAULT_OPTIMIZER,
+    Activation,
+    Cost,
+    Model,
+    check_command_line,
+    check_scheduler,
+    data_modules,
+)
 from src.errors import UserError
 from src.lit import MLPClassifier
 
@@ -121,3 +129,29 @@ def test_every_scheduler_option_builds(tmp_path):
         optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
         check_scheduler(scheduler_of(tmp_path, f"scheduler={path.stem}"), optimizer)
         assert optimizer.param_groups[0]["lr"] == 1.0
+
+
+def test_a_search_without_its_sweeper_is_one_line(monkeypatch, capsys):
+    """``hparams_search=optuna`` without the ``sweep`` extra: the pip command, not Hydra's
+    "Could not find 'hydra/sweeper/optuna'"."""
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SystemExit) as exit_:
+        check_command_line("train", ["hparams_search=optuna", "trainer.max_epochs=2"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: hparams_search=optuna needs Hydra's Optuna sweeper, which is not installed: "
+        "pip install -e '.[sweep]'\n"
+    )
+
+
+@pytest.mark.parametrize("group", ["hparams_search", "debug", "experiment"])
+def test_null_for_a_group_that_is_off_unless_chosen_is_one_line(group, capsys):
+    """``debug=null`` (a group whose default is ``null``): Hydra raised a ValueError traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        check_command_line("train", [f"{group}=null"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: {group}=null: {group} is off unless chosen; leave it out, or write ~{group}\n"
+    )
