@@ -610,6 +610,16 @@ def refused_arguments(key: str) -> Iterator[None]:
         raise UserError(f"{key}: {type(cause).__name__}: {' '.join(str(cause).split())}") from None
 
 
+def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
+    """``group=null`` on the command line (``logger=null``, ``debug=null``) as ``~group``, no such group:
+    Hydra accepts ``null`` only for a group whose default is null, and then fails with a ValueError
+    traceback for one that is off unless chosen (``Config group override must be a string or a list``)."""
+    for index, argument in enumerate(argv[1:], start=1):
+        group, equals, value = argument.lstrip("+").partition("=")
+        if equals and value == "null" and "." not in group and (CONF / group).is_dir():
+            argv[index] = f"~{group}"
+
+
 def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     """Before Hydra starts (each entry point's ``__main__``): an unknown ``group=option`` or an override
     of a key ``conf/<config_name>.yaml`` lacks ends as one ``error:`` line with exit code 2 like any other
@@ -680,14 +690,6 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
                 message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
                 break
         raise UserError(message) from None
-    except ValueError:  # Hydra's "Config group override must be a string or a list. Got NoneType"
-        unchosen = [a for a in overrides if a.endswith("=null") and (CONF / a.partition("=")[0]).is_dir()]
-        if not unchosen:
-            raise
-        group = unchosen[0].partition("=")[0]
-        raise UserError(
-            f"{unchosen[0]}: {group} is off unless chosen; leave it out, or write ~{group}"
-        ) from None
 
 
 def to_plain(node: Any) -> Any:

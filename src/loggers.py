@@ -1,13 +1,13 @@
 """The loggers of a training run, from the ``logger`` config group (``conf/logger/``): a mapping of
 names to logger configs, as in lightning-hydra-template, so ``logger=[tensorboard,csv]`` combines them.
-``logger=none``, ``logger=null`` and ``~logger`` mean no logger.
+``logger=none``, ``logger=null`` and ``~logger`` mean no logger (see
+:func:`src.config.null_groups_as_deletions`).
 
 :class:`EpochTensorBoardLogger`, the ``tensorboard`` option, is Lightning's TensorBoard logger with every
 curve's x-axis ("step") the epoch and the curves first on TensorBoard's opening page (see its docstring).
 """
 
 import importlib.util
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,11 +57,3 @@ def build_loggers(config: Mapping[str, Any] | None) -> list[Logger] | bool:
             raise UserError(f"logger={name} needs the {package} package: pip install {package}")
         loggers.append(hydra.utils.instantiate(logger))
     return loggers or False
-
-
-def accept_null_logger(argv: list[str] = sys.argv) -> None:
-    """``logger=null`` on the command line as ``~logger``: Hydra accepts ``null`` only for a group whose
-    default is null (``ValueError: Config group override must be a string or a list``)."""
-    argv[1:] = [
-        "~logger" if argument in ("logger=null", "+logger=null") else argument for argument in argv[1:]
-    ]

@@ -12,7 +12,6 @@ from omegaconf import DictConfig, OmegaConf
 from src.cli import report_user_errors
 from src.console import setup_console
 from src.errors import UserError
-from src.loggers import accept_null_logger
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -95,8 +94,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
+    from src.config import check_command_line, null_groups_as_deletions
 
-    accept_null_logger()
+    null_groups_as_deletions()
     check_command_line("train")
     main()

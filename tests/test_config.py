@@ -19,6 +19,7 @@ from src.config import (
     check_command_line,
     check_scheduler,
     data_modules,
+    null_groups_as_deletions,
 )
 from src.errors import UserError
 from src.lit import MLPClassifier
@@ -146,12 +147,9 @@ def test_a_search_without_its_sweeper_is_one_line(monkeypatch, capsys):
     )
 
 
-@pytest.mark.parametrize("group", ["hparams_search", "debug", "experiment"])
-def test_null_for_a_group_that_is_off_unless_chosen_is_one_line(group, capsys):
-    """``debug=null`` (a group whose default is ``null``): Hydra raised a ValueError traceback."""
-    with pytest.raises(SystemExit) as exit_:
-        check_command_line("train", [f"{group}=null"])
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err == (
-        f"error: {group}=null: {group} is off unless chosen; leave it out, or write ~{group}\n"
-    )
+def test_null_for_a_group_means_none_of_it():
+    """``debug=null`` (a group whose default is null) made Hydra raise a ValueError traceback;
+    ``logger=null`` (one with a default) was refused. Both mean "none", as ``~group`` does."""
+    argv = ["train.py", "debug=null", "+experiment=null", "logger=null", "seed=null", "model.init=null"]
+    null_groups_as_deletions(argv)
+    assert argv == ["train.py", "~debug", "~experiment", "~logger", "seed=null", "model.init=null"]
