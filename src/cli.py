@@ -124,27 +124,6 @@ def next_command(stop: Interrupted) -> str | None:
     return f"test it with: {shlex.join(['python', '-m', 'src.evaluate', f'ckpt_path={stop.checkpoint}'])}"
 
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def refuse_unknown_group_options(argv: list[str] | None = None, conf: Path = CONF) -> None:
-    """Check ``group=option`` command-line overrides (``activation=relu``, ``-m optimizer=sgd,adam``)
-    against the options in ``conf/<group>/`` before Hydra composes anything, so an unknown option ends as
-    one ``error:`` line with exit code 2 like any other bad value (Hydra's own report is many lines)."""
-    for argument in sys.argv[1:] if argv is None else argv:
-        key, equals, value = argument.lstrip("+~").partition("=")
-        folder = conf / key
-        if not equals or "." in key or "/" in key or "(" in value or not folder.is_dir():
-            continue
-        options = sorted(path.stem for path in folder.glob("*.yaml"))
-        for option in value.strip("[]").split(","):  # also a list: logger=[tensorboard,csv]
-            if option.strip() not in (*options, "null"):
-                report(
-                    f"error: {key}={option.strip()} is not an option of {key}: choose one of {', '.join(options)}"
-                )
-                raise SystemExit(EXIT_USER_ERROR)
-
-
 def as_user_error(error: BaseException) -> UserError | None:
     """The :class:`UserError` behind ``error`` (itself, or a cause: Hydra wraps what a constructor raised
     during ``instantiate``), a missing ``???`` config value as one, or ``None``: a bug."""

@@ -27,8 +27,8 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
 from src.cuda_graph import MODES as CUDA_GRAPH_MODES
-from src.cuda_graph import check_cuda_graph
 from src.errors import UserError
 from src.network.activations import ACTIVATIONS
 from src.network.cost import COSTS
@@ -219,7 +219,12 @@ def data_modules() -> dict[str, tuple[type[Data], type]]:
     }
 
 
-DATA_CHOICES = "data=digits, data=mnist, data=fashion_mnist or data=synthetic_mnist"
+def group_options(group: str, prefix: str = "") -> str:
+    """``a, b or c``: the options of ``conf/<group>/`` (each written ``<prefix>a``), for error messages."""
+    names = [f"{prefix}{path.stem}" for path in sorted((CONF / group).glob("*.yaml"))]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     f"torch.optim.{name}": getattr(torch.optim, name)  # constant names, never a checkpoint's
     for name in (
@@ -272,7 +277,7 @@ def parse_data(values: Any, prefix: str = "data") -> tuple[Data, type]:
     known = data_modules()
     if not isinstance(target, str) or target not in known:
         raise UserError(
-            f"{prefix}._target_={show(target)}: must name a data module of src.data ({DATA_CHOICES})"
+            f"{prefix}._target_={show(target)}: must name a data module of src.data ({group_options('data', 'data=')})"
         )
     settings_class, module_class = known[target]
     settings = parse(settings_class, values, prefix, ignore=("_target_",))
@@ -298,7 +303,7 @@ def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[to
     if not isinstance(target, str) or target not in OPTIMIZERS:
         raise UserError(
             f"{prefix}._target_={show(target)}: must name a torch.optim optimizer class, e.g. torch.optim.SGD "
-            f"(or choose optimizer=sgd, momentum, adam, adamw or rmsprop; allowed: {', '.join(OPTIMIZERS)})"
+            f"(or choose optimizer={group_options('optimizer')}; allowed: {', '.join(OPTIMIZERS)})"
         )
     arguments = {key: value for key, value in values.items() if key != "_target_"}
     lr = arguments.get("lr")
@@ -349,6 +354,9 @@ def validate_train(cfg: DictConfig) -> None:
     check_trainer(plain["trainer"])
     check_cuda_graph(
         model.cuda_graph, plain["trainer"], optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
+    )
+    check_scheduler(
+        plain.get("scheduler"), optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
     )
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
@@ -455,6 +463,50 @@ def check_trainer(trainer: dict[str, Any]) -> None:
         )
 
 
+def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.Optimizer) -> None:
+    """What the configuration alone shows about the run (a CPU trainer, the precision, the optimizer,
+    here built on a throw-away parameter) allows ``model.cuda_graph=on`` and ``optimizer.capturable``.
+    What only the started run knows (``accelerator=auto``, the number of processes) is checked by
+    :func:`src.cuda_graph.chunk_graphs_for`."""
+    device_type = "cpu" if trainer.get("accelerator") == "cpu" else "cuda"  # gpu or auto: known later
+    refusal = capturable_off_gpu(device_type, optimizer)
+    if refusal is not None:
+        raise UserError(refusal)
+    if mode == "on":
+        precision = str(trainer.get("precision", "32-true"))
+        precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
+        decision = decide(mode, device_type, precision, 1, optimizer)
+        if not decision.use_graph:
+            raise UserError(refused_on(decision.reason))
+
+
+def check_scheduler(values: Any, optimizer: torch.optim.Optimizer) -> None:
+    """The ``scheduler`` group (``conf/scheduler/``): empty (a constant rate), or a learning-rate
+    scheduler that accepts its arguments, built here over ``optimizer`` (a throw-away one)."""
+    import hydra
+
+    if not values:
+        return
+    arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
+    if "_target_" not in values:  # e.g. experiment=essay_mnist's plateau settings with scheduler=none
+        raise UserError(
+            f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
+            f"scheduler={group_options('scheduler')}"
+        )
+    try:
+        scheduler = hydra.utils.instantiate(
+            {"_target_": values["_target_"], **arguments}, optimizer=optimizer, _convert_="all"
+        )
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        raise UserError(
+            f"scheduler: {values['_target_']} refuses its arguments {show(arguments)} "
+            f"({' '.join(str(cause).split())})"
+        ) from None
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not values.get("monitor"):
+        raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
+
+
 def check_memory(sizes: list[int]) -> None:
     """Refuse a network whose weights and gradients alone (float32) would not fit in this machine's memory,
     before allocating them."""
@@ -476,7 +528,7 @@ def evaluation_data(cfg: DictConfig, trained: dict[str, Any] | None) -> dict[str
     if cfg.get("data") is None:
         if trained is None:
             raise UserError(
-                f"ckpt_path={cfg.ckpt_path} doesn't record its training data: pass {DATA_CHOICES}"
+                f"ckpt_path={cfg.ckpt_path} doesn't record its training data: pass {group_options('data', 'data=')}"
             )
         return trained
     with open_dict(cfg):  # the data groups' `seed: ${seed}`; the seed only shuffles training data
@@ -558,14 +610,72 @@ def refused_arguments(key: str) -> Iterator[None]:
         raise UserError(f"{key}: {type(cause).__name__}: {' '.join(str(cause).split())}") from None
 
 
-def refuse_overrides_hydra_cannot_apply(config_name: str, argv: list[str] | None = None) -> None:
-    """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``) makes Hydra print
-    several lines and exit 1: compose the configuration first and end such a mistake as one ``error:``
-    line with exit code 2. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
+def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
+    """``group=null`` on the command line (``logger=null``, ``debug=null``) as ``~group``, no such group:
+    Hydra accepts ``null`` only for a group whose default is null, and then fails with a ValueError
+    traceback for one that is off unless chosen (``Config group override must be a string or a list``)."""
+    for index, argument in enumerate(argv[1:], start=1):
+        group, equals, value = argument.lstrip("+").partition("=")
+        if equals and value == "null" and "." not in group and (CONF / group).is_dir():
+            argv[index] = f"~{group}"
+
+
+def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
+    """Before Hydra starts (each entry point's ``__main__``): an unknown ``group=option`` or an override
+    of a key ``conf/<config_name>.yaml`` lacks ends as one ``error:`` line with exit code 2 like any other
+    bad value; Hydra's own report is many lines and exit code 1."""
+    from src.cli import EXIT_USER_ERROR, report
+
+    arguments = sys.argv[1:] if argv is None else argv
+    try:
+        refuse_unknown_group_options(arguments)
+        refuse_search_without_its_sweeper(arguments)
+        refuse_overrides_hydra_cannot_apply(config_name, arguments)
+    except UserError as error:
+        report(f"error: {error}")
+        raise SystemExit(EXIT_USER_ERROR) from None
+
+
+def refuse_unknown_group_options(arguments: list[str]) -> None:
+    """Check ``group=option`` overrides (``activation=relu``, ``-m optimizer=sgd,adam``) against the
+    options in ``conf/<group>/``."""
+    for argument in arguments:
+        key, equals, value = argument.lstrip("+~").partition("=")
+        folder = CONF / key
+        if not equals or "." in key or "/" in key or "(" in value or not folder.is_dir():
+            continue
+        options = sorted(path.stem for path in folder.glob("*.yaml"))
+        for option in value.strip("[]").split(","):  # also a list: logger=[tensorboard,csv]
+            if option.strip() not in (*options, "null"):
+                raise UserError(
+                    f"{key}={option.strip()} is not an option of {key}: choose one of {', '.join(options)}"
+                )
+
+
+def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
+    """``hparams_search=optuna`` needs Hydra's Optuna sweeper, an optional extra; without it Hydra would
+    only say that it cannot find ``hydra/sweeper/optuna``."""
+    import importlib.util
+
+    searches = [a for a in arguments if a.startswith("hparams_search=") and not a.endswith("=null")]
+    if not searches:
+        return
+    try:
+        installed = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
+    except ModuleNotFoundError:  # not even Hydra's plugin namespace
+        installed = False
+    if not installed:
+        raise UserError(
+            f"{searches[0]} needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[sweep]'"
+        )
+
+
+def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:
+    """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``): compose the
+    configuration first. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
-    arguments = sys.argv[1:] if argv is None else argv
     if any(argument.startswith("-") for argument in arguments):
         return
     overrides = [argument for argument in arguments if not argument.lstrip("+~").startswith("hydra")]
@@ -579,8 +689,7 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, argv: list[str] | None
             if f"Could not override '{key}'" in message:
                 message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
                 break
-        print(f"error: {message}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        raise UserError(message) from None
 
 
 def to_plain(node: Any) -> Any:

@@ -17,6 +17,7 @@ produced and how to look at it.
 
 import contextlib
 import logging
+import re
 import shlex
 import warnings
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ DROPPED_MESSAGES = (
     # Lightning's note that ConsoleCallback replaces its model summary, as configured
     "Trainer already configured with model summary callbacks",
 )
+# callbacks=early_stopping (verbose) announces every better epoch; only its line saying why it stops is kept
+DROPPED_PATTERN = re.compile(r"Metric \S+ improved")
 
 # Lightning (2.6) builds a pytree LeafSpec for every data loader, which torch >= 2.9 deprecates; nothing
 # in our code can avoid it.
@@ -50,10 +53,12 @@ IGNORED_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
 
 
 class DropMessages(logging.Filter):
-    """Drops the records of :data:`DROPPED_MESSAGES`: Lightning's adverts and notes about our own setup."""
+    """Drops the records of :data:`DROPPED_MESSAGES` and :data:`DROPPED_PATTERN`: Lightning's adverts, notes
+    about our own setup and early stopping's progress notes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(DROPPED_MESSAGES)
+        message = str(record.msg)
+        return not (message.startswith(DROPPED_MESSAGES) or DROPPED_PATTERN.match(message))
 
 
 class ProgressBarAwareHandler(logging.StreamHandler):

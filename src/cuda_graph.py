@@ -10,7 +10,7 @@ is copied into static buffers first; the kernels are the eager loop's, so for pl
 weights are meant to equal its weights bit for bit (``tests/test_cuda_graph.py`` checks it on a GPU).
 
 :func:`decide` says whether a run can use it (pure Python, also checked before training by
-:func:`check_cuda_graph`); :class:`ChunkGraphs` captures and replays; :func:`chunk_graphs_for` is what the
+:func:`src.config.check_cuda_graph`); :class:`ChunkGraphs` captures and replays; :func:`chunk_graphs_for` is what the
 LightningModule calls once per fit.
 """
 
@@ -108,23 +108,6 @@ def capturable_off_gpu(device_type: str, optimizer: torch.optim.Optimizer) -> st
             f"GPU, and this run trains on the {device_type}; leave optimizer.capturable out"
         )
     return None
-
-
-def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.Optimizer) -> None:
-    """Before anything is built: what the configuration alone shows about the run (a CPU trainer, the
-    precision, the optimizer, here built on a throw-away parameter) allows ``model.cuda_graph=on`` and
-    ``optimizer.capturable``. What only the started run knows (``accelerator=auto``, the number of
-    processes) is checked by :func:`chunk_graphs_for`."""
-    device_type = "cpu" if trainer.get("accelerator") == "cpu" else "cuda"  # gpu or auto: known later
-    refusal = capturable_off_gpu(device_type, optimizer)
-    if refusal is not None:
-        raise UserError(refusal)
-    if mode == "on":
-        precision = str(trainer.get("precision", "32-true"))
-        precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
-        decision = decide(mode, device_type, precision, 1, optimizer)
-        if not decision.use_graph:
-            raise UserError(refused_on(decision.reason))
 
 
 def refused_on(reason: str) -> str:

@@ -468,7 +468,11 @@ def download_idx_files(name: str, raw: Path) -> None:
     from torchvision.datasets.utils import check_integrity, download_url
 
     dataset = getattr(torchvision.datasets, name)
+    # The topmost folder this call will create, and, apart, every folder missing now: only a folder of the
+    # second kind is ever removed, so that no slip in the first (a flipped test would name "/") can take
+    # away what was there before.
     created = next((folder for folder in reversed([raw, *raw.parents]) if not folder.exists()), None)
+    missing_now = {folder for folder in [raw, *raw.parents] if not folder.exists()}
     try:
         for filename, md5 in dataset.resources:
             if (raw / filename).is_file() or (raw / Path(filename).stem).is_file():
@@ -484,7 +488,7 @@ def download_idx_files(name: str, raw: Path) -> None:
             if not check_integrity(str(raw / filename), md5):
                 raise UserError(f"could not fetch {filename} ({'; '.join(errors) or 'checksum mismatch'})")
     except (UserError, OSError) as error:
-        if created is not None:
+        if created is not None and created in missing_now:
             shutil.rmtree(created, ignore_errors=True)
         files = ", ".join(filename for filename, _ in dataset.resources)
         raise UserError(

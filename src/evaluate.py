@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from src.cli import refuse_unknown_group_options, report_user_errors
+from src.cli import report_user_errors
 from src.console import setup_console
 
 
@@ -43,8 +43,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import refuse_overrides_hydra_cannot_apply
+    from src.config import check_command_line
 
-    refuse_unknown_group_options()
-    refuse_overrides_hydra_cannot_apply("evaluate")
+    check_command_line("evaluate")
     main()

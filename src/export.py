@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from src.checkpoint import load_model
-from src.cli import refuse_unknown_group_options, report_user_errors
+from src.cli import report_user_errors
 from src.console import setup_console
 from src.errors import UserError
 
@@ -109,5 +109,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    refuse_unknown_group_options()
+    from src.config import check_command_line
+
+    check_command_line("export")
     main()

@@ -1,19 +1,46 @@
 """The loggers of a training run, from the ``logger`` config group (``conf/logger/``): a mapping of
 names to logger configs, as in lightning-hydra-template, so ``logger=[tensorboard,csv]`` combines them.
-``logger=none``, ``logger=null`` and ``~logger`` mean no logger."""
+``logger=none``, ``logger=null`` and ``~logger`` mean no logger (see
+:func:`src.config.null_groups_as_deletions`).
+
+:class:`EpochTensorBoardLogger`, the ``tensorboard`` option, is Lightning's TensorBoard logger with every
+curve's x-axis ("step") the epoch and the curves first on TensorBoard's opening page (see its docstring).
+"""
 
 import importlib.util
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 import hydra
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from src.errors import UserError
 
 # loggers whose package is an optional install: the package each needs
 OPTIONAL_PACKAGES = {"MLFlowLogger": "mlflow", "WandbLogger": "wandb"}
+
+
+class EpochTensorBoardLogger(TensorBoardLogger):
+    """Lightning's TensorBoard logger that writes each scalar at ``step`` = the epoch and leaves out the
+    ``epoch`` curve and the ``test/*`` points.
+
+    Lightning's own step is its count of ``training_step`` calls, i.e. of chunks of
+    ``data.batches_per_step`` mini-batches, which is a speed setting; the epoch is what the pictures of
+    :mod:`src.visualize` are logged at too, so every tab shares one x-axis. TensorBoard's Time Series page
+    (2.21) groups the tags by their part before the first ``/``, sorts the groups by name and opens only
+    the first two: with ``epoch`` and ``test`` gone those are ``train`` and ``val``, the learning curves
+    (the pictures' groups sort after them). The test metrics, one point after training, are in
+    ``metrics.json``, on the console and in the sweep summary (and in the CSV logger's file)."""
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        epoch = metrics.get("epoch")
+        kept = {
+            name: value for name, value in metrics.items() if name != "epoch" and not name.startswith("test/")
+        }
+        if kept:
+            super().log_metrics(kept, step if epoch is None else int(epoch))
 
 
 def build_loggers(config: Mapping[str, Any] | None) -> list[Logger] | bool:
@@ -30,11 +57,3 @@ def build_loggers(config: Mapping[str, Any] | None) -> list[Logger] | bool:
             raise UserError(f"logger={name} needs the {package} package: pip install {package}")
         loggers.append(hydra.utils.instantiate(logger))
     return loggers or False
-
-
-def accept_null_logger(argv: list[str] = sys.argv) -> None:
-    """``logger=null`` on the command line as ``~logger``: Hydra accepts ``null`` only for a group whose
-    default is null (``ValueError: Config group override must be a string or a list``)."""
-    argv[1:] = [
-        "~logger" if argument in ("logger=null", "+logger=null") else argument for argument in argv[1:]
-    ]

@@ -42,7 +42,7 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
 from src.checkpoint import load_model, short_reason
-from src.cli import refuse_unknown_group_options, report_user_errors
+from src.cli import report_user_errors
 from src.console import setup_console
 from src.errors import UserError
 from src.metrics_file import write_json
@@ -270,5 +270,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    refuse_unknown_group_options()
+    from src.config import check_command_line
+
+    check_command_line("predict")
     main()

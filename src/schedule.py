@@ -13,14 +13,45 @@ from typing import Any
 
 import hydra
 import lightning as L
-from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from src.errors import UserError
 
 
+class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    """torch's ``ReduceLROnPlateau`` (``lr * factor`` once more than ``patience`` epochs in a row brought
+    no better metric), which can also end training, as Nielsen's chapter-3 schedule does: at the stall
+    that would reduce the rate a ``max_reductions + 1``-th time, the rate stays and :attr:`should_stop`
+    becomes true instead (``None``: never). Its state, the count included, is saved in checkpoints with
+    torch's."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, max_reductions: int | None = None, **kwargs) -> None:
+        if max_reductions is not None and not (isinstance(max_reductions, int) and max_reductions >= 0):
+            raise ValueError(f"max_reductions={max_reductions} must be an integer >= 0 or null (never stop)")
+        super().__init__(optimizer, **kwargs)
+        self.max_reductions = max_reductions
+        self.reductions = 0
+        self.should_stop = False
+
+    def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """torch's step; a reduction it makes is counted, or undone and training stopped."""
+        rates = [group["lr"] for group in self.optimizer.param_groups]
+        super().step(metrics)
+        if all(group["lr"] == rate for group, rate in zip(self.optimizer.param_groups, rates, strict=True)):
+            return
+        if self.reductions == self.max_reductions:
+            for group, rate in zip(self.optimizer.param_groups, rates, strict=True):
+                group["lr"] = rate
+            self.should_stop = True
+            return
+        self.reductions += 1
+
+
 class LearningRateSchedule(L.Callback):
-    """Steps the scheduler ``scheduler`` (a config with ``_target_``; ``monitor``: the metric
-    ``ReduceLROnPlateau`` watches) after each training epoch; ``None`` or empty: a constant rate."""
+    """Steps the scheduler ``scheduler`` (a config with ``_target_``; ``monitor``: the metric a plateau
+    schedule watches) after each training epoch; ``None`` or empty: a constant rate. A plateau schedule
+    steps only after epochs that ran validation, and its ``should_stop`` ends training."""
 
     def __init__(self, scheduler: Mapping[str, Any] | None = None) -> None:
         config = dict(scheduler or {})
@@ -28,25 +59,32 @@ class LearningRateSchedule(L.Callback):
         self.config = config
         self.scheduler: LRScheduler | ReduceLROnPlateau | None = None
         self.restored: dict[str, Any] | None = None
+        self.validated = False
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.config:
             return
+        # src.config.check_scheduler has built it once already, on a throw-away optimizer
         self.scheduler = hydra.utils.instantiate(self.config, optimizer=trainer.optimizers[0])
-        if isinstance(self.scheduler, ReduceLROnPlateau) and not self.monitor:
-            raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
         if self.restored is not None:  # resumed from a checkpoint
             self.scheduler.load_state_dict(self.restored)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.validated = self.validated or not trainer.sanity_checking
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.scheduler is None:
             return
         pl_module.log("train/lr", trainer.optimizers[0].param_groups[0]["lr"])  # the rate of this epoch
-        if isinstance(self.scheduler, ReduceLROnPlateau):
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            if not self.validated:  # check_val_every_n_epoch > 1: no new value to judge
+                return
+            self.validated = False
             value = trainer.callback_metrics.get(self.monitor)
             if value is None:
                 raise UserError(f"scheduler.monitor={self.monitor}: no such metric; use val/acc or val/loss")
             self.scheduler.step(float(value))
+            trainer.should_stop = trainer.should_stop or getattr(self.scheduler, "should_stop", False)
         else:
             with warnings.catch_warnings():
                 # torch warns when optimizer.step() was never called; the plain-SGD step updates the

@@ -80,6 +80,13 @@ def epochs_trained(job_dir: Path) -> int | None:
     return int(checkpoint["epoch"]) + 1
 
 
+def job_label(job: str) -> str:
+    """The table's name for a job directory: Hydra's job number alone for ``<number>_<overrides>``
+    (``conf/hydra/default.yaml``'s names; the overrides have their own column), else the directory."""
+    number, _, rest = job.partition("_")
+    return number if number.isdigit() and rest and "/" not in job else job
+
+
 def cell(metrics: dict[str, Any], name: str) -> str:
     """A metric formatted for the table, ``-`` if the job has none."""
     value = metrics.get(name)
@@ -89,13 +96,13 @@ def cell(metrics: dict[str, Any], name: str) -> str:
 
 
 def table(jobs: list[JobSummary]) -> str:
-    """A Markdown table, its columns padded to line up: job | overrides | :data:`COLUMNS`. Overrides
-    that every job of several shares are listed once, above the table."""
+    """A Markdown table, its columns padded to line up: job (:func:`job_label`) | overrides |
+    :data:`COLUMNS`. Overrides that every job of several shares are listed once, above the table."""
     shared = set.intersection(*(set(job.overrides) for job in jobs)) if len(jobs) > 1 else set()
     header = ["job", "overrides", *COLUMNS]
     rows = [
         [
-            job.job,
+            job_label(job.job),
             " ".join(item for item in job.overrides if item not in shared).replace("|", r"\|") or "(none)",
             *(cell(job.metrics, name) for name in COLUMNS),
         ]

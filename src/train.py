@@ -9,10 +9,9 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.cli import refuse_unknown_group_options, report_user_errors
+from src.cli import report_user_errors
 from src.console import setup_console
 from src.errors import UserError
-from src.loggers import accept_null_logger
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -95,9 +94,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    from src.config import refuse_overrides_hydra_cannot_apply
+    from src.config import check_command_line, null_groups_as_deletions
 
-    accept_null_logger()
-    refuse_unknown_group_options()
-    refuse_overrides_hydra_cannot_apply("train")
+    null_groups_as_deletions()
+    check_command_line("train")
     main()

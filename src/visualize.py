@@ -1,22 +1,26 @@
 """TensorBoard pictures of the network, not only curves: :class:`TensorBoardFigures`.
 
-Every ``every_n_epochs`` epochs (step = the epoch number) it logs
+Every ``every_n_epochs`` epochs (step = the epoch number, as for the curves: :mod:`src.loggers`) it logs
 
-- histograms ``weights/layer_k``, ``biases/layer_k`` and ``gradients/layer_k``, ``bias_gradients/layer_k``
-  (the last mini-batch's gradient) for the k-th weighted layer (``W_{k+1,k}``, ``B_{k+1}`` in the
-  essay's numbering, where layer 1 is the input);
-- image ``images/layer_1_weights``: each first-hidden-layer neuron's incoming weights drawn as a picture
+- histograms ``weights/layer_k``, ``weights/layer_k_biases`` and ``weight_gradients/layer_k``,
+  ``weight_gradients/layer_k_biases`` (the last mini-batch's gradient) for the k-th weighted layer
+  (``W_{k+1,k}``, ``B_{k+1}`` in the essay's numbering, where layer 1 is the input);
+- image ``weights/layer_1_image``: each first-hidden-layer neuron's incoming weights drawn as a picture
   of the input (what the neuron "looks for"): mid-grey is 0, white the neuron's most positive weight,
   black its most negative (each neuron scaled on its own); only when the input is a square image;
-- image ``images/misclassified``: the first ``max_misclassified`` misclassified validation images (in
+- image ``validation/misclassified``: the first ``max_misclassified`` misclassified validation images (in
   the validation set's order, so the same digit keeps its place while it stays wrong), each labelled
   ``p:<predicted> t:<true>`` underneath;
-- image ``images/confusion_matrix``: the validation confusion matrix drawn as a table, rows the true
+- image ``validation/confusion_matrix``: the validation confusion matrix drawn as a table, rows the true
   class, columns the predicted one, each cell's count written in it and its blue the share of its row;
 
-and, at the end of training, the model's hyperparameters (and ``trainer/max_epochs``) in TensorBoard's
-HParams tab with the final metrics of :data:`src.metrics_file.FINAL_METRICS`: TensorBoard reads their values
-from the last points of the curves Lightning logs, so ``test/*`` appear once the test has run.
+and, at the end of training, the model's hyperparameters (and ``trainer/max_epochs``) for TensorBoard's
+HParams tab. TensorBoard (2.21) sorts tags by name (``/`` before letters) and its Time Series page opens
+only the first two groups: the names above sort after ``train/*`` and ``val/*``, so the learning curves
+open first. The HParams tab shows five hyperparameter columns at first, those that differ between the
+runs first; it knows which differ only when it builds the list from every run's values itself, so only
+each run's values are written, not an experiment summary (which would fix one run's list, alphabetical).
+Its metric columns are the runs' curves, their last values.
 
 The pictures are drawn with torchvision's ``make_grid`` (enlarged by pixel repetition) and Pillow's
 ``ImageDraw`` (labels and the matrix); matplotlib isn't needed. The work is a forward pass over the
@@ -42,7 +46,6 @@ from torchvision.utils import make_grid
 
 from src.errors import UserError
 from src.lightning_compat import add_summary
-from src.metrics_file import FINAL_METRICS
 from src.network.mlp import MLP
 
 CELL = 64  # pixels a picture of one input image is upscaled to (at least)
@@ -86,7 +89,7 @@ class TensorBoardFigures(L.Callback):
         side = square_side(net.architecture.sizes[0])
         if side:
             first_weights = net.layers()[0][0].detach().float().cpu().view(-1, 1, side, side)
-            writer.add_image("images/layer_1_weights", neuron_grid(first_weights), trainer.current_epoch)
+            writer.add_image("weights/layer_1_image", neuron_grid(first_weights), trainer.current_epoch)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         writer = tensorboard_writer(trainer)
@@ -97,21 +100,23 @@ class TensorBoardFigures(L.Callback):
         predicted = pl_module(x.to(pl_module.dtype)).argmax(dim=1).cpu()
         x, y = x.float().cpu(), y.cpu()
         matrix = multiclass_confusion_matrix(predicted, y, pl_module.hparams.num_classes)
-        writer.add_image("images/confusion_matrix", confusion_image(matrix), trainer.current_epoch)
+        writer.add_image("validation/confusion_matrix", confusion_image(matrix), trainer.current_epoch)
         side = square_side(x.shape[1])
         wrong = (predicted != y).nonzero().flatten()[: self.max_misclassified]
         if side and len(wrong):
             grid = labelled_grid(x[wrong].view(-1, 1, side, side), predicted[wrong], y[wrong])
-            writer.add_image("images/misclassified", grid, trainer.current_epoch)
+            writer.add_image("validation/misclassified", grid, trainer.current_epoch)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         writer = tensorboard_writer(trainer)
         if writer is None:
             return
         params = flat_hparams(pl_module.hparams) | {"trainer/max_epochs": trainer.max_epochs}
-        # written as Lightning's own TensorBoardLogger.log_hyperparams does, minus its extra scalar points
-        for summary in hparams(params, dict.fromkeys(FINAL_METRICS, 0.0)):
-            add_summary(writer, summary)
+        # the run's values and status, as Lightning's TensorBoardLogger.log_hyperparams writes them, without
+        # the experiment summary (see the module's docstring) and without extra scalar points
+        _experiment, start, end = hparams(params, {})
+        add_summary(writer, start)
+        add_summary(writer, end)
 
 
 def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
@@ -135,11 +140,11 @@ def log_histograms(writer: SummaryWriter, net: MLP, grad: Tensor | None, step: i
     its parts for them."""
     for index, (weight, bias) in enumerate(net.layers(), start=1):
         add_histogram(writer, f"weights/layer_{index}", weight.detach().float(), step)
-        add_histogram(writer, f"biases/layer_{index}", bias.detach().float(), step)
+        add_histogram(writer, f"weights/layer_{index}_biases", bias.detach().float(), step)
     if grad is not None:
         for index, (weight_grad, bias_grad) in enumerate(net.architecture.split(grad), start=1):
-            add_histogram(writer, f"gradients/layer_{index}", weight_grad, step)
-            add_histogram(writer, f"bias_gradients/layer_{index}", bias_grad, step)
+            add_histogram(writer, f"weight_gradients/layer_{index}", weight_grad, step)
+            add_histogram(writer, f"weight_gradients/layer_{index}_biases", bias_grad, step)
 
 
 def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int) -> None:

@@ -23,17 +23,34 @@ def literal(text: str) -> str:
     return ".*".join(map(re.escape, text.split(".*")))
 
 
-def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300):
-    """``python -m <module> <args>`` in the repository root, as a user runs it; ``tests/`` is importable
-    (for test-only callbacks named in overrides); stdout and stderr captured as text."""
-    environment = {**os.environ, "PYTHONPATH": str(REPO / "tests"), **(env or {})}
+def python_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test's ``python`` subprocess: ours, ``tests/`` importable (for test-only
+    callbacks named in overrides), ``env`` over it."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "tests"), **(env or {})}
+
+
+def run_python(*args: str, env: dict[str, str] | None = None, timeout: int = 300):
+    """``python <args>`` in the repository root, as a user runs it; stdout and stderr captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, *args],
         cwd=REPO,
-        env=environment,
+        env=python_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def run_module(module: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300):
+    """``python -m <module> <args>``, as :func:`run_python` runs it."""
+    return run_python("-m", module, *args, env=env, timeout=timeout)
+
+
+def start_module(module: str, *args: str, **options) -> subprocess.Popen:
+    """``python -m <module> <args>`` started in the background, as :func:`run_python` runs it;
+    ``options`` go to ``subprocess.Popen`` (where its output goes, ``start_new_session``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=python_environment(), **options
     )
 
 
@@ -80,3 +97,31 @@ class SaveRankWeights(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         torch.save(pl_module.net.params.detach().cpu(), self.directory / f"rank{trainer.global_rank}.pt")
+
+
+class RecordRates(L.Callback):
+    """Appends ``epoch learning-rate val/acc`` for each training epoch to ``directory/rates.txt`` (the rate
+    the epoch trained with; a resumed run goes on in the same file) and saves the final ``P`` as
+    ``directory/weights.pt``."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        self.rate = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.rate = trainer.optimizers[0].param_groups[0]["lr"]
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        accuracy = float(trainer.callback_metrics["val/acc"])
+        with (self.directory / "rates.txt").open("a") as file:
+            print(trainer.current_epoch, repr(self.rate), repr(accuracy), file=file)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        torch.save(pl_module.net.params.detach().cpu(), self.directory / "weights.pt")
+
+
+def recorded_rates(directory: Path) -> list[tuple[int, float, float]]:
+    """What :class:`RecordRates` wrote: ``(epoch, learning rate, val/acc)`` per training epoch."""
+    lines = (directory / "rates.txt").read_text().splitlines()
+    return [(int(epoch), float(rate), float(accuracy)) for epoch, rate, accuracy in map(str.split, lines)]

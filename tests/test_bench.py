@@ -4,14 +4,13 @@ the report marks the targets, the command line checks its arguments. Correctness
 import math
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import hydra
 import numpy as np
 import pytest
 import torch
-from runs import compose_config, write_idx
+from runs import compose_config, run_module, run_python, write_idx
 
 from benchmarks import cli, pipelines, report, workload
 from benchmarks.lightning_classes import TextbookClassifier
@@ -20,7 +19,6 @@ from benchmarks.workload import PRESETS, Budget, Setting, Workload
 from src.network import reference_numpy
 from src.network.mlp import MLP
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = Setting("synthetic-mnist", (784, 8, 10), 1.5)
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 DEVICES = ["cpu", pytest.param("cuda", marks=[CUDA, pytest.mark.gpu])]
@@ -36,14 +34,7 @@ def make_workload(
 
 
 def run_benchmarks(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "benchmarks", *argv],
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("benchmarks", *argv, env=env, timeout=60)
 
 
 def test_pipeline_names_are_the_pipelines():
@@ -345,15 +336,9 @@ def test_command_line_help_and_errors_without_importing_lightning():
         "python -m benchmarks: error: --device cuda: no CUDA GPU is visible to torch "
         "(torch.cuda.is_available() is False)\n"
     )
-    imports = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, benchmarks.cli; print('lightning' in sys.modules, 'torch' in sys.modules)",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    imports = run_python(
+        "-c",
+        "import sys, benchmarks.cli; print('lightning' in sys.modules, 'torch' in sys.modules)",
         timeout=60,
     )
     assert imports.stdout.strip() == "False False"

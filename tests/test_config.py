@@ -4,12 +4,24 @@ scaled_normal, the drifts found before the settings were typed)."""
 
 import dataclasses
 import inspect
+import re
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 from runs import CONF, compose_config
 
-from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, data_modules
+from src.config import (
+    DEFAULT_OPTIMIZER,
+    Activation,
+    Cost,
+    Model,
+    check_command_line,
+    check_scheduler,
+    data_modules,
+    null_groups_as_deletions,
+)
+from src.errors import UserError
 from src.lit import MLPClassifier
 
 PRESETS = {"data/fashion_mnist.yaml": {"name"}}
@@ -76,3 +88,68 @@ def test_the_model_takes_its_defaults_from_src_config():
 def test_multi_node_override_composes(tmp_path):
     """The README's multi-node command sets ``trainer.num_nodes``."""
     assert compose_config("train", tmp_path, "trainer=ddp", "trainer.num_nodes=2").trainer.num_nodes == 2
+
+
+def scheduler_of(tmp_path, *overrides: str) -> dict:
+    return OmegaConf.to_container(compose_config("train", tmp_path, *overrides), resolve=True).get(
+        "scheduler"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["experiment=essay_mnist", "scheduler=none"],
+            "scheduler={patience: 2, max_reductions: 4}: settings without a scheduler to take them; choose "
+            "one with scheduler=cosine, none, plateau or step",
+        ),
+        (
+            ["experiment=best_mlp", "scheduler=step"],
+            "scheduler: torch.optim.lr_scheduler.StepLR refuses its arguments {step_size: 10, gamma: 0.5, "
+            "patience: 1, max_reductions: 4} (StepLR.__init__() got an unexpected keyword argument 'patience')",
+        ),
+        (
+            ["scheduler=plateau", "scheduler.max_reductions=-1"],
+            "max_reductions=-1 must be an integer >= 0 or null (never stop)",
+        ),
+        (
+            ["scheduler=plateau", "~scheduler.monitor"],
+            "scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc",
+        ),
+    ],
+)
+def test_a_scheduler_that_cannot_be_built_is_one_error_before_training(tmp_path, overrides, message):
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_scheduler(scheduler_of(tmp_path, *overrides), optimizer)
+
+
+def test_every_scheduler_option_builds(tmp_path):
+    for path in sorted((CONF / "scheduler").glob("*.yaml")):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        check_scheduler(scheduler_of(tmp_path, f"scheduler={path.stem}"), optimizer)
+        assert optimizer.param_groups[0]["lr"] == 1.0
+
+
+def test_a_search_without_its_sweeper_is_one_line(monkeypatch, capsys):
+    """``hparams_search=optuna`` without the ``sweep`` extra: the pip command, not Hydra's
+    "Could not find 'hydra/sweeper/optuna'"."""
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SystemExit) as exit_:
+        check_command_line("train", ["hparams_search=optuna", "trainer.max_epochs=2"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: hparams_search=optuna needs Hydra's Optuna sweeper, which is not installed: "
+        "pip install -e '.[sweep]'\n"
+    )
+
+
+def test_null_for_a_group_means_none_of_it():
+    """``debug=null`` (a group whose default is null) made Hydra raise a ValueError traceback;
+    ``logger=null`` (one with a default) was refused. Both mean "none", as ``~group`` does."""
+    argv = ["train.py", "debug=null", "+experiment=null", "logger=null", "seed=null", "model.init=null"]
+    null_groups_as_deletions(argv)
+    assert argv == ["train.py", "~debug", "~experiment", "~logger", "seed=null", "model.init=null"]

@@ -11,12 +11,11 @@ import torch
 from runs import compose_config, run_module
 
 from src.checkpoint import load_checkpoint
-from src.config import Model, parse
+from src.config import Model, check_cuda_graph, parse
 from src.cuda_graph import (
     GRAPH_PRECISIONS,
     ChunkGraphs,
     StaticChunk,
-    check_cuda_graph,
     chunk_graphs_for,
     chunk_shape,
     decide,
@@ -268,11 +267,8 @@ OPTIMIZERS = {
 }
 
 
-def trained(optimizer_name, data, replayed, lrs=None, capture=None):
-    """``P`` and the losses after training ``data`` chunk by chunk, eagerly or through ChunkGraphs."""
-    torch.manual_seed(0)
-    net = MLP([64, 16, 16, 10])
-    optimizer = OPTIMIZERS[optimizer_name]([net.params])
+def step_maker(net: MLP, optimizer: torch.optim.Optimizer):
+    """``ChunkGraphs``' ``make_step``: a fresh SGD step of ``net`` by ``optimizer`` (backward, then step)."""
 
     def make_step():
         def step(loss):
@@ -283,6 +279,15 @@ def trained(optimizer_name, data, replayed, lrs=None, capture=None):
 
         return step
 
+    return make_step
+
+
+def trained(optimizer_name, data, replayed, lrs=None, capture=None):
+    """``P`` and the losses after training ``data`` chunk by chunk, eagerly or through ChunkGraphs."""
+    torch.manual_seed(0)
+    net = MLP([64, 16, 16, 10])
+    optimizer = OPTIMIZERS[optimizer_name]([net.params])
+    make_step = step_maker(net, optimizer)
     graphs = ChunkGraphs(net.loss, net.params, optimizer, make_step, capture=capture or EagerCapture())
     losses = []
     for index, (x, expected) in enumerate(data):
@@ -434,16 +439,7 @@ def test_gpu_capture_replays_exactly_the_eager_steps(optimizer_name):
             optimizer = torch.optim.Adam([net.params], lr=0.01, capturable=True)
         else:
             optimizer = OPTIMIZERS[optimizer_name]([net.params])
-
-        def make_step():
-            def step(loss):
-                net.params.grad = None
-                loss.backward()
-                optimizer.step()
-                return loss.detach()
-
-            return step
-
+        make_step = step_maker(net, optimizer)
         graphs = ChunkGraphs(net.loss, net.params, optimizer, make_step)
         losses = [
             graphs.run(x, e, 10) if replayed else train_steps(net.loss, make_step(), x, e, 10)

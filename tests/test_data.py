@@ -4,6 +4,7 @@ or not) and the one-line refusal of every kind of broken IDX file."""
 import gzip
 import os
 import re
+import shutil
 import struct
 from pathlib import Path
 
@@ -253,8 +254,21 @@ def test_the_command_line_refuses_a_broken_file_in_one_line_before_training(tmp_
     assert not (tmp_path / "run").exists()  # a refused run leaves no run directory behind
 
 
+def rmtree_only_inside(folder: Path):
+    """shutil.rmtree that refuses (AssertionError) anything outside ``folder``: a wrong folder given to the
+    download's clean-up (a mutant of tests.mutation once made it "/") fails the test instead of deleting it."""
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        assert Path(path).resolve().is_relative_to(folder.resolve()), f"rmtree({path}) outside {folder}"
+        real_rmtree(path, *args, **kwargs)
+
+    return rmtree
+
+
 def test_download_without_a_network_is_one_error_and_leaves_no_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])  # connection refused
+    monkeypatch.setattr(shutil, "rmtree", rmtree_only_inside(tmp_path))
     root = tmp_path / "datasets"
     datamodule = TorchvisionDataModule(root=str(root), download=True)
     with pytest.raises(UserError) as caught:

@@ -31,12 +31,14 @@ def ddp_run(tmp_path_factory):
     return run_dir, result
 
 
+@pytest.mark.slow
 def test_ddp_ranks_end_with_identical_weights(ddp_run):
     run_dir, _ = ddp_run
     weights = [torch.load(run_dir / "ranks" / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
     assert torch.equal(weights[0], weights[1])
 
 
+@pytest.mark.slow
 def test_ddp_writes_one_run_directory_once(ddp_run, tmp_path_factory):
     run_dir, result = ddp_run
     assert sorted(path.name for path in run_dir.iterdir() if path.is_dir()) == [
@@ -52,6 +54,7 @@ def test_ddp_writes_one_run_directory_once(ddp_run, tmp_path_factory):
     assert metrics["test/acc"] > 0.5
 
 
+@pytest.mark.slow
 def test_ddp_checkpoint_evaluates_to_the_reported_accuracy(ddp_run, tmp_path):
     run_dir, _ = ddp_run
     reported = json.loads((run_dir / "metrics.json").read_text())
@@ -60,6 +63,7 @@ def test_ddp_checkpoint_evaluates_to_the_reported_accuracy(ddp_run, tmp_path):
     assert evaluated["test/loss"] == pytest.approx(reported["test/loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_multirun_with_a_relaunching_strategy_is_refused(tmp_path):
     result = run_module(
         "src.train", "-m", "trainer=ddp_cpu", "seed=1,2", f"hydra.sweep.dir={tmp_path}", timeout=120

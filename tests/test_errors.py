@@ -4,7 +4,8 @@ before anything is built or written; the command line prints it as ``error: ...`
 import pytest
 from runs import compose_config, literal, run_module, write_idx
 
-from src.cli import refuse_unknown_group_options, report_user_errors, resume_command
+from src.cli import report_user_errors, resume_command
+from src.config import check_command_line
 from src.errors import TrainingInterrupted, UserError
 from src.evaluate import evaluate
 from src.train import train
@@ -184,13 +185,14 @@ def test_unknown_group_option_names_it_and_lists_the_choices(tmp_path):
 )
 def test_unknown_options_in_sweeps_and_additions_are_refused(capsys, argv, message):
     with pytest.raises(SystemExit) as stop:
-        refuse_unknown_group_options(argv)
+        check_command_line("train", argv)
     assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_known_options_and_other_overrides_pass():
-    refuse_unknown_group_options(
-        ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data.root=/x", "seed=1"]
+    check_command_line(
+        "train",
+        ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data.root=/x", "seed=1"],
     )
 
 

@@ -81,6 +81,7 @@ def test_parameter_count_784_16_16_10() -> None:
     assert MLP([784, 16, 16, 10]).params.numel() == 13_002
 
 
+@pytest.mark.slow
 def test_script_prints_the_essays_numbers() -> None:
     result = run_module("src.essay")
     assert result.returncode == 0, result.stderr

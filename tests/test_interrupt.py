@@ -5,7 +5,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from runs import REPO, compose_config
+from runs import compose_config, run_module, start_module
 
 from src.checkpoint import load_checkpoint
 from src.errors import DivergenceError, TrainingInterrupted
@@ -59,6 +58,7 @@ def callback_overrides(name: str, target: str, **arguments) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_state_after_the_last_whole_step(tmp_path):
     sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=130)
     with pytest.raises(TrainingInterrupted) as stop:
@@ -87,9 +87,11 @@ def test_second_ctrl_c_stops_at_once_and_points_to_last_checkpoint(tmp_path):
 def start_training(tmp_path, *overrides: str) -> subprocess.Popen:
     """``python -m src.train`` for 1000 epochs, output to files; returns once it has saved a checkpoint."""
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "src.train", *LONG_RUN, *overrides, f"hydra.run.dir={run_dir}"],
-        cwd=REPO,
+    process = start_module(
+        "src.train",
+        *LONG_RUN,
+        *overrides,
+        f"hydra.run.dir={run_dir}",
         stdout=(tmp_path / "stdout.txt").open("w"),
         stderr=(tmp_path / "stderr.txt").open("w"),
     )
@@ -108,6 +110,7 @@ def stop_training(tmp_path, process: subprocess.Popen, signum: int) -> tuple[int
     return returncode, (tmp_path / "stderr.txt").read_text().splitlines()[-2:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_leaves_a_checkpoint_and_the_command_that_resumes_it(tmp_path, signum, exit_code):
     process = start_training(tmp_path, "model.hidden=[12,10]")
@@ -128,36 +131,20 @@ def test_signal_leaves_a_checkpoint_and_the_command_that_resumes_it(tmp_path, si
         return
 
     # the printed command resumes it (to two epochs more, into a fresh run directory)
-    command = shlex.split(resume.removeprefix("resume with: "))
-    command[0] = sys.executable
-    command[command.index("trainer.max_epochs=1000")] = f"trainer.max_epochs={checkpoint['epoch'] + 2}"
-    resumed = subprocess.run(
-        [*command, f"hydra.run.dir={tmp_path / 'resumed'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    python, option, module, *arguments = shlex.split(resume.removeprefix("resume with: "))
+    assert (python, option, module) == ("python", "-m", "src.train")
+    arguments[arguments.index("trainer.max_epochs=1000")] = f"trainer.max_epochs={checkpoint['epoch'] + 2}"
+    resumed = run_module(module, *arguments, f"hydra.run.dir={tmp_path / 'resumed'}", timeout=120)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Restored all states from the checkpoint at {checkpoint_path}" in resumed.stdout + resumed.stderr
     assert (tmp_path / "resumed" / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_divergence_stops_at_once_naming_the_step(tmp_path):
     """ReLU hidden layers and an absurd learning rate overflow to inf/NaN within a few SGD steps."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "src.train",
-            "activation=relu",
-            "optimizer.lr=1e30",
-            f"hydra.run.dir={tmp_path}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run = run_module(
+        "src.train", "activation=relu", "optimizer.lr=1e30", f"hydra.run.dir={tmp_path}", timeout=120
     )
     assert run.returncode == 2
     last_line = run.stderr.splitlines()[-1]
@@ -167,6 +154,7 @@ def test_divergence_stops_at_once_naming_the_step(tmp_path):
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
     poison = callback_overrides("poison", "test_interrupt.PoisonWeights", epoch=2)
     with pytest.raises(DivergenceError, match=r"SGD step 253 \(epoch 2\).*smaller learning rate"):
@@ -181,6 +169,7 @@ def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
     assert not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     """Mini-batch 7: 180 SGD steps per epoch in chunks of 64, 64 and 52. Interrupted after 244 steps (in
     epoch 1) and resumed: the same weights and metrics after 2 epochs as a run that was never stopped,
@@ -234,20 +223,12 @@ def test_signal_while_testing_ends_without_metrics(tmp_path, signum, exit_code):
     after Ctrl-C a second Ctrl-C in the shutdown ends the program at once, without a traceback."""
     linger = 60 if signum == signal.SIGINT else 0
     run_dir, stderr = tmp_path / "run", tmp_path / "stderr.txt"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "src.train",
-            "trainer.max_epochs=1",
-            "+trainer.enable_progress_bar=false",
-            *callback_overrides(
-                "signal", "test_interrupt.SignalWhileTesting", signum=int(signum), linger=linger
-            ),
-            f"hydra.run.dir={run_dir}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+    process = start_module(
+        "src.train",
+        "trainer.max_epochs=1",
+        "+trainer.enable_progress_bar=false",
+        *callback_overrides("signal", "test_interrupt.SignalWhileTesting", signum=int(signum), linger=linger),
+        f"hydra.run.dir={run_dir}",
         stdout=subprocess.DEVNULL,
         stderr=stderr.open("w"),
     )
@@ -276,9 +257,11 @@ def test_sigterm_under_ddp_stops_every_process_with_one_checkpoint(tmp_path, tar
     """``trainer=ddp_cpu``: SIGTERM to process 0 only (``kill``), or to every process (as SLURM and
     Ctrl-C in a terminal do). Lightning alone hung for minutes."""
     run_dir, stderr = tmp_path / "run", tmp_path / "stderr.txt"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "src.train", "trainer=ddp_cpu", *LONG_RUN, f"hydra.run.dir={run_dir}"],
-        cwd=REPO,
+    process = start_module(
+        "src.train",
+        "trainer=ddp_cpu",
+        *LONG_RUN,
+        f"hydra.run.dir={run_dir}",
         stdout=subprocess.DEVNULL,
         stderr=stderr.open("w"),
         start_new_session=True,  # its own process group, like a job

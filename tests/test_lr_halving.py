@@ -1,45 +1,144 @@
-"""``HalveLearningRateOnPlateau``: Nielsen's chapter-3 schedule, the rate halved when validation stalls."""
+"""``scheduler=plateau`` (:class:`src.schedule.ReduceLROnPlateau`) with ``max_reductions``: Nielsen's
+chapter-3 schedule, the rate halved when validation stalls and training stopped at the stall after the
+last halving, as the experiments use it. (It replaced a callback of its own, ``src/lr_halving.py``, after
+a test here showed both giving the same rate in every epoch, the same stop epoch and bit-identical weights
+on a digits run: commit bd654eb.)"""
 
 from types import SimpleNamespace
 
+import pytest
 import torch
+from runs import compose_config, recorded_rates
 
-from src.lr_halving import HalveLearningRateOnPlateau
+from src.schedule import LearningRateSchedule, ReduceLROnPlateau
+from src.train import train
 
 
-def epochs(callback: HalveLearningRateOnPlateau, accuracies: list[float]) -> tuple[list[float], list[bool]]:
-    """The learning rate after each validation epoch, and whether training was told to stop."""
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    trainer = SimpleNamespace(
-        sanity_checking=False, callback_metrics={}, optimizers=[optimizer], should_stop=False
+def halving(patience: int, max_reductions: int | None = None) -> LearningRateSchedule:
+    """``conf/scheduler/plateau.yaml``'s schedule over an SGD optimizer with lr 1, started."""
+    schedule = LearningRateSchedule(
+        {
+            "_target_": "src.schedule.ReduceLROnPlateau",
+            "monitor": "val/acc",
+            "mode": "max",
+            "factor": 0.5,
+            "patience": patience,
+            "threshold": 0.0,
+            "max_reductions": max_reductions,
+        }
     )
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule.on_train_start(SimpleNamespace(optimizers=[optimizer]), None)
+    return schedule
+
+
+def epochs(schedule: LearningRateSchedule, accuracies: list[float]) -> tuple[list[float], list[bool]]:
+    """The learning rate after each validated epoch, and whether training was told to stop."""
+    optimizer = schedule.scheduler.optimizer
+    trainer = SimpleNamespace(sanity_checking=False, optimizers=[optimizer], should_stop=False)
+    module = SimpleNamespace(log=lambda *args: None)
     rates, stops = [], []
     for accuracy in accuracies:
         trainer.callback_metrics = {"val/acc": torch.tensor(accuracy)}
-        callback.on_validation_end(trainer, None)
+        schedule.on_validation_end(trainer, module)
+        schedule.on_train_epoch_end(trainer, module)
         rates.append(optimizer.param_groups[0]["lr"])
         stops.append(trainer.should_stop)
     return rates, stops
 
 
-def test_the_rate_halves_after_patience_epochs_without_a_better_accuracy():
-    rates, stops = epochs(HalveLearningRateOnPlateau(patience=2), [0.5, 0.6, 0.6, 0.55, 0.7, 0.69, 0.7, 0.71])
+def test_the_rate_halves_after_more_than_patience_epochs_without_a_better_accuracy():
+    rates, stops = epochs(halving(patience=1), [0.5, 0.6, 0.6, 0.55, 0.7, 0.69, 0.7, 0.71])
     assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
     assert not any(stops)
 
 
 def test_training_stops_at_the_stall_after_the_last_halving():
-    rates, stops = epochs(HalveLearningRateOnPlateau(patience=1, max_halvings=2), [0.5, 0.4, 0.4, 0.4])
+    rates, stops = epochs(halving(patience=0, max_reductions=2), [0.5, 0.4, 0.4, 0.4])
     assert rates == [1.0, 0.5, 0.25, 0.25]
     assert stops == [False, False, False, True]
 
 
+def test_an_epoch_without_validation_is_not_a_stalled_epoch():
+    schedule = halving(patience=0)
+    optimizer = schedule.scheduler.optimizer
+    trainer = SimpleNamespace(
+        sanity_checking=False, optimizers=[optimizer], should_stop=False, callback_metrics={"val/acc": 0.5}
+    )
+    module = SimpleNamespace(log=lambda *args: None)
+    schedule.on_validation_end(trainer, module)
+    schedule.on_train_epoch_end(trainer, module)
+    for _ in range(3):  # check_val_every_n_epoch > 1: the same val/acc again, not judged again
+        schedule.on_train_epoch_end(trainer, module)
+    assert optimizer.param_groups[0]["lr"] == 1.0
+
+
 def test_sanity_check_is_ignored_and_the_state_survives_a_checkpoint():
-    callback = HalveLearningRateOnPlateau(patience=2)
+    schedule = halving(patience=1, max_reductions=3)
     trainer = SimpleNamespace(sanity_checking=True, callback_metrics={"val/acc": torch.tensor(0.9)})
-    callback.on_validation_end(trainer, None)
-    assert callback.best == float("-inf")
-    epochs(callback, [0.5, 0.4, 0.4])
-    restored = HalveLearningRateOnPlateau(patience=2)
-    restored.load_state_dict(callback.state_dict())
-    assert (restored.best, restored.stalled, restored.halvings) == (0.5, 0, 1)
+    schedule.on_validation_end(trainer, None)
+    assert not schedule.validated
+    epochs(schedule, [0.5, 0.4, 0.4])
+    restored = halving(patience=1, max_reductions=3)
+    restored.load_state_dict(schedule.state_dict())
+    restored.on_train_start(SimpleNamespace(optimizers=[restored.scheduler.optimizer]), None)
+    scheduler: ReduceLROnPlateau = restored.scheduler
+    assert (scheduler.best, scheduler.num_bad_epochs, scheduler.reductions) == (0.5, 0, 1)
+
+
+# --- on a digits run ----------------------------------------------------------------------------------
+
+PLATEAU = ["scheduler=plateau", "scheduler.patience=1", "scheduler.max_reductions=2"]
+
+
+def run(directory, *overrides: str) -> tuple[list[tuple[int, float, float]], torch.Tensor]:
+    """Train on the digits with ``overrides``; the recorded (epoch, rate, val/acc) and final weights."""
+    train(
+        compose_config(
+            "train",
+            directory,
+            "logger=none",
+            "callbacks.tensorboard_figures=null",
+            "test=false",
+            "+callbacks.record._target_=runs.RecordRates",
+            f"+callbacks.record.directory={directory}",
+            *overrides,
+        )
+    )
+    return recorded_rates(directory), torch.load(directory / "weights.pt")
+
+
+def nielsen_halving(accuracies: list[float], rate: float, patience: int, max_halvings: int) -> list[float]:
+    """The rate of each epoch under Nielsen's rule, written out: halve after ``patience`` epochs without
+    a better accuracy, stop at the stall after the ``max_halvings``-th halving; as many rates as epochs."""
+    rates, best, stalled, halvings = [], float("-inf"), 0, 0
+    for accuracy in accuracies:
+        rates.append(rate)
+        if accuracy > best:
+            best, stalled = accuracy, 0
+            continue
+        stalled += 1
+        if stalled == patience:
+            stalled = 0
+            if halvings == max_halvings:
+                return rates
+            halvings, rate = halvings + 1, rate / 2
+    return rates
+
+
+@pytest.mark.slow
+def test_a_digits_run_halves_as_nielsen_says_and_a_resumed_run_keeps_the_schedule(tmp_path):
+    whole, weights = run(tmp_path / "whole", "trainer.max_epochs=40", *PLATEAU)
+    rates = [rate for _, rate, _ in whole]
+    assert rates == nielsen_halving([accuracy for *_, accuracy in whole], 3.0, 2, 2)
+    assert len(rates) < 40 and rates[-1] == 3.0 / 4  # halved twice, then stopped at the next stall
+    first_halving = rates.index(1.5)
+    run(tmp_path / "resumed", f"trainer.max_epochs={first_halving + 1}", *PLATEAU)
+    resumed, resumed_weights = run(
+        tmp_path / "resumed",
+        "trainer.max_epochs=40",
+        f"ckpt_path={tmp_path / 'resumed' / 'checkpoints' / 'last.ckpt'}",
+        *PLATEAU,
+    )
+    assert resumed == whole
+    assert torch.equal(resumed_weights, weights)

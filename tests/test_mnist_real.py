@@ -66,7 +66,6 @@ def test_one_epoch_on_a_slice_learns(tmp_path):
         f"data.root={ROOT}",
         "data.val_size=55000",
         "trainer.max_epochs=1",
-        "~callbacks.lr_halving",
         "optimizer.lr=3.0",
         "callbacks.tensorboard_figures=null",
         "seed=1",

@@ -188,6 +188,7 @@ def predict_cli(*args: str) -> subprocess.CompletedProcess:
     return run_module("src.predict", *args)
 
 
+@pytest.mark.slow
 def test_cli_classifies_a_directory(tmp_path, digits_ckpt):
     images = tmp_path / "images"
     images.mkdir()
@@ -259,6 +260,7 @@ def test_a_refused_command_leaves_no_run_directory(tmp_path):
     assert result.returncode == 2 and (run_dir / "keep.txt").exists()
 
 
+@pytest.mark.slow
 def test_cli_bad_input_is_one_error_line(tmp_path):
     """The errors above, as the command line reports them; here the one only the command line has."""
     result = predict_cli(f"inputs={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}")

@@ -5,6 +5,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import torch
 from runs import run_module
 
@@ -46,6 +47,7 @@ def test_no_table_without_repeated_settings(tmp_path):
     assert seeds_table(collect(tmp_path)) == ""
 
 
+@pytest.mark.slow
 def test_the_command_prints_both_tables_for_a_folder_of_runs(tmp_path):
     job(tmp_path, "run1", ["experiment=a", "seed=1"], 0.95, 30, 60)
     job(tmp_path, "run2", ["experiment=a", "seed=2"], 0.97, 30, 60)

@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 from runs import run_module
 
-from src.sweep import SweepSummary, collect, table, write_summary
+from src.sweep import SweepSummary, collect, job_label, table, write_summary
 
 
 def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | None) -> None:
@@ -22,6 +22,7 @@ def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | No
         (sweep_dir / job / "metrics.json").write_text(json.dumps(metrics))
 
 
+@pytest.mark.slow
 def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
     result = run_module(
         "src.train",
@@ -33,13 +34,18 @@ def test_multirun_ends_with_a_summary_of_every_job(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [job["job"] for job in summary["jobs"]] == ["0", "1"]
+    # each job's directory is named by its number and its overrides (sorted by key, as Hydra does)
+    assert [job["job"] for job in summary["jobs"]] == [
+        "0_+trainer.enable_progress_bar=False,activation=sigmoid,trainer.max_epochs=1",
+        "1_+trainer.enable_progress_bar=False,activation=relu,trainer.max_epochs=1",
+    ]
     assert [job["overrides"][0] for job in summary["jobs"]] == ["activation=sigmoid", "activation=relu"]
     for job in summary["jobs"]:
         assert {"test/acc", "test/loss", "val/acc_best", "train/samples_per_sec"} <= job["metrics"].keys()
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.startswith("All jobs: trainer.max_epochs=1")
-    rows = [line for line in markdown.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")]
+    # the table names each job by its number: its overrides have their own column
+    rows = [line for line in markdown.splitlines() if line.startswith(("| 0 ", "| 1 "))]
     assert "activation=sigmoid" in rows[0] and "activation=relu" in rows[1]
     accuracy = f"{summary['jobs'][1]['metrics']['test/acc']:.4f}"
     assert accuracy in rows[1]
@@ -61,6 +67,13 @@ def test_table_orders_jobs_and_marks_missing_metrics(tmp_path):
     assert rows[0].startswith(r"| 0   | lr=0.5\|x ")  # a | in a value can't break the table
     assert [cell.strip() for cell in rows[1].split("|")[3:-1]] == ["-", "-", "-", "-"]
     assert [cell.strip() for cell in rows[2].split("|")[3:-1]] == ["0.9123", "0.1000", "0.9000", "12346"]
+
+
+def test_job_labels():
+    assert job_label("3_activation=relu,optimizer=adam") == "3"
+    assert job_label("12") == "12"
+    assert job_label("2026-12-04_run") == "2026-12-04_run"  # not a job number
+    assert job_label("0_a/b=1") == "0_a/b=1"  # an override value that made a folder: the whole path
 
 
 def test_single_job_and_no_jobs(tmp_path):
@@ -95,9 +108,11 @@ def test_a_sweep_prints_one_line_per_job_then_its_summary(tmp_path):
         "\t#1 : activation=relu trainer.max_epochs=1",
         lines[4],
     ]
-    for line, job in ((lines[2], "0"), (lines[4], "1")):
+    for line, job in ((lines[2], "0_activation=sigmoid"), (lines[4], "1_activation=relu")):
         assert re.fullmatch(
-            rf"  val/acc_best 0\.\d{{4}}  test/acc 0\.\d{{4}}  test/loss 0\.\d{{4}}  {tmp_path}/{job}", line
+            rf"  val/acc_best 0\.\d{{4}}  test/acc 0\.\d{{4}}  test/loss 0\.\d{{4}}  "
+            rf"{tmp_path}/{job},trainer\.max_epochs=1",
+            line,
         )
     summary = (tmp_path / "summary.md").read_text()
     assert (

@@ -3,6 +3,7 @@ callbacks and scheduler config groups."""
 
 import csv
 import importlib.util
+import logging
 import re
 from pathlib import Path
 
@@ -222,3 +223,17 @@ def test_early_stopping_ends_when_val_acc_stops_improving(tmp_path):
         "callbacks.early_stopping.patience=1",
     )
     assert len(csv_column(tmp_path, "val/acc")) == 2  # no improvement after the first epoch: one more, stop
+
+
+def test_early_stopping_says_why_it_stops_and_nothing_per_epoch():
+    from src.console import DropMessages
+
+    def kept(message: str) -> bool:
+        return DropMessages().filter(logging.LogRecord("x", logging.INFO, "", 0, message, None, None))
+
+    assert not kept("Metric val/acc improved by 0.122 >= min_delta = 0.0. New best score: 0.222")
+    assert not kept("Metric val/loss improved. New best score: 0.100")
+    assert kept(
+        "Monitored metric val/acc did not improve in the last 5 records. Best score: 0.944. "
+        "Signaling Trainer to stop."
+    )

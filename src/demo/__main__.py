@@ -7,7 +7,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.cli import refuse_unknown_group_options, report_user_errors
+from src.cli import report_user_errors
 from src.errors import UserError
 
 
@@ -73,5 +73,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    refuse_unknown_group_options()
+    from src.config import check_command_line
+
+    check_command_line("demo")
     main()

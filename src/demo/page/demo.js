@@ -318,26 +318,46 @@ function weightMatrix(layer) {
   return state.model.weights[layer - 2];
 }
 
-function drawFirstLayerWeights() {
+// the cell {row, col} of a rows x cols image that a click landed on
+function clickedCell(event, image, rows, cols) {
+  const box = image.getBoundingClientRect();
+  return {
+    row: Math.floor((event.clientY - box.top) / box.height * rows),
+    col: Math.floor((event.clientX - box.left) / box.width * cols),
+  };
+}
+
+// In the element `id`, one side x side tile per row of `rows` (first-layer weights or their gradients),
+// each pixel painted colour(value, max |value|); `meter`: a bar under each image (the neuron's activation);
+// onClick(j, cell): a click on neuron j's image, at a {row, col} of its pixels
+function tileGrid(id, rows, colour, {meter = false, onClick = null} = {}) {
   const side = state.model.side;
-  const weights = state.model.weights[0];
-  const scale = maxAbs(weights.flat());
-  const tiles = $("first-weights");
+  const scale = maxAbs(rows.flat());
+  const tiles = $(id);
   tiles.replaceChildren();
-  weights.forEach((row, j) => {
+  rows.forEach((row, j) => {
     const tile = document.createElement("figure");
-    tile.className = "tile";
+    tile.className = onClick ? "tile clickable" : "tile";
     const image = document.createElement("canvas");
     image.className = "pixelated";
-    paintImage(image, row, side, side, (w) => diverging(w, scale));
-    const meter = document.createElement("div");
-    meter.className = "meter";
-    meter.innerHTML = "<span></span>";
+    paintImage(image, row, side, side, (value) => colour(value, scale));
+    if (onClick) image.addEventListener("click", (event) => onClick(j, clickedCell(event, image, side, side)));
+    tile.append(image);
+    if (meter) {
+      const bar = document.createElement("div");
+      bar.className = "meter";
+      bar.innerHTML = "<span></span>";
+      tile.append(bar);
+    }
     const caption = document.createElement("figcaption");
     caption.textContent = `n${j}`;
-    tile.append(image, meter, caption);
+    tile.append(caption);
     tiles.append(tile);
   });
+}
+
+function drawFirstLayerWeights() {
+  tileGrid("first-weights", state.model.weights[0], diverging, {meter: true});
 }
 function drawFirstLayerActivity(values) {
   [...$("first-weights").children].forEach((tile, j) => {
@@ -424,26 +444,8 @@ function showDeltas(deltas) {
 
 function showGradients(grads) {
   const side = state.model.side;
-  const first = grads[0];
-  const scale = maxAbs(first.flat());
-  const tiles = $("grads");
-  tiles.replaceChildren();
-  first.forEach((row, j) => {
-    const tile = document.createElement("figure");
-    tile.className = "tile clickable";
-    const image = document.createElement("canvas");
-    image.className = "pixelated";
-    paintImage(image, row, side, side, (g) => divergingSqrt(g, scale));
-    image.addEventListener("click", (event) => {
-      const box = image.getBoundingClientRect();
-      const col = Math.floor((event.clientX - box.left) / box.width * side);
-      const r = Math.floor((event.clientY - box.top) / box.height * side);
-      chooseWeight({layer: 2, neuron: j, source: r * side + col});
-    });
-    const caption = document.createElement("figcaption");
-    caption.textContent = `n${j}`;
-    tile.append(image, caption);
-    tiles.append(tile);
+  tileGrid("grads", grads[0], divergingSqrt, {
+    onClick: (j, cell) => chooseWeight({layer: 2, neuron: j, source: cell.row * side + cell.col}),
   });
   // the deeper weight matrices as heat maps: rows are neurons j of layer l, columns neurons k of l-1
   const deeper = $("grads-deeper");
@@ -458,12 +460,8 @@ function showGradients(grads) {
     paintImage(image, matrix.flat(), rows, cols, (g) => divergingSqrt(g, s));
     image.style.width = `${Math.min(240, cols * 12)}px`;
     image.addEventListener("click", (event) => {
-      const box = image.getBoundingClientRect();
-      chooseWeight({
-        layer,
-        neuron: Math.floor((event.clientY - box.top) / box.height * rows),
-        source: Math.floor((event.clientX - box.left) / box.width * cols),
-      });
+      const cell = clickedCell(event, image, rows, cols);
+      chooseWeight({layer, neuron: cell.row, source: cell.col});
     });
     const caption = document.createElement("figcaption");
     caption.innerHTML = `∂C/∂W<sub>${layer},${layer - 1}</sub> (${rows} × ${cols})`;
