@@ -291,6 +291,33 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         ("src/data.py", f"READ_BLOCK = {block}"): "a smaller block reads the same bytes, in more calls"
         for block in ("2+20", "2^20", "2** 19", "1**20")
     },
+    **{
+        (
+            "src/data.py",
+            f"READ_BLOCK = {block}",
+        ): "another block size reads the same bytes, in more or fewer calls"
+        for block in ("2*20", "2%20", "2<<20", "2|20")
+    },
+    ("src/data.py", "if self.world_size >= 1:"): (
+        "with one process the shard is the whole permutation: order[0::1][:n] is order"
+    ),
+    ("src/data.py", 'if key == "overfit_batches" and (limit == -1 or split != "train"):'): (
+        "overfit_batches=0 (off) passes the fraction check below anyway: 0 < 0 is false"
+    ),
+    ("src/data.py", "if isinstance(limit, float) and 0 < limit != 1 and int(limit * steps) == 0:"): (
+        "Lightning refuses a float limit above 1; at 1.0 both forms are false"
+    ),
+    ("src/data.py", 'if len(header) < 4 or struct.unpack(">I", header[:4])[ -1] != IDX_MAGIC[ndim]:'): (
+        "struct.unpack of one '>I' returns a 1-tuple: [-1] is [0]"
+    ),
+    ("src/data.py", "block = stream.read(min(READ_BLOCK, expected + 1 ^ len(data)))"): (
+        "(expected + 1) ^ len(data) is never less than expected + 1 - len(data): a read asking for more "
+        "bytes, the same bytes and the same verdict"
+    ),
+    ("src/data.py", "if created is not None or created in missing_now:"): (
+        "created is a folder missing at the start whenever it is not None: the second test is a guard "
+        "against a slip in the first (a mutant of it once named /), which only a second change could show"
+    ),
     ("src/data.py", "READ_BLOCK = 2** 21"): (
         "a larger block reads the same bytes; the memory a lying header can claim stays bounded, by 2 MiB"
     ),

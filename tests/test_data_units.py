@@ -52,6 +52,17 @@ def test_declared_sizes_are_those_of_the_data(tmp_path):
         assert (data.in_features, data.num_classes) == (x.shape[1], len(torch.unique(y))), type(data).__name__
 
 
+def test_synthetic_data_has_mnists_shape(tmp_path):
+    """``data=synthetic_mnist`` stands in for MNIST (benchmarks, smoke runs): the same inputs and classes as
+    the MNIST module reads from real files, all 10 classes present."""
+    write_idx(tmp_path, "MNIST", n_train=100, n_test=20)
+    mnist = TorchvisionDataModule(name="MNIST", root=str(tmp_path), val_size=5)
+    synthetic = SyntheticDataModule(train_size=300, val_size=5, test_size=7)
+    x, y = mnist.load()["train"]
+    assert (synthetic.in_features, synthetic.num_classes) == (x.shape[1], len(torch.unique(y))) == (784, 10)
+    assert len(torch.unique(synthetic.load()["train"][1])) == 10
+
+
 def test_synthetic_defaults_are_the_configured_mnist_sizes(tmp_path):
     configured = compose_config("train", tmp_path, "data=synthetic_mnist").data
     default = SyntheticDataModule()
