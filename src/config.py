@@ -30,9 +30,9 @@ from omegaconf.errors import OmegaConfBaseException
 from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
 from src.cuda_graph import MODES as CUDA_GRAPH_MODES
 from src.errors import UserError
-from src.network.activations import ACTIVATIONS
-from src.network.cost import COSTS
-from src.network.mlp import BACKPROPS, INITS
+from src.network.activations import ACTIVATIONS, ESSAY_ACTIVATION, NEGATIVE_SLOPE
+from src.network.cost import COSTS, ESSAY_COST
+from src.network.mlp import BACKPROPS, HAND_WRITTEN, INITS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FLOAT32_MAX = torch.finfo(torch.float32).max
@@ -127,8 +127,8 @@ class Model:
     """``conf/model/mlp.yaml``: the network between the data's inputs and classes."""
 
     hidden: list[int] = hidden_sizes([16, 16])  # noqa: RUF009 (a field). The essay's two hidden layers of 16
-    backprop: str = choice("manual", BACKPROPS)
-    init: str = choice("scaled_normal", INITS)
+    backprop: str = choice(HAND_WRITTEN, BACKPROPS)
+    init: str = choice("scaled_normal", INITS)  # not ESSAY_INIT: N(0, 1) saturates the sigmoids
     cuda_graph: str = choice("auto", CUDA_GRAPH_MODES)  # on a GPU: replay SGD steps as CUDA graphs
 
 
@@ -136,9 +136,9 @@ class Model:
 class Activation:
     """``conf/activation/*.yaml``: the hidden layers' activation (the output layer is sigmoid)."""
 
-    name: str = choice("sigmoid", ACTIVATIONS)
+    name: str = choice(ESSAY_ACTIVATION, ACTIVATIONS)
     negative_slope: float = setting(  # leaky_relu's slope for x < 0
-        0.01,
+        NEGATIVE_SLOPE,
         "the slope of leaky_relu for x < 0 must be a finite number > 0",
         lambda v: is_number(v) and math.isfinite(v) and v > 0,
     )
@@ -148,7 +148,7 @@ class Activation:
 class Cost:
     """``conf/cost/*.yaml``."""
 
-    name: str = choice("mse", COSTS)
+    name: str = choice(ESSAY_COST, COSTS)
 
 
 @dataclass

@@ -153,3 +153,23 @@ def test_null_for_a_group_means_none_of_it():
     argv = ["train.py", "debug=null", "+experiment=null", "logger=null", "seed=null", "model.init=null"]
     null_groups_as_deletions(argv)
     assert argv == ["train.py", "~debug", "~experiment", "~logger", "seed=null", "model.init=null"]
+
+
+def test_the_networks_own_defaults_are_the_configurations_but_the_init():
+    """``MLP([784, 16, 16, 10])`` alone is the essay's network; the configuration takes its defaults from
+    the same constants, except the initialisation: training defaults to N(0, 1/fan_in), since N(0, 1)
+    weights saturate the sigmoids (README, "Why the defaults")."""
+    import inspect
+
+    from src.network.mlp import ESSAY_INIT, MLP
+
+    signature = inspect.signature(MLP).parameters
+    defaults = {name: p.default for name, p in signature.items() if p.default is not inspect.Parameter.empty}
+    assert defaults == {
+        "activation": Activation().name,
+        "negative_slope": Activation().negative_slope,
+        "cost": Cost().name,
+        "backprop": Model().backprop,
+        "init": ESSAY_INIT,
+    }
+    assert Model().init != ESSAY_INIT

@@ -73,9 +73,11 @@ def leaky_relu(negative_slope: float) -> Activation:
 
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu")
+ESSAY_ACTIVATION = "sigmoid"  # the essay's S
+NEGATIVE_SLOPE = 0.01  # leaky_relu's slope for x < 0 unless one is given
 
 
-def get_activation(name: str, negative_slope: float = 0.01) -> Activation:
+def get_activation(name: str, negative_slope: float = NEGATIVE_SLOPE) -> Activation:
     """The activation called ``name``, one of :data:`ACTIVATIONS`."""
     if name == "sigmoid":
         return Activation("sigmoid", sigmoid, sigmoid_derivative)

@@ -64,6 +64,7 @@ def cross_entropy_output_error(a: Tensor, expected: Tensor, activation: Activati
 
 
 COSTS = ("mse", "cross_entropy")
+ESSAY_COST = "mse"  # the essay's C = sum_k (a_k - E_k)^2
 
 
 def get_cost(name: str) -> Cost:

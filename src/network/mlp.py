@@ -5,13 +5,15 @@ import math
 import torch
 from torch import Tensor, nn
 
-from src.network.activations import get_activation
+from src.network.activations import ESSAY_ACTIVATION, NEGATIVE_SLOPE, get_activation
 from src.network.backprop import Backpropagation
-from src.network.cost import get_cost
+from src.network.cost import ESSAY_COST, get_cost
 from src.network.layers import Architecture, feedforward
 
 BACKPROPS = ("manual", "autograd")
+HAND_WRITTEN = "manual"  # the Backpropagation Function, the project's point
 INITS = ("normal", "scaled_normal")
+ESSAY_INIT = "normal"  # N(0, 1) for every weight and bias, as the essay and Nielsen's chapter 1
 
 
 class MLP(nn.Module):
@@ -32,11 +34,11 @@ class MLP(nn.Module):
     def __init__(
         self,
         sizes: list[int],
-        activation: str = "sigmoid",
-        negative_slope: float = 0.01,
-        cost: str = "mse",
-        backprop: str = "manual",
-        init: str = "normal",
+        activation: str = ESSAY_ACTIVATION,
+        negative_slope: float = NEGATIVE_SLOPE,
+        cost: str = ESSAY_COST,
+        backprop: str = HAND_WRITTEN,
+        init: str = ESSAY_INIT,
     ) -> None:
         super().__init__()
         if backprop not in BACKPROPS:
