@@ -218,8 +218,7 @@ def src_train(work: Workload, budget: Budget, *extra: str) -> float:
     """:func:`src.train.train` as configured by ``conf/`` (and ``extra`` overrides), stopped by an
     ``EpochBudget`` callback; returns the ``train/samples_per_sec`` it reports. On a GPU it runs with
     ``trainer=gpu``, the data module holding the data on the GPU (and CUDA graphs by default)."""
-    from hydra import compose, initialize_config_dir
-
+    from src.config import compose_config
     from src.train import train
 
     output_dir = Path(tempfile.mkdtemp(prefix="src.train-", dir=work.workdir))
@@ -233,8 +232,7 @@ def src_train(work: Workload, budget: Budget, *extra: str) -> float:
         f"+callbacks.budget.epochs={'null' if budget.epochs is None else budget.epochs}",
         f"+callbacks.budget.seconds={'null' if budget.seconds is None else budget.seconds}",
     ]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config("train", overrides)
     with quiet():
         metrics = train(cfg)
     return metrics["train/samples_per_sec"]

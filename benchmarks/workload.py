@@ -126,12 +126,12 @@ def data_overrides(data: str, train_size: int, data_root: Path) -> tuple[str, ..
 def load_training_data(overrides: tuple[str, ...]) -> tuple[Tensor, Tensor]:
     """The training split ``(x, y)`` that ``python -m src.train <overrides>`` trains on, made by the
     same configuration (on the CPU)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides))
-    return instantiate(cfg.data).load()["train"]
+    from src.config import build_data, compose_config
+
+    cfg = compose_config("train", list(overrides))
+    return build_data(OmegaConf.to_container(cfg.data, resolve=True)).load()["train"]
 
 
 def initial_params(sizes: tuple[int, ...]) -> Tensor:

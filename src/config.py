@@ -18,11 +18,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.config_store import ConfigStore
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
@@ -56,8 +57,9 @@ DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave ev
 
 
 def setting(default: Any, allowed: str | Callable[[Any], str], valid: Callable[[Any], bool]) -> Any:
-    """A dataclass field with ``default`` whose values must satisfy ``valid``; ``allowed`` says what is
-    (or says it for the value given)."""
+    """A dataclass field with ``default`` (``MISSING``: a rule alone, for a key whose default is in
+    ``conf/<command>.yaml``) whose values must satisfy ``valid``; ``allowed`` says what is (or says it for
+    the value given)."""
     make = (lambda: list(default)) if isinstance(default, list) else None
     options = {"default_factory": make} if make else {"default": default}
     return field(metadata={"allowed": allowed, "valid": valid}, **options)
@@ -219,6 +221,36 @@ def data_modules() -> dict[str, tuple[type[Data], type]]:
     }
 
 
+BASES: dict[str, dict[str, type]] = {
+    "model": {"base_mlp": Model},
+    "activation": {"base_activation": Activation},
+    "cost": {"base_cost": Cost},
+    "data": {"base_digits": DigitsData, "base_torchvision": TorchvisionData, "base_synthetic": SyntheticData},
+}
+"""Each settings class's defaults as a config of its group, ``conf/<group>/base_<name>``, which the group's
+YAML files extend (``defaults: [base_mlp, _self_]``) and then write only what makes their option differ."""
+
+
+def store_bases() -> None:
+    """Register :data:`BASES` in Hydra's ConfigStore, as plain values: our :func:`parse` checks them and
+    says what is allowed, in one line (a typed schema would raise OmegaConf's errors first)."""
+    store = ConfigStore.instance()
+    for group, bases in BASES.items():
+        for name, settings in bases.items():
+            store.store(name=name, group=group, node=dataclasses.asdict(settings()), provider="src.config")
+
+
+store_bases()  # before any composition: every entry point imports this module before Hydra starts
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    """``conf/<config_name>.yaml`` with ``overrides``, composed in-process as Hydra's entry points do."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
+
+
 def group_options(group: str, prefix: str = "") -> str:
     """``a, b or c``: the options of ``conf/<group>/`` (each written ``<prefix>a``), for error messages."""
     names = [f"{prefix}{path.stem}" for path in sorted((CONF / group).glob("*.yaml"))]
@@ -245,7 +277,8 @@ UNSUPPORTED_OPTIMIZERS = {
     "torch.optim.LBFGS": "needs a closure that re-evaluates the cost, and this project takes one step per mini-batch",
     "torch.optim.SparseAdam": "needs sparse gradients, and backpropagation here gives dense ones",
 }
-DEFAULT_OPTIMIZER = {"_target_": "torch.optim.SGD", "lr": 3.0}  # conf/optimizer/sgd.yaml, the essay's
+DEFAULT_OPTIMIZER = OmegaConf.to_container(OmegaConf.load(CONF / "optimizer" / "sgd.yaml"))
+"""The essay's plain SGD, ``conf/optimizer/sgd.yaml``: a model (or a checkpoint) that names no optimizer."""
 
 
 # --- reading a group's values ---------------------------------------------------------------------------
@@ -343,14 +376,14 @@ def validate_train(cfg: DictConfig) -> None:
     with config_errors():
         plain = to_plain(cfg)
     refuse_unknown_top_level_keys(plain, "train")
-    check_value(seed(0, "the seed"), plain.get("seed"), "seed")
-    check_value(flag(True), plain.get("test"), "test")
+    check_value(seed(MISSING, "the seed"), plain.get("seed"), "seed")
+    check_value(flag(MISSING), plain.get("test"), "test")
     model = parse(Model, plain["model"], "model")
     parse(Activation, plain["activation"], "activation")
     parse(Cost, plain["cost"], "cost")
     optimizer_class, arguments = optimizer_arguments(plain["optimizer"])
-    _, data_class = parse_data(plain["data"])
-    check_data_files(plain["data"])
+    data, data_class = parse_data(plain["data"])
+    check_data_files(data)
     check_trainer(plain["trainer"])
     check_cuda_graph(
         model.cuda_graph, plain["trainer"], optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
@@ -375,9 +408,9 @@ def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     checkpoint = load_checkpoint(str(cfg.ckpt_path))
     with config_errors():
         data = evaluation_data(cfg, checkpoint["hyper_parameters"].get("data"))
-    _, data_class = parse_data(data)
+    settings, data_class = parse_data(data)
     check_inputs_match(checkpoint, cfg.ckpt_path, data, data_class)
-    check_data_files(data)
+    check_data_files(settings)
     return checkpoint, data
 
 
@@ -403,11 +436,10 @@ def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> No
             )
 
 
-def check_data_files(data: dict[str, Any]) -> None:
+def check_data_files(data: Data) -> None:
     """For MNIST/Fashion-MNIST without download: the files in ``data.root``."""
-    if data.get("_target_") == "src.data.TorchvisionDataModule" and not data.get("download", False):
-        root = Path(str(data.get("root", "data"))).expanduser()
-        check_dataset_files(root, data.get("name", "MNIST"), data.get("val_size", 10000))
+    if isinstance(data, TorchvisionData) and not data.download:
+        check_dataset_files(Path(data.root).expanduser(), data.name, data.val_size)
 
 
 def check_dataset_files(root: Path, name: str, val_size: int) -> None:
@@ -438,13 +470,13 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     """What Lightning would accept and this project can't do, or would only fail on later; Lightning
     checks the rest when the trainer is built."""
     if "max_epochs" in trainer:
-        check_value(integer(1, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
+        check_value(integer(MISSING, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
     precision = trainer.get("precision", "32-true")
     if str(precision) not in PRECISIONS or isinstance(precision, bool | float):
         raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS[:6])}")
     for key in ("num_nodes", "check_val_every_n_epoch"):
         if trainer.get(key) is not None:
-            check_value(integer(1, 1), trainer[key], f"trainer.{key}")
+            check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
     if trainer.get("accumulate_grad_batches", 1) != 1:
         raise UserError(
             f"trainer.accumulate_grad_batches={show(trainer['accumulate_grad_batches'])}: training takes one "
@@ -673,15 +705,13 @@ def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
 def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:
     """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``): compose the
     configuration first. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
-    from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
     if any(argument.startswith("-") for argument in arguments):
         return
     overrides = [argument for argument in arguments if not argument.lstrip("+~").startswith("hydra")]
     try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            compose(config_name, overrides=overrides)
+        compose_config(config_name, overrides)
     except HydraException as error:
         message = " ".join(str(error).split())
         for argument in overrides:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from src.config import Data, DigitsData, SyntheticData, TorchvisionData
 from src.errors import UserError
 
 CHUNK_BYTES = 16 * 2**20
@@ -170,7 +171,11 @@ class InMemoryDataModule(L.LightningDataModule):
     num_classes: int
 
     def __init__(
-        self, batch_size: int = 10, batches_per_step: int = 128, eval_batch_size: int = 1000, seed: int = 0
+        self,
+        batch_size: int = Data.batch_size,
+        batches_per_step: int = Data.batches_per_step,
+        eval_batch_size: int = Data.eval_batch_size,
+        seed: int = Data.seed,
     ) -> None:
         super().__init__()
         self.batch_size = batch_size
@@ -232,8 +237,6 @@ class InMemoryDataModule(L.LightningDataModule):
     def _check_limit(self, split: str, steps: int) -> None:
         """A fraction ``trainer.limit_<split>_batches`` (or ``overfit_batches``) must keep at least one of
         the ``steps`` batches Lightning sees: chunks of ``batches_per_step`` mini-batches, not mini-batches."""
-        from src.errors import UserError
-
         if self.trainer is None:
             return
         stage = {"train": "train", "val": "val", "test": "test"}[split]
@@ -264,7 +267,11 @@ class DigitsDataModule(InMemoryDataModule):
     num_classes = 10
 
     def __init__(
-        self, val_fraction: float = 0.1, test_fraction: float = 0.2, split_seed: int = 0, **kwargs
+        self,
+        val_fraction: float = DigitsData.val_fraction,
+        test_fraction: float = DigitsData.test_fraction,
+        split_seed: int = DigitsData.split_seed,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.val_fraction = val_fraction
@@ -404,11 +411,11 @@ class TorchvisionDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        name: str = "MNIST",
-        root: str = "data",
-        download: bool = False,
-        val_size: int = 10000,
-        split_seed: int = 0,
+        name: str = TorchvisionData.name,
+        root: str = TorchvisionData.root,
+        download: bool = TorchvisionData.download,
+        val_size: int = TorchvisionData.val_size,
+        split_seed: int = TorchvisionData.split_seed,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -512,10 +519,10 @@ class SyntheticDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        train_size: int = 50000,
-        val_size: int = 10000,
-        test_size: int = 10000,
-        split_seed: int = 0,
+        train_size: int = SyntheticData.train_size,
+        val_size: int = SyntheticData.val_size,
+        test_size: int = SyntheticData.test_size,
+        split_seed: int = SyntheticData.split_seed,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)

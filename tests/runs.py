@@ -9,8 +9,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+
+from src import config
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -56,16 +57,15 @@ def start_module(module: str, *args: str, **options) -> subprocess.Popen:
 
 def compose_config(name: str, output_dir: Path, *overrides: str) -> DictConfig:
     """``conf/<name>.yaml`` with ``overrides``, writing into ``output_dir``; quiet and progress-bar free."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            name,
-            overrides=[
-                f"paths.output_dir={output_dir}",
-                "+trainer.enable_progress_bar=false",
-                "+trainer.enable_model_summary=false",
-                *overrides,
-            ],
-        )
+    return config.compose_config(
+        name,
+        [
+            f"paths.output_dir={output_dir}",
+            "+trainer.enable_progress_bar=false",
+            "+trainer.enable_model_summary=false",
+            *overrides,
+        ],
+    )
 
 
 def write_idx(root: Path, folder: str, n_train: int = 40, n_test: int = 20, seed: int = 0) -> Path:

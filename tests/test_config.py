@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from runs import CONF, compose_config
 
 from src.config import (
+    BASES,
     DEFAULT_OPTIMIZER,
     Activation,
     Cost,
@@ -24,8 +25,9 @@ from src.config import (
 from src.errors import UserError
 from src.lit import MLPClassifier
 
-PRESETS = {"data/fashion_mnist.yaml": {"name"}}
-"""Keys a YAML file sets on purpose to something other than the default: what makes it that option."""
+IDENTITY = {"_target_", "name"}
+"""Keys a YAML file writes because they say which option it is (``name: tanh``, ``name: MNIST``), not
+defaults."""
 
 
 def defaults(settings: type) -> dict:
@@ -45,18 +47,29 @@ def yaml_and_settings():
 @pytest.mark.parametrize(
     ("path", "settings"), list(yaml_and_settings()), ids=lambda v: getattr(v, "name", "")
 )
-def test_yaml_values_are_the_defaults_of_src_config(path, settings):
+def test_yaml_files_extend_the_settings_defaults_and_repeat_none(path, settings, tmp_path):
     written = OmegaConf.to_container(OmegaConf.load(path))
-    preset = PRESETS.get(f"{path.parent.name}/{path.name}", set()) | {"_target_"}
+    group = path.parent.name
+    (base,) = [name for name, known in BASES[group].items() if known is settings]
+    assert written.pop("defaults") == [base, "_self_"]
+    repeated = {
+        key: value
+        for key, value in written.items()
+        if key not in IDENTITY and not (isinstance(value, str) and value.startswith("${"))
+    }
+    assert repeated == {}, f"{path.name} writes {repeated}: src/config.py's {settings.__name__} holds them"
     if settings in (Activation, Cost):
         assert written["name"] == path.stem  # the option's name is its file's name
-        preset.add("name")
-    for key, value in written.items():
-        if key in preset or (isinstance(value, str) and value.startswith("${")):
-            continue
-        assert value == defaults(settings)[key], (
-            f"{path.name}: {key}={value}, src.config says {defaults(settings)[key]}"
-        )
+    composed = OmegaConf.to_container(compose_config("train", tmp_path, f"{group}={path.stem}")[group])
+    assert {key: composed[key] for key in defaults(settings) if key not in written} == {
+        key: value for key, value in defaults(settings).items() if key not in written
+    }
+
+
+def test_a_base_is_no_option_of_its_group(capsys):
+    with pytest.raises(SystemExit):
+        check_command_line("train", ["model=base_mlp"])
+    assert "model=base_mlp is not an option of model: choose one of mlp" in capsys.readouterr().err
 
 
 def test_data_module_constructors_have_the_defaults_of_src_config():
@@ -82,7 +95,9 @@ def test_the_model_takes_its_defaults_from_src_config():
         "manual",
         "scaled_normal",
     )
-    assert model.hparams.optimizer == DEFAULT_OPTIMIZER == OmegaConf.load(CONF / "optimizer" / "sgd.yaml")
+    assert (
+        model.hparams.optimizer == DEFAULT_OPTIMIZER == {"_target_": "torch.optim.SGD", "lr": 3.0}
+    )  # the essay's
 
 
 def test_multi_node_override_composes(tmp_path):
