@@ -385,12 +385,9 @@ def validate_train(cfg: DictConfig) -> None:
     data, data_class = parse_data(plain["data"])
     check_data_files(data)
     check_trainer(plain["trainer"])
-    check_cuda_graph(
-        model.cuda_graph, plain["trainer"], optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
-    )
-    check_scheduler(
-        plain.get("scheduler"), optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
-    )
+    optimizer = optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)  # a throw-away one
+    check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
+    check_scheduler(plain.get("scheduler"), optimizer)  # last: building a scheduler sets the optimizer's rate
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
         check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
