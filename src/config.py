@@ -1,34 +1,27 @@
 """The settings of every configuration group: each default, choice and range written once, as a dataclass
-field, and the checks that turn a bad value into one line naming the key, the value and what is allowed,
-e.g. ``model.hidden=[16, 0]: every hidden layer size must be an integer >= 1``.
+field, with the rule that turns a bad value into one line naming the key, the value and what is allowed,
+e.g. ``model.hidden=[16, 0]: every hidden layer size must be an integer >= 1``. Each class's defaults are
+registered with Hydra as ``conf/<group>/base_<name>``, which the group's YAML files extend.
 
-The same checks read a checkpoint's hyperparameters: a checkpoint is data, never instructions. Its data
-module and optimizer are looked up by exact name in :data:`DATA_MODULES` and :data:`OPTIMIZERS`, never
+The same rules read a checkpoint's hyperparameters: a checkpoint is data, never instructions. Its data
+module and optimizer are looked up by exact name in :func:`data_modules` and :data:`OPTIMIZERS`, never
 imported or instantiated, and every value must be a plain number, string or list of numbers.
 
-:func:`validate_train` and :func:`validate_evaluate` run first in their entry points, before seeding,
-data, model, trainer or any file in the run directory. Checks that relate two things (a checkpoint and
-the configuration, the network and the machine's memory, files on disk) are written out by hand below.
+A whole command's checks (a checkpoint against the configuration, files on disk, the trainer) are in
+:mod:`src.checks`; the command line's, before Hydra starts, in :mod:`src.command_line`.
 """
 
 import dataclasses
-import itertools
 import math
-import os
-import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.core.config_store import ConfigStore
-from hydra.errors import InstantiationException
-from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig, OmegaConf
 
-from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
 from src.cuda_graph import MODES as CUDA_GRAPH_MODES
 from src.errors import UserError
 from src.network.activations import ACTIVATIONS, ESSAY_ACTIVATION, NEGATIVE_SLOPE
@@ -38,18 +31,6 @@ from src.network.mlp import BACKPROPS, HAND_WRITTEN, INITS
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FLOAT32_MAX = torch.finfo(torch.float32).max
 SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's limit, which seed_everything enforces too
-PRECISIONS = (
-    "32-true",
-    "64-true",
-    "16-mixed",
-    "bf16-mixed",
-    "16-true",
-    "bf16-true",
-    "32",
-    "64",
-    "16",
-    "bf16",
-)
 DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave every class a sample
 
 
@@ -365,52 +346,6 @@ def build_optimizer(values: Mapping[str, Any], params) -> torch.optim.Optimizer:
     return optimizer_class(params, **arguments)
 
 
-# --- whole commands ----------------------------------------------------------------------------------------
-
-
-def validate_train(cfg: DictConfig) -> None:
-    """Check ``python -m src.train``'s configuration and, when resuming, that ``ckpt_path`` is one of our
-    checkpoints, holding the network and optimizer the configuration builds."""
-    from src.checkpoint import load_checkpoint
-
-    with config_errors():
-        plain = to_plain(cfg)
-    refuse_unknown_top_level_keys(plain, "train")
-    check_value(seed(MISSING, "the seed"), plain.get("seed"), "seed")
-    check_value(flag(MISSING), plain.get("test"), "test")
-    model = parse(Model, plain["model"], "model")
-    parse(Activation, plain["activation"], "activation")
-    parse(Cost, plain["cost"], "cost")
-    optimizer_class, arguments = optimizer_arguments(plain["optimizer"])
-    data, data_class = parse_data(plain["data"])
-    check_data_files(data)
-    check_trainer(plain["trainer"])
-    optimizer = optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)  # a throw-away one
-    check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
-    check_scheduler(plain.get("scheduler"), optimizer)  # last: building a scheduler sets the optimizer's rate
-    check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
-    if plain.get("ckpt_path") is not None:
-        check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
-
-
-def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check ``python -m src.evaluate``'s configuration; returns the checkpoint and the data configuration
-    to test it on (the checkpoint's, with the keys of ``cfg.data`` over it)."""
-    from src.checkpoint import load_checkpoint
-
-    require(cfg, "ckpt_path", "PATH (a .ckpt file written by python -m src.train)")
-    with config_errors():
-        trainer = to_plain(cfg.trainer)
-    check_trainer(trainer)
-    checkpoint = load_checkpoint(str(cfg.ckpt_path))
-    with config_errors():
-        data = evaluation_data(cfg, checkpoint["hyper_parameters"].get("data"))
-    settings, data_class = parse_data(data)
-    check_inputs_match(checkpoint, cfg.ckpt_path, data, data_class)
-    check_data_files(settings)
-    return checkpoint, data
-
-
 def check_value(rule: Any, value: Any, key: str) -> None:
     """Raise :class:`UserError` unless ``value`` follows ``rule`` (a :func:`setting` field)."""
     if not rule.metadata["valid"](value):
@@ -421,313 +356,6 @@ def allowed(rule: Any, value: Any) -> str:
     """What the field ``rule`` allows, said for ``value``."""
     text = rule.metadata["allowed"]
     return text if isinstance(text, str) else text(value)
-
-
-def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> None:
-    """``+foo=1`` adds a key nothing reads: refuse it (a typo of a real one, most likely)."""
-    known = set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
-    for key in plain:
-        if key not in known:
-            raise UserError(
-                f"{key}={show(plain[key])}: there is no setting {key}; see conf/{config_name}.yaml"
-            )
-
-
-def check_data_files(data: Data) -> None:
-    """For MNIST/Fashion-MNIST without download: the files in ``data.root``."""
-    if isinstance(data, TorchvisionData) and not data.download:
-        check_dataset_files(Path(data.root).expanduser(), data.name, data.val_size)
-
-
-def check_dataset_files(root: Path, name: str, val_size: int) -> None:
-    """Raise :class:`UserError` unless ``root`` holds the four ``name`` IDX files (``.gz`` or extracted),
-    readable, well-formed and with more training images than ``val_size``."""
-    import torchvision
-
-    from src.data import TorchvisionDataModule
-
-    fetch = f"put the {name} files in {root / name / 'raw'}/ or add data.download=true to fetch them"
-    if not root.is_dir():
-        raise UserError(
-            f"data.root={root} {'is not a directory' if root.exists() else 'does not exist'}: {fetch}"
-        )
-    raw = root / name / "raw"
-    for url, _ in getattr(torchvision.datasets, name).resources:
-        file = next(
-            (f for f in (raw / Path(url).stem, raw / Path(url).name) if f.is_file()), raw / Path(url).name
-        )
-        if not file.is_file():
-            raise UserError(f"data.root={root} holds no {name} data (missing {file}): {fetch}")
-        if not os.access(file, os.R_OK):
-            raise UserError(f"data.root={root}: {file} can't be read (permission denied)")
-    TorchvisionDataModule(name=name, root=str(root), val_size=val_size).check()
-
-
-def check_trainer(trainer: dict[str, Any]) -> None:
-    """What Lightning would accept and this project can't do, or would only fail on later; Lightning
-    checks the rest when the trainer is built."""
-    if "max_epochs" in trainer:
-        check_value(integer(MISSING, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
-    precision = trainer.get("precision", "32-true")
-    if str(precision) not in PRECISIONS or isinstance(precision, bool | float):
-        raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS[:6])}")
-    for key in ("num_nodes", "check_val_every_n_epoch"):
-        if trainer.get(key) is not None:
-            check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
-    if trainer.get("accumulate_grad_batches", 1) != 1:
-        raise UserError(
-            f"trainer.accumulate_grad_batches={show(trainer['accumulate_grad_batches'])}: training takes one "
-            "SGD step per mini-batch; for steps over more samples raise data.batch_size instead"
-        )
-    if trainer.get("gradient_clip_val") is not None:
-        raise UserError(
-            f"trainer.gradient_clip_val={show(trainer['gradient_clip_val'])}: not supported: training steps "
-            "by hand (manual optimization), where Lightning does not clip; lower optimizer.lr instead"
-        )
-    devices, cores = trainer.get("devices", 1), os.cpu_count() or 1
-    if trainer.get("accelerator") == "cpu" and is_int(devices) and devices > cores:
-        raise UserError(
-            f"trainer.devices={devices}: more CPU processes than this machine's {cores} cores would only "
-            f"compete for them; choose at most {cores}"
-        )
-
-
-def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.Optimizer) -> None:
-    """What the configuration alone shows about the run (a CPU trainer, the precision, the optimizer,
-    here built on a throw-away parameter) allows ``model.cuda_graph=on`` and ``optimizer.capturable``.
-    What only the started run knows (``accelerator=auto``, the number of processes) is checked by
-    :func:`src.cuda_graph.chunk_graphs_for`."""
-    device_type = "cpu" if trainer.get("accelerator") == "cpu" else "cuda"  # gpu or auto: known later
-    refusal = capturable_off_gpu(device_type, optimizer)
-    if refusal is not None:
-        raise UserError(refusal)
-    if mode == "on":
-        precision = str(trainer.get("precision", "32-true"))
-        precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
-        decision = decide(mode, device_type, precision, 1, optimizer)
-        if not decision.use_graph:
-            raise UserError(refused_on(decision.reason))
-
-
-def check_scheduler(values: Any, optimizer: torch.optim.Optimizer) -> None:
-    """The ``scheduler`` group (``conf/scheduler/``): empty (a constant rate), or a learning-rate
-    scheduler that accepts its arguments, built here over ``optimizer`` (a throw-away one)."""
-    import hydra
-
-    if not values:
-        return
-    arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
-    if "_target_" not in values:  # e.g. experiment=essay_mnist's plateau settings with scheduler=none
-        raise UserError(
-            f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
-            f"scheduler={group_options('scheduler')}"
-        )
-    try:
-        scheduler = hydra.utils.instantiate(
-            {"_target_": values["_target_"], **arguments}, optimizer=optimizer, _convert_="all"
-        )
-    except InstantiationException as error:
-        cause = error.__cause__ or error
-        raise UserError(
-            f"scheduler: {values['_target_']} refuses its arguments {show(arguments)} "
-            f"({' '.join(str(cause).split())})"
-        ) from None
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not values.get("monitor"):
-        raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
-
-
-def check_memory(sizes: list[int]) -> None:
-    """Refuse a network whose weights and gradients alone (float32) would not fit in this machine's memory,
-    before allocating them."""
-    count = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
-    needed, available = 2 * 4 * count, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    if needed > available:
-        raise UserError(
-            f"model.hidden={show(sizes[1:-1])}: a {layer_sizes_text(sizes)} network has {count} weights and "
-            f"biases, {needed / 2**30:.1f} GiB with their gradients in float32, more than this machine's "
-            f"{available / 2**30:.1f} GiB of memory"
-        )
-
-
-def evaluation_data(cfg: DictConfig, trained: dict[str, Any] | None) -> dict[str, Any]:
-    """The data to test on: the checkpoint's (``trained``) with ``cfg.data``'s keys over it, or
-    ``cfg.data`` alone where it names another data module (``data=mnist`` for a digits checkpoint)."""
-    if trained is not None:  # never download into a folder a checkpoint names; data.download=true may
-        trained = {key: value for key, value in trained.items() if key != "download"}
-    if cfg.get("data") is None:
-        if trained is None:
-            raise UserError(
-                f"ckpt_path={cfg.ckpt_path} doesn't record its training data: pass {group_options('data', 'data=')}"
-            )
-        return trained
-    with open_dict(cfg):  # the data groups' `seed: ${seed}`; the seed only shuffles training data
-        cfg.setdefault("seed", (trained or {}).get("seed", 0))
-    override = to_plain(cfg.data)
-    if trained is None or override.get("_target_", trained["_target_"]) != trained["_target_"]:
-        return override
-    return {**trained, **override}
-
-
-def check_inputs_match(checkpoint: dict[str, Any], path: Any, data: dict[str, Any], data_class: type) -> None:
-    """Raise :class:`UserError` unless the data has as many inputs and classes as the checkpoint's network."""
-    from src.checkpoint import network_sizes
-
-    hparams = checkpoint["hyper_parameters"]
-    found = (data_class.in_features, data_class.num_classes)
-    if (hparams["in_features"], hparams["num_classes"]) != found:
-        name = f" {data['name']}" if "name" in data else ""
-        raise UserError(
-            f"ckpt_path={path}: its {layer_sizes_text(network_sizes(hparams))} network takes "
-            f"{hparams['in_features']} inputs and {hparams['num_classes']} classes, but the data "
-            f"({data_class.__name__}{name}) has {found[0]} inputs and {found[1]} classes: evaluate it on the "
-            "data it was trained on (leave out data=...)"
-        )
-
-
-def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: type) -> None:
-    """Raise :class:`UserError` unless the checkpoint holds the network and optimizer the configuration
-    builds: resuming restores its weights and optimizer state, which only fit those."""
-    from src.checkpoint import network_sizes
-
-    hparams = checkpoint["hyper_parameters"]
-    activation = dataclasses.asdict(parse(Activation, plain["activation"], "activation"))
-    settings = {  # name: (trained, configured)
-        "layer sizes": (
-            network_sizes(hparams),
-            [data_class.in_features, *plain["model"]["hidden"], data_class.num_classes],
-        ),
-        "activation": (activation_text(hparams["activation"]), activation_text(activation)),
-        "cost": (hparams["cost"], plain["cost"]["name"]),
-        "optimizer": (hparams["optimizer"], plain["optimizer"]),
-    }
-    differences = [
-        f"{name} {show_sizes_or_value(trained)} (configured: {show_sizes_or_value(configured)})"
-        for name, (trained, configured) in settings.items()
-        if trained != configured
-    ]
-    if differences:
-        raise UserError(
-            f"ckpt_path={plain['ckpt_path']} was trained with {'; '.join(differences)}: resuming restores "
-            "its weights and optimizer state, so give the configuration it was trained with, or leave out "
-            "ckpt_path to start a new run"
-        )
-
-
-# --- small helpers --------------------------------------------------------------------------------------
-
-
-@contextmanager
-def config_errors() -> Iterator[None]:
-    """Turn OmegaConf's errors (a ``???`` value left missing, a broken ``${...}`` interpolation) into a
-    :class:`UserError` naming the key."""
-    try:
-        yield
-    except OmegaConfBaseException as error:
-        key = getattr(error, "full_key", None) or "config"
-        message = " ".join(str(getattr(error, "msg", None) or error).split("full_key:")[0].split())
-        raise UserError(f"{key}: {message}") from None
-
-
-@contextmanager
-def refused_arguments(key: str) -> Iterator[None]:
-    """Turn an error raised while instantiating config group ``key`` into a :class:`UserError` naming it:
-    e.g. a Trainer argument Lightning refuses (``trainer.accelerator=gpu`` on a machine without one)."""
-    try:
-        yield
-    except InstantiationException as error:
-        cause = error.__cause__ or error
-        raise UserError(f"{key}: {type(cause).__name__}: {' '.join(str(cause).split())}") from None
-
-
-def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
-    """``group=null`` on the command line (``logger=null``, ``debug=null``) as ``~group``, no such group:
-    Hydra accepts ``null`` only for a group whose default is null, and then fails with a ValueError
-    traceback for one that is off unless chosen (``Config group override must be a string or a list``)."""
-    for index, argument in enumerate(argv[1:], start=1):
-        group, equals, value = argument.lstrip("+").partition("=")
-        if equals and value == "null" and "." not in group and (CONF / group).is_dir():
-            argv[index] = f"~{group}"
-
-
-def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
-    """Before Hydra starts (each entry point's ``__main__``): an unknown ``group=option`` or an override
-    of a key ``conf/<config_name>.yaml`` lacks ends as one ``error:`` line with exit code 2 like any other
-    bad value; Hydra's own report is many lines and exit code 1."""
-    from src.cli import EXIT_USER_ERROR, report
-
-    arguments = sys.argv[1:] if argv is None else argv
-    try:
-        refuse_unknown_group_options(arguments)
-        refuse_search_without_its_sweeper(arguments)
-        refuse_overrides_hydra_cannot_apply(config_name, arguments)
-    except UserError as error:
-        report(f"error: {error}")
-        raise SystemExit(EXIT_USER_ERROR) from None
-
-
-def refuse_unknown_group_options(arguments: list[str]) -> None:
-    """Check ``group=option`` overrides (``activation=relu``, ``-m optimizer=sgd,adam``) against the
-    options in ``conf/<group>/``."""
-    for argument in arguments:
-        key, equals, value = argument.lstrip("+~").partition("=")
-        folder = CONF / key
-        if not equals or "." in key or "/" in key or "(" in value or not folder.is_dir():
-            continue
-        options = sorted(path.stem for path in folder.glob("*.yaml"))
-        for option in value.strip("[]").split(","):  # also a list: logger=[tensorboard,csv]
-            if option.strip() not in (*options, "null"):
-                raise UserError(
-                    f"{key}={option.strip()} is not an option of {key}: choose one of {', '.join(options)}"
-                )
-
-
-def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
-    """``hparams_search=optuna`` needs Hydra's Optuna sweeper, an optional extra; without it Hydra would
-    only say that it cannot find ``hydra/sweeper/optuna``."""
-    import importlib.util
-
-    searches = [a for a in arguments if a.startswith("hparams_search=") and not a.endswith("=null")]
-    if not searches:
-        return
-    try:
-        installed = importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
-    except ModuleNotFoundError:  # not even Hydra's plugin namespace
-        installed = False
-    if not installed:
-        raise UserError(
-            f"{searches[0]} needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[sweep]'"
-        )
-
-
-def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:
-    """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``): compose the
-    configuration first. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
-    from hydra.errors import HydraException
-
-    if any(argument.startswith("-") for argument in arguments):
-        return
-    overrides = [argument for argument in arguments if not argument.lstrip("+~").startswith("hydra")]
-    try:
-        compose_config(config_name, overrides)
-    except HydraException as error:
-        message = " ".join(str(error).split())
-        for argument in overrides:
-            key = argument.lstrip("+~").partition("=")[0]
-            if f"Could not override '{key}'" in message:
-                message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
-                break
-        raise UserError(message) from None
-
-
-def to_plain(node: Any) -> Any:
-    """A config node as plain Python values, interpolations resolved."""
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-
-def require(cfg: DictConfig, key: str, example: str) -> None:
-    """Raise :class:`UserError` if the mandatory ``key`` (``???`` in the config file) was not given."""
-    if OmegaConf.is_missing(cfg, key):
-        raise UserError(f"{key} is missing: pass {key}={example}")
 
 
 def show(value: Any) -> str:
@@ -743,18 +371,6 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def activation_text(activation: Mapping[str, Any]) -> str:
-    """``tanh``, or ``leaky_relu(negative_slope=0.01)``: the slope only matters to leaky_relu."""
-    if activation["name"] != "leaky_relu":
-        return activation["name"]
-    return f"leaky_relu(negative_slope={show(activation['negative_slope'])})"
-
-
 def layer_sizes_text(sizes: list[Any]) -> str:
     """``64-16-16-10``."""
     return "-".join(map(str, sizes))
-
-
-def show_sizes_or_value(value: Any) -> str:
-    """Layer sizes as ``64-16-16-10``, anything else as :func:`show` writes it."""
-    return layer_sizes_text(value) if isinstance(value, list) else show(value)

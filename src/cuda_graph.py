@@ -10,7 +10,7 @@ is copied into static buffers first; the kernels are the eager loop's, so for pl
 weights are meant to equal its weights bit for bit (``tests/test_cuda_graph.py`` checks it on a GPU).
 
 :func:`decide` says whether a run can use it (pure Python, also checked before training by
-:func:`src.config.check_cuda_graph`); :class:`ChunkGraphs` captures and replays; :func:`chunk_graphs_for` is what the
+:func:`src.checks.check_cuda_graph`); :class:`ChunkGraphs` captures and replays; :func:`chunk_graphs_for` is what the
 LightningModule calls once per fit.
 """
 

@@ -18,7 +18,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from src.callbacks import StopOnSignal, interrupts_reported
     from src.checkpoint import model_from
-    from src.config import build_data, refused_arguments, validate_evaluate
+    from src.checks import refused_arguments, validate_evaluate
+    from src.config import build_data
     from src.metrics_file import collect_metrics, write_json
 
     checkpoint, data_config = validate_evaluate(cfg)
@@ -43,7 +44,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
+    from src.command_line import check_command_line
 
     check_command_line("evaluate")
     main()

@@ -1,7 +1,7 @@
 """The loggers of a training run, from the ``logger`` config group (``conf/logger/``): a mapping of
 names to logger configs, as in lightning-hydra-template, so ``logger=[tensorboard,csv]`` combines them.
 ``logger=none``, ``logger=null`` and ``~logger`` mean no logger (see
-:func:`src.config.null_groups_as_deletions`).
+:func:`src.command_line.null_groups_as_deletions`).
 
 :class:`EpochTensorBoardLogger`, the ``tensorboard`` option, is Lightning's TensorBoard logger with every
 curve's x-axis ("step") the epoch and the curves first on TensorBoard's opening page (see its docstring).

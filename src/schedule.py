@@ -64,7 +64,7 @@ class LearningRateSchedule(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.config:
             return
-        # src.config.check_scheduler has built it once already, on a throw-away optimizer
+        # src.checks.check_scheduler has built it once already, on a throw-away optimizer
         self.scheduler = hydra.utils.instantiate(self.config, optimizer=trainer.optimizers[0])
         if self.restored is not None:  # resumed from a checkpoint
             self.scheduler.load_state_dict(self.restored)

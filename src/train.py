@@ -20,7 +20,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from src.callbacks import interrupts_reported
     from src.checkpoint import AtomicCheckpointIO
-    from src.config import Activation, build_data, refused_arguments, validate_train
+    from src.checks import refused_arguments, validate_train
+    from src.config import Activation, build_data
     from src.console import print_run_end
     from src.lit import MLPClassifier
     from src.loggers import build_loggers
@@ -94,7 +95,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line, null_groups_as_deletions
+    from src.command_line import check_command_line, null_groups_as_deletions
 
     null_groups_as_deletions()
     check_command_line("train")

@@ -11,16 +11,15 @@ import torch
 from omegaconf import OmegaConf
 from runs import CONF, compose_config
 
+from src.checks import check_scheduler
+from src.command_line import check_command_line, null_groups_as_deletions
 from src.config import (
     BASES,
     DEFAULT_OPTIMIZER,
     Activation,
     Cost,
     Model,
-    check_command_line,
-    check_scheduler,
     data_modules,
-    null_groups_as_deletions,
 )
 from src.errors import UserError
 from src.lit import MLPClassifier

@@ -11,7 +11,8 @@ import torch
 from runs import compose_config, run_module
 
 from src.checkpoint import load_checkpoint
-from src.config import Model, check_cuda_graph, parse
+from src.checks import check_cuda_graph
+from src.config import Model, parse
 from src.cuda_graph import (
     GRAPH_PRECISIONS,
     ChunkGraphs,

@@ -5,7 +5,7 @@ import pytest
 from runs import compose_config, literal, run_module, write_idx
 
 from src.cli import report_user_errors, resume_command
-from src.config import check_command_line
+from src.command_line import check_command_line
 from src.errors import TrainingInterrupted, UserError
 from src.evaluate import evaluate
 from src.train import train

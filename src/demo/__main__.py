@@ -73,7 +73,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from src.config import check_command_line
+    from src.command_line import check_command_line
 
     check_command_line("demo")
     main()
