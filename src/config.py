@@ -1,7 +1,7 @@
 """The settings of every configuration group: each default, choice and range written once, as a dataclass
 field, with the rule that turns a bad value into one line naming the key, the value and what is allowed,
 e.g. ``model.hidden=[16, 0]: every hidden layer size must be an integer >= 1``. Each class's defaults are
-registered with Hydra as ``conf/<group>/base_<name>``, which the group's YAML files extend.
+registered with Hydra as ``base_<name>``, which the group's YAML files extend.
 
 The same rules read a checkpoint's hyperparameters: a checkpoint is data, never instructions. Its data
 module and optimizer are looked up by exact name in :func:`data_modules` and :data:`OPTIMIZERS`, never
@@ -208,17 +208,19 @@ BASES: dict[str, dict[str, type]] = {
     "cost": {"base_cost": Cost},
     "data": {"base_digits": DigitsData, "base_torchvision": TorchvisionData, "base_synthetic": SyntheticData},
 }
-"""Each settings class's defaults as a config of its group, ``conf/<group>/base_<name>``, which the group's
-YAML files extend (``defaults: [base_mlp, _self_]``) and then write only what makes their option differ."""
+"""Each settings class's defaults, registered with Hydra as a config named ``base_<name>``, which the YAML
+files of its group extend (``defaults: [/base_mlp@_here_, _self_]``: placed at the group's own key) and
+then write only what makes their option what it is. Outside ``conf/<group>/``, a base is no option of the
+group (``python -m src.train --help`` doesn't list it)."""
 
 
 def store_bases() -> None:
     """Register :data:`BASES` in Hydra's ConfigStore, as plain values: our :func:`parse` checks them and
     says what is allowed, in one line (a typed schema would raise OmegaConf's errors first)."""
     store = ConfigStore.instance()
-    for group, bases in BASES.items():
+    for bases in BASES.values():
         for name, settings in bases.items():
-            store.store(name=name, group=group, node=dataclasses.asdict(settings()), provider="src.config")
+            store.store(name=name, node=dataclasses.asdict(settings()), provider="src.config")
 
 
 store_bases()  # before any composition: every entry point imports this module before Hydra starts

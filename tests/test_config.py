@@ -50,7 +50,7 @@ def test_yaml_files_extend_the_settings_defaults_and_repeat_none(path, settings,
     written = OmegaConf.to_container(OmegaConf.load(path))
     group = path.parent.name
     (base,) = [name for name, known in BASES[group].items() if known is settings]
-    assert written.pop("defaults") == [base, "_self_"]
+    assert written.pop("defaults") == [f"/{base}@_here_", "_self_"]
     repeated = {
         key: value
         for key, value in written.items()
