@@ -41,18 +41,8 @@ from src.config import (
 from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
 from src.errors import UserError
 
-PRECISIONS = (
-    "32-true",
-    "64-true",
-    "16-mixed",
-    "bf16-mixed",
-    "16-true",
-    "bf16-true",
-    "32",
-    "64",
-    "16",
-    "bf16",
-)
+PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+ACCEPTED_PRECISIONS = (*PRECISIONS, "32", "64", "16", "bf16")  # with Lightning's short aliases
 
 
 def validate_train(cfg: DictConfig) -> None:
@@ -144,8 +134,8 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     if "max_epochs" in trainer:
         check_value(integer(MISSING, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
     precision = trainer.get("precision", "32-true")
-    if str(precision) not in PRECISIONS or isinstance(precision, bool | float):
-        raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS[:6])}")
+    if str(precision) not in ACCEPTED_PRECISIONS or isinstance(precision, bool | float):
+        raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS)}")
     for key in ("num_nodes", "check_val_every_n_epoch"):
         if trainer.get(key) is not None:
             check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
