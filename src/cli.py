@@ -1,23 +1,16 @@
 """How every entry point ends on bad input, a signal or a full disk: one clear message, a non-zero exit
-code, no traceback. Decorate the entry point's main function, under ``@hydra.main`` where there is one::
+code, no traceback (README, "Errors, interrupts and safety"). Decorate the entry point's main function,
+under ``@hydra.main`` where there is one, with :func:`report_user_errors`. The endings:
 
-    @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-    @report_user_errors
-    def main(cfg: DictConfig) -> None: ...
+- :class:`~src.errors.UserError` (also as the cause of another exception): ``error: <message>``, exit
+  code 2 (as for a bad command-line argument);
+- :class:`~src.errors.Interrupted` (see :mod:`src.callbacks`): what was saved and the command that goes on
+  from it; ``KeyboardInterrupt`` or SIGTERM anywhere else: ``interrupted``; exit code 130 after Ctrl-C,
+  143 after SIGTERM;
+- ``OSError`` ENOSPC, EDQUOT, EROFS or EACCES while writing: ``error: <what> writing <file>``, exit code 1.
 
-- :class:`~src.errors.UserError` (a bad config value, file, checkpoint or image; training that
-  diverged): ``error: <message>`` on stderr, exit code 2 (as for a bad command-line argument);
-- :class:`~src.errors.Interrupted` (training or testing stopped by Ctrl-C or SIGTERM, see
-  :mod:`src.callbacks`): what was saved and the command that goes on from it, exit code 130 after Ctrl-C
-  (SIGINT), 143 after SIGTERM;
-- ``KeyboardInterrupt`` (Ctrl-C) or SIGTERM anywhere else: ``interrupted``, exit code 130 or 143;
-- a full disk, a quota or a read-only file system (``OSError`` ENOSPC, EDQUOT, EROFS, EACCES) while
-  writing: ``error: <what> writing <file>``, exit code 1. Checkpoints are written atomically
-  (:mod:`src.checkpoint`), so the last one saved before stays intact.
-
-After an interrupt the program is ending: a further Ctrl-C or SIGTERM ends it at once, without a
-traceback. With the environment variable ``HYDRA_FULL_ERROR=1`` the exception is raised instead, with its
-full traceback, for debugging. Any other exception is a bug, and Hydra prints its traceback.
+``HYDRA_FULL_ERROR=1`` raises the exception instead, with its traceback. Any other exception is a bug,
+and Hydra prints its traceback.
 """
 
 import errno
@@ -54,37 +47,38 @@ def report_user_errors(main: Callable[P, R]) -> Callable[P, R]:
         try:
             with sigterm_raises_terminated():
                 return main(*args, **kwargs)
-        except Interrupted as stop:
-            if full_error_requested():
+        except (Exception, KeyboardInterrupt, Terminated) as error:
+            exit_code = None if full_error_requested() else report_end(error)
+            if exit_code is None:
                 raise
-            end_at_next_signal()
-            report(stop.summary)
-            command = next_command(stop)
-            if command is not None:
-                report(command)
-            raise SystemExit(stop.exit_code) from None
-        except (KeyboardInterrupt, Terminated) as stop:
-            if full_error_requested():
-                raise
-            end_at_next_signal()
-            signum = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
-            report("interrupted" if signum == signal.SIGINT else "interrupted by SIGTERM")
-            raise SystemExit(128 + signum) from None
-        except Exception as error:
-            if full_error_requested():
-                raise
-            user_error = as_user_error(error)
-            if user_error is not None:
-                report(f"error: {user_error}")
-                discard_unused_run_dir()
-                raise SystemExit(EXIT_USER_ERROR) from None
-            storage_error = as_storage_error(error)
-            if storage_error is None:
-                raise
-            report(f"error: {describe_storage_error(storage_error)}")
-            raise SystemExit(EXIT_FAILURE) from None
+            raise SystemExit(exit_code) from None
 
     return wrapper
+
+
+def report_end(error: BaseException) -> int | None:
+    """Report how the program ends on ``error`` and return its exit code, or ``None``: a bug, to raise."""
+    if isinstance(error, Interrupted | KeyboardInterrupt | Terminated):
+        end_at_next_signal()
+        if isinstance(error, Interrupted):
+            report(error.summary)
+            command = next_command(error)
+            if command is not None:
+                report(command)
+            return error.exit_code
+        terminated = isinstance(error, Terminated)
+        report("interrupted by SIGTERM" if terminated else "interrupted")
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    user_error = as_user_error(error)
+    if user_error is not None:
+        report(f"error: {user_error}")
+        discard_unused_run_dir()
+        return EXIT_USER_ERROR
+    storage_error = as_storage_error(error)
+    if storage_error is None:
+        return None
+    report(f"error: {describe_storage_error(storage_error)}")
+    return EXIT_FAILURE
 
 
 @contextmanager

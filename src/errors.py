@@ -36,13 +36,11 @@ class TrainingInterrupted(Interrupted):
     def __init__(self, signum: int, step: int, epoch: int, checkpoint: Path | None) -> None:
         self.step = step
         self.epoch = epoch
-        name = signal.Signals(signum).name
+        stopped = f"training interrupted by {signal.Signals(signum).name} at SGD step {step}"
         if checkpoint is None:
-            summary = f"training interrupted by {name} at SGD step {step}: no checkpoint to resume from"
+            summary = f"{stopped}: no checkpoint to resume from"
         else:
-            summary = (
-                f"training interrupted by {name} at SGD step {step} (epoch {epoch}); checkpoint: {checkpoint}"
-            )
+            summary = f"{stopped} (epoch {epoch}); checkpoint: {checkpoint}"
         super().__init__(signum, summary, checkpoint)
 
 

@@ -44,7 +44,7 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> float:
     its outputs and the checkpoint's on a check batch (at most :data:`TOLERANCE`)."""
     if format not in SUFFIXES:
         raise UserError(f"format={format}: choose one of {', '.join(SUFFIXES)}")
-    model = load_model(ckpt_path).eval()
+    model = load_model(ckpt_path)
     module = Forward(model.net).eval()
     features = model.hparams.in_features
     example = torch.rand(2, features, generator=torch.Generator().manual_seed(0))

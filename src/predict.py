@@ -19,13 +19,10 @@ An image is made to look like the training data before it reaches the network (:
    centre of mass at the centre, as MNIST was made. The result is rescaled so its brightest pixel is 1.
    A blank image becomes an all-zero input.
 
-Inputs: a file is read whatever its extension; a directory contributes its files whose extension is in
-:data:`IMAGE_SUFFIXES` (not recursively; hidden files and other extensions are skipped). A directory
-without images, a missing path or a file that is not a checkpoint of this project stops with
-:class:`~src.errors.UserError`; the command line prints it as one ``error:`` line and exits with status 2
-(:mod:`src.cli`). An image Pillow cannot decode, or larger than :data:`MAX_PIXELS`, is reported on its
-own ``skipped:`` line and left out; the others are predicted and written, then the command exits with
-status 2.
+Inputs: a file is read whatever its extension; a directory contributes its visible files whose extension
+is in :data:`IMAGE_SUFFIXES` (not recursively). An image Pillow cannot decode, or larger than
+:data:`MAX_PIXELS`, is reported on its own ``skipped:`` line and left out (README, "Classifying your own
+images").
 """
 
 import math
@@ -209,28 +206,26 @@ def predict(
     files = image_files(inputs)
     model = load_model(ckpt_path)
     layout = layout_for(model.hparams.in_features)
-    readable, rows = [], []
+    readable: list[tuple[Path, Tensor]] = []
     for path in files:
         try:
-            rows.append(to_input(read_image(path), layout))
+            readable.append((path, to_input(read_image(path), layout)))
         except UserError as error:
             if skipped is None:
                 raise
             skipped.append(error)
-            continue
-        readable.append(path)
-    if not rows:
+    if not readable:
         raise (
             skipped[0]
             if len(files) == 1
             else UserError(f"inputs: none of the {len(files)} files is readable; the first: {skipped[0]}")
         )
-    files, x = readable, torch.stack(rows)
+    paths, rows = zip(*readable, strict=True)
     with torch.no_grad():
-        outputs = model(x.to(model.dtype))
+        outputs = model(torch.stack(rows).to(model.dtype))
     return [
         Prediction(path, int(output.argmax()), output.tolist())
-        for path, output in zip(files, outputs, strict=True)
+        for path, output in zip(paths, outputs, strict=True)
     ]
 
 

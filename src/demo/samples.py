@@ -24,15 +24,15 @@ class Samples:
 
 
 def data_module(data: Any) -> InMemoryDataModule:
-    """The data module ``data`` (a checkpoint's ``hyper_parameters["data"]``) describes, without download."""
-    import src.data
+    """The data module ``data`` (a checkpoint's ``hyper_parameters["data"]``) describes, its class from
+    the allow-list :func:`src.config.data_modules`, without download."""
+    from src.config import data_modules
 
     if not isinstance(data, dict) or not isinstance(data.get("_target_"), str):
         raise ValueError("the checkpoint records no data module")
-    module, _, name = data["_target_"].rpartition(".")
-    data_class = getattr(src.data, name, None) if module == "src.data" else None
-    if not (isinstance(data_class, type) and issubclass(data_class, InMemoryDataModule)):
+    if data["_target_"] not in data_modules():
         raise ValueError(f"its data._target_={data['_target_']} is not a data module of src.data")
+    _, data_class = data_modules()[data["_target_"]]
     arguments = {key: value for key, value in data.items() if key != "_target_"}
     if "download" in arguments:
         arguments["download"] = False

@@ -27,6 +27,7 @@ import json
 import math
 import socket
 import traceback
+from dataclasses import asdict
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
@@ -203,10 +204,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.fail(HTTPStatus.NOT_FOUND, f"no such page: this server serves {', '.join(ROUTES)}")
 
     def model(self) -> dict[str, Any]:
-        samples = self.server.samples
-        return self.server.network.describe() | {
-            "samples": {"images": samples.images, "labels": samples.labels, "note": samples.note}
-        }
+        return self.server.network.describe() | {"samples": asdict(self.server.samples)}
 
     def post(self) -> None:
         route = POST_ROUTES.get(self.path)
@@ -256,18 +254,19 @@ class DemoHandler(BaseHTTPRequestHandler):
             x = pixels(body["input"], network.sizes[0])
         return {"input": x} | network.forward(x)
 
+    def sample(self, body: dict[str, Any]) -> tuple[list[float], int]:
+        """The body's ``input`` pixels and the expected ``digit``."""
+        sizes = self.server.network.sizes
+        return pixels(body.get("input"), sizes[0]), integer(body.get("digit"), "digit", sizes[-1])
+
     def backprop(self, body: dict[str, Any]) -> dict[str, Any]:
+        x, digit = self.sample(body)
         network = self.server.network
-        sizes = list(network.sizes)
-        x = pixels(body.get("input"), sizes[0])
-        digit = integer(body.get("digit"), "digit", sizes[-1])
-        return network.backprop(x, digit, weight_choice(body.get("weight"), sizes))
+        return network.backprop(x, digit, weight_choice(body.get("weight"), list(network.sizes)))
 
     def step(self, body: dict[str, Any]) -> dict[str, Any]:
-        network = self.server.network
-        x = pixels(body.get("input"), network.sizes[0])
-        digit = integer(body.get("digit"), "digit", network.sizes[-1])
-        return network.step(x, digit, number(body.get("rate"), "rate", 0.0, MAX_RATE))
+        x, digit = self.sample(body)
+        return self.server.network.step(x, digit, number(body.get("rate"), "rate", 0.0, MAX_RATE))
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.server.network.reset()

@@ -71,7 +71,6 @@ class DemoNetwork:
         """The network's shape, activations, cost, SGD steps taken, and every weight matrix
         ``W_{l,l-1}`` (one row per neuron of layer ``l``; in ``W_{2,1}`` a row is a ``side x side`` image)."""
         with self.lock:
-            weights = [weight.detach().tolist() for weight, _ in self.net.layers()]
             return {
                 "sizes": list(self.sizes),
                 "side": self.layout.side,
@@ -80,17 +79,16 @@ class DemoNetwork:
                 "cost": self.net.cost.name,
                 "rate": self.rate,
                 "steps": self.steps,
-                "weights": weights,
+                "weights": [weight.detach().tolist() for weight, _ in self.net.layers()],
             }
 
     def forward(self, x: list[float]) -> dict[str, Any]:
         """Every layer's activations ``[L_1 = x, L_2, ..., L_out]`` and the predicted class."""
         with self.lock, torch.no_grad():
             activations, _ = feedforward(self.net.layers(), self.net.architecture, self.as_input(x))
-        output = activations[-1][0]
         return {
             "activations": [layer[0].tolist() for layer in activations],
-            "prediction": int(output.argmax()),
+            "prediction": int(activations[-1][0].argmax()),
         }
 
     def _cost_and_gradient(self, x: Tensor, expected: Tensor) -> tuple[Tensor, Tensor]:
