@@ -1,4 +1,5 @@
-"""What a run leaves in its directory besides Lightning's own files: ``metrics.json``."""
+"""What a run leaves in its directory besides Lightning's own files: ``metrics.json``, written atomically
+(:func:`replaced_atomically`, also used for a sweep's ``summary.json`` and :mod:`src.callbacks`' copies)."""
 
 import json
 import os
