@@ -1,12 +1,10 @@
 """Lightning callbacks of our own: training throughput, a graceful stop on Ctrl-C or SIGTERM (with a
 checkpoint when training is interrupted), and a model checkpoint that remembers the best one on resume."""
 
-import os
 import shutil
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from src.checkpoint import finite_weights
 from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted, UserError
 from src.lightning_compat import stop_as_after_sigterm
+from src.metrics_file import replaced_atomically
 
 
 class TrainingThroughput(L.Callback):
@@ -270,7 +269,8 @@ class BestCheckpoint(ModelCheckpoint):
         if self._copies:
             if trainer.is_global_zero:
                 for source, target in self._copies.items():
-                    copy_file_atomically(source, target)
+                    with replaced_atomically(target) as tmp:
+                        shutil.copyfile(source, tmp)
             trainer.strategy.barrier("BestCheckpoint.copies")
             self._copies = {}
 
@@ -279,28 +279,15 @@ def refuse_nothing_to_train(trainer: L.Trainer, checkpoint: dict[str, Any]) -> N
     """Raise :class:`UserError` if resuming ``checkpoint`` would train nothing: it has reached
     ``trainer.max_epochs`` (or ``max_steps``) already. Lightning would end ``fit`` at once and test it."""
     progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-    epochs, steps = progress.get("processed"), checkpoint.get("global_step")
     where = f"ckpt_path={trainer.ckpt_path}"
-    evaluate = f"to test it, run python -m src.evaluate {where}"
-    if isinstance(epochs, int) and trainer.max_epochs not in (None, -1) and epochs >= trainer.max_epochs:
-        raise UserError(
-            f"trainer.max_epochs={trainer.max_epochs}: {where} has trained {epochs} epochs already, so "
-            f"resuming it would train nothing: give trainer.max_epochs greater than {epochs} ({evaluate})"
-        )
-    if isinstance(steps, int) and trainer.max_steps not in (None, -1) and steps >= trainer.max_steps:
-        raise UserError(
-            f"trainer.max_steps={trainer.max_steps}: {where} has trained {steps} SGD steps already, so "
-            f"resuming it would train nothing: give trainer.max_steps greater than {steps} ({evaluate})"
-        )
-
-
-def copy_file_atomically(source: Path, target: Path) -> None:
-    """Copy ``source`` to a temporary file next to ``target``, then rename it over ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    for key, done, unit in (
+        ("max_epochs", progress.get("processed"), "epochs"),
+        ("max_steps", checkpoint.get("global_step"), "SGD steps"),
+    ):
+        limit = getattr(trainer, key)
+        if isinstance(done, int) and limit not in (None, -1) and done >= limit:
+            raise UserError(
+                f"trainer.{key}={limit}: {where} has trained {done} {unit} already, so resuming it would "
+                f"train nothing: give trainer.{key} greater than {done} (to test it, run python -m "
+                f"src.evaluate {where})"
+            )

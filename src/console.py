@@ -185,8 +185,7 @@ def print_run_end(trainer: L.Trainer, metrics: dict[str, Any], output_dir: str |
     print(f"checkpoint: {shown_path(metrics['ckpt_path']) if metrics.get('ckpt_path') else '(none)'}")
     print(f"run directory: {shown_path(output_dir)}")
     for logger in trainer.loggers:
-        command = viewer_command(logger)
-        if command:
+        if command := viewer_command(logger):
             print(command)
 
 

@@ -27,11 +27,10 @@ class EpochTensorBoardLogger(TensorBoardLogger):
 
     Lightning's own step is its count of ``training_step`` calls, i.e. of chunks of
     ``data.batches_per_step`` mini-batches, which is a speed setting; the epoch is what the pictures of
-    :mod:`src.visualize` are logged at too, so every tab shares one x-axis. TensorBoard's Time Series page
-    (2.21) groups the tags by their part before the first ``/``, sorts the groups by name and opens only
-    the first two: with ``epoch`` and ``test`` gone those are ``train`` and ``val``, the learning curves
-    (the pictures' groups sort after them). The test metrics, one point after training, are in
-    ``metrics.json``, on the console and in the sweep summary (and in the CSV logger's file)."""
+    :mod:`src.visualize` are logged at too, so every tab shares one x-axis. With ``epoch`` and ``test``
+    gone, the first two groups of tags, the only ones TensorBoard's Time Series page opens, are ``train``
+    and ``val``: the learning curves (the README's "TensorBoard" section says why, and where the test
+    metrics are instead)."""
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:

@@ -1,7 +1,11 @@
-"""What a run leaves in its directory besides Lightning's own files: ``metrics.json``."""
+"""What a run leaves in its directory besides Lightning's own files: ``metrics.json``, written atomically
+(:func:`replaced_atomically`, also used for a sweep's ``summary.json`` and :mod:`src.callbacks`' copies)."""
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +28,24 @@ def as_number(value: Any) -> float:
     return float(value.item() if isinstance(value, Tensor) else value)
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically: a temporary file renamed over the target, so a reader
-    never sees half a file."""
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` to write to, renamed over ``path`` when the block ends (removed if
+    it fails), so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically (:func:`replaced_atomically`)."""
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def collect_metrics(callback_metrics: dict[str, Any], names: list[str]) -> dict[str, float]:

@@ -1,16 +1,15 @@
-"""The run directory: writable, and written by one run at a time.
+"""The run directory: writable, and written by one run at a time (the README's "Errors, interrupts and
+safety", "One run per run directory").
 
 Two runs given the same directory (the same ``hydra.run.dir=...``, or two commands started in the same
 second with the default ``outputs/<date>/<time>``) would mix their ``.hydra/``, checkpoints,
-``metrics.json`` and TensorBoard streams. :class:`RunDirectoryLock`, a Hydra callback, creates the
-directory, checks that it can be written and locks it before Hydra writes anything into it; a second run
-is refused with one line, as is a directory that can't be written (read-only, full, permission denied).
+``metrics.json`` and TensorBoard streams. :class:`RunDirectoryLock`, a Hydra callback, claims the
+directory (:func:`claim_run_directory`) before Hydra writes anything into it.
 
-The lock is ``fcntl.flock`` on the file ``.run.lock``: the operating system releases it when the process
-ends, however it ends (``kill -9`` included), so a crashed run never leaves the directory locked. The
-file itself stays (it holds the process id of the run that last held it). Under data parallelism only
-process 0 takes the lock: all processes share the run directory, and the others start while process 0
-holds it.
+The lock is ``fcntl.flock`` on ``.run.lock``, which the operating system releases when the process ends,
+however it ends (``kill -9`` included). The file itself stays (it holds the process id of the run that
+last held it). Under data parallelism only process 0 takes the lock: all processes share the run
+directory, and the others start while process 0 holds it.
 """
 
 import fcntl

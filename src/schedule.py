@@ -38,14 +38,14 @@ class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
         """torch's step; a reduction it makes is counted, or undone and training stopped."""
         rates = [group["lr"] for group in self.optimizer.param_groups]
         super().step(metrics)
-        if all(group["lr"] == rate for group, rate in zip(self.optimizer.param_groups, rates, strict=True)):
+        if [group["lr"] for group in self.optimizer.param_groups] == rates:
             return
         if self.reductions == self.max_reductions:
             for group, rate in zip(self.optimizer.param_groups, rates, strict=True):
                 group["lr"] = rate
             self.should_stop = True
-            return
-        self.reductions += 1
+        else:
+            self.reductions += 1
 
 
 class LearningRateSchedule(L.Callback):

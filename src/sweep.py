@@ -1,6 +1,6 @@
-"""The summary of a Hydra multirun: ``python -m src.train -m activation=sigmoid,relu optimizer=sgd,adam``
-ends with a table of each job's overrides and final metrics, printed and saved in the sweep directory as
-``summary.md`` (the table) and ``summary.json`` (every job's overrides and all its metrics).
+"""The summary of a Hydra multirun (the README's "Sweeps" and "MNIST experiments" sections): a table of
+each job's overrides and final metrics, printed and saved in the sweep directory as ``summary.md`` and
+``summary.json`` (every job's overrides and all its metrics).
 
 :class:`SweepSummary`, a Hydra callback registered in ``conf/hydra/default.yaml``, rebuilds the table
 from the sweep directory itself: each job's ``.hydra/overrides.yaml`` and the ``metrics.json`` its task
@@ -8,12 +8,9 @@ wrote (``src.train`` and ``src.evaluate`` write one). It does so after every job
 failing job still leaves the summary of the jobs before it, and once more at the end, when it prints it.
 A job without ``metrics.json`` (it failed, or its task writes none) shows ``-``.
 
-Jobs that differ only in their ``seed=`` override are repeats of one setting: a second table gives each
-setting's ``test/acc`` as mean ± standard deviation over its seeds, with the smallest, the epochs trained
-and the wall time per run. ``python -m src.sweep DIR`` prints both tables for any folder of run
-directories (a sweep's, or single runs gathered in one folder), e.g. the README's results table:
-
-    python -m src.train -m experiment=essay_mnist,nielsen_ch1,best_mlp seed=1,2,3 data.root=DIR
+Jobs that differ only in their ``seed=`` override are repeats of one setting: a second table
+(:func:`seeds_table`) summarises each setting over its seeds. ``python -m src.sweep DIR`` prints both
+tables for any folder of run directories (a sweep's, or single runs gathered in one folder).
 """
 
 import json
@@ -59,11 +56,11 @@ def collect(sweep_dir: Path) -> list[JobSummary]:
     for overrides_file in sweep_dir.glob("**/.hydra/overrides.yaml"):
         job_dir = overrides_file.parent.parent
         metrics_file = job_dir / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(overrides_file))]
-        seconds = None
+        metrics, seconds = {}, None
         if metrics_file.is_file():
+            metrics = json.loads(metrics_file.read_text())
             seconds = metrics_file.stat().st_mtime - overrides_file.stat().st_mtime
+        overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(overrides_file))]
         job = job_dir.relative_to(sweep_dir).as_posix()
         jobs.append(JobSummary(job, overrides, metrics, epochs_trained(job_dir), seconds))
     return sorted(jobs, key=lambda job: natural_key(job.job))
@@ -108,7 +105,7 @@ def table(jobs: list[JobSummary]) -> str:
         ]
         for job in jobs
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(text.ljust(width) for text, width in zip(cells, widths, strict=True)) + " |"
@@ -136,9 +133,9 @@ def spread(values: list[float], decimals: int) -> str:
 
 def seeds_table(jobs: list[JobSummary]) -> str:
     """A Markdown table of each setting (overrides but the seed; those of every job are listed above the
-    job table) with ``test/acc`` over its seeds: runs,
-    mean ± std, the smallest, epochs trained and wall time per run (mean). Jobs without ``test/acc`` are
-    left out; an empty string if no setting has two runs."""
+    job table) with ``test/acc`` over its seeds: runs, mean ± std, the smallest, epochs trained and wall
+    time per run (mean). Jobs without ``test/acc`` are left out; an empty string if no setting has two
+    runs."""
     tested = [job for job in jobs if isinstance(job.metrics.get("test/acc"), int | float)]
     shared = set.intersection(*(set(job.overrides) for job in tested)) if tested else set()
     groups: dict[str, list[JobSummary]] = {}

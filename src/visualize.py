@@ -1,31 +1,19 @@
-"""TensorBoard pictures of the network, not only curves: :class:`TensorBoardFigures`.
+"""TensorBoard pictures of the network, not only curves: :class:`TensorBoardFigures`; the README's
+"TensorBoard" section lists its tags.
 
-Every ``every_n_epochs`` epochs (step = the epoch number, as for the curves: :mod:`src.loggers`) it logs
+Every ``every_n_epochs`` epochs, at step = the epoch number (as the curves: :mod:`src.loggers`), it logs
+each weighted layer's weights, biases and last mini-batch gradient as histograms (layer k is
+``W_{k+1,k}``, ``B_{k+1}`` in the essay's numbering), the first hidden layer's incoming weights as pictures
+of the input (each neuron scaled on its own; only for a square input image), the first
+``max_misclassified`` misclassified validation images (in the validation set's order, so a digit keeps its
+place while it stays wrong) and the confusion matrix; at the end of training, the hyperparameters for the
+HParams tab. Its tags sort after ``train/*`` and ``val/*`` so that the learning curves open first.
+TensorBoard (2.21) lists the hyperparameters that differ between runs first only when it builds the list
+from every run's values itself, so only each run's values are written, not an experiment summary (which
+would fix one run's list, alphabetical).
 
-- histograms ``weights/layer_k``, ``weights/layer_k_biases`` and ``weight_gradients/layer_k``,
-  ``weight_gradients/layer_k_biases`` (the last mini-batch's gradient) for the k-th weighted layer
-  (``W_{k+1,k}``, ``B_{k+1}`` in the essay's numbering, where layer 1 is the input);
-- image ``weights/layer_1_image``: each first-hidden-layer neuron's incoming weights drawn as a picture
-  of the input (what the neuron "looks for"): mid-grey is 0, white the neuron's most positive weight,
-  black its most negative (each neuron scaled on its own); only when the input is a square image;
-- image ``validation/misclassified``: the first ``max_misclassified`` misclassified validation images (in
-  the validation set's order, so the same digit keeps its place while it stays wrong), each labelled
-  ``p:<predicted> t:<true>`` underneath;
-- image ``validation/confusion_matrix``: the validation confusion matrix drawn as a table, rows the true
-  class, columns the predicted one, each cell's count written in it and its blue the share of its row;
-
-and, at the end of training, the model's hyperparameters (and ``trainer/max_epochs``) for TensorBoard's
-HParams tab. TensorBoard (2.21) sorts tags by name (``/`` before letters) and its Time Series page opens
-only the first two groups: the names above sort after ``train/*`` and ``val/*``, so the learning curves
-open first. The HParams tab shows five hyperparameter columns at first, those that differ between the
-runs first; it knows which differ only when it builds the list from every run's values itself, so only
-each run's values are written, not an experiment summary (which would fix one run's list, alphabetical).
-Its metric columns are the runs' curves, their last values.
-
-The pictures are drawn with torchvision's ``make_grid`` (enlarged by pixel repetition) and Pillow's
-``ImageDraw`` (labels and the matrix); matplotlib isn't needed. The work is a forward pass over the
-validation tensors, a copy of the last gradient and a little drawing once per logged epoch; per step
-there is only the check whether the step is the epoch's last. Without a
+The pictures are drawn with torchvision's ``make_grid`` and Pillow's ``ImageDraw``; matplotlib isn't
+needed. Per step the only work is the check whether the step is the epoch's last. Without a
 :class:`~lightning.pytorch.loggers.TensorBoardLogger`, or on other processes than rank 0, it does nothing.
 """
 
@@ -57,7 +45,7 @@ PADDING = 2
 
 class TensorBoardFigures(L.Callback):
     """Logs histograms, pictures and hparams to TensorBoard every ``every_n_epochs`` epochs (see the
-    module's docstring for the tags)."""
+    module's docstring)."""
 
     def __init__(self, every_n_epochs: int = 1, max_misclassified: int = 32) -> None:
         if every_n_epochs < 1:
@@ -121,12 +109,8 @@ class TensorBoardFigures(L.Callback):
 
 def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
     """The ``SummaryWriter`` of the trainer's TensorBoard logger on rank 0, else ``None``."""
-    if not trainer.is_global_zero:
-        return None
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            return logger.experiment
-    return None
+    loggers = trainer.loggers if trainer.is_global_zero else []
+    return next((logger.experiment for logger in loggers if isinstance(logger, TensorBoardLogger)), None)
 
 
 def square_side(features: int) -> int | None:
