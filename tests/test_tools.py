@@ -8,11 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 from omegaconf import OmegaConf
 from runs import CONF, compose_config, run_module
 
-from src.data import MiniBatchDataset
 from src.errors import UserError
 from src.loggers import build_loggers
 from src.train import train
@@ -165,18 +163,6 @@ def test_lightning_limits_that_keep_no_batch_are_one_error(tmp_path):
         "training batch is data.batches_per_step=128 mini-batches, an evaluation batch "
         "data.eval_batch_size=1000 samples): give a number of batches (an integer) or a larger fraction, or "
         "use debug=limit (one mini-batch per batch)"
-    ]
-
-
-def test_overfit_batches_reads_mini_batches_in_order():
-    """Lightning's overfit_batches replaces our sampler by a SequentialSampler handing out 0, 1, ..."""
-    x, y = torch.arange(50.0).view(25, 2), torch.arange(25)
-    dataset = MiniBatchDataset(x, y, batch_size=10)
-    assert len(dataset) == 3
-    assert [dataset[i].y.tolist() for i in range(len(dataset))] == [
-        list(range(10)),
-        list(range(10, 20)),
-        list(range(20, 25)),
     ]
 
 
