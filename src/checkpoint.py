@@ -164,9 +164,12 @@ def checked_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
             raise UserError(f"hyper_parameters.{key}={show(value)}: not a setting of this project's network")
     for key in ("in_features", "num_classes"):
         check_value(integer(1, 1), hparams[key], f"hyper_parameters.{key}")
-    activation = hparams.get("activation", "sigmoid")
+    activation = hparams.get("activation", Activation.name)
     if isinstance(activation, str):  # an older checkpoint: the name, and the slope beside it
-        activation = {"name": activation, "negative_slope": hparams.get("negative_slope", 0.01)}
+        activation = {
+            "name": activation,
+            "negative_slope": hparams.get("negative_slope", Activation.negative_slope),
+        }
     elif "negative_slope" in hparams:
         raise UserError("hyper_parameters.negative_slope: belongs in hyper_parameters.activation")
     model = parse(
@@ -174,7 +177,7 @@ def checked_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
         {key: hparams[key] for key in ("hidden", "backprop", "init") if key in hparams},
         "hyper_parameters",
     )
-    cost = hparams.get("cost", "mse")
+    cost = hparams.get("cost", Cost.name)
     check_value(Cost.__dataclass_fields__["name"], cost, "hyper_parameters.cost")
     optimizer = hparams.get("optimizer") or dict(DEFAULT_OPTIMIZER)
     optimizer_arguments(optimizer, "hyper_parameters.optimizer")

@@ -226,7 +226,7 @@ def evaluation_data(cfg: DictConfig, trained: dict[str, Any] | None) -> dict[str
             )
         return trained
     with open_dict(cfg):  # the data groups' `seed: ${seed}`; the seed only shuffles training data
-        cfg.setdefault("seed", (trained or {}).get("seed", 0))
+        cfg.setdefault("seed", (trained or {}).get("seed", Data.seed))
     override = to_plain(cfg.data)
     if trained is None or override.get("_target_", trained["_target_"]) != trained["_target_"]:
         return override
