@@ -407,7 +407,6 @@ class TorchvisionDataModule(InMemoryDataModule):
 
     in_features = 784
     num_classes = 10
-    DATASETS = ("MNIST", "FashionMNIST")
 
     def __init__(
         self,
