@@ -301,6 +301,15 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/data.py", "if self.world_size >= 1:"): (
         "with one process the shard is the whole permutation: order[0::1][:n] is order"
     ),
+    ("src/data.py", "if self.world_size <= 1:"): "world_size is at least 1: <= 1 is == 1",
+    ("src/data.py", 'if key == "overfit_batches" and (limit < 0 or split != "train"):'): (
+        "overfit_batches=0 (off) passes the fraction check below anyway (0 < 0 is false); Lightning refuses "
+        "a negative one"
+    ),
+    (
+        "src/data.py",
+        "return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else ( 1, 1)",
+    ): "with one process the rank is never read",
     ("src/data.py", 'if key == "overfit_batches" and (limit == -1 or split != "train"):'): (
         "overfit_batches=0 (off) passes the fraction check below anyway: 0 < 0 is false"
     ),
