@@ -17,10 +17,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from src.checkpoint import finite_weights
+from src.checkpoint import finite_weights, replaced_atomically
 from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted, UserError
 from src.lightning_compat import stop_as_after_sigterm
-from src.metrics_file import replaced_atomically
 
 
 class TrainingThroughput(L.Callback):

@@ -19,6 +19,8 @@ import pickle
 import re
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -234,20 +236,27 @@ def finite_weights(state_dict: dict[str, Any]) -> bool:
     )
 
 
-def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, flushed to disk, then renamed over ``path``:
-    a reader sees the old file or the new one, never part of one."""
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` to write to, renamed over ``path`` when the block ends (removed if
+    the block fails): a reader sees the old file or the new one, never part of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "xb") as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
+    """``torch.save`` through :func:`replaced_atomically`, the file flushed to disk before its rename and
+    the rename after it."""
+    with replaced_atomically(path) as tmp, open(tmp, "xb") as file:
+        torch.save(checkpoint, file)
+        file.flush()
+        os.fsync(file.fileno())
     fsync_directory(path.parent)
 
 

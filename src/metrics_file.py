@@ -1,15 +1,13 @@
 """What a run leaves in its directory besides Lightning's own files: ``metrics.json``, written atomically
-(:func:`replaced_atomically`, also used for a sweep's ``summary.json`` and :mod:`src.callbacks`' copies)."""
+(as a sweep's ``summary.json``)."""
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
+
+from src.checkpoint import replaced_atomically
 
 FINAL_METRICS = [
     "test/acc",
@@ -28,22 +26,8 @@ def as_number(value: Any) -> float:
     return float(value.item() if isinstance(value, Tensor) else value)
 
 
-@contextmanager
-def replaced_atomically(path: Path) -> Iterator[Path]:
-    """A temporary path next to ``path`` to write to, renamed over ``path`` when the block ends (removed if
-    it fails), so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically (:func:`replaced_atomically`)."""
+    """Write ``payload`` to ``path`` atomically (:func:`src.checkpoint.replaced_atomically`)."""
     with replaced_atomically(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
