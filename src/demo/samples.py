@@ -30,9 +30,10 @@ def data_module(data: Any) -> InMemoryDataModule:
 
     if not isinstance(data, dict) or not isinstance(data.get("_target_"), str):
         raise ValueError("the checkpoint records no data module")
-    if data["_target_"] not in data_modules():
+    known = data_modules()
+    if data["_target_"] not in known:
         raise ValueError(f"its data._target_={data['_target_']} is not a data module of src.data")
-    _, data_class = data_modules()[data["_target_"]]
+    _, data_class = known[data["_target_"]]
     arguments = {key: value for key, value in data.items() if key != "_target_"}
     if "download" in arguments:
         arguments["download"] = False
