@@ -22,9 +22,12 @@ def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
 def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     """Before Hydra starts (each entry point's ``__main__``): an unknown ``group=option`` or an override
     of a key ``conf/<config_name>.yaml`` lacks ends as one ``error:`` line with exit code 2 like any other
-    bad value; Hydra's own report is many lines and exit code 1."""
+    bad value; Hydra's own report is many lines and exit code 1. Without ``argv``, ``sys.argv`` is checked,
+    its ``group=null`` rewritten first (:func:`null_groups_as_deletions`) for Hydra to read."""
     from src.cli import EXIT_USER_ERROR, report
 
+    if argv is None:
+        null_groups_as_deletions(sys.argv)
     arguments = sys.argv[1:] if argv is None else argv
     try:
         refuse_unknown_group_options(arguments)

@@ -95,8 +95,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    from src.command_line import check_command_line, null_groups_as_deletions
+    from src.command_line import check_command_line
 
-    null_groups_as_deletions()
     check_command_line("train")
     main()

@@ -5,6 +5,7 @@ scaled_normal, the drifts found before the settings were typed)."""
 import dataclasses
 import inspect
 import re
+import sys
 
 import pytest
 import torch
@@ -167,6 +168,14 @@ def test_null_for_a_group_means_none_of_it():
     argv = ["train.py", "debug=null", "+experiment=null", "logger=null", "seed=null", "model.init=null"]
     null_groups_as_deletions(argv)
     assert argv == ["train.py", "~debug", "~experiment", "~logger", "seed=null", "model.init=null"]
+
+
+def test_every_entry_points_command_line_check_rewrites_null_groups(monkeypatch):
+    """Each entry point's ``__main__`` calls :func:`check_command_line` alone: it rewrites ``sys.argv``
+    for Hydra (``python -m src.evaluate data=null`` crashed with Hydra's ValueError traceback)."""
+    monkeypatch.setattr("sys.argv", ["evaluate.py", "ckpt_path=x.ckpt", "data=null"])
+    check_command_line("evaluate")
+    assert sys.argv == ["evaluate.py", "ckpt_path=x.ckpt", "~data"]
 
 
 def test_the_networks_own_defaults_are_the_configurations_but_the_init():

@@ -142,6 +142,18 @@ def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_null_group_of_evaluate_is_no_traceback(tmp_path):
+    """``group=null`` means none of that group in every entry point, not only in ``src.train``."""
+    run = run_module(
+        "src.evaluate", "ckpt_path=/nonexistent.ckpt", "data=null", f"hydra.run.dir={tmp_path}/run"
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "error: ckpt_path=/nonexistent.ckpt does not exist: give a .ckpt file written by python -m src.train"
+    ]
+
+
+@pytest.mark.slow
 def test_evaluate_without_checkpoint_is_one_line(tmp_path):
     run = run_module("src.evaluate", f"hydra.run.dir={tmp_path / 'run'}")
     assert (run.returncode, run.stderr) == (
