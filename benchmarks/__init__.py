@@ -6,7 +6,8 @@
 - :mod:`benchmarks.lightning_classes`: the clocks given to ``src.train`` as callbacks, the tutorial model;
 - :mod:`benchmarks.report`: the tables and the targets;
 - :mod:`benchmarks.cli`: the command line;
-- :mod:`benchmarks.book_check`: the numpy peer against a copy of the book's own code.
+- :mod:`benchmarks.book_check`: the numpy peer against a copy of the book's own code;
+- :mod:`benchmarks.cuda_graphs`: the plain loop replayed as CUDA graphs, and a graph's GPU memory.
 
 ``benchmarks/README.md`` holds the method and the measured tables. The benchmark is not part of the
 installed package: run it from the repository root.

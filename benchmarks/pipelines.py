@@ -24,11 +24,12 @@ import torch
 from torch import Tensor
 
 from benchmarks.workload import INIT, NUM_CLASSES, REPO, SEED, Budget, Setting, Workload, synchronize
+from src.config import Data
 from src.network import reference_numpy
 from src.network.mlp import MLP
 from src.torch_compat import backward
 
-CHUNK = 128  # mini-batches gathered at once by plain-manual-fastest: data.batches_per_step's default
+CHUNK = Data.batches_per_step  # mini-batches gathered at once by plain-manual-fastest, as src.train does
 MAX_EPOCHS = 10**6  # the Lightning pipelines run until their EpochBudget callback stops them
 
 Step = Callable[[Tensor, Tensor], None]
@@ -251,9 +252,9 @@ def src_train_cpu(work: Workload, budget: Budget) -> float:
 
 def plain_manual_graph(work: Workload, budget: Budget) -> float:
     """Our Function's plain SGD loop, chunks gathered as in ``plain-manual-fastest``, each chunk's steps
-    replayed as one CUDA graph (:func:`src.cuda_graph.graph_epoch`): what ``src.train trainer=gpu``
+    replayed as one CUDA graph (:func:`benchmarks.cuda_graphs.graph_epoch`): what ``src.train trainer=gpu``
     replays, without Lightning."""
-    from src.cuda_graph import graph_epoch
+    from benchmarks.cuda_graphs import graph_epoch
     from src.data import batches_per_chunk
 
     model = _mlp(work, "manual")

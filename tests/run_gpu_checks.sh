@@ -84,21 +84,9 @@ section "essay_mnist: GPU against CPU" 30 compare_essay_mnist
 section "benchmark --device cuda" 300 "$python" -m benchmarks --device cuda --preset digits,mnist --batch-size 10,100 \
     --train-size 10000 --seconds 1 --repeats 2 --markdown
 
-graph_memory() { # what a graph costs in GPU memory: static buffers exact, the private pool as
-    # memory_allocated/memory_reserved grow across a capture
-    "$python" - <<'PY'
-from src.cuda_graph import graph_memory
-from src.data import batches_per_chunk
-import torch
-for sizes, batch in (([784, 16, 16, 10], 10), ([784, 1024, 1024, 10], 1000)):
-    batches = batches_per_chunk(128, batch, torch.zeros(1, 784))
-    memory = graph_memory(sizes, batch, batches)
-    print("cuda graph memory", "-".join(map(str, sizes)), f"batch {batch} x {batches}:",
-          ", ".join(f"{name} {value / 2**20:.2f} MiB" for name, value in memory.items()))
-PY
-}
-export -f graph_memory
-section "CUDA graph memory" 60 graph_memory
+# what a graph costs in GPU memory: static buffers exact, the private pool as memory_allocated/memory_reserved
+# grow across a capture
+section "CUDA graph memory" 60 "$python" -m benchmarks.cuda_graphs
 
 bf16_run() { # one real training run with mixed precision: data on the device, metrics.json written
     local run_dir

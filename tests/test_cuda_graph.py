@@ -10,6 +10,7 @@ import pytest
 import torch
 from runs import compose_config, run_module
 
+from benchmarks.cuda_graphs import graph_epoch, graph_memory
 from src.checkpoint import load_checkpoint
 from src.checks import check_cuda_graph
 from src.config import Model, parse
@@ -17,11 +18,10 @@ from src.cuda_graph import (
     GRAPH_PRECISIONS,
     ChunkGraphs,
     StaticChunk,
+    capture_cuda_graph,
     chunk_graphs_for,
     chunk_shape,
     decide,
-    graph_epoch,
-    graph_memory,
     static_bytes,
     train_steps,
 )
@@ -509,27 +509,29 @@ def test_gpu_graph_memory_is_the_static_buffers_and_a_pool():
     assert memory["allocated"] >= memory["static"] and memory["reserved"] >= memory["allocated"]
 
 
-@pytest.mark.gpu
-@needs_cuda
-def test_gpu_benchmark_graph_epoch_equals_the_plain_loop():
-    """``plain-manual-graph``'s epoch (benchmarks/pipelines.py) against the plain loop over the same
-    chunks: the same weights after three epochs."""
-    x = torch.rand(1000, 64, device="cuda")
-    y = torch.randint(0, 10, (1000,), device="cuda")
-    expected = torch.eye(10, device="cuda")[y]
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, needs_cuda])])
+def test_benchmark_graph_epoch_equals_the_plain_loop(device):
+    """``plain-manual-graph``'s epoch (benchmarks/cuda_graphs.py) against the plain loop over the same
+    chunks: the same weights after three epochs (on the CPU with the eager stand-in for the capture)."""
+    x = torch.rand(1000, 64, device=device)
+    y = torch.randint(0, 10, (1000,), device=device)
+    expected = torch.eye(10, device=device)[y]
+    capture = EagerCapture() if device == "cpu" else capture_cuda_graph
 
     def weights(replayed: bool) -> torch.Tensor:
-        torch.manual_seed(0)  # the initial weights and each epoch's permutation on the GPU
-        net = MLP([64, 16, 16, 10]).cuda()
+        torch.manual_seed(0)  # the initial weights and each epoch's permutation
+        net = MLP([64, 16, 16, 10]).to(device)
 
         def plain_epoch() -> None:
-            for indices in torch.randperm(1000, device="cuda").split(160):
+            for indices in torch.randperm(1000, device=device).split(160):
                 for xs, es in zip(x[indices].split(10), expected[indices].split(10), strict=True):
                     net.params.grad = None
                     net.loss(xs, es).backward()
                     net.params.detach().add_(net.params.grad, alpha=-3.0)
 
-        epoch = graph_epoch(net.params, net.loss, x, y, 10, 16, 3.0) if replayed else plain_epoch
+        epoch = (
+            graph_epoch(net.params, net.loss, x, y, 10, 16, 3.0, capture=capture) if replayed else plain_epoch
+        )
         for _ in range(3):
             epoch()
         return net.params.detach().clone()
