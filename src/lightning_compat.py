@@ -16,13 +16,6 @@ def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
     trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(steps)
 
 
-def stop_gradient_averaging_hooks(trainer: L.Trainer) -> None:
-    """Switch off the gradient averaging of torch's ``DistributedDataParallel`` for the whole run, as its
-    ``no_sync()`` does for one step: its hooks expect one backward per forward, and a training step that
-    averages its gradients itself runs many."""
-    trainer.strategy.model.require_backward_grad_sync = False
-
-
 def stop_as_after_sigterm(trainer: L.Trainer) -> None:
     """Make Lightning end ``fit`` at the next step as it does after SIGTERM (and tell the other processes
     under data parallelism, which it does only for this flag)."""

@@ -21,7 +21,7 @@ from src.config import DEFAULT_OPTIMIZER, Activation, Cost, Model, build_optimiz
 from src.cuda_graph import ChunkGraphs, chunk_graphs_for
 from src.data import Chunk
 from src.errors import DivergenceError
-from src.lightning_compat import count_optimizer_steps, stop_gradient_averaging_hooks
+from src.lightning_compat import count_optimizer_steps
 from src.network.mlp import MLP
 from src.torch_compat import backward
 
@@ -95,7 +95,6 @@ class MLPClassifier(L.LightningModule):
 
     def on_train_start(self) -> None:
         if self.trainer.world_size > 1:
-            stop_gradient_averaging_hooks(self.trainer)  # training_step averages the gradients itself
             batch_size = self.trainer.datamodule.batch_size
             rank_zero_info(
                 f"data parallel: {self.trainer.world_size} processes x data.batch_size={batch_size} per "

@@ -99,6 +99,28 @@ class SaveRankWeights(L.Callback):
         torch.save(pl_module.net.params.detach().cpu(), self.directory / f"rank{trainer.global_rank}.pt")
 
 
+class CountDDPAveraging(L.Callback):
+    """Counts the gradient buckets ``DistributedDataParallel`` itself averages (through a communication
+    hook, registered before the first step) and writes the count to ``directory/rank<N>.ddp_averaging``."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        self.buckets = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+        def counted(state, bucket):
+            self.buckets += 1
+            return allreduce_hook(state, bucket)
+
+        trainer.strategy.model.register_comm_hook(None, counted)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / f"rank{trainer.global_rank}.ddp_averaging").write_text(str(self.buckets))
+
+
 class RecordRates(L.Callback):
     """Appends ``epoch learning-rate val/acc`` for each training epoch to ``directory/rates.txt`` (the rate
     the epoch trained with; a resumed run goes on in the same file) and saves the final ``P`` as

@@ -26,6 +26,8 @@ def ddp_run(tmp_path_factory):
         f"hydra.run.dir={run_dir}",
         "+callbacks.rank_weights._target_=runs.SaveRankWeights",
         f"+callbacks.rank_weights.directory={run_dir / 'ranks'}",
+        "+callbacks.ddp_averaging._target_=runs.CountDDPAveraging",
+        f"+callbacks.ddp_averaging.directory={run_dir / 'ranks'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, result
@@ -36,6 +38,14 @@ def test_ddp_ranks_end_with_identical_weights(ddp_run):
     run_dir, _ = ddp_run
     weights = [torch.load(run_dir / "ranks" / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
     assert torch.equal(weights[0], weights[1])
+
+
+@pytest.mark.slow
+def test_ddp_leaves_the_gradient_averaging_to_training_step(ddp_run):
+    """training_step averages each mini-batch's gradient itself (``strategy.reduce``); DDP's own averaging,
+    made for one backward per forward, never runs (a chunk runs many, on a GPU inside a CUDA graph)."""
+    run_dir, _ = ddp_run
+    assert [(run_dir / "ranks" / f"rank{rank}.ddp_averaging").read_text() for rank in (0, 1)] == ["0", "0"]
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@ Lightning, torch and TensorBoard; and mid-epoch resume goes through the public s
 
 import lightning as L
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
@@ -14,7 +13,6 @@ from src.lightning_compat import (
     count_optimizer_steps,
     relaunches_script,
     stop_as_after_sigterm,
-    stop_gradient_averaging_hooks,
 )
 from src.lit import MLPClassifier
 
@@ -42,22 +40,6 @@ def test_relaunches_script_only_for_the_subprocess_strategies():
     assert relaunches_script(cpu_trainer(devices=2, strategy="ddp"))
     assert not relaunches_script(cpu_trainer(devices=1))
     assert not relaunches_script(cpu_trainer(devices=2, strategy="ddp_spawn"))
-
-
-def test_stop_gradient_averaging_hooks_sets_what_no_sync_sets(monkeypatch):
-    """``DistributedDataParallel.no_sync()`` switches the same attribute for one step."""
-    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", "29533")
-    torch.distributed.init_process_group("gloo", rank=0, world_size=1)
-    try:
-        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
-        with ddp.no_sync():
-            expected = ddp.require_backward_grad_sync
-        trainer = type("Trainer", (), {"strategy": type("Strategy", (), {"model": ddp})()})()
-        stop_gradient_averaging_hooks(trainer)
-        assert ddp.require_backward_grad_sync is expected is False
-    finally:
-        torch.distributed.destroy_process_group()
 
 
 def test_add_summary_writes_the_hparams_plugin(tmp_path):
