@@ -13,18 +13,22 @@ python=$(command -v python3 || command -v python)  # a GPU machine's torch may b
 started=$SECONDS
 outcomes=()
 
+record() { # record NAME STATUS LIMIT SECONDS: the summary's line for a command that ran SECONDS (at most LIMIT)
+    local outcome
+    case $2 in
+        0) outcome=ok ;;
+        124) outcome="FAILED (stopped after $3 s)" ;;
+        *) outcome="FAILED (exit $2)" ;;
+    esac
+    outcomes+=("$outcome in $4 s: $1")
+}
+
 section() { # section NAME SECONDS COMMAND...: runs the command, at most SECONDS, and records its outcome
-    local name=$1 limit=$2 began=$SECONDS status outcome
+    local name=$1 limit=$2 began=$SECONDS
     shift 2
     echo "=== $name"
     timeout "$limit" bash -c '"$@"' "$name" "$@"  # a command or one of the exported functions below
-    status=$?
-    case $status in
-        0) outcome=ok ;;
-        124) outcome="FAILED (stopped after $limit s)" ;;
-        *) outcome="FAILED (exit $status)" ;;
-    esac
-    outcomes+=("$outcome in $((SECONDS - began)) s: $name")
+    record "$name" $? "$limit" $((SECONDS - began))
 }
 
 "$python" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')" ||
@@ -62,6 +66,7 @@ export python mnist_root runs
 export -f essay_mnist compare_essay_mnist
 # the same run on this machine's CPU, in the background while the GPU checks run (one thread: it should
 # not slow them); the benchmark waits for it
+cpu_began=$SECONDS
 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout 420 bash -c 'essay_mnist cpu' >"$runs/cpu.log" 2>&1 &
 cpu_run=$!
 
@@ -71,9 +76,8 @@ section "CUDA graph tests" 240 "$python" -m pytest -q -rs -m gpu $xdist tests/te
 section "essay_mnist trainer=gpu on real MNIST" 120 essay_mnist gpu
 echo "=== essay_mnist trainer=cpu, started before the graph tests (its log: $runs/cpu.log)"
 wait $cpu_run
-cpu_status=$?
+record "essay_mnist trainer=cpu on real MNIST (background)" $? 420 $((SECONDS - cpu_began))
 tail -3 "$runs/cpu.log"
-outcomes+=("$([ $cpu_status -eq 0 ] && echo ok || echo "FAILED (exit $cpu_status)") at $((SECONDS - started)) s: essay_mnist trainer=cpu on real MNIST (background)")
 section "essay_mnist: GPU against CPU" 30 compare_essay_mnist
 
 # the benchmark on the GPU: data and networks of the torch pipelines on the device (src.train with
