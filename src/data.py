@@ -239,8 +239,7 @@ class InMemoryDataModule(L.LightningDataModule):
         the ``steps`` batches Lightning sees: chunks of ``batches_per_step`` mini-batches, not mini-batches."""
         if self.trainer is None:
             return
-        stage = {"train": "train", "val": "val", "test": "test"}[split]
-        for key in (f"limit_{stage}_batches", "overfit_batches"):
+        for key in (f"limit_{split}_batches", "overfit_batches"):
             limit = getattr(self.trainer, key)
             if key == "overfit_batches" and (limit == 0 or split != "train"):
                 continue
