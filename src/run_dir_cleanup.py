@@ -8,16 +8,27 @@ from pathlib import Path
 def discard_unused_run_dir() -> None:
     """Remove this run's directory if the command was refused before writing anything in it: Hydra
     creates it, with ``.hydra/`` and the log file (and :mod:`src.run_dir` its lock), before the job runs.
-    Kept when it holds anything else (an earlier run's files, a checkpoint) and in a multirun."""
+    Kept when it holds anything else (an earlier run's files, a checkpoint). In a multirun the refused
+    job's directory goes, and the sweep's directory too if nothing but Hydra's ``multirun.yaml`` and the
+    lock is left: the refusal stops the sweep, so no later job will write there."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from src.run_dir import LOCK_FILE
 
-    if not HydraConfig.initialized() or (hydra_config := HydraConfig.get()).mode != RunMode.RUN:
+    if not HydraConfig.initialized():
         return
+    hydra_config = HydraConfig.get()
     run_dir = Path(hydra_config.runtime.output_dir)
-    log_file = f"{hydra_config.job.name}.log"
-    if run_dir.is_dir() and {path.name for path in run_dir.iterdir()} <= {".hydra", log_file, LOCK_FILE}:
-        logging.shutdown()  # closes the log file
-        shutil.rmtree(run_dir, ignore_errors=True)
+    if not holds_only(run_dir, {".hydra", f"{hydra_config.job.name}.log", LOCK_FILE}):
+        return
+    logging.shutdown()  # closes the log file
+    shutil.rmtree(run_dir, ignore_errors=True)
+    sweep_dir = Path(hydra_config.sweep.dir)
+    if hydra_config.mode == RunMode.MULTIRUN and holds_only(sweep_dir, {"multirun.yaml", LOCK_FILE}):
+        shutil.rmtree(sweep_dir, ignore_errors=True)
+
+
+def holds_only(directory: Path, names: set[str]) -> bool:
+    """Whether ``directory`` exists and holds nothing but entries named in ``names``."""
+    return directory.is_dir() and {path.name for path in directory.iterdir()} <= names

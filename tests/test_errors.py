@@ -2,7 +2,7 @@
 before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
 
 import pytest
-from runs import compose_config, literal, run_module, write_idx
+from runs import QUICK, compose_config, literal, options, run_module, write_idx
 
 from src.cli import report_user_errors, resume_command
 from src.command_line import check_command_line
@@ -179,9 +179,23 @@ def test_unknown_group_option_names_it_and_lists_the_choices(tmp_path):
     run = run_module("src.train", "activation=softmax", f"hydra.run.dir={tmp_path}")
     assert (run.returncode, run.stderr) == (
         2,
-        "error: activation=softmax is not an option of activation: choose one of leaky_relu, relu, sigmoid, tanh\n",
+        f"error: activation=softmax is not an option of activation: choose one of {', '.join(options('activation'))}\n",
     )
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_sweep_job_refused_after_composition_leaves_no_directory(tmp_path):
+    """The first job trains; the second is refused by src.config's check, stops the sweep and is removed."""
+    sweep_dir = tmp_path / "sweep"
+    run = run_module("src.train", "-m", "model.hidden=[4],[4,0]", *QUICK, f"hydra.sweep.dir={sweep_dir}")
+    assert run.returncode == 2
+    assert run.stderr.endswith(
+        "error: model.hidden=[4, 0]: every hidden layer size must be an integer >= 1\n"
+    )
+    jobs = [path for path in sweep_dir.iterdir() if path.is_dir()]
+    assert [job.name.split("_")[0] for job in jobs] == ["0"]
+    assert (jobs[0] / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize(
