@@ -19,6 +19,11 @@ QUICK = ["trainer.max_epochs=1", "data.batches_per_step=4", "+trainer.limit_trai
 """Overrides for a training of two steps of four mini-batches: enough to write every file of a run."""
 
 
+def options(group: str) -> list[str]:
+    """The options of ``conf/<group>/``, in the order error messages list them: every YAML file's name."""
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
 def literal(text: str) -> str:
     """A regex matching ``text`` literally, except that ``.*`` matches anything."""
     return ".*".join(map(re.escape, text.split(".*")))

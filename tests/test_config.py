@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 from omegaconf import OmegaConf
-from runs import CONF, compose_config
+from runs import CONF, compose_config, options
 
 from src.checks import check_scheduler
 from src.command_line import check_command_line, null_groups_as_deletions
@@ -117,7 +117,7 @@ def scheduler_of(tmp_path, *overrides: str) -> dict:
         (
             ["experiment=essay_mnist", "scheduler=none"],
             "scheduler={patience: 2, max_reductions: 4}: settings without a scheduler to take them; choose "
-            "one with scheduler=cosine, none, plateau or step",
+            f"one with scheduler={', '.join(options('scheduler')[:-1])} or {options('scheduler')[-1]}",
         ),
         (
             ["experiment=best_mlp", "scheduler=step"],

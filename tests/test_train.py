@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from runs import QUICK, compose_config, run_module, write_idx
+from runs import QUICK, compose_config, options, run_module, write_idx
 
 from src.checkpoint import load_checkpoint
 from src.evaluate import evaluate
@@ -16,17 +16,12 @@ pytestmark = pytest.mark.slow  # every test here trains
 @pytest.mark.parametrize(
     "overrides",
     [
-        ["activation=sigmoid"],
-        ["activation=relu"],
-        ["activation=tanh"],
+        *(
+            [f"{group}={option}"]
+            for group in ("activation", "cost", "optimizer")
+            for option in options(group)
+        ),
         ["activation=leaky_relu", "activation.negative_slope=0.1"],
-        ["cost=mse"],
-        ["cost=cross_entropy"],
-        ["optimizer=sgd"],
-        ["optimizer=momentum"],
-        ["optimizer=adam"],
-        ["optimizer=adamw"],
-        ["optimizer=rmsprop"],
         ["model.backprop=autograd"],
         ["model.init=normal"],
         ["model.hidden=[8]"],
