@@ -169,7 +169,8 @@ class MLPClassifier(L.LightningModule):
         return step
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/loss", self.train_loss, prog_bar=True)
+        self.log("train/loss", self.train_loss.compute(), prog_bar=True)
+        self.train_loss.reset()
 
     def _stop_if_diverged(self, losses: Tensor) -> None:
         """Raise :class:`DivergenceError` naming the first SGD step whose loss, or the weights after it,

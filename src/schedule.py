@@ -59,7 +59,7 @@ class LearningRateSchedule(L.Callback):
         self.config = config
         self.scheduler: LRScheduler | ReduceLROnPlateau | None = None
         self.restored: dict[str, Any] | None = None
-        self.validated = False
+        self.pending: float | None = None  # the monitored value of this epoch's validation, to judge
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.config:
@@ -70,20 +70,27 @@ class LearningRateSchedule(L.Callback):
             self.scheduler.load_state_dict(self.restored)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.validated = self.validated or not trainer.sanity_checking
+        """Keep the monitored value for the plateau step at the end of the training epoch. It is saved
+        with the schedule: under ``check_val_every_n_epoch > 1`` Lightning writes last.ckpt here, before
+        that step, and a run resumed from it replays the epoch's end in a process with no metrics yet."""
+        if trainer.sanity_checking or not isinstance(
+            self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
+        ):
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            raise UserError(f"scheduler.monitor={self.monitor}: no such metric; use val/acc or val/loss")
+        self.pending = float(value)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.scheduler is None:
             return
         pl_module.log("train/lr", trainer.optimizers[0].param_groups[0]["lr"])  # the rate of this epoch
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            if not self.validated:  # check_val_every_n_epoch > 1: no new value to judge
+            if self.pending is None:  # check_val_every_n_epoch > 1: no new value to judge
                 return
-            self.validated = False
-            value = trainer.callback_metrics.get(self.monitor)
-            if value is None:
-                raise UserError(f"scheduler.monitor={self.monitor}: no such metric; use val/acc or val/loss")
-            self.scheduler.step(float(value))
+            value, self.pending = self.pending, None
+            self.scheduler.step(value)
             trainer.should_stop = trainer.should_stop or getattr(self.scheduler, "should_stop", False)
         else:
             with warnings.catch_warnings():
@@ -93,7 +100,11 @@ class LearningRateSchedule(L.Callback):
                 self.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return self.scheduler.state_dict() if self.scheduler is not None else {}
+        if self.scheduler is None:
+            return {}
+        return {**self.scheduler.state_dict(), "pending": self.pending}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.restored = state_dict or None
+        restored = dict(state_dict)
+        self.pending = restored.pop("pending", None)
+        self.restored = restored or None

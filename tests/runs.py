@@ -140,7 +140,7 @@ class RecordRates(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        accuracy = float(trainer.callback_metrics["val/acc"])
+        accuracy = float(trainer.callback_metrics.get("val/acc", -1.0))  # -1: not validated yet
         with (self.directory / "rates.txt").open("a") as file:
             print(trainer.current_epoch, repr(self.rate), repr(accuracy), file=file)
 

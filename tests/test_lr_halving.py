@@ -77,7 +77,7 @@ def test_sanity_check_is_ignored_and_the_state_survives_a_checkpoint():
     schedule = halving(patience=1, max_reductions=3)
     trainer = SimpleNamespace(sanity_checking=True, callback_metrics={"val/acc": torch.tensor(0.9)})
     schedule.on_validation_end(trainer, None)
-    assert not schedule.validated
+    assert schedule.pending is None
     epochs(schedule, [0.5, 0.4, 0.4])
     restored = halving(patience=1, max_reductions=3)
     restored.load_state_dict(schedule.state_dict())
@@ -141,4 +141,28 @@ def test_a_digits_run_halves_as_nielsen_says_and_a_resumed_run_keeps_the_schedul
         *PLATEAU,
     )
     assert resumed == whole
+    assert torch.equal(resumed_weights, weights)
+
+
+def test_a_resumed_run_keeps_the_schedule_when_validation_skips_epochs(tmp_path):
+    """``check_val_every_n_epoch=2``: last.ckpt is written when validation ends, before the schedule
+    judges it; the resumed run replays that epoch's end and must take the step the stopped run had not."""
+    every_other = [
+        *PLATEAU,
+        "scheduler.patience=0",
+        "scheduler.mode=min",
+        "+trainer.check_val_every_n_epoch=2",
+    ]
+    whole, weights = run(tmp_path / "whole", "trainer.max_epochs=6", *every_other)
+    assert [rate for _, rate, _ in whole] == [3.0] * 4 + [1.5] * 2  # mode=min: every later validation stalls
+    run(tmp_path / "resumed", "trainer.max_epochs=2", *every_other)
+    last = tmp_path / "resumed" / "checkpoints" / "last.ckpt"
+    _, resumed_weights = run(tmp_path / "resumed", "trainer.max_epochs=6", f"ckpt_path={last}", *every_other)
+    rates = [
+        torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"][0][
+            "param_groups"
+        ][0]["lr"]
+        for run_dir in (tmp_path / "whole", tmp_path / "resumed")
+    ]
+    assert rates == [1.5, 1.5]  # saved when epoch 5's validation ended, before its halving
     assert torch.equal(resumed_weights, weights)
