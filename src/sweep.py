@@ -6,7 +6,9 @@ each job's overrides and final metrics, printed and saved in the sweep directory
 from the sweep directory itself: each job's ``.hydra/overrides.yaml`` and the ``metrics.json`` its task
 wrote (``src.train`` and ``src.evaluate`` write one). It does so after every job, so a sweep stopped by a
 failing job still leaves the summary of the jobs before it, and once more at the end, when it prints it.
-A job without ``metrics.json`` (it failed, or its task writes none) shows ``-``.
+A job without ``metrics.json`` (it failed, or its task writes none) shows ``-``. A ``metrics.json`` that is
+not a JSON object (written atomically, so damaged by something else) is an error naming it, except during
+a sweep (:class:`SweepSummary`).
 
 Jobs that differ only in their ``seed=`` override are repeats of one setting: a second table
 (:func:`seeds_table`) summarises each setting over its seeds. ``python -m src.sweep DIR`` prints both
@@ -26,10 +28,17 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from src.cli import report_user_errors
+from src.errors import UserError
 from src.metrics_file import write_json
 
 COLUMNS = ("test/acc", "test/loss", "val/acc_best", "train/samples_per_sec")
 DECIMALS = {"train/samples_per_sec": 0}
+JOB_FILE = ".hydra/overrides.yaml"
+SWEEP_DIR = (
+    "give a sweep directory written by python -m src.train -m ... (or a folder of run directories), "
+    f"holding job directories with {JOB_FILE}"
+)
 
 
 @dataclass(frozen=True)
@@ -50,20 +59,44 @@ def natural_key(text: str) -> list[str | int]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def collect(sweep_dir: Path) -> list[JobSummary]:
-    """Every job found under ``sweep_dir`` (a directory with ``.hydra/overrides.yaml``), in job order."""
+def collect(sweep_dir: Path, unreadable: list[str] | None = None) -> list[JobSummary]:
+    """Every job found under ``sweep_dir`` (a directory with ``.hydra/overrides.yaml``), in job order. An
+    unreadable ``metrics.json`` (:func:`read_metrics`) raises its :class:`UserError`, or, given
+    ``unreadable``, shows ``-`` like a missing one and its message is added to ``unreadable``."""
     jobs = []
-    for overrides_file in sweep_dir.glob("**/.hydra/overrides.yaml"):
+    for overrides_file in sweep_dir.glob(f"**/{JOB_FILE}"):
         job_dir = overrides_file.parent.parent
         metrics_file = job_dir / "metrics.json"
         metrics, seconds = {}, None
         if metrics_file.is_file():
-            metrics = json.loads(metrics_file.read_text())
-            seconds = metrics_file.stat().st_mtime - overrides_file.stat().st_mtime
+            try:
+                metrics = read_metrics(metrics_file)
+                seconds = metrics_file.stat().st_mtime - overrides_file.stat().st_mtime
+            except UserError as error:
+                if unreadable is None:
+                    raise
+                unreadable.append(str(error))
         overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(overrides_file))]
         job = job_dir.relative_to(sweep_dir).as_posix()
         jobs.append(JobSummary(job, overrides, metrics, epochs_trained(job_dir), seconds))
     return sorted(jobs, key=lambda job: natural_key(job.job))
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """A job's ``metrics.json``. Its task writes it atomically, so one that is not a JSON object was
+    damaged by something else: none of its numbers can be trusted, and the summary must not hide that."""
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
+        metrics = error
+    if not isinstance(metrics, dict):
+        reason = metrics if isinstance(metrics, Exception) else f"found {json.dumps(metrics)}"
+        found = " ".join(str(reason).split())[:80]
+        raise UserError(
+            f"{path}: not a JSON object of metrics as src.train and src.evaluate write one ({found}): "
+            "rerun that job, or delete the file (the job then shows -)"
+        )
+    return metrics
 
 
 def epochs_trained(job_dir: Path) -> int | None:
@@ -165,9 +198,10 @@ def seeds_table(jobs: list[JobSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(sweep_dir: Path) -> str:
-    """Write ``summary.md`` and ``summary.json`` into ``sweep_dir``; returns the tables."""
-    jobs = collect(sweep_dir)
+def write_summary(sweep_dir: Path, unreadable: list[str] | None = None) -> str:
+    """Write ``summary.md`` and ``summary.json`` into ``sweep_dir``; returns the tables. ``unreadable``:
+    as for :func:`collect`, which reads every job before anything is written."""
+    jobs = collect(sweep_dir, unreadable)
     text = table(jobs)
     if seeds := seeds_table(jobs):
         text += f"\nOver seeds:\n\n{seeds}"
@@ -177,19 +211,37 @@ def write_summary(sweep_dir: Path) -> str:
 
 
 class SweepSummary(Callback):
-    """Writes the sweep's summary after each multirun job and prints it when the multirun ends."""
+    """Writes the sweep's summary after each multirun job and prints it when the multirun ends. A job's
+    unreadable ``metrics.json`` shows ``-`` and is named on stderr after the summary, instead of raising:
+    Hydra turns a callback's exception into a warning, and the summary of every other job would be lost."""
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode == RunMode.MULTIRUN:
-            write_summary(Path(config.hydra.sweep.dir))
+            write_summary(Path(config.hydra.sweep.dir), unreadable=[])  # said once, at the end
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        text = write_summary(sweep_dir)
-        print(f"\nsweep summary ({sweep_dir / 'summary.md'}):\n{text}", end="")
+        unreadable: list[str] = []
+        text = write_summary(sweep_dir, unreadable)
+        print(f"\nsweep summary ({sweep_dir / 'summary.md'}):\n{text}", end="", flush=True)
+        for message in unreadable:
+            print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+@report_user_errors
+def main(args: list[str]) -> None:
+    """``python -m src.sweep DIR``: the tables of a finished sweep, printed and saved in ``DIR``. Refuses a
+    ``DIR`` without a job before writing anything: its summary files would only litter a wrong folder."""
+    if len(args) != 1:
+        raise UserError(f"python -m src.sweep takes one argument, DIR, not {len(args)}: {SWEEP_DIR}")
+    sweep_dir = Path(args[0])
+    if not sweep_dir.is_dir():
+        problem = "is not a directory" if sweep_dir.exists() else "does not exist"
+        raise UserError(f"{sweep_dir} {problem}: {SWEEP_DIR}")
+    if next(sweep_dir.glob(f"**/{JOB_FILE}"), None) is None:
+        raise UserError(f"{sweep_dir} holds no job: {SWEEP_DIR}")
+    print(write_summary(sweep_dir), end="")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
-        sys.exit("usage: python -m src.sweep DIR   (a folder of run directories, e.g. a multirun's)")
-    print(write_summary(Path(sys.argv[1])), end="")
+    main(sys.argv[1:])

@@ -350,6 +350,31 @@ def test_bad_requests_of_every_other_kind_get_a_clear_4xx(server: DemoServer) ->
     assert call(server, "GET", "/api/model")[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("length", "status", "message"),
+    [
+        (b"\xb2", 400, "is not a number of bytes"),  # ², as the server decodes headers (Latin-1)
+        (b"\xb9", 400, "is not a number of bytes"),  # ¹
+        (b"2\xb3", 400, "is not a number of bytes"),  # 2³
+        (b"-2", 400, "is not a number of bytes"),
+        (b"0x2", 400, "is not a number of bytes"),
+        (b"9" * 5000, 413, f"at most {MAX_BODY} bytes"),
+        (b"0" * 5000 + b"2", 200, "steps"),
+    ],
+    ids=["superscript 2", "superscript 1", "2 superscript 3", "negative", "hex", "5000 digits", "zeros"],
+)
+def test_a_content_length_is_ascii_digits(
+    server: DemoServer, length: bytes, status: int, message: str
+) -> None:
+    """``str.isdigit()`` accepts ``²``, which ``int()`` refuses, and ``int()`` refuses more than 4300 digits:
+    both once gave a 500 and a traceback on the server's terminal."""
+    port = server.server_address[1]
+    head = f"POST /api/reset HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    found_status, answer = raw(server, head.encode() + b"Content-Length: " + length + b"\r\n\r\n{}")
+    assert (found_status, message in json.dumps(answer)) == (status, True), answer
+    assert call(server, "GET", "/api/model")[0] == 200
+
+
 def test_the_page_is_served_with_its_files_and_security_headers(server: DemoServer) -> None:
     connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
     for path, kind, marker in (

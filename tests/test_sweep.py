@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 from runs import run_module
 
-from src.sweep import SweepSummary, collect, job_label, table, write_summary
+from src.sweep import SweepSummary, collect, job_label, main, table, write_summary
 
 
 def fake_job(sweep_dir: Path, job: str, overrides: list[str], metrics: dict | None) -> None:
@@ -91,6 +91,89 @@ def test_each_multirun_job_refreshes_the_summary_and_single_runs_leave_none(tmp_
         SweepSummary().on_job_end(config, JobReturn())
         assert (tmp_path / "summary.md").exists() == (mode == RunMode.MULTIRUN)
     assert "| 0   | lr=1" in (tmp_path / "summary.md").read_text()
+
+
+SWEEP_DIR = (
+    "give a sweep directory written by python -m src.train -m ... (or a folder of run directories), "
+    "holding job directories with .hydra/overrides.yaml"
+)
+
+
+def refusal(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The lines ``python -m src.sweep ARGS`` prints to stderr, having exited with code 2 and printed
+    nothing else."""
+    with pytest.raises(SystemExit) as ended:
+        main(args)
+    captured = capsys.readouterr()
+    assert (ended.value.code, captured.out) == (2, "")
+    return captured.err.splitlines()
+
+
+def test_the_command_refuses_a_folder_without_jobs_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "wrong" / "run").mkdir(parents=True)
+    (tmp_path / "wrong" / "run" / "metrics.json").write_text("{}")  # no .hydra/overrides.yaml: no job
+    (tmp_path / "file").write_text("")
+    before = sorted(tmp_path.rglob("*"))
+    for name, problem in (
+        ("nowhere", "does not exist"),
+        ("file", "is not a directory"),
+        ("empty", "holds no job"),
+        ("wrong", "holds no job"),
+    ):
+        assert refusal([str(tmp_path / name)], capsys) == [f"error: {tmp_path / name} {problem}: {SWEEP_DIR}"]
+    assert refusal([], capsys) == [f"error: python -m src.sweep takes one argument, DIR, not 0: {SWEEP_DIR}"]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_corrupt_metrics_json_is_an_error_naming_it_and_nothing_is_written(tmp_path, capsys):
+    fake_job(tmp_path, "0", ["lr=1"], {"test/acc": 0.5})
+    fake_job(tmp_path, "1", ["lr=2"], None)  # missing: fine, shows -
+    fake_job(tmp_path, "2", ["lr=3"], None)
+    for corrupt, found in (
+        ("{bad", "Expecting property name"),
+        ("[1]", "found [1]"),
+        ("", "Expecting value"),
+    ):
+        (tmp_path / "2" / "metrics.json").write_text(corrupt)
+        [line] = refusal([str(tmp_path)], capsys)
+        assert line.startswith(f"error: {tmp_path / '2' / 'metrics.json'}: not a JSON object of metrics")
+        assert found in line and line.endswith("rerun that job, or delete the file (the job then shows -)")
+    assert not (tmp_path / "summary.md").exists() and not (tmp_path / "summary.json").exists()
+    (tmp_path / "2" / "metrics.json").unlink()
+    main([str(tmp_path)])
+    assert "| 1   | lr=2      | -  " in capsys.readouterr().out
+
+
+def test_during_a_sweep_a_corrupt_metrics_json_shows_dash_and_is_named_at_the_end(tmp_path, capsys):
+    """A sweep goes on and keeps its summary: the damaged job's numbers are left out, and said so once."""
+    fake_job(tmp_path, "0", ["lr=1"], {"test/acc": 0.5})
+    fake_job(tmp_path, "1", ["lr=2"], None)
+    (tmp_path / "1" / "metrics.json").write_text("{bad")
+    config = OmegaConf.create({"hydra": {"mode": RunMode.MULTIRUN, "sweep": {"dir": str(tmp_path)}}})
+    SweepSummary().on_job_end(config, JobReturn())
+    assert capsys.readouterr() == ("", "")
+    rows = (tmp_path / "summary.md").read_text().splitlines()[2:]
+    assert [cell.strip() for cell in rows[1].split("|")[1:4]] == ["1", "lr=2", "-"]
+    SweepSummary().on_multirun_end(config)
+    out, err = capsys.readouterr()
+    assert "| 0   | lr=1      | 0.5000 " in out
+    [line] = err.splitlines()
+    assert line.startswith(f"warning: {tmp_path / '1' / 'metrics.json'}: not a JSON object of metrics")
+
+
+@pytest.mark.slow
+def test_the_command_line_says_one_error_line_and_exits_2(tmp_path):
+    """``python -m src.sweep`` itself, on a folder without jobs and on a job's corrupt metrics.json."""
+    result = run_module("src.sweep", str(tmp_path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [f"error: {tmp_path} holds no job: {SWEEP_DIR}"]
+    fake_job(tmp_path, "0", ["lr=1"], None)
+    (tmp_path / "0" / "metrics.json").write_text("{bad")
+    result = run_module("src.sweep", str(tmp_path))
+    assert (result.returncode, result.stdout, len(result.stderr.splitlines())) == (2, "", 1)
+    assert result.stderr.startswith(f"error: {tmp_path / '0' / 'metrics.json'}: not a JSON object of metrics")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["0"]
 
 
 @pytest.mark.slow
