@@ -41,6 +41,8 @@ REQUIRED_HPARAMS = ("in_features", "num_classes", "hidden")
 def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     """The checkpoint at ``path`` (the value of config key ``key``) as plain containers and tensors, on
     the CPU, after checking it holds one of our networks."""
+    if not str(path).strip():  # Path("") would be the current directory
+        raise UserError(f"{key} is empty: {WRITTEN_BY}")
     path = Path(path).expanduser()
     where = f"{key}={path}"
     check_readable_file(path, key, WRITTEN_BY)

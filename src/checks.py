@@ -5,8 +5,10 @@ the configuration, the network and the machine's memory, files on disk, the trai
 manual optimization) is written out by hand here. Every refusal is one :class:`UserError` line.
 """
 
+import copy
 import dataclasses
 import itertools
+import math
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,14 +21,17 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from src.command_line import refuse_unknown_top_level_keys
 from src.config import (
-    CONF,
+    MODES,
+    MONITORS,
     Activation,
     Cost,
     Data,
     Model,
     TorchvisionData,
     check_value,
+    choice,
     flag,
     group_options,
     integer,
@@ -64,7 +69,9 @@ def validate_train(cfg: DictConfig) -> None:
     check_trainer(plain["trainer"])
     optimizer = optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)  # a throw-away one
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
-    check_scheduler(plain.get("scheduler"), optimizer)  # last: building a scheduler sets the optimizer's rate
+    check_monitors(plain.get("callbacks"), plain.get("scheduler"))
+    epochs = plain["trainer"].get("max_epochs", 1)
+    check_scheduler(plain.get("scheduler"), optimizer, epochs)
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
         check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
@@ -79,6 +86,8 @@ def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     with config_errors():
         trainer = to_plain(cfg.trainer)
     check_trainer(trainer)
+    if trainer.get("limit_test_batches", 1) in (0, 0.0):
+        raise UserError("trainer.limit_test_batches=0: evaluates nothing; leave it out to test every batch")
     checkpoint = load_checkpoint(str(cfg.ckpt_path))
     with config_errors():
         data = evaluation_data(cfg, checkpoint["hyper_parameters"].get("data"))
@@ -86,16 +95,6 @@ def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     check_inputs_match(checkpoint, cfg.ckpt_path, data, data_class)
     check_data_files(settings)
     return checkpoint, data
-
-
-def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> None:
-    """``+foo=1`` adds a key nothing reads: refuse it (a typo of a real one, most likely)."""
-    known = set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
-    for key in plain:
-        if key not in known:
-            raise UserError(
-                f"{key}={show(plain[key])}: there is no setting {key}; see conf/{config_name}.yaml"
-            )
 
 
 def check_data_files(data: Data) -> None:
@@ -149,6 +148,12 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             f"trainer.gradient_clip_val={show(trainer['gradient_clip_val'])}: not supported: training steps "
             "by hand (manual optimization), where Lightning does not clip; lower optimizer.lr instead"
         )
+    accelerator = trainer.get("accelerator")
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise UserError(
+            f"trainer.accelerator={accelerator}: torch {torch.__version__} finds no CUDA GPU on this machine; "
+            "train on the CPU with trainer=cpu"
+        )
     devices, cores = trainer.get("devices", 1), os.cpu_count() or 1
     if trainer.get("accelerator") == "cpu" and is_int(devices) and devices > cores:
         raise UserError(
@@ -174,9 +179,23 @@ def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.
             raise UserError(refused_on(decision.reason))
 
 
-def check_scheduler(values: Any, optimizer: torch.optim.Optimizer) -> None:
+def check_monitors(callbacks: Any, scheduler: Any) -> None:
+    """Each callback's and the scheduler's ``monitor`` must name a metric training logs every epoch, and
+    ``mode`` say which way is better: Lightning would only find a typo after the first epoch, or not at all."""
+    watchers = {f"callbacks.{name}": values for name, values in (callbacks or {}).items()}
+    watchers["scheduler"] = scheduler or {}
+    for key, values in watchers.items():
+        if isinstance(values, Mapping) and values.get("monitor") is not None:
+            check_value(choice(MISSING, MONITORS), values["monitor"], f"{key}.monitor")
+        if isinstance(values, Mapping) and "mode" in values:
+            check_value(choice(MISSING, MODES), values["mode"], f"{key}.mode")
+
+
+def check_scheduler(values: Any, optimizer: torch.optim.Optimizer, epochs: int) -> None:
     """The ``scheduler`` group (``conf/scheduler/``): empty (a constant rate), or a learning-rate
-    scheduler that accepts its arguments, built here over ``optimizer`` (a throw-away one)."""
+    scheduler that accepts its arguments, built here over a copy of ``optimizer`` and stepped
+    through the run's ``epochs``: a rate that stops being a finite number >= 0, or arguments that fail
+    only when stepped (``step_size=0``), are refused before training."""
     import hydra
 
     if not values:
@@ -187,6 +206,7 @@ def check_scheduler(values: Any, optimizer: torch.optim.Optimizer) -> None:
             f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
             f"scheduler={group_options('scheduler')}"
         )
+    optimizer = copy.deepcopy(optimizer)  # the scheduler sets its rate and steps it
     try:
         scheduler = hydra.utils.instantiate(
             {"_target_": values["_target_"], **arguments}, optimizer=optimizer, _convert_="all"
@@ -197,8 +217,24 @@ def check_scheduler(values: Any, optimizer: torch.optim.Optimizer) -> None:
             f"scheduler: {values['_target_']} refuses its arguments {show(arguments)} "
             f"({' '.join(str(cause).split())})"
         ) from None
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not values.get("monitor"):
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if plateau and not values.get("monitor"):
         raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
+    optimizer.step()  # no gradients, no change: torch warns of a scheduler stepped before its optimizer
+    for epoch in range(1, epochs + 1):
+        try:
+            scheduler.step(0.0) if plateau else scheduler.step()  # plateau: a metric that never improves
+        except (ArithmeticError, TypeError, ValueError) as error:
+            raise UserError(
+                f"scheduler: {values['_target_']} fails with its arguments {show(arguments)} "
+                f"({type(error).__name__}: {error})"
+            ) from None
+        lr = optimizer.param_groups[0]["lr"]
+        if not (math.isfinite(lr) and lr >= 0):
+            raise UserError(
+                f"scheduler: {values['_target_']} with {show(arguments)} makes the learning rate {lr:.4g} after "
+                f"epoch {epoch}: it must stay a finite number >= 0"
+            )
 
 
 def check_memory(sizes: list[int]) -> None:

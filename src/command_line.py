@@ -1,12 +1,17 @@
 """The command line, checked before Hydra starts (each entry point's ``__main__``): an unknown
-``group=option``, a search without its sweeper or an override of a key the configuration lacks ends as one
-``error:`` line with exit code 2, like any other bad value; Hydra's own report is many lines and exit
-code 1. ``group=null`` becomes ``~group`` for every group."""
+``group=option``, an empty run directory, a search without its sweeper or an override of a key the
+configuration lacks ends as one ``error:`` line with exit code 2, like any other bad value; Hydra's own
+report is many lines and exit code 1. ``group=null`` becomes ``~group`` for every group."""
 
 import sys
+from typing import Any
 
-from src.config import CONF, compose_config
+from omegaconf import OmegaConf
+
+from src.config import CONF, compose_config, show
 from src.errors import UserError
+
+OUTPUT_DIRS = ("hydra.run.dir", "hydra.sweep.dir")
 
 
 def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
@@ -31,6 +36,7 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     try:
         refuse_unknown_group_options(arguments)
+        refuse_empty_output_dirs(arguments)
         refuse_search_without_its_sweeper(arguments)
         refuse_overrides_hydra_cannot_apply(config_name, arguments)
     except UserError as error:
@@ -54,6 +60,17 @@ def refuse_unknown_group_options(arguments: list[str]) -> None:
                 )
 
 
+def refuse_empty_output_dirs(arguments: list[str]) -> None:
+    """``hydra.run.dir=`` with nothing after it (``hydra.run.dir=$RUN`` with ``RUN`` unset) would make the
+    current directory the run directory: the run's files would land among the project's."""
+    for argument in arguments:
+        key, equals, value = argument.lstrip("+").partition("=")
+        if equals and key in OUTPUT_DIRS and not value.strip().strip("'\""):
+            raise UserError(
+                f"{key} is empty: give the directory the run writes into, e.g. {key}=outputs/my_run"
+            )
+
+
 def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
     """``hparams_search=optuna`` needs Hydra's Optuna sweeper, an optional extra; without it Hydra would
     only say that it cannot find ``hydra/sweeper/optuna``."""
@@ -73,15 +90,16 @@ def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
 
 
 def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:
-    """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``): compose the
-    configuration first. Sweeps and Hydra's own flags (``-m``, ``--cfg``) are left to Hydra."""
+    """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``) or an added top-level
+    key nothing reads (``+fooo=1``): compose the configuration first. Sweeps and Hydra's own flags (``-m``,
+    ``--cfg``) are left to Hydra (and ``src.train`` checks the composed keys again)."""
     from hydra.errors import HydraException
 
     if any(argument.startswith("-") for argument in arguments):
         return
     overrides = [argument for argument in arguments if not argument.lstrip("+~").startswith("hydra")]
     try:
-        compose_config(config_name, overrides)
+        composed = compose_config(config_name, overrides)
     except HydraException as error:
         message = " ".join(str(error).split())
         for argument in overrides:
@@ -90,3 +108,14 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
                 message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
                 break
         raise UserError(message) from None
+    refuse_unknown_top_level_keys(OmegaConf.to_container(composed), config_name)
+
+
+def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> None:
+    """``+foo=1`` adds a key nothing reads: refuse it (a typo of a real one, most likely)."""
+    known = set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
+    for key in plain:
+        if key not in known:
+            raise UserError(
+                f"{key}={show(plain[key])}: there is no setting {key}; see conf/{config_name}.yaml"
+            )

@@ -30,6 +30,7 @@ from src.network.mlp import BACKPROPS, HAND_WRITTEN, INITS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FLOAT32_MAX = torch.finfo(torch.float32).max
+FLOAT32_TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32: a smaller rate rounds towards 0
 SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's limit, which seed_everything enforces too
 DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave every class a sample
 
@@ -103,6 +104,12 @@ def hidden_sizes(default: list[int]) -> Any:
 
 
 # --- the groups ---------------------------------------------------------------------------------------
+
+
+MONITORS = ("val/acc", "val/loss", "val/acc_best", "train/loss")
+"""The metrics ``src.lit`` logs every epoch that a callback (``monitor``) or the plateau schedule may
+watch."""
+MODES = ("max", "min")
 
 
 @dataclass
@@ -323,10 +330,10 @@ def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[to
         )
     arguments = {key: value for key, value in values.items() if key != "_target_"}
     lr = arguments.get("lr")
-    if not (is_number(lr) and math.isfinite(lr) and 0 < lr <= FLOAT32_MAX):
+    if not (is_number(lr) and math.isfinite(lr) and FLOAT32_TINY <= lr <= FLOAT32_MAX):
         raise UserError(
-            f"{prefix}.lr={show(lr)}: the learning rate must be a finite number > 0 (at most {FLOAT32_MAX:.4g}, "
-            "the largest float32)"
+            f"{prefix}.lr={show(lr)}: the learning rate must be a finite number > 0 (from {FLOAT32_TINY:.4g} to "
+            f"{FLOAT32_MAX:.4g}, the smallest normal and the largest float32)"
         )
     for key, value in arguments.items():
         plain = value is None or isinstance(value, bool) or is_number(value)

@@ -10,6 +10,7 @@ Nothing here re-implements the mathematics: the numbers come from ``get_activati
 them, each formula with its numbers, to the digits the essay prints. Everything runs in float64.
 """
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor
 
 from src.cli import report_user_errors
+from src.errors import UserError
 from src.network.activations import get_activation
 from src.network.backprop import Backpropagation
 from src.network.cost import get_cost
@@ -248,11 +250,15 @@ def print_section_4() -> None:
 
 
 @report_user_errors
-def main() -> None:
+def main(arguments: list[str]) -> None:
+    if arguments:
+        raise UserError(
+            f"{arguments[0]}: python -m src.essay takes no arguments (it prints the essay's examples)"
+        )
     print("The essay's worked examples, computed by src.network (float64)")
     print_section_3()
     print_section_4()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -49,7 +49,9 @@ class TensorBoardFigures(L.Callback):
 
     def __init__(self, every_n_epochs: int = 1, max_misclassified: int = 32) -> None:
         if every_n_epochs < 1:
-            raise UserError(f"every_n_epochs={every_n_epochs} is not allowed: it must be >= 1")
+            raise UserError(
+                f"callbacks.tensorboard_figures.every_n_epochs={every_n_epochs}: must be an integer >= 1"
+            )
         if max_misclassified < 0:
             raise UserError(f"max_misclassified={max_misclassified} is not allowed: it must be >= 0")
         self.every_n_epochs = every_n_epochs

@@ -12,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 from runs import CONF, compose_config, options
 
-from src.checks import check_scheduler
+from src.checks import check_monitors, check_scheduler
 from src.command_line import check_command_line, null_groups_as_deletions
 from src.config import (
     BASES,
@@ -132,19 +132,60 @@ def scheduler_of(tmp_path, *overrides: str) -> dict:
             ["scheduler=plateau", "~scheduler.monitor"],
             "scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc",
         ),
+        (  # fails only when stepped
+            ["scheduler=step", "scheduler.step_size=0"],
+            "scheduler: torch.optim.lr_scheduler.StepLR fails with its arguments {step_size: 0, gamma: 0.5} "
+            "(ZeroDivisionError: integer modulo by zero)",
+        ),
+        (
+            ["scheduler=step", "scheduler.gamma=-1"],
+            "scheduler: torch.optim.lr_scheduler.StepLR with {step_size: 10, gamma: -1} makes the learning rate "
+            "-1 after epoch 10: it must stay a finite number >= 0",
+        ),
+        (  # the cosine falls to eta_min=-0.5 over 40 epochs: below 0 from epoch 25
+            ["scheduler=cosine", "scheduler.eta_min=-0.5"],
+            "makes the learning rate -0.03701 after epoch 25",  # -0.5 + 1.5 (1 + cos(25/40 pi)) / 2
+        ),
     ],
 )
 def test_a_scheduler_that_cannot_be_built_is_one_error_before_training(tmp_path, overrides, message):
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     with pytest.raises(UserError, match=re.escape(message)):
-        check_scheduler(scheduler_of(tmp_path, *overrides), optimizer)
+        check_scheduler(scheduler_of(tmp_path, *overrides), optimizer, epochs=40)
 
 
-def test_every_scheduler_option_builds(tmp_path):
+def test_every_scheduler_option_builds_and_steps_through_a_run(tmp_path):
+    """The check steps a copy: the optimizer it is given keeps its rate."""
     for path in sorted((CONF / "scheduler").glob("*.yaml")):
         optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-        check_scheduler(scheduler_of(tmp_path, f"scheduler={path.stem}"), optimizer)
+        check_scheduler(scheduler_of(tmp_path, f"scheduler={path.stem}"), optimizer, epochs=40)
         assert optimizer.param_groups[0]["lr"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "callbacks.early_stopping.monitor",
+            "val/ac",
+            "choose one of val/acc, val/loss, val/acc_best, train/loss",
+        ),
+        ("callbacks.model_checkpoint.mode", "maximum", "choose one of max, min"),
+        ("scheduler.monitor", "val/accc", "choose one of val/acc, val/loss, val/acc_best, train/loss"),
+    ],
+)
+def test_a_monitored_metric_or_mode_that_training_never_logs_is_refused(tmp_path, key, value, message):
+    """Lightning would find these after the first epoch (a traceback), or never (``mode``)."""
+    watching = ["callbacks=early_stopping", "scheduler=plateau"]
+    check_monitors(*watchers(tmp_path, *watching))
+    with pytest.raises(UserError, match=f"^{re.escape(f'{key}={value}: {message}')}$"):
+        check_monitors(*watchers(tmp_path, *watching, f"{key}={value}"))
+
+
+def watchers(tmp_path, *overrides: str) -> tuple[dict, dict]:
+    """The ``callbacks`` and ``scheduler`` groups of the training configuration with ``overrides``."""
+    plain = OmegaConf.to_container(compose_config("train", tmp_path, *overrides), resolve=True)
+    return plain["callbacks"], plain["scheduler"]
 
 
 def test_a_search_without_its_sweeper_is_one_line(monkeypatch, capsys):

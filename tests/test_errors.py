@@ -2,6 +2,7 @@
 before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
 
 import pytest
+import torch
 from runs import QUICK, compose_config, literal, options, run_module, write_idx
 
 from src.cli import report_user_errors, resume_command
@@ -23,7 +24,8 @@ from src.train import train
         (["optimizer.lr=-0.5"], "optimizer.lr=-0.5: the learning rate must be a finite number > 0"),
         (["optimizer.lr=nan"], "optimizer.lr=nan: the learning rate must be a finite number > 0"),
         (["optimizer.lr=inf"], "optimizer.lr=inf: the learning rate must be a finite number > 0"),
-        (["optimizer.lr=1e300"], "optimizer.lr=1e+300: .*at most 3.403e+38, the largest float32"),
+        (["optimizer.lr=1e300"], "optimizer.lr=1e+300: .*to 3.403e+38, the smallest normal and the largest"),
+        (["optimizer.lr=1e-50"], "optimizer.lr=1e-50: .*from 1.175e-38"),  # 0 in float32
         (["optimizer.lr=fast"], "optimizer.lr=fast: the learning rate must be a finite number > 0"),
         (["optimizer=momentum", "optimizer.momentum=-1"], "optimizer: torch.optim.SGD refuses .*momentum"),
         (["+optimizer.betas=[0.9,0.99]"], "optimizer: torch.optim.SGD refuses .*betas"),
@@ -52,6 +54,7 @@ from src.train import train
         (["test=maybe"], "test=maybe: must be true or false"),
         (["optimizer.lr=${nowhere}"], "optimizer.lr: Interpolation key 'nowhere' not found"),
         (["ckpt_path=/no/such/last.ckpt"], "ckpt_path=/no/such/last.ckpt does not exist: give a .ckpt file"),
+        (["ckpt_path=''"], "ckpt_path is empty: give a .ckpt file"),
         (["optimizer._target_=torch.optim.LBFGS"], "optimizer._target_=torch.optim.LBFGS: needs a closure"),
         (["optimizer._target_=torch.optim.SparseAdam"], "torch.optim.SparseAdam: needs sparse gradients"),
         (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2: training takes one SGD"),
@@ -61,6 +64,11 @@ from src.train import train
             "trainer.check_val_every_n_epoch=0: must be an integer >= 1",
         ),
         (["trainer.devices=99"], "trainer.devices=99: more CPU processes than this machine's"),
+        pytest.param(
+            ["trainer=gpu"],
+            "trainer.accelerator=gpu: torch .* finds no CUDA GPU on this machine; train on the CPU with trainer=cpu",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU"),
+        ),
         (
             ["data.val_fraction=0.001"],
             "data.val_fraction=0.001: must hold at least one image of each of the 10",
@@ -128,6 +136,8 @@ def test_evaluate_needs_a_checkpoint(tmp_path):
         evaluate(compose_config("evaluate", tmp_path / "run"))
     with pytest.raises(UserError, match=literal(f"ckpt_path={tmp_path} is a directory")):
         evaluate(compose_config("evaluate", tmp_path / "run", f"ckpt_path={tmp_path}"))
+    with pytest.raises(UserError, match=literal("trainer.limit_test_batches=0: evaluates nothing")):
+        evaluate(compose_config("evaluate", tmp_path / "run", "ckpt_path=x", "+trainer.limit_test_batches=0"))
     assert not (tmp_path / "run").exists()
 
 
@@ -220,6 +230,29 @@ def test_known_options_and_other_overrides_pass():
         "train",
         ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data.root=/x", "seed=1"],
     )
+
+
+@pytest.mark.parametrize(
+    ("config_name", "argv", "message"),
+    [
+        ("train", ["hydra.run.dir="], "hydra.run.dir is empty: give the directory the run writes into"),
+        ("train", ["-m", "hydra.sweep.dir=''", "seed=1,2"], "hydra.sweep.dir is empty"),
+        (
+            "evaluate",
+            ["ckpt_path=x.ckpt", "+fooo=1"],
+            "fooo=1: there is no setting fooo; see conf/evaluate.yaml",
+        ),
+        ("predict", ["ckpt_path=x.ckpt", "inputs=x.png", "+topk=3"], "topk=3: there is no setting topk"),
+        ("export", ["ckpt_path=x.ckpt", "+output=x.pt2"], "output=x.pt2: there is no setting output"),
+        ("demo", ["+foo=1"], "foo=1: there is no setting foo; see conf/demo.yaml"),
+    ],
+)
+def test_every_command_refuses_an_empty_run_directory_or_an_added_key(capsys, config_name, argv, message):
+    """An unset ``$RUN`` in ``hydra.run.dir=$RUN`` would write the run into the current directory; a key
+    added with ``+`` that the command never reads would be ignored without a word."""
+    with pytest.raises(SystemExit) as stop:
+        check_command_line(config_name, argv)
+    assert stop.value.code == 2 and capsys.readouterr().err.startswith(f"error: {message}")
 
 
 def test_wrapper_turns_user_errors_into_one_line_and_exit_2(capsys):

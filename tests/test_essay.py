@@ -89,3 +89,15 @@ def test_script_prints_the_essays_numbers() -> None:
         assert figure in result.stdout
     for figure in ["-0.755", "0.235", "-0.142", "0.1571", "0.1271", "13,002"]:
         assert figure in result.stdout
+
+
+def test_script_refuses_arguments_it_would_ignore(capsys) -> None:
+    from src.essay import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["extra=1"])
+    assert stop.value.code == 2
+    assert capsys.readouterr() == (
+        "",
+        "error: extra=1: python -m src.essay takes no arguments (it prints the essay's examples)\n",
+    )
