@@ -254,7 +254,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     **{
         ("src/lit.py", line): "prog_bar says only whether the progress bar shows the value"
         for line in (
-            'self.log("train/loss", self.train_loss, prog_bar=False)',
+            'self.log("train/loss", self.train_loss.compute(), prog_bar=False)',
             'self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=False)',
             'self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=False)',
             'self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=False)',
