@@ -49,6 +49,10 @@ class TrainingThroughput(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._started = self._now(trainer)
 
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._started is None:  # an epoch resumed in its middle: Lightning calls no on_train_epoch_start
+            self._started = self._now(trainer)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.samples += len(batch.y) * trainer.world_size
         self._batches_left = batch_idx + 1 < trainer.num_training_batches

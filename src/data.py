@@ -204,8 +204,11 @@ class InMemoryDataModule(L.LightningDataModule):
         batches = batches_per_chunk(self.batches_per_step, self.batch_size, x)
         sampler = MiniBatchChunks(len(y), self.batch_size, batches, True, self.seed, rank, world, self.device)
         self.train_sampler = sampler
-        self._check_limit("train", len(sampler))
-        return ResumableLoader(MiniBatchDataset(x, y, self.batch_size), sampler=sampler, batch_size=None)
+        dataset = MiniBatchDataset(x, y, self.batch_size)
+        # under overfit_batches Lightning swaps in a SequentialSampler: its batches are the mini-batches
+        overfit = self.trainer is not None and self.trainer.overfit_batches
+        self._check_limit("train", len(dataset) if overfit else len(sampler))
+        return ResumableLoader(dataset, sampler=sampler, batch_size=None)
 
     def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
         """The data already lives on the training device: a chunk needs no transfer (Lightning's default

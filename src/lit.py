@@ -172,6 +172,25 @@ class MLPClassifier(L.LightningModule):
         self.log("train/loss", self.train_loss.compute(), prog_bar=True)
         self.train_loss.reset()
 
+    TRAIN_LOSS_STATE = ("train_loss.mean_value", "train_loss.weight")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Under data parallelism only process 0 writes the checkpoint: the epoch's running ``train/loss``
+        it keeps is the sum over every process's samples (each process calls this, in step)."""
+        if self.trainer.world_size > 1:
+            state = checkpoint["state_dict"]
+            for key in self.TRAIN_LOSS_STATE:  # a copy: the state dict's tensor is the metric's own
+                state[key] = self.trainer.strategy.reduce(state[key].clone(), reduce_op="sum")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resumed under data parallelism: process 0 takes the whole running ``train/loss``, the others
+        start from zero, so that summing them at the epoch's end counts every sample once."""
+        if self.trainer.global_rank > 0:
+            state = checkpoint["state_dict"]
+            for key in self.TRAIN_LOSS_STATE:
+                if key in state:
+                    state[key] = torch.zeros_like(state[key])
+
     def _stop_if_diverged(self, losses: Tensor) -> None:
         """Raise :class:`DivergenceError` naming the first SGD step whose loss, or the weights after it,
         are not finite: training stops before anything non-finite can be checkpointed."""

@@ -53,7 +53,9 @@ class TensorBoardFigures(L.Callback):
                 f"callbacks.tensorboard_figures.every_n_epochs={every_n_epochs}: must be an integer >= 1"
             )
         if max_misclassified < 0:
-            raise UserError(f"max_misclassified={max_misclassified} is not allowed: it must be >= 0")
+            raise UserError(
+                f"callbacks.tensorboard_figures.max_misclassified={max_misclassified}: must be an integer >= 0"
+            )
         self.every_n_epochs = every_n_epochs
         self.max_misclassified = max_misclassified
         self.last_grad: Tensor | None = None

@@ -143,7 +143,8 @@ def test_a_fraction_of_the_batches_must_keep_at_least_one():
         "limit_train_batches": (0.2, limited(limit_train_batches=0.2).train_dataloader, "4 train"),
         "limit_val_batches": (0.4, limited(limit_val_batches=0.4).val_dataloader, "2 val"),
         "limit_test_batches": (0.2, limited(limit_test_batches=0.2).test_dataloader, "4 test"),
-        "overfit_batches": (0.2, limited(overfit_batches=0.2).train_dataloader, "4 train"),
+        # under overfit_batches Lightning's batches are the 126 mini-batches (a SequentialSampler)
+        "overfit_batches": (0.005, limited(overfit_batches=0.005).train_dataloader, "126 train"),
     }
     for key, (limit, loader, batches) in refused.items():
         with pytest.raises(UserError, match=f"trainer.{key}={limit} keeps none of the {batches} batch"):
@@ -155,6 +156,15 @@ def test_digits_pixels_are_grey_levels_over_16():
     x = torch.cat([x for x, _ in DigitsDataModule().load().values()])
     assert x.min() == 0.0 and x.max() == 1.0
     torch.testing.assert_close(x * 16.0, (x * 16.0).round(), rtol=0, atol=1e-5)
+
+
+def test_an_overfit_fraction_is_checked_against_the_mini_batches_lightning_trains():
+    """Under ``overfit_batches`` Lightning swaps in a SequentialSampler: the training batches it sees are
+    the data set's 126 mini-batches, not the 4 chunks of 32 (and it sets ``limit_train_batches`` to the
+    same fraction). ``overfit_batches=0.1`` trains 12 mini-batches; it was refused as keeping "none of the
+    4 train batch(es)"."""
+    data = limited(overfit_batches=0.1, limit_train_batches=0.1)
+    assert len(data.train_dataloader().dataset) == 126
 
 
 def test_the_class_defaults_are_the_configured_ones():
