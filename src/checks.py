@@ -36,6 +36,7 @@ from src.config import (
     group_options,
     integer,
     is_int,
+    is_number,
     layer_sizes_text,
     optimizer_arguments,
     parse,
@@ -138,6 +139,12 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     for key in ("num_nodes", "check_val_every_n_epoch"):
         if trainer.get(key) is not None:
             check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
+    interval = trainer.get("val_check_interval")
+    if interval is not None and not (is_number(interval) and interval > 0):
+        raise UserError(
+            f"trainer.val_check_interval={show(interval)}: must be a fraction of an epoch (0 < x <= 1) or a "
+            "number of training batches >= 1"
+        )
     if trainer.get("accumulate_grad_batches", 1) != 1:
         raise UserError(
             f"trainer.accumulate_grad_batches={show(trainer['accumulate_grad_batches'])}: training takes one "

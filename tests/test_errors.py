@@ -64,6 +64,7 @@ from src.train import train
             "trainer.check_val_every_n_epoch=0: must be an integer >= 1",
         ),
         (["trainer.devices=99"], "trainer.devices=99: more CPU processes than this machine's"),
+        (["+trainer.val_check_interval=0"], "trainer.val_check_interval=0: must be a fraction of an epoch"),
         pytest.param(
             ["trainer=gpu"],
             "trainer.accelerator=gpu: torch .* finds no CUDA GPU on this machine; train on the CPU with trainer=cpu",
