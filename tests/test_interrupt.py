@@ -172,18 +172,26 @@ def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
     assert not (tmp_path / "metrics.json").exists()
 
 
+def straight_and_interrupted(
+    tmp_path: Path, options: list[str], at_step: int
+) -> tuple[dict[str, float], TrainingInterrupted, Path]:
+    """A run never stopped (in ``straight/``), and the same run interrupted by Ctrl-C after the training
+    step that reaches ``at_step`` (in ``resumed/``): the first's metrics, the interrupt and its checkpoint."""
+    straight = train(compose_config("train", tmp_path / "straight", *options))
+    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=at_step)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(compose_config("train", tmp_path / "resumed", *options, *sender))
+    return straight, stop.value, tmp_path / "resumed" / "checkpoints" / "interrupted.ckpt"
+
+
 @pytest.mark.slow
 def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     """Mini-batch 7: 180 SGD steps per epoch in chunks of 64, 64 and 52. Interrupted after 244 steps (in
     epoch 1) and resumed: the same weights and metrics after 2 epochs as a run that was never stopped,
     bit for bit, the same number of SGD steps, and no warning that the resumed data may be unreliable."""
     options = ["trainer.max_epochs=2", "test=false", "data.batch_size=7", "data.batches_per_step=64"]
-    expected = train(compose_config("train", tmp_path / "straight", *options))
-    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=190)
-    with pytest.raises(TrainingInterrupted) as stop:
-        train(compose_config("train", tmp_path / "resumed", *options, *sender))
-    assert (stop.value.step, stop.value.epoch) == (244, 1)
-    interrupted = tmp_path / "resumed" / "checkpoints" / "interrupted.ckpt"
+    expected, stop, interrupted = straight_and_interrupted(tmp_path, options, at_step=190)
+    assert (stop.step, stop.epoch) == (244, 1)
     recwarn.clear()
     metrics = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={interrupted}"))
     assert not [w for w in recwarn if "resuming" in str(w.message)]
@@ -246,12 +254,8 @@ def test_an_epoch_resumed_in_its_middle_counts_its_training_time(tmp_path, monke
         "data.batches_per_step=32",
         "logger=csv",
     ]
-    straight = train(compose_config("train", tmp_path / "straight", *options))
-    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=1)
-    with pytest.raises(TrainingInterrupted) as stop:
-        train(compose_config("train", tmp_path / "stopped", *options, *sender))
-    assert (stop.value.step, stop.value.epoch) == (32, 0)
-    checkpoint = tmp_path / "stopped" / "checkpoints" / "interrupted.ckpt"
+    straight, stop, checkpoint = straight_and_interrupted(tmp_path, options, at_step=1)
+    assert (stop.step, stop.epoch) == (32, 0)
     resumed = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={checkpoint}"))
     assert 0 in epoch_rows(tmp_path / "resumed", "train/samples_per_sec")  # the resumed epoch has a rate
     assert resumed["train/samples_per_sec"] <= straight["train/samples_per_sec"]
