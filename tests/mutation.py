@@ -227,6 +227,15 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/lit.py", "distributed = self.trainer.world_size != 1"): "world_size is at least 1: != 1 is > 1",
     ("src/lit.py", "if self.trainer.world_size != 1:"): "world_size is at least 1: != 1 is > 1",
     **{
+        (
+            "src/lit.py",
+            f"if self.trainer.world_size {test}:",
+            'it keeps is the sum over every process\'s samples (each process calls this, in step)."""',
+        ): "with one process, Lightning's strategy.reduce returns the tensor itself"
+        for test in (">= 1", "> 0")
+    },
+    ("src/lit.py", "if self.trainer.global_rank != 0:"): "the rank is at least 0: != 0 is > 0",
+    **{
         ("src/lit.py", f"distributed = self.trainer.world_size {test}"): (
             "with one process, Lightning's strategy.reduce returns the gradient itself"
         )

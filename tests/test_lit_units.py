@@ -154,6 +154,35 @@ def test_a_checkpoint_keeps_the_epochs_running_train_loss_and_the_best_accuracy(
     assert resumed.val_acc_best.compute().item() == 0.75
 
 
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+def test_a_data_parallel_checkpoint_holds_every_processs_running_train_loss_once(world_size):
+    """Each process keeps the running sums of its own samples, and only process 0 writes the checkpoint:
+    saved, they are summed over the processes (here each holds the same sums, so the total is
+    ``world_size`` times one process's); loaded, process 0 takes them back and the others start from 0, so
+    the epoch's mean, summed over the processes at its end, counts every sample once."""
+    model, _, _ = model_and_batches()
+    model.train_loss.update(torch.tensor([1.0, 4.0]), torch.tensor([3.0, 1.0]))  # a sum of 7 over 4 samples
+    model.trainer = SimpleNamespace(
+        world_size=world_size, strategy=SimpleNamespace(reduce=lambda tensor, reduce_op: tensor * world_size)
+    )
+    checkpoint = {"state_dict": model.state_dict()}
+    model.on_save_checkpoint(checkpoint)
+    saved = checkpoint["state_dict"]
+    assert (saved["train_loss.mean_value"].item(), saved["train_loss.weight"].item()) == (
+        7 * world_size,
+        4 * world_size,
+    )
+    assert model.train_loss.weight.item() == 4  # the process's own sums are left as they are
+    for rank, share in ((0, 1), (1, 0)):
+        resumed, _, _ = model_and_batches()
+        resumed.trainer = SimpleNamespace(global_rank=rank)
+        loaded = {"state_dict": dict(saved)}
+        resumed.on_load_checkpoint(loaded)
+        resumed.load_state_dict(loaded["state_dict"])
+        assert resumed.train_loss.weight.item() == share * 4 * world_size, rank
+        assert resumed.train_loss.mean_value.item() == share * 7 * world_size, rank
+
+
 def test_plain_sgd_is_recognised_only_without_extras():
     """The fast path ``P.add_(grad, alpha=-lr)`` is taken only where torch's SGD would do exactly that."""
     params = [torch.nn.Parameter(torch.zeros(3))]
