@@ -310,6 +310,23 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/data.py", "if self.world_size >= 1:"): (
         "with one process the shard is the whole permutation: order[0::1][:n] is order"
     ),
+    ("src/data.py", "if self.world_size > 0:"): (
+        "with one process the shard is the whole permutation: order[0::1][:n] is order"
+    ),
+    (
+        "src/data.py",
+        "return Chunk(self.x.index_select(0, indices), self.y.index_select( -1, indices), self.batch_size)",
+    ): "the labels are 1-D: dimension -1 is dimension 0",
+    ("src/data.py", "if not batch.x.device == device:"): (
+        "Lightning's own transfer of a chunk already on the device moves nothing: only speed changes"
+    ),
+    ("src/data.py", 'if key == "overfit_batches" and (limit == 1 or split != "train"):'): (
+        "overfit_batches=0 then fails the fraction test below (0 < limit), and an integer 1 is no fraction"
+    ),
+    ("src/data.py", "READ_BLOCK = 3**20"): (
+        "a larger block reads the same bytes in fewer calls (gzip's read(n) returns what there is, reserving "
+        "nothing); what is kept stays bounded by the header's count plus one byte"
+    ),
     ("src/data.py", "if self.world_size <= 1:"): "world_size is at least 1: <= 1 is == 1",
     ("src/data.py", 'if key == "overfit_batches" and (limit < 0 or split != "train"):'): (
         "overfit_batches=0 (off) passes the fraction check below anyway (0 < 0 is false); Lightning refuses "
