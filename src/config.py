@@ -368,9 +368,12 @@ def allowed(rule: Any, value: Any) -> str:
 
 
 def show(value: Any) -> str:
-    """A value as it would be written on the command line."""
+    """A value as it would be written on the command line: a string that reads as a number quoted, as it
+    has to be written to stay a string (``optimizer.lr='"1e-3"'``)."""
     if value is None:
         return "null"
+    if isinstance(value, str) and looks_like_a_number(value):
+        return f'"{value}"'
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list | tuple):
@@ -378,6 +381,14 @@ def show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{key}: {show(item)}" for key, item in value.items()) + "}"
     return str(value)
+
+
+def looks_like_a_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def layer_sizes_text(sizes: list[Any]) -> str:

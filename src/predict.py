@@ -125,7 +125,8 @@ def image_files(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise UserError(f"inputs={path} does not exist: give an image file or a directory of images")
+            what = "is neither a file nor a directory" if path.exists() else "does not exist"
+            raise UserError(f"inputs={path} {what}: give an image file or a directory of images")
     return files
 
 

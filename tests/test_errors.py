@@ -27,6 +27,7 @@ from src.train import train
         (["optimizer.lr=1e300"], "optimizer.lr=1e+300: .*to 3.403e+38, the smallest normal and the largest"),
         (["optimizer.lr=1e-50"], "optimizer.lr=1e-50: .*from 1.175e-38"),  # 0 in float32
         (["optimizer.lr=fast"], "optimizer.lr=fast: the learning rate must be a finite number > 0"),
+        (["optimizer.lr='1e-3'"], 'optimizer.lr="1e-3": the learning rate must be a finite number > 0'),
         (["optimizer=momentum", "optimizer.momentum=-1"], "optimizer: torch.optim.SGD refuses .*momentum"),
         (["+optimizer.betas=[0.9,0.99]"], "optimizer: torch.optim.SGD refuses .*betas"),
         (

@@ -139,6 +139,7 @@ def test_directory_skips_other_files_and_lists_images_in_order(tmp_path, digits_
     ("make", "message"),
     [
         (lambda d: d / "missing.png", r"inputs=.*missing\.png does not exist"),
+        (lambda d: Path("/dev/zero"), r"inputs=/dev/zero is neither a file nor a directory"),
         (lambda d: d, r"inputs=.* holds no image files: allowed extensions are \.png"),
         (lambda d: write(d / "notes.txt", b"hello"), r"notes\.txt is not a readable image .*allowed"),
         (
@@ -146,7 +147,7 @@ def test_directory_skips_other_files_and_lists_images_in_order(tmp_path, digits_
             r"broken\.png is not a readable",
         ),
     ],
-    ids=["missing", "empty-directory", "not-an-image", "corrupt-png"],
+    ids=["missing", "device", "empty-directory", "not-an-image", "corrupt-png"],
 )
 def test_bad_inputs_name_the_file(tmp_path, digits_ckpt, make, message):
     with pytest.raises(UserError, match=message):
