@@ -1,5 +1,6 @@
 """Helpers shared by the tests: compose a Hydra config in-process, write tiny MNIST IDX files."""
 
+import csv
 import os
 import re
 import struct
@@ -22,6 +23,12 @@ QUICK = ["trainer.max_epochs=1", "data.batches_per_step=4", "+trainer.limit_trai
 def options(group: str) -> list[str]:
     """The options of ``conf/<group>/``, in the order error messages list them: every YAML file's name."""
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+def csv_column(run_dir: Path, name: str) -> list[tuple[int, float]]:
+    """``(epoch, value)`` of each row of the run's ``logger=csv`` file that holds ``name``."""
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return [(int(row["epoch"]), float(row[name])) for row in csv.DictReader(file) if row.get(name)]
 
 
 def literal(text: str) -> str:

@@ -1,7 +1,6 @@
 """Training stopped early: Ctrl-C or SIGTERM leaves a usable checkpoint and the command that resumes it;
 divergence stops at once, names the step and saves nothing non-finite."""
 
-import csv
 import itertools
 import os
 import shlex
@@ -15,7 +14,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from runs import compose_config, run_module, start_module
+from runs import compose_config, csv_column, run_module, start_module
 
 from src.checkpoint import load_checkpoint
 from src.errors import DivergenceError, TrainingInterrupted
@@ -172,6 +171,11 @@ def test_divergence_after_checkpoints_saves_nothing_non_finite(tmp_path):
     assert not (tmp_path / "metrics.json").exists()
 
 
+def epochs(run_dir: Path, name: str) -> dict[int, float]:
+    """``name`` of each epoch in the run's ``logger=csv`` file."""
+    return dict(csv_column(run_dir, name))
+
+
 def straight_and_interrupted(
     tmp_path: Path, options: list[str], at_step: int
 ) -> tuple[dict[str, float], TrainingInterrupted, Path]:
@@ -204,12 +208,6 @@ def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     assert torch.equal(resumed["state_dict"]["net.params"], straight["state_dict"]["net.params"])
 
 
-def epoch_rows(run_dir: Path, column: str) -> dict[int, float]:
-    """``column`` of each epoch in the run's ``logger=csv`` file."""
-    with (run_dir / "csv" / "metrics.csv").open() as file:
-        return {int(row["epoch"]): float(row[column]) for row in csv.DictReader(file) if row[column]}
-
-
 @pytest.mark.slow
 def test_a_ddp_resume_mid_epoch_reports_the_train_loss_of_a_run_never_stopped(tmp_path):
     """``trainer=ddp_cpu``, interrupted in the middle of epoch 0 and resumed. Each process keeps the
@@ -235,8 +233,8 @@ def test_a_ddp_resume_mid_epoch_reports_the_train_loss_of_a_run_never_stopped(tm
         "src.train", *options, f"hydra.run.dir={tmp_path / 'resumed'}", f"ckpt_path={checkpoint}"
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    expected = epoch_rows(tmp_path / "straight", "train/loss")[0]
-    assert epoch_rows(tmp_path / "resumed", "train/loss")[0] == pytest.approx(expected, rel=1e-6)
+    expected = epochs(tmp_path / "straight", "train/loss")[0]
+    assert epochs(tmp_path / "resumed", "train/loss")[0] == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.slow
@@ -257,7 +255,7 @@ def test_an_epoch_resumed_in_its_middle_counts_its_training_time(tmp_path, monke
     straight, stop, checkpoint = straight_and_interrupted(tmp_path, options, at_step=1)
     assert (stop.step, stop.epoch) == (32, 0)
     resumed = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={checkpoint}"))
-    assert 0 in epoch_rows(tmp_path / "resumed", "train/samples_per_sec")  # the resumed epoch has a rate
+    assert 0 in epochs(tmp_path / "resumed", "train/samples_per_sec")  # the resumed epoch has a rate
     assert resumed["train/samples_per_sec"] <= straight["train/samples_per_sec"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from runs import CONF, compose_config, run_module
+from runs import CONF, compose_config, csv_column, run_module
 
 from src.errors import UserError
 from src.loggers import build_loggers
@@ -166,12 +166,11 @@ def test_lightning_limits_that_keep_no_batch_are_one_error(tmp_path):
     ]
 
 
-def csv_column(run_dir: Path, name: str) -> list[float]:
-    with (run_dir / "csv" / "metrics.csv").open() as file:
-        return [float(row[name]) for row in csv.DictReader(file) if row.get(name)]
-
-
 @pytest.mark.slow
+def column(run_dir: Path, name: str) -> list[float]:
+    return [value for _, value in csv_column(run_dir, name)]
+
+
 def test_a_schedule_changes_the_rate_the_sgd_steps_use(tmp_path):
     """StepLR with gamma=0 after the first epoch: lr 0 from then on, so the weights, and with them
     val/loss, stay where one epoch left them (the plain-SGD step reads the new rate)."""
@@ -184,9 +183,9 @@ def test_a_schedule_changes_the_rate_the_sgd_steps_use(tmp_path):
         "scheduler.step_size=1",
         "scheduler.gamma=0.0",
     )
-    assert csv_column(tmp_path / "three", "train/lr") == [3.0, 0.0, 0.0]
+    assert column(tmp_path / "three", "train/lr") == [3.0, 0.0, 0.0]
     assert scheduled["val/loss"] == one["val/loss"]
-    assert csv_column(tmp_path / "three", "val/loss") == [one["val/loss"]] * 3
+    assert column(tmp_path / "three", "val/loss") == [one["val/loss"]] * 3
 
 
 @pytest.mark.slow
@@ -194,7 +193,7 @@ def test_a_schedule_changes_the_rate_the_sgd_steps_use(tmp_path):
 def test_schedules_lower_the_rate(tmp_path, overrides):
     """lr 1e-6 learns nothing in 3 epochs, so val/acc stays put and the plateau schedule halves the rate."""
     fit(tmp_path, "logger=csv", "trainer.max_epochs=3", "optimizer.lr=1e-6", *overrides)
-    rates = csv_column(tmp_path, "train/lr")
+    rates = column(tmp_path, "train/lr")
     assert len(rates) == 3 and rates[0] == pytest.approx(1e-6) and rates[0] >= rates[1] > rates[2]
 
 
@@ -208,7 +207,7 @@ def test_early_stopping_ends_when_val_acc_stops_improving(tmp_path):
         "callbacks=early_stopping",
         "callbacks.early_stopping.patience=1",
     )
-    assert len(csv_column(tmp_path, "val/acc")) == 2  # no improvement after the first epoch: one more, stop
+    assert len(column(tmp_path, "val/acc")) == 2  # no improvement after the first epoch: one more, stop
 
 
 def test_early_stopping_says_why_it_stops_and_nothing_per_epoch():
