@@ -87,7 +87,7 @@ def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     with config_errors():
         trainer = to_plain(cfg.trainer)
     check_trainer(trainer)
-    if trainer.get("limit_test_batches", 1) in (0, 0.0):
+    if trainer.get("limit_test_batches", 1) == 0:
         raise UserError("trainer.limit_test_batches=0: evaluates nothing; leave it out to test every batch")
     checkpoint = load_checkpoint(str(cfg.ckpt_path))
     with config_errors():
@@ -162,7 +162,7 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             "train on the CPU with trainer=cpu"
         )
     devices, cores = trainer.get("devices", 1), os.cpu_count() or 1
-    if trainer.get("accelerator") == "cpu" and is_int(devices) and devices > cores:
+    if accelerator == "cpu" and is_int(devices) and devices > cores:
         raise UserError(
             f"trainer.devices={devices}: more CPU processes than this machine's {cores} cores would only "
             f"compete for them; choose at most {cores}"
@@ -192,9 +192,11 @@ def check_monitors(callbacks: Any, scheduler: Any) -> None:
     watchers = {f"callbacks.{name}": values for name, values in (callbacks or {}).items()}
     watchers["scheduler"] = scheduler or {}
     for key, values in watchers.items():
-        if isinstance(values, Mapping) and values.get("monitor") is not None:
+        if not isinstance(values, Mapping):  # a callback switched off (null)
+            continue
+        if values.get("monitor") is not None:
             check_value(choice(MISSING, MONITORS), values["monitor"], f"{key}.monitor")
-        if isinstance(values, Mapping) and "mode" in values:
+        if "mode" in values:
             check_value(choice(MISSING, MODES), values["mode"], f"{key}.mode")
 
 

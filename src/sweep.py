@@ -87,14 +87,13 @@ def read_metrics(path: Path) -> dict[str, Any]:
     damaged by something else: none of its numbers can be trusted, and the summary must not hide that."""
     try:
         metrics = json.loads(path.read_text())
+        reason = "" if isinstance(metrics, dict) else f"found {json.dumps(metrics)}"
     except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
-        metrics = error
-    if not isinstance(metrics, dict):
-        reason = metrics if isinstance(metrics, Exception) else f"found {json.dumps(metrics)}"
-        found = " ".join(str(reason).split())[:80]
+        reason = str(error)
+    if reason:
         raise UserError(
-            f"{path}: not a JSON object of metrics as src.train and src.evaluate write one ({found}): "
-            "rerun that job, or delete the file (the job then shows -)"
+            f"{path}: not a JSON object of metrics as src.train and src.evaluate write one "
+            f"({' '.join(reason.split())[:80]}): rerun that job, or delete the file (the job then shows -)"
         )
     return metrics
 
