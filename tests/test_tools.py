@@ -166,11 +166,11 @@ def test_lightning_limits_that_keep_no_batch_are_one_error(tmp_path):
     ]
 
 
-@pytest.mark.slow
 def column(run_dir: Path, name: str) -> list[float]:
     return [value for _, value in csv_column(run_dir, name)]
 
 
+@pytest.mark.slow
 def test_a_schedule_changes_the_rate_the_sgd_steps_use(tmp_path):
     """StepLR with gamma=0 after the first epoch: lr 0 from then on, so the weights, and with them
     val/loss, stay where one epoch left them (the plain-SGD step reads the new rate)."""
