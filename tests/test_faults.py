@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 from runs import REPO, compose_config, run_module
-from test_interrupt import callback_overrides
+from test_interrupt import run_straight_and_interrupted
 
 from src.checkpoint import load_checkpoint
 from src.cli import process_rank, report_user_errors
-from src.errors import TestingInterrupted, TrainingInterrupted, UserError
+from src.errors import TestingInterrupted, UserError
 from src.evaluate import evaluate
 from src.run_dir import LOCK_FILE, claim_run_directory
 from src.train import train
@@ -32,13 +32,11 @@ RESUME_OPTIONS = ["trainer.max_epochs=9", "data.batches_per_step=64"]
 @pytest.fixture(scope="module")
 def straight_and_interrupted(tmp_path_factory) -> tuple[dict, Path]:
     """The metrics of 9 epochs straight, and ``interrupted.ckpt`` of the same run stopped in epoch 7."""
-    root = tmp_path_factory.mktemp("resume")
-    straight = train(compose_config("train", root / "straight", *RESUME_OPTIONS))
-    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=883)
-    with pytest.raises(TrainingInterrupted) as stop:
-        train(compose_config("train", root / "interrupted", *RESUME_OPTIONS, *sender))
-    assert (stop.value.step, stop.value.epoch) == (946, 7)
-    return straight, stop.value.checkpoint
+    straight, stop, checkpoint = run_straight_and_interrupted(
+        tmp_path_factory.mktemp("resume"), RESUME_OPTIONS, at_step=883
+    )
+    assert (stop.step, stop.epoch) == (946, 7)
+    return straight, checkpoint
 
 
 @pytest.mark.slow

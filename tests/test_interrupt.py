@@ -176,7 +176,7 @@ def epochs(run_dir: Path, name: str) -> dict[int, float]:
     return dict(csv_column(run_dir, name))
 
 
-def straight_and_interrupted(
+def run_straight_and_interrupted(
     tmp_path: Path, options: list[str], at_step: int
 ) -> tuple[dict[str, float], TrainingInterrupted, Path]:
     """A run never stopped (in ``straight/``), and the same run interrupted by Ctrl-C after the training
@@ -194,7 +194,7 @@ def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     epoch 1) and resumed: the same weights and metrics after 2 epochs as a run that was never stopped,
     bit for bit, the same number of SGD steps, and no warning that the resumed data may be unreliable."""
     options = ["trainer.max_epochs=2", "test=false", "data.batch_size=7", "data.batches_per_step=64"]
-    expected, stop, interrupted = straight_and_interrupted(tmp_path, options, at_step=190)
+    expected, stop, interrupted = run_straight_and_interrupted(tmp_path, options, at_step=190)
     assert (stop.step, stop.epoch) == (244, 1)
     recwarn.clear()
     metrics = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={interrupted}"))
@@ -252,7 +252,7 @@ def test_an_epoch_resumed_in_its_middle_counts_its_training_time(tmp_path, monke
         "data.batches_per_step=32",
         "logger=csv",
     ]
-    straight, stop, checkpoint = straight_and_interrupted(tmp_path, options, at_step=1)
+    straight, stop, checkpoint = run_straight_and_interrupted(tmp_path, options, at_step=1)
     assert (stop.step, stop.epoch) == (32, 0)
     resumed = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={checkpoint}"))
     assert 0 in epochs(tmp_path / "resumed", "train/samples_per_sec")  # the resumed epoch has a rate
