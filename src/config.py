@@ -32,6 +32,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 FLOAT32_MAX = torch.finfo(torch.float32).max
 FLOAT32_TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32: a smaller rate rounds towards 0
 SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's limit, which seed_everything enforces too
+SIZE_MAX = 2**63 - 1  # torch's largest size or index (int64): a larger count is a traceback deep in torch
 DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave every class a sample
 
 
@@ -56,9 +57,18 @@ def is_number(value: Any) -> bool:
 
 
 def integer(default: int, minimum: int, meaning: str = "", maximum: int | None = None) -> Any:
+    """An integer from ``minimum`` to ``maximum``; without a ``maximum``, up to :data:`SIZE_MAX`, which the
+    message names only for a value past it."""
     what = f"{meaning} must be" if meaning else "must be"
     if maximum is None:
-        return setting(default, f"{what} an integer >= {minimum}", lambda v: is_int(v) and v >= minimum)
+        return setting(
+            default,
+            lambda v: (
+                f"{what} an integer "
+                + (f"from {minimum} to {SIZE_MAX}" if is_int(v) and v > SIZE_MAX else f">= {minimum}")
+            ),
+            lambda v: is_int(v) and minimum <= v <= SIZE_MAX,
+        )
     return setting(
         default,
         f"{what} an integer from {minimum} to {maximum}",

@@ -38,6 +38,11 @@ from src.train import train
         (["data.batch_size=-10"], "data.batch_size=-10: the mini-batch size must be an integer >= 1"),
         (["data.batches_per_step=0"], "data.batches_per_step=0: must be an integer >= 1"),
         (
+            [f"data.batch_size={2**63}"],
+            f"data.batch_size={2**63}: the mini-batch size must be an integer from 1 to {2**63 - 1}",
+        ),
+        ([f"data.eval_batch_size={10**20}"], f"data.eval_batch_size={10**20}: must be an integer from 1 to "),
+        (
             ["data.test_fraction=0.95"],
             "data.val_fraction=0.1 and data.test_fraction=0.95: together they must be < 1",
         ),
