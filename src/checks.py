@@ -25,6 +25,7 @@ from src.command_line import refuse_unknown_top_level_keys
 from src.config import (
     MODES,
     MONITORS,
+    SCHEDULE_MONITORS,
     Activation,
     Cost,
     Data,
@@ -189,13 +190,13 @@ def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.
 def check_monitors(callbacks: Any, scheduler: Any) -> None:
     """Each callback's and the scheduler's ``monitor`` must name a metric training logs every epoch, and
     ``mode`` say which way is better: Lightning would only find a typo after the first epoch, or not at all."""
-    watchers = {f"callbacks.{name}": values for name, values in (callbacks or {}).items()}
-    watchers["scheduler"] = scheduler or {}
-    for key, values in watchers.items():
+    watchers = {f"callbacks.{name}": (values, MONITORS) for name, values in (callbacks or {}).items()}
+    watchers["scheduler"] = (scheduler or {}, SCHEDULE_MONITORS)
+    for key, (values, metrics) in watchers.items():
         if not isinstance(values, Mapping):  # a callback switched off (null)
             continue
         if values.get("monitor") is not None:
-            check_value(choice(MISSING, MONITORS), values["monitor"], f"{key}.monitor")
+            check_value(choice(MISSING, metrics), values["monitor"], f"{key}.monitor")
         if "mode" in values:
             check_value(choice(MISSING, MODES), values["mode"], f"{key}.mode")
 
@@ -296,8 +297,10 @@ def check_inputs_match(checkpoint: dict[str, Any], path: Any, data: dict[str, An
 
 def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: type) -> None:
     """Raise :class:`UserError` unless the checkpoint holds the network and optimizer the configuration
-    builds: resuming restores its weights and optimizer state, which only fit those."""
+    builds, and the learning-rate schedule it continues: resuming restores their state, which only fits
+    those."""
     from src.checkpoint import network_sizes
+    from src.schedule import LearningRateSchedule, resume_differences
 
     hparams = checkpoint["hyper_parameters"]
     activation = dataclasses.asdict(parse(Activation, plain["activation"], "activation"))
@@ -315,12 +318,44 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
         for name, (trained, configured) in settings.items()
         if trained != configured
     ]
+    saved_schedule = nested(checkpoint, "callbacks", LearningRateSchedule.__name__)
+    differences += resume_differences(saved_schedule, plain.get("scheduler"))
     if differences:
         raise UserError(
             f"ckpt_path={plain['ckpt_path']} was trained with {'; '.join(differences)}: resuming restores "
-            "its weights and optimizer state, so give the configuration it was trained with, or leave out "
-            "ckpt_path to start a new run"
+            "its weights, optimizer state and learning-rate schedule, so give the configuration it was "
+            "trained with, or leave out ckpt_path to start a new run"
         )
+    check_resume_position(checkpoint, plain)
+
+
+def check_resume_position(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
+    """A checkpoint written in the middle of an epoch records how many chunks of it were trained; they
+    are only the same samples with the same ``data.batch_size`` and ``data.batches_per_step``."""
+    progress = nested(checkpoint, "loops", "fit_loop", "epoch_loop.batch_progress")
+    chunks = nested(progress, "current", "completed")
+    trained = checkpoint["hyper_parameters"].get("data") or {}
+    if nested(progress, "is_last_batch") is not False or not chunks:
+        return
+    keys = ("batches_per_step", "batch_size")
+    if all(key in trained for key in keys) and any(trained[key] != plain["data"].get(key) for key in keys):
+        configured = ", ".join(f"data.{key}={show(plain['data'].get(key))}" for key in keys)
+        raise UserError(
+            f"ckpt_path={plain['ckpt_path']} stopped in the middle of an epoch, after {chunks} of its chunks "
+            f"(data.batches_per_step={trained['batches_per_step']} mini-batches of "
+            f"data.batch_size={trained['batch_size']}; configured: {configured}): resume it with those "
+            "sizes, so that the epoch goes on at the sample where it stopped"
+        )
+
+
+def nested(container: Any, *keys: str) -> Any:
+    """``container[key][key]...``, or ``None`` where a level is missing or not a dict (a checkpoint is
+    data from outside)."""
+    for key in keys:
+        if not isinstance(container, dict):
+            return None
+        container = container.get(key)
+    return container
 
 
 @contextmanager

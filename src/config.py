@@ -119,6 +119,9 @@ def hidden_sizes(default: list[int]) -> Any:
 MONITORS = ("val/acc", "val/loss", "val/acc_best", "train/loss")
 """The metrics ``src.lit`` logs every epoch that a callback (``monitor``) or the plateau schedule may
 watch."""
+SCHEDULE_MONITORS = tuple(metric for metric in MONITORS if metric.startswith("val/"))
+"""What the plateau schedule may watch: it judges an epoch when its validation ends, before the epoch's
+``train/loss`` is logged."""
 MODES = ("max", "min")
 
 

@@ -102,9 +102,39 @@ class LearningRateSchedule(L.Callback):
     def state_dict(self) -> dict[str, Any]:
         if self.scheduler is None:
             return {}
-        return {**self.scheduler.state_dict(), "pending": self.pending}
+        return {**self.scheduler.state_dict(), "pending": self.pending, "_target_": self.config["_target_"]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         restored = dict(state_dict)
         self.pending = restored.pop("pending", None)
+        restored.pop("_target_", None)
         self.restored = restored or None
+
+
+PLANNED_OVER_THE_RUN = {
+    "T_max": "scheduler=cosine's T_max is trainer.max_epochs, and a cosine schedule once started can't be "
+    "stretched over more epochs, so resume it with the trainer.max_epochs it was started with"
+}
+"""What to say of a schedule setting that conf/scheduler/ ties to the length of the run."""
+
+
+def resume_differences(saved: Any, configured: Mapping[str, Any] | None) -> list[str]:
+    """How the schedule ``configured`` (the ``scheduler`` group) differs from the one whose state a
+    checkpoint saved (``saved``: :meth:`LearningRateSchedule.state_dict`, ``{}`` for a constant rate); empty
+    when a resumed run would go on with it as it was. Only what the saved state records is compared."""
+    saved = dict(saved) if isinstance(saved, Mapping) else {}
+    configured = dict(configured or {})
+    trained_target, configured_target = saved.get("_target_"), configured.get("_target_")
+    if not saved or not configured:
+        if saved or configured:
+            shown = [(trained_target or "a schedule") if saved else "none", configured_target or "none"]
+            return [f"scheduler {shown[0]} (configured: {shown[1]})"]
+        return []
+    if trained_target is not None and trained_target != configured_target:
+        return [f"scheduler {trained_target} (configured: {configured_target})"]
+    return [
+        f"scheduler.{key} {saved[key]} (configured: {value}"
+        + (f"; {PLANNED_OVER_THE_RUN[key]})" if key in PLANNED_OVER_THE_RUN else ")")
+        for key, value in configured.items()
+        if key not in ("_target_", "monitor") and key in saved and saved[key] != value
+    ]

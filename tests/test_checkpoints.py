@@ -15,6 +15,7 @@ from runs import QUICK, REPO, compose_config, literal, run_module, write_idx
 
 import src.checkpoint
 from src.checkpoint import AtomicCheckpointIO, atomic_save, load_checkpoint, load_model
+from src.checks import validate_train
 from src.errors import UserError
 from src.evaluate import evaluate
 from src.train import train
@@ -172,6 +173,7 @@ def test_evaluating_on_data_of_another_size_names_both(tmp_path, checkpoint_path
             "optimizer {_target_: torch.optim.SGD, lr: 3.0} (configured: {_target_: torch.optim.SGD, lr: 0.5})",
         ),
         (["activation=tanh"], "activation sigmoid (configured: tanh)"),
+        (["scheduler=step"], "scheduler none (configured: torch.optim.lr_scheduler.StepLR)"),
     ],
 )
 def test_resuming_another_network_is_refused_before_training(
@@ -182,6 +184,49 @@ def test_resuming_another_network_is_refused_before_training(
     ):
         train(compose_config("train", tmp_path / "run", *QUICK, f"ckpt_path={checkpoint_path}", *overrides))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_resuming_refuses_another_schedule_or_a_stretched_cosine(tmp_path):
+    """The schedule's state is restored: another schedule, or a cosine over other epochs (its T_max is
+    trainer.max_epochs), would go on with settings it was not built with (the rate rose again)."""
+    train(compose_config("train", tmp_path / "cosine", *QUICK, "scheduler=cosine"))
+    checkpoint = tmp_path / "cosine" / "checkpoints" / "last.ckpt"
+    refusals = {
+        "trainer.max_epochs=2": "scheduler.T_max 1 (configured: 2; scheduler=cosine's T_max is trainer.max_epochs",
+        "scheduler=step": "scheduler torch.optim.lr_scheduler.CosineAnnealingLR (configured: torch.optim.lr_scheduler.StepLR)",
+        "scheduler=none": "scheduler torch.optim.lr_scheduler.CosineAnnealingLR (configured: none)",
+    }
+    for override, difference in refusals.items():
+        with pytest.raises(UserError, match=literal(f"ckpt_path={checkpoint} was trained with {difference}")):
+            train(
+                compose_config(
+                    "train", tmp_path / "run", *QUICK, "scheduler=cosine", f"ckpt_path={checkpoint}", override
+                )
+            )
+        assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_checkpoint_from_the_middle_of_an_epoch_resumes_with_its_chunks_only(tmp_path, checkpoint_path):
+    """Its position is a count of chunks of data.batches_per_step mini-batches of data.batch_size: other
+    sizes would train some samples of the epoch twice or not at all."""
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+    progress["is_last_batch"], progress["current"]["completed"] = False, 1  # stopped after its first chunk
+    torch.save(checkpoint, tmp_path / "mid_epoch.ckpt")
+    resume = ["trainer.max_epochs=2", f"ckpt_path={tmp_path / 'mid_epoch.ckpt'}"]
+    message = (
+        f"ckpt_path={tmp_path / 'mid_epoch.ckpt'} stopped in the middle of an epoch, after 1 of its chunks "
+        "(data.batches_per_step=4 mini-batches of data.batch_size=10; configured: "
+    )
+    for changed in ("data.batches_per_step=2", "data.batch_size=5"):
+        with pytest.raises(UserError, match=literal(message)):
+            validate_train(compose_config("train", tmp_path / "run", *QUICK, *resume, changed))
+    validate_train(compose_config("train", tmp_path / "run", *QUICK, *resume))  # the same sizes resume
+    progress["is_last_batch"] = True  # at an epoch's end any sizes may go on with the next epoch
+    torch.save(checkpoint, tmp_path / "mid_epoch.ckpt")
+    validate_train(compose_config("train", tmp_path / "run", *QUICK, *resume, "data.batches_per_step=2"))
 
 
 @pytest.mark.slow

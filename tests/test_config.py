@@ -171,11 +171,13 @@ def test_every_scheduler_option_builds_and_steps_through_a_run(tmp_path):
             "choose one of val/acc, val/loss, val/acc_best, train/loss",
         ),
         ("callbacks.model_checkpoint.mode", "maximum", "choose one of max, min"),
-        ("scheduler.monitor", "val/accc", "choose one of val/acc, val/loss, val/acc_best, train/loss"),
+        ("scheduler.monitor", "val/accc", "choose one of val/acc, val/loss, val/acc_best"),
+        ("scheduler.monitor", "train/loss", "choose one of val/acc, val/loss, val/acc_best"),
     ],
 )
 def test_a_monitored_metric_or_mode_that_training_never_logs_is_refused(tmp_path, key, value, message):
-    """Lightning would find these after the first epoch (a traceback), or never (``mode``)."""
+    """Lightning would find these after the first epoch (a traceback), or never (``mode``). The plateau
+    schedule judges an epoch when its validation ends, before ``train/loss`` is logged."""
     watching = ["callbacks=early_stopping", "scheduler=plateau"]
     check_monitors(*watchers(tmp_path, *watching))
     with pytest.raises(UserError, match=f"^{re.escape(f'{key}={value}: {message}')}$"):

@@ -59,10 +59,9 @@ def test_resumed_run_tests_the_same_best_checkpoint_as_an_uninterrupted_one(
 @pytest.mark.parametrize("max_epochs", [7, 3])
 def test_resume_with_nothing_left_to_train_is_refused(tmp_path, straight_and_interrupted, max_epochs):
     _, interrupted = straight_and_interrupted  # 7 epochs done, the 8th begun
+    resume = [f"trainer.max_epochs={max_epochs}", "data.batches_per_step=64", f"ckpt_path={interrupted}"]
     with pytest.raises(UserError) as refused:
-        train(
-            compose_config("train", tmp_path, f"trainer.max_epochs={max_epochs}", f"ckpt_path={interrupted}")
-        )
+        train(compose_config("train", tmp_path, *resume))
     assert str(refused.value) == (
         f"trainer.max_epochs={max_epochs}: ckpt_path={interrupted} has trained 7 epochs already, so resuming "
         "it would train nothing: give trainer.max_epochs greater than 7 (to test it, run python -m "
