@@ -182,7 +182,12 @@ def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.
     if mode == "on":
         precision = str(trainer.get("precision", "32-true"))
         precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
-        decision = decide(mode, device_type, precision, 1, optimizer)
+        strategy = trainer.get("strategy")
+        target = strategy.get("_target_", "") if isinstance(strategy, Mapping) else str(strategy or "")
+        ddp = "ddp" in target.lower()  # DDPStrategy, or Lightning's names ddp, ddp_spawn, ...
+        decision = decide(
+            mode, device_type, precision, 1, optimizer, ddp, bool(trainer.get("detect_anomaly"))
+        )
         if not decision.use_graph:
             raise UserError(refused_on(decision.reason))
 

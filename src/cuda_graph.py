@@ -71,9 +71,17 @@ def optimizer_refusal(optimizer: torch.optim.Optimizer) -> str | None:
 
 
 def decide(
-    mode: str, device_type: str, precision: str, world_size: int, optimizer: torch.optim.Optimizer
+    mode: str,
+    device_type: str,
+    precision: str,
+    world_size: int,
+    optimizer: torch.optim.Optimizer,
+    ddp: bool = False,
+    detect_anomaly: bool = False,
 ) -> Decision:
-    """Whether training replays CUDA graphs, and why (or why not)."""
+    """Whether training replays CUDA graphs, and why (or why not). ``ddp``: the network is wrapped in
+    ``DistributedDataParallel`` (``trainer=ddp``, even with one process); ``detect_anomaly``: autograd's
+    anomaly mode is on."""
     if mode not in MODES:
         raise ValueError(f"cuda_graph {mode!r} is unknown: choose one of {', '.join(MODES)}")
     if mode == "off":
@@ -93,6 +101,17 @@ def decide(
             False,
             f"data parallel over {world_size} processes averages every step's gradient across them "
             "(a collective call), which is not captured",
+        )
+    if ddp:
+        return Decision(
+            False,
+            "trainer=ddp wraps the network in DistributedDataParallel, whose gradient hooks were set up on "
+            "another stream than the capture's (trainer=gpu replays graphs on one GPU)",
+        )
+    if detect_anomaly:
+        return Decision(
+            False,
+            "trainer.detect_anomaly=true reads every backward's output on the host, which capture forbids",
         )
     refusal = optimizer_refusal(optimizer)
     if refusal is not None:
@@ -167,10 +186,17 @@ Capture = Callable[[Callable[[], None]], Callable[[], None]]
 """Records ``body`` (running it as often as it needs to) and returns what replays it."""
 
 
+CAPTURE_STREAMS: dict[int, torch.cuda.Stream] = {}
+"""One side stream per GPU for every warm-up and capture: torch keeps a cuBLAS workspace (32 MiB on an
+H100) for each stream that ever multiplied matrices, for the life of the process, so a new stream per
+capture would leak one per capture."""
+
+
 def capture_cuda_graph(body: Callable[[], None]) -> Callable[[], None]:
-    """``body`` captured as a CUDA graph, after one warm-up run on a side stream (torch's recipe: the
-    first run initialises cuBLAS and autograd's device threads, which capture must not do); the graph's
-    ``replay``. Under autocast the cast cache is switched off while capturing, as torch requires."""
+    """``body`` captured as a CUDA graph, after one warm-up run on the same side stream (torch's recipe:
+    the first run initialises cuBLAS, its workspace for the stream included, and autograd's device
+    threads, which capture must not do); the graph's ``replay``. Under autocast the cast cache is switched
+    off while capturing, as torch requires."""
     device = torch.cuda.current_device()
     autocast = torch.is_autocast_enabled("cuda")
     dtype = torch.get_autocast_dtype("cuda")
@@ -179,13 +205,15 @@ def capture_cuda_graph(body: Callable[[], None]) -> Callable[[], None]:
         with torch.autocast("cuda", dtype=dtype, enabled=autocast, cache_enabled=False):
             body()
 
-    side = torch.cuda.Stream(device)
+    side = CAPTURE_STREAMS.get(device)
+    if side is None:
+        side = CAPTURE_STREAMS[device] = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):
         recorded()
     torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    with torch.cuda.graph(graph, stream=side):
         recorded()
     return graph.replay
 
@@ -308,6 +336,8 @@ def chunk_graphs_for(
     precision: str,
     world_size: int,
     log: Callable[[str], None],
+    ddp: bool = False,
+    detect_anomaly: bool = False,
 ) -> ChunkGraphs | None:
     """The :class:`ChunkGraphs` a fit trains with, or ``None`` for the eager loop; called once per fit.
 
@@ -318,7 +348,7 @@ def chunk_graphs_for(
     refusal = capturable_off_gpu(device_type, optimizer)
     if refusal is not None:
         raise UserError(refusal)
-    decision = decide(mode, device_type, precision, world_size, optimizer)
+    decision = decide(mode, device_type, precision, world_size, optimizer, ddp, detect_anomaly)
     if decision.use_graph:
         log(f"cuda graph: each chunk of SGD steps is replayed as one CUDA graph ({decision.reason})")
         return ChunkGraphs(loss_of, params, optimizer, make_step)

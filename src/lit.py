@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from torchmetrics import MaxMetric, MeanMetric
@@ -110,6 +111,8 @@ class MLPClassifier(L.LightningModule):
             self.trainer.precision,
             self.trainer.world_size,
             rank_zero_info,
+            ddp=isinstance(self.trainer.strategy, DDPStrategy),
+            detect_anomaly=torch.is_anomaly_enabled(),
         )
 
     def on_train_end(self) -> None:

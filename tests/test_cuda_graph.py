@@ -93,6 +93,16 @@ def test_every_impossible_case_trains_eagerly_and_says_why(device, precision, wo
         assert not use and why.startswith(reason)
 
 
+def test_ddp_even_with_one_process_and_anomaly_mode_train_eagerly():
+    """DDP's gradient hooks were set up on another stream than the capture's; anomaly mode reads each
+    backward's output on the host."""
+    for mode in ("auto", "on"):
+        use, why = decide(mode, "cuda", "32-true", 1, SGD, ddp=True)
+        assert not use and why.startswith("trainer=ddp wraps the network in DistributedDataParallel")
+        use, why = decide(mode, "cuda", "32-true", 1, SGD, detect_anomaly=True)
+        assert not use and why.startswith("trainer.detect_anomaly=true reads every backward's output")
+
+
 def test_off_is_always_eager():
     assert decide("off", "cuda", "32-true", 1, SGD) == (False, "model.cuda_graph=off")
     with pytest.raises(ValueError, match="cuda_graph 'yes' is unknown"):
@@ -158,6 +168,19 @@ def test_the_mode_is_one_of_three():
             "optimizer.capturable=true: torch runs a capturable Adam step",
         ),
         ("off", TRAINER_CPU, ADAM_CAPTURABLE, "optimizer.capturable=true: torch runs a capturable Adam step"),
+        (
+            "on",
+            {**TRAINER_GPU, "strategy": {"_target_": "lightning.pytorch.strategies.DDPStrategy"}},
+            SGD,
+            "model.cuda_graph=on: trainer=ddp wraps the network",
+        ),
+        ("on", {**TRAINER_GPU, "strategy": "ddp_spawn"}, SGD, "model.cuda_graph=on: trainer=ddp wraps"),
+        (
+            "on",
+            {**TRAINER_GPU, "detect_anomaly": True},
+            SGD,
+            "model.cuda_graph=on: trainer.detect_anomaly=true",
+        ),
     ],
 )
 def test_config_refuses_what_it_can_see_is_impossible(mode, trainer, optimizer, message):
@@ -174,6 +197,8 @@ def test_config_refuses_what_it_can_see_is_impossible(mode, trainer, optimizer, 
         ("on", {"accelerator": "auto", "precision": "bf16-mixed"}, MOMENTUM),
         ("on", TRAINER_GPU, ADAM_CAPTURABLE),
         ("auto", TRAINER_GPU, torch.optim.RMSprop(params())),
+        ("auto", {**TRAINER_GPU, "strategy": "ddp"}, SGD),  # auto falls back when the run starts
+        ("on", {**TRAINER_GPU, "strategy": "auto", "detect_anomaly": False}, SGD),
     ],
 )
 def test_config_accepts_what_can_run(mode, trainer, optimizer):
@@ -361,7 +386,7 @@ def test_training_step_through_chunk_graphs_trains_as_eagerly(tmp_path, monkeypa
     quick = ["trainer.max_epochs=2", "data.batches_per_step=64", "test=false"]
     eager = train(compose_config("train", tmp_path / "eager", *quick))
 
-    def with_stand_in(mode, loss_of, params, optimizer, make_step, *context):
+    def with_stand_in(mode, loss_of, params, optimizer, make_step, *context, **options):
         return ChunkGraphs(loss_of, params, optimizer, make_step, capture=EagerCapture())
 
     monkeypatch.setattr("src.lit.chunk_graphs_for", with_stand_in)
@@ -506,7 +531,7 @@ def test_gpu_graph_memory_is_the_static_buffers_and_a_pool():
     memory = graph_memory([784, 16, 16, 10], 10, 128)
     print(f"784-16-16-10 batch 10 x 128: {memory}")
     assert memory["static"] == 4_065_792
-    assert memory["allocated"] >= memory["static"] and memory["reserved"] >= memory["allocated"]
+    assert 0 < memory["pool allocated"] <= memory["pool reserved"]
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, needs_cuda])])
