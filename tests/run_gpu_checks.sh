@@ -6,11 +6,15 @@
 # outcome and the exit code is non-zero when any failed.
 # Usage: bash tests/run_gpu_checks.sh [MNIST_ROOT]   (after `pip install -e '.[dev]'`; MNIST_ROOT holds
 # MNIST/raw/*, default $MNIST_ROOT or /tmp/data, where ../shared/gpu's .gpu/setup unpacks it)
+# Environment: GPU_CHECKS_SECONDS (default 540): the whole script ends within it, the summary included,
+# each section cut to the time left (a lent GPU runs one command for at most 600 s); RUNS_DIR: where the
+# essay_mnist runs are written (default: a temporary folder), e.g. a folder that is copied back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mnist_root=${1:-${MNIST_ROOT:-/tmp/data}}
 python=$(command -v python3 || command -v python)  # a GPU machine's torch may be in python3 only
 started=$SECONDS
+deadline=$((started + ${GPU_CHECKS_SECONDS:-540} - 10))  # 10 s kept for the summary
 outcomes=()
 
 record() { # record NAME STATUS LIMIT SECONDS: the summary's line for a command that ran SECONDS (at most LIMIT)
@@ -23,9 +27,15 @@ record() { # record NAME STATUS LIMIT SECONDS: the summary's line for a command 
     outcomes+=("$outcome in $4 s: $1")
 }
 
-section() { # section NAME SECONDS COMMAND...: runs the command, at most SECONDS, and records its outcome
+section() { # section NAME SECONDS COMMAND...: runs the command, at most SECONDS (and no later than the
+    # deadline), and records its outcome
     local name=$1 limit=$2 began=$SECONDS
     shift 2
+    if ((deadline - SECONDS < limit)); then limit=$((deadline - SECONDS)); fi
+    if ((limit < 5)); then
+        outcomes+=("FAILED (not run: GPU_CHECKS_SECONDS spent): $name")
+        return
+    fi
     echo "=== $name"
     timeout "$limit" bash -c '"$@"' "$name" "$@"  # a command or one of the exported functions below
     record "$name" $? "$limit" $((SECONDS - began))
@@ -61,7 +71,8 @@ sys.exit(0 if fast and accurate else 1)
 PY
 }
 
-runs=$(mktemp -d)
+runs=${RUNS_DIR:-$(mktemp -d)}
+mkdir -p "$runs"
 export python mnist_root runs
 export -f essay_mnist compare_essay_mnist
 # the same run on this machine's CPU, in the background while the GPU checks run (one thread: it should
@@ -86,7 +97,7 @@ section "essay_mnist: GPU against CPU" 30 compare_essay_mnist
 # (real ones when ../shared/data holds them) keep the slowest pipelines' one whole epoch short: 2 presets
 # x 2 batch sizes x 9 pipelines x 2 rounds of about a second each.
 section "benchmark --device cuda" 300 "$python" -m benchmarks --device cuda --preset digits,mnist --batch-size 10,100 \
-    --train-size 10000 --seconds 1 --repeats 2 --markdown
+    --train-size 10000 --seconds 1 --repeats 2 --markdown --data-root "$mnist_root"
 
 # what a graph costs in GPU memory: static buffers exact, the private pool as memory_allocated/memory_reserved
 # grow across a capture
