@@ -18,7 +18,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.checkpoint import finite_weights, replaced_atomically
-from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted, UserError
+from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted
 from src.lightning_compat import stop_as_after_sigterm
 
 
@@ -249,8 +249,6 @@ class BestCheckpoint(ModelCheckpoint):
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         # Lightning restores callbacks also when it tests a checkpoint: only resuming carries over
         self._resuming = trainer.state.fn == TrainerFn.FITTING
-        if self._resuming:
-            refuse_nothing_to_train(trainer, checkpoint)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         scores = state_dict.get("best_k_models") or {}
@@ -276,21 +274,3 @@ class BestCheckpoint(ModelCheckpoint):
                         shutil.copyfile(source, tmp)
             trainer.strategy.barrier("BestCheckpoint.copies")
             self._copies = {}
-
-
-def refuse_nothing_to_train(trainer: L.Trainer, checkpoint: dict[str, Any]) -> None:
-    """Raise :class:`UserError` if resuming ``checkpoint`` would train nothing: it has reached
-    ``trainer.max_epochs`` (or ``max_steps``) already. Lightning would end ``fit`` at once and test it."""
-    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-    where = f"ckpt_path={trainer.ckpt_path}"
-    for key, done, unit in (
-        ("max_epochs", progress.get("processed"), "epochs"),
-        ("max_steps", checkpoint.get("global_step"), "SGD steps"),
-    ):
-        limit = getattr(trainer, key)
-        if isinstance(done, int) and limit not in (None, -1) and done >= limit:
-            raise UserError(
-                f"trainer.{key}={limit}: {where} has trained {done} {unit} already, so resuming it would "
-                f"train nothing: give trainer.{key} greater than {done} (to test it, run python -m "
-                f"src.evaluate {where})"
-            )

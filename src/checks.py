@@ -332,6 +332,55 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
             "trained with, or leave out ckpt_path to start a new run"
         )
     check_resume_position(checkpoint, plain)
+    check_something_left_to_train(checkpoint, plain)
+
+
+def check_something_left_to_train(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
+    """Refuse a resume that would train nothing: the checkpoint has reached ``trainer.max_epochs`` (or
+    ``max_steps``) already, or it is where early stopping or the plateau schedule's ``max_reductions``
+    ended its run. Lightning would end ``fit`` at once and test it, or train on where the run, never
+    stopped, would not have."""
+    where = f"ckpt_path={plain['ckpt_path']}"
+    trainer = plain["trainer"]
+    epochs_done = nested(checkpoint, "loops", "fit_loop", "epoch_progress", "current", "processed")
+    for key, done, unit in (
+        ("max_epochs", epochs_done, "epochs"),
+        ("max_steps", checkpoint.get("global_step"), "SGD steps"),
+    ):
+        limit = trainer.get(key)
+        if is_int(done) and limit not in (None, -1) and done >= limit:
+            raise UserError(
+                f"trainer.{key}={limit}: {where} has trained {done} {unit} already, so resuming it would "
+                f"train nothing: give trainer.{key} greater than {done} (to test it, run python -m "
+                f"src.evaluate {where})"
+            )
+    ended_by = what_ended_the_run(nested(checkpoint, "callbacks") or {}, plain)
+    if ended_by is not None:
+        raise UserError(
+            f"{where} is where {ended_by} ended its run, so resuming it with the same settings would train "
+            f"nothing (to test it, run python -m src.evaluate {where})"
+        )
+
+
+def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
+    """Which of the configured stopping rules had ended the run whose callbacks' state ``saved`` holds,
+    in words; ``None`` if none had. Lightning restores their state, so they would only stop later."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    for values in (plain.get("callbacks") or {}).values():
+        if not (isinstance(values, Mapping) and str(values.get("_target_", "")).endswith("EarlyStopping")):
+            continue
+        key = EarlyStopping(monitor=values["monitor"], mode=values.get("mode", "min")).state_key
+        state = nested(saved, key)
+        patience, waited = nested(state, "patience"), nested(state, "wait_count")
+        stalled = is_int(patience) and is_int(waited) and waited >= max(patience, 1)
+        if stalled or (is_int(nested(state, "stopped_epoch")) and state["stopped_epoch"] > 0):
+            plural = "" if waited == 1 else "s"
+            return f"early stopping (after {waited} validation{plural} without a better {values['monitor']})"
+    if nested(saved, "LearningRateSchedule", "should_stop") is True:
+        reductions = nested(saved, "LearningRateSchedule", "max_reductions")
+        return f"the plateau schedule (scheduler.max_reductions={reductions} reached)"
+    return None
 
 
 def check_resume_position(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:

@@ -230,6 +230,34 @@ def test_a_checkpoint_from_the_middle_of_an_epoch_resumes_with_its_chunks_only(t
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stopping", "ended_by"),
+    [
+        (
+            ["callbacks=early_stopping", "callbacks.early_stopping.patience=1", "optimizer.lr=1e-12"],
+            "early stopping (after 1 validation without a better val/acc)",
+        ),
+        (
+            ["scheduler=plateau", "scheduler.patience=0", "scheduler.max_reductions=0", "optimizer.lr=1e-6"],
+            "the plateau schedule (scheduler.max_reductions=0 reached)",
+        ),
+    ],
+    ids=["early_stopping", "plateau"],
+)
+def test_resuming_where_a_stopping_rule_ended_the_run_is_refused(tmp_path, stopping, ended_by):
+    """A rate too small to change val/acc: the rule ends the run after its second epoch. Resumed with the
+    same rule and more epochs, Lightning would train on where the run never stopped did not."""
+    metrics = train(compose_config("train", tmp_path / "stopped", *QUICK, "trainer.max_epochs=6", *stopping))
+    checkpoint = tmp_path / "stopped" / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(checkpoint)["epoch"] == 1 and "val/acc" in metrics
+    resume = ["trainer.max_epochs=10", f"ckpt_path={checkpoint}"]
+    with pytest.raises(UserError, match=literal(f"ckpt_path={checkpoint} is where {ended_by} ended its run")):
+        validate_train(compose_config("train", tmp_path / "run", *QUICK, *resume, *stopping))
+    if stopping[0] == "callbacks=early_stopping":  # without the rule the run may go on
+        validate_train(compose_config("train", tmp_path / "run", *QUICK, *resume, *stopping[2:]))
+
+
+@pytest.mark.slow
 def test_last_checkpoint_is_the_last_epoch_even_when_val_acc_stops_improving(tmp_path):
     """With a learning rate too small to change the predictions, val/acc never improves after epoch 0."""
     train(compose_config("train", tmp_path, *QUICK, "trainer.max_epochs=4", "optimizer.lr=1e-12"))
