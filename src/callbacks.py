@@ -224,9 +224,34 @@ def interrupts_reported(trainer: L.Trainer) -> Iterator[None]:
     raise_if_interrupted(trainer)
 
 
-class BestCheckpoint(ModelCheckpoint):
-    """Lightning's ``ModelCheckpoint`` that keeps the best checkpoints when training resumes into a new run
-    directory, and refuses to resume a run that has nothing left to train.
+class SafeModelCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` that takes from a checkpoint's state only the paths of checkpoints
+    beside it (:func:`checkpoints_beside`): Lightning restores them as they are, deletes the one a better
+    checkpoint replaces, and so deleted any path a crafted checkpoint named (``local:///home``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resuming = False
+        self._folder: Path | None = None
+
+    @property
+    def state_key(self) -> str:
+        # the key of Lightning's ModelCheckpoint: checkpoints written with either class resume with either
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        # Lightning restores callbacks also when it tests a checkpoint: only resuming carries over
+        self._resuming = trainer.state.fn == TrainerFn.FITTING
+        self._folder = Path(trainer.ckpt_path).resolve().parent if trainer.ckpt_path else None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if isinstance(state_dict, dict):  # else nothing a run of ours saved: start afresh
+            super().load_state_dict(checkpoints_beside(state_dict, self._folder))
+
+
+class BestCheckpoint(SafeModelCheckpoint):
+    """A :class:`SafeModelCheckpoint` that keeps the best checkpoints when training resumes into a new run
+    directory.
 
     Lightning keeps the best score only if the checkpoint directory is unchanged ("The dirpath has
     changed ... won't be reloaded"); resumed into a new run directory, the first epoch after resuming then
@@ -238,20 +263,13 @@ class BestCheckpoint(ModelCheckpoint):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resuming = False
         self._copies: dict[Path, Path] = {}
 
-    @property
-    def state_key(self) -> str:
-        # the key of Lightning's ModelCheckpoint: checkpoints written with either class resume with either
-        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
-
-    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        # Lightning restores callbacks also when it tests a checkpoint: only resuming carries over
-        self._resuming = trainer.state.fn == TrainerFn.FITTING
-
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        scores = state_dict.get("best_k_models") or {}
+        if not isinstance(state_dict, dict):
+            return
+        state_dict = checkpoints_beside(state_dict, self._folder)
+        scores = state_dict["best_k_models"]
         best = state_dict.get("best_model_path") or ""
         if not self._resuming or state_dict.get("dirpath") == self.dirpath or not Path(best).is_file():
             super().load_state_dict(state_dict)
@@ -274,3 +292,28 @@ class BestCheckpoint(ModelCheckpoint):
                         shutil.copyfile(source, tmp)
             trainer.strategy.barrier("BestCheckpoint.copies")
             self._copies = {}
+
+
+MODEL_CHECKPOINT_PATHS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+def checkpoints_beside(state: dict[str, Any], folder: Path | None) -> dict[str, Any]:
+    """A ``ModelCheckpoint``'s state read from a checkpoint, naming only ``.ckpt`` files in ``folder`` (the
+    folder of that checkpoint, where its run wrote them); any other path is dropped. A checkpoint is data:
+    restored as it is, a path such as ``local:///home`` is one Lightning deletes when a better checkpoint
+    replaces it, and one elsewhere would be copied into the new run directory."""
+
+    def beside(path: Any) -> bool:
+        if not (isinstance(path, str) and path.endswith(".ckpt") and "://" not in path and "\0" not in path):
+            return False
+        return folder is not None and Path(path).resolve().parent == folder and not Path(path).is_symlink()
+
+    state = dict(state)
+    for key in MODEL_CHECKPOINT_PATHS:
+        if key in state and not beside(state[key]):
+            state[key] = ""
+    scores = state.get("best_k_models")
+    state["best_k_models"] = (
+        {path: score for path, score in scores.items() if beside(path)} if isinstance(scores, dict) else {}
+    )
+    return state

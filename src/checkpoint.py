@@ -93,6 +93,10 @@ def short_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {first_sentence}" if first_sentence else type(error).__name__
 
 
+WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+"""The dtypes a trained network's parameters can have (``trainer.precision``)."""
+
+
 def check_structure(checkpoint: Any, where: str) -> None:
     """Raise :class:`UserError` unless ``checkpoint`` is a dict with our network's hyperparameters (plain
     data, see :func:`checked_hparams`, which replace the file's) and a finite floating-point parameter
@@ -121,9 +125,19 @@ def check_structure(checkpoint: Any, where: str) -> None:
             f"{where}: its hyper_parameters describe a {layer_sizes_text(sizes)} network with {expected} "
             f"weights and biases, but its state_dict's net.params has {found}: {WRITTEN_BY}"
         )
-    if not params.is_floating_point():
+    if params.layout != torch.strided:
         raise UserError(
-            f"{where}: its state_dict's net.params holds {params.dtype}, not floating-point weights"
+            f"{where}: its state_dict's net.params is a sparse tensor ({params.layout}), not a dense vector"
+        )
+    if params.dtype not in WEIGHT_DTYPES:
+        raise UserError(
+            f"{where}: its state_dict's net.params holds {params.dtype}, not weights in float16, bfloat16, "
+            "float32 or float64"
+        )
+    if expected > 1 and params.stride(0) == 0:  # a file of one number that any computation would expand
+        raise UserError(
+            f"{where}: its state_dict's net.params is one stored value repeated {expected} times (stride 0), "
+            f"not a vector of {expected} weights"
         )
     if not bool(torch.isfinite(params).all()):
         raise UserError(

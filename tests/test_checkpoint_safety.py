@@ -142,7 +142,10 @@ def test_todays_checkpoints_still_load_and_older_ones_too(tmp_path, trained):
     [
         (lambda p: p.index_fill(0, torch.tensor([3]), float("nan")), "net.params holds 1 NaN or infinite"),
         (lambda p: p.index_fill(0, torch.tensor([0, 5]), float("inf")), "net.params holds 2 NaN or infinite"),
-        (lambda p: p.round().int(), "net.params holds torch.int32, not floating-point weights"),
+        (
+            lambda p: p.round().int(),
+            "net.params holds torch.int32, not weights in float16, bfloat16, float32",
+        ),
     ],
     ids=["nan", "inf", "int"],
 )
@@ -155,3 +158,58 @@ def test_non_finite_or_integer_weights_are_refused_at_load(tmp_path, trained, we
         load_model(path)
     with pytest.raises(UserError, match=literal(message)):
         evaluate(compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={path}"))
+
+
+@pytest.mark.slow
+def test_a_resumed_checkpoint_names_no_file_to_delete_or_copy(tmp_path, trained):
+    """The checkpoint callbacks' state holds paths Lightning restores as they are, deletes when a better
+    checkpoint replaces them (any ``local://`` path) and copies into a new run directory: only the
+    checkpoints beside the resumed one count; a folder, a file and a secret elsewhere stay where they are."""
+    folder, victim, secret = tmp_path / "folder", tmp_path / "victim.txt", tmp_path / "secret.ckpt"
+    folder.mkdir()
+    (folder / "inside.txt").write_text("kept")
+    victim.write_text("kept")
+    secret.write_text("not to be copied")
+    checkpoint = copy.deepcopy(trained)
+    for key, state in checkpoint["callbacks"].items():
+        if key.startswith("ModelCheckpoint"):
+            state.pop("dirpath")  # "the same run directory": Lightning restores every path
+            state["best_model_path"] = f"local://{victim}"
+            state["kth_best_model_path"] = f"local://{folder}"
+            state["last_model_path"] = f"local://{victim}"
+            state["best_k_models"] = {f"local://{folder}": torch.tensor(0.0), str(secret): torch.tensor(1.0)}
+            state["best_model_score"] = state["kth_value"] = torch.tensor(0.0)
+    path = tmp_path / "crafted" / "last.ckpt"
+    path.parent.mkdir()
+    torch.save(checkpoint, path)
+    train(compose_config("train", tmp_path / "run", *QUICK, "trainer.max_epochs=3", f"ckpt_path={path}"))
+    assert (folder / "inside.txt").read_text() == victim.read_text() == "kept"
+    written = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
+    assert "last.ckpt" in written and all(
+        name == "last.ckpt" or name.startswith("epoch_") for name in written
+    )
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (
+            lambda p: p.to(torch.float8_e4m3fn),
+            "net.params holds torch.float8_e4m3fn, not weights in float16, bfloat16, float32 or float64",
+        ),
+        (lambda p: p.to_sparse(), "net.params is a sparse tensor (torch.sparse_coo), not a dense vector"),
+        (
+            lambda p: p[:1].expand(len(p)),
+            "net.params is one stored value repeated 1482 times (stride 0), not a vector of 1482 weights",
+        ),
+    ],
+    ids=["float8", "sparse", "expanded"],
+)
+def test_weights_of_another_kind_are_one_line(tmp_path, trained, weights, message):
+    """Each crashed ``torch.isfinite`` (float8, sparse), or declared any size in a file of one value."""
+    checkpoint = copy.deepcopy(trained)
+    checkpoint["state_dict"]["net.params"] = weights(checkpoint["state_dict"]["net.params"])
+    path = tmp_path / "odd.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(UserError, match=literal(f"ckpt_path={path}: its state_dict's {message}")):
+        load_model(path)
