@@ -45,6 +45,9 @@ from src.errors import UserError
 from src.metrics_file import write_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+"""The formats Pillow may decode an input as, whatever its name: left to itself Pillow picks a decoder by
+the file's content, and one of them (EPS) runs Ghostscript on it."""
 INK_THRESHOLD = 0.1  # a pixel is ink above this share of the brightest ink (after the noise floor)
 NOISE_SIGMAS = 3.0  # the noise floor: the background's median plus this many standard deviations
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation, for normally distributed noise
@@ -55,6 +58,8 @@ the float32 grey conversion take about 25 bytes per pixel at the peak, so this c
 0.6 GB; a small file can announce a huge image (a 490 KB PNG of 13000x13000 pixels took 4.1 GB), so the
 size is checked in the header, before decoding. Pillow's own limit (``Image.MAX_IMAGE_PIXELS``, 89
 million, an error only past twice that) is far higher."""
+MAX_SIDE = math.isqrt(MAX_PIXELS)
+"""The largest square window around the ink that :func:`fit` cuts out; a longer stroke is shrunk first."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ def read_image(path: Path) -> Image.Image:
     """The decoded image at ``path``, upright as its EXIF orientation says; refused before decoding when
     its header announces more than :data:`MAX_PIXELS` pixels."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=IMAGE_FORMATS) as image:
             width, height = image.size  # from the header: nothing decoded yet
             if width * height > MAX_PIXELS:
                 raise UserError(
@@ -145,8 +150,8 @@ def read_image(path: Path) -> Image.Image:
             return ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise UserError(
-            f"inputs: {path} is not a readable image ({short_reason(error)}): allowed are image "
-            f"files Pillow can decode ({', '.join(IMAGE_SUFFIXES)})"
+            f"inputs: {path} is not a readable image ({short_reason(error)}): allowed are "
+            f"{', '.join(IMAGE_FORMATS)} images ({', '.join(IMAGE_SUFFIXES)})"
         ) from None
 
 
@@ -179,6 +184,9 @@ def fit(ink: Tensor, layout: Layout) -> Tensor:
         return torch.zeros(layout.side, layout.side)
     top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
     window = math.ceil(max(bottom - top, right - left) * layout.side / layout.box)
+    if window > MAX_SIDE:  # a long thin stroke: its square window would not fit in memory, so shrink first
+        shrunk = torch.nn.functional.avg_pool2d(ink, math.ceil(window / MAX_SIDE), ceil_mode=True)
+        return fit(shrunk / shrunk.max(), layout)
     if layout.centre_of_mass:
         box = ink[0, top:bottom, left:right]
         centre_y = top + float((box.sum(1) * (torch.arange(bottom - top) + 0.5)).sum() / box.sum())

@@ -3,6 +3,7 @@ checkpoint; bad input ends in one error line."""
 
 import functools
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -152,6 +153,30 @@ def test_directory_skips_other_files_and_lists_images_in_order(tmp_path, digits_
 def test_bad_inputs_name_the_file(tmp_path, digits_ckpt, make, message):
     with pytest.raises(UserError, match=message):
         predict(digits_ckpt, make(tmp_path))
+
+
+def test_a_file_of_another_format_is_never_decoded(tmp_path, digits_ckpt, monkeypatch):
+    """PostScript named .png: Pillow would pick its EPS decoder by the content and run Ghostscript on it
+    (here a stand-in ``gs`` that leaves a mark)."""
+    mark = tmp_path / "ghostscript_ran"
+    fake = tmp_path / "bin" / "gs"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ntouch {mark}\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nnewpath 0 0 moveto 28 28 lineto stroke\n"
+    with pytest.raises(UserError, match=r"evil\.png is not a readable image .*allowed are PNG, JPEG"):
+        predict(digits_ckpt, write(tmp_path / "evil.png", eps))
+    assert not mark.exists()
+
+
+def test_a_long_thin_stroke_is_shrunk_before_its_square_window_is_cut():
+    """A 3 x 100,000 line (a 377-byte PNG) asked for a 140,000-pixel square window, 78 GB of float32."""
+    ink = torch.zeros(1, 3, 100_000)
+    ink[0, 1] = 1.0
+    fitted = predict_module.fit(ink, Layout(28, 20, centre_of_mass=True))
+    assert fitted.shape == (28, 28) and fitted.max() == 1.0
+    assert fitted[13:15, 4:24].min() > 0 and fitted[:13].max() == 0 == fitted[15:].max()  # the middle 20
 
 
 def test_corrupt_image_in_a_directory_is_an_error(tmp_path, digits_ckpt):
