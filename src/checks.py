@@ -331,8 +331,68 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
             "its weights, optimizer state and learning-rate schedule, so give the configuration it was "
             "trained with, or leave out ckpt_path to start a new run"
         )
+    check_training_state(checkpoint, plain)
     check_resume_position(checkpoint, plain)
     check_something_left_to_train(checkpoint, plain)
+
+
+def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
+    """What Lightning restores besides the weights is data too: the step and epoch counters, the loops'
+    progress counts, and the optimizer's state, whose settings must be those its hyper_parameters (checked
+    against the configuration) describe: a learning rate hidden there would be the one training used."""
+    from src.checkpoint import WRITTEN_BY
+
+    where = f"ckpt_path={plain['ckpt_path']}"
+    counters = [
+        checkpoint.get("epoch"),
+        checkpoint.get("global_step"),
+        *progress_counts(nested(checkpoint, "loops")),
+    ]
+    if not isinstance(nested(checkpoint, "loops", "fit_loop"), dict) or not all(
+        is_int(count) and count >= 0 for count in counters
+    ):
+        raise UserError(f"{where}: its epoch, step or loop counters are not counts: {WRITTEN_BY}")
+    states = checkpoint.get("optimizer_states")
+    groups = nested(states[0], "param_groups") if isinstance(states, list) and len(states) == 1 else None
+    one_group = isinstance(groups, list) and len(groups) == 1 and isinstance(groups[0], dict)
+    if not (one_group and isinstance(nested(states[0], "state"), dict)):
+        raise UserError(
+            f"{where}: its optimizer_states are not the state of one torch optimizer: {WRITTEN_BY}"
+        )
+    group, scheduled = groups[0], bool(plain.get("scheduler"))
+    for key, configured in plain["optimizer"].items():
+        saved = group.get(key)
+        if key == "lr" and scheduled:  # a schedule moves lr; it keeps the configured one as initial_lr
+            saved = group.get("initial_lr", saved)
+            agrees = saved == configured or (
+                "initial_lr" not in group and is_number(saved) and 0 < saved <= configured
+            )
+        else:
+            agrees = key == "_target_" or as_list(saved) == as_list(configured)
+        if not agrees:
+            raise UserError(
+                f"{where}: its optimizer state holds {key}={show(saved)}, but its hyper_parameters (and this "
+                f"configuration) say optimizer.{key}={show(configured)}: {WRITTEN_BY}"
+            )
+
+
+def progress_counts(loops: Any) -> list[Any]:
+    """Every count of Lightning's progress trackers in a checkpoint's ``loops`` (the values of its
+    ``total`` and ``current`` entries)."""
+    if not isinstance(loops, dict):
+        return []
+    counts = [
+        value
+        for key, part in loops.items()
+        if key in ("total", "current") and isinstance(part, dict)
+        for value in part.values()
+    ]
+    return counts + [count for value in loops.values() for count in progress_counts(value)]
+
+
+def as_list(value: Any) -> Any:
+    """A tuple as a list (the YAML of ``betas`` against torch's tuple)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_something_left_to_train(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:

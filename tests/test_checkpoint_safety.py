@@ -10,6 +10,7 @@ import torch
 from runs import QUICK, compose_config, literal, run_module
 
 from src.checkpoint import load_checkpoint, load_model
+from src.checks import validate_train
 from src.errors import UserError
 from src.evaluate import evaluate
 from src.train import train
@@ -213,3 +214,49 @@ def test_weights_of_another_kind_are_one_line(tmp_path, trained, weights, messag
     torch.save(checkpoint, path)
     with pytest.raises(UserError, match=literal(f"ckpt_path={path}: its state_dict's {message}")):
         load_model(path)
+
+
+def set_lr(checkpoint: dict, lr: object) -> None:
+    checkpoint["optimizer_states"][0]["param_groups"][0]["lr"] = lr
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda c: set_lr(c, 1e30),
+            "its optimizer state holds lr=1e+30, but its hyper_parameters (and this configuration) say optimizer.lr=3.0",
+        ),
+        (lambda c: set_lr(c, "abc"), "its optimizer state holds lr=abc, but"),
+        (
+            lambda c: c.update(optimizer_states=None),
+            "its optimizer_states are not the state of one torch optimizer",
+        ),
+        (lambda c: c.update(loops="garbage"), "its epoch, step or loop counters are not counts"),
+        (lambda c: c.update(global_step=-5), "its epoch, step or loop counters are not counts"),
+        (
+            lambda c: c["loops"]["fit_loop"]["epoch_progress"]["current"].update(processed="x"),
+            "its epoch, step or loop counters are not counts",
+        ),
+    ],
+    ids=[
+        "lr-hidden-in-the-optimizer-state",
+        "lr-text",
+        "no-optimizer-state",
+        "loops",
+        "negative-step",
+        "progress-text",
+    ],
+)
+def test_resuming_checks_the_training_state_lightning_restores(tmp_path, trained, tamper, message):
+    """The weights are not all a resume restores: a rate hidden in the optimizer's state trained at 1e30
+    without a word, and broken counters were tracebacks from inside Lightning."""
+    checkpoint = copy.deepcopy(trained)
+    tamper(checkpoint)
+    path = tmp_path / "tampered.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(UserError, match=literal(f"ckpt_path={path}: {message}")):
+        validate_train(
+            compose_config("train", tmp_path / "run", *QUICK, "trainer.max_epochs=3", f"ckpt_path={path}")
+        )
+    assert not (tmp_path / "run").exists()

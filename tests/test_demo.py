@@ -31,7 +31,7 @@ from runs import REPO, compose_config, run_module, write_idx
 from src.checkpoint import load_checkpoint, load_model, model_from
 from src.demo.__main__ import first_rate, newest_checkpoint
 from src.demo.samples import Samples, samples_to_pick
-from src.demo.server import MAX_BODY, DemoServer
+from src.demo.server import MAX_BODY, DemoHandler, DemoServer
 from src.demo.views import DemoNetwork, WeightChoice
 from src.errors import UserError
 from src.network.backprop import Backpropagation
@@ -268,6 +268,12 @@ def bad_png() -> str:
         ("/api/forward", {"input": [0.5] * 63 + ["x"]}, 400, 'input[63]="x": must be a finite number'),
         ("/api/forward", {"input": [0.5] * 63 + [True]}, 400, "input[63]=true: must be a finite number"),
         ("/api/forward", {"input": [0.5] * 63 + [1e300]}, 400, "must be between 0 and 1"),
+        (
+            "/api/forward",
+            {"input": [0.5] * 63 + [10**400]},
+            400,
+            f"input[63]={str(10**400)[:40]}: must be between",
+        ),
         ("/api/forward", {"input": [0.5] * 64, "png": ""}, 400, "send either"),
         ("/api/forward", {}, 400, "send either"),
         ("/api/forward", {"png": "not base64!"}, 400, "png: not a readable PNG image"),
@@ -373,6 +379,31 @@ def test_a_content_length_is_ascii_digits(
     found_status, answer = raw(server, head.encode() + b"Content-Length: " + length + b"\r\n\r\n{}")
     assert (found_status, message in json.dumps(answer)) == (status, True), answer
     assert call(server, "GET", "/api/model")[0] == 200
+
+
+def test_a_client_gone_before_its_answer_is_no_server_error(capsys: pytest.CaptureFixture) -> None:
+    """A client that resets the connection: writing the answer fails with ``BrokenPipeError`` or
+    ``ConnectionResetError``, once printed as a bug's traceback (twice: the 500 could not be sent either)."""
+
+    class Gone:
+        close_connection = False
+
+        def check_host(self) -> None:
+            pass
+
+        def send_json(self, value: object, status: int = 200) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    for failure in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        handler = Gone()
+
+        def answer(failure: Exception = failure) -> None:
+            raise failure
+
+        DemoHandler.handle_api(handler, answer)
+        assert handler.close_connection
+    DemoHandler.handle_api(handler, lambda: handler.send_json({}))
+    assert capsys.readouterr().err == ""
 
 
 def test_the_page_is_served_with_its_files_and_security_headers(server: DemoServer) -> None:

@@ -91,10 +91,14 @@ class DemoServer(ThreadingHTTPServer):
 
 def number(value: Any, key: str, low: float, high: float) -> float:
     """``value`` as a finite float in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiError(HTTPStatus.BAD_REQUEST, f"{key}={json.dumps(value)[:40]}: must be a finite number")
-    if not low <= value <= high:
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"{key}={value}: must be between {low:g} and {high:g}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"{key}={json.dumps(value)[:40]}: must be a finite number")
+    if not low <= value <= high:  # also for an integer too large for a float (JSON's 1 followed by 400 zeros)
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, f"{key}={json.dumps(value)[:40]}: must be between {low:g} and {high:g}"
+        )
     return float(value)
 
 
@@ -175,15 +179,20 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def handle_api(self, answer) -> None:
         try:
-            self.check_host()
-            answer()
-        except ApiError as error:
-            self.send_json({"error": str(error)}, error.status)
-        except Exception:  # a bug: the server carries on, the traceback goes to the terminal
-            traceback.print_exc()
-            self.send_json(
-                {"error": "internal error: see the server's terminal"}, HTTPStatus.INTERNAL_SERVER_ERROR
-            )
+            try:
+                self.check_host()
+                answer()
+            except ApiError as error:
+                self.send_json({"error": str(error)}, error.status)
+            except ConnectionError:
+                raise
+            except Exception:  # a bug: the server carries on, the traceback goes to the terminal
+                traceback.print_exc()
+                self.send_json(
+                    {"error": "internal error: see the server's terminal"}, HTTPStatus.INTERNAL_SERVER_ERROR
+                )
+        except ConnectionError:  # the client left before its answer was written: nobody to tell
+            self.close_connection = True
 
     def check_host(self) -> None:
         allowed = self.server.allowed_hosts()
