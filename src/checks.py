@@ -39,6 +39,7 @@ from src.config import (
     is_int,
     is_number,
     layer_sizes_text,
+    memory_bytes,
     optimizer_arguments,
     parse,
     parse_data,
@@ -256,7 +257,7 @@ def check_memory(sizes: list[int]) -> None:
     """Refuse a network whose weights and gradients alone (float32) would not fit in this machine's memory,
     before allocating them."""
     count = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
-    needed, available = 2 * 4 * count, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    needed, available = 2 * 4 * count, memory_bytes()
     if needed > available:
         raise UserError(
             f"model.hidden={show(sizes[1:-1])}: a {layer_sizes_text(sizes)} network has {count} weights and "

@@ -13,6 +13,7 @@ A whole command's checks (a checkpoint against the configuration, files on disk,
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,12 @@ FLOAT32_TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32: a
 SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's limit, which seed_everything enforces too
 SIZE_MAX = 2**63 - 1  # torch's largest size or index (int64): a larger count is a traceback deep in torch
 DIGITS_IMAGES = 1797  # scikit-learn's digits: each split fraction must leave every class a sample
+SYNTHETIC_IMAGE_BYTES = 28 * 28 * 4  # data=synthetic_mnist: one random MNIST-shaped image in float32
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 # --- one field: its default and the rule its values follow ----------------------------------------------
@@ -208,6 +215,16 @@ class SyntheticData(Data):
     val_size: int = integer(10000, 1)
     test_size: int = integer(10000, 1)
     split_seed: int = seed(0)
+
+    def check(self, prefix: str) -> None:
+        images = self.train_size + self.val_size + self.test_size
+        needed = images * SYNTHETIC_IMAGE_BYTES
+        if needed > memory_bytes():
+            raise UserError(
+                f"{prefix}.train_size={self.train_size}, val_size={self.val_size}, test_size={self.test_size}: "
+                f"{images} random 28x28 float32 images take {needed / 2**30:.1f} GiB, more than this machine's "
+                f"{memory_bytes() / 2**30:.1f} GiB of memory"
+            )
 
 
 def data_modules() -> dict[str, tuple[type[Data], type]]:

@@ -43,6 +43,11 @@ from src.train import train
         ),
         ([f"data.eval_batch_size={10**20}"], f"data.eval_batch_size={10**20}: must be an integer from 1 to "),
         (
+            ["data=synthetic_mnist", f"data.test_size={10**9}"],
+            f"data.train_size=50000, val_size=10000, test_size={10**9}: {10**9 + 60000} random 28x28 float32 "
+            "images take 2920.8 GiB, more than this machine's",
+        ),
+        (
             ["data.test_fraction=0.95"],
             "data.val_fraction=0.1 and data.test_fraction=0.95: together they must be < 1",
         ),
