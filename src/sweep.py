@@ -16,6 +16,7 @@ tables for any folder of run directories (a sweep's, or single runs gathered in 
 """
 
 import json
+import math
 import re
 import statistics
 import sys
@@ -76,7 +77,7 @@ def collect(sweep_dir: Path, unreadable: list[str] | None = None) -> list[JobSum
                 if unreadable is None:
                     raise
                 unreadable.append(str(error))
-        overrides = [str(item) for item in OmegaConf.to_container(OmegaConf.load(overrides_file))]
+        overrides = read_overrides(overrides_file)
         job = job_dir.relative_to(sweep_dir).as_posix()
         jobs.append(JobSummary(job, overrides, metrics, epochs_trained(job_dir), seconds))
     return sorted(jobs, key=lambda job: natural_key(job.job))
@@ -98,15 +99,35 @@ def read_metrics(path: Path) -> dict[str, Any]:
     return metrics
 
 
+def read_overrides(path: Path) -> list[str]:
+    """A job's overrides, the list of strings Hydra writes to ``.hydra/overrides.yaml``."""
+    try:
+        overrides = OmegaConf.to_container(OmegaConf.load(path)) or []  # an empty file: none
+        reason = "" if isinstance(overrides, list) else f"found {overrides!r}"
+    except Exception as error:  # YAML or OmegaConf errors, not UTF-8, not a list: a file damaged since
+        reason = f"{type(error).__name__}: {error}"
+    if reason:
+        raise UserError(
+            f"{path}: not the list of overrides Hydra writes ({' '.join(reason.split())[:80]}): delete that "
+            "job's folder or rerun the sweep"
+        )
+    return [str(item) for item in overrides]
+
+
 def epochs_trained(job_dir: Path) -> int | None:
-    """The epochs a run completed, from its ``checkpoints/last.ckpt`` (saved after every epoch)."""
+    """The epochs a run completed, from its ``checkpoints/last.ckpt`` (saved after every epoch); ``None``
+    without one, or where it is not one of our checkpoints (its epoch count shows ``-``)."""
     import torch
 
     last = job_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return None
-    checkpoint = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
-    return int(checkpoint["epoch"]) + 1
+    try:
+        checkpoint = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # empty, truncated, random or refused (weights_only): no count to read
+        return None
+    epoch = checkpoint.get("epoch") if isinstance(checkpoint, dict) else None
+    return epoch + 1 if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
 
 
 def job_label(job: str) -> str:
@@ -116,10 +137,14 @@ def job_label(job: str) -> str:
     return number if number.isdigit() and rest and "/" not in job else job
 
 
+def finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def cell(metrics: dict[str, Any], name: str) -> str:
     """A metric formatted for the table, ``-`` if the job has none."""
     value = metrics.get(name)
-    if not isinstance(value, int | float):
+    if not finite_number(value):
         return "-"
     return f"{value:.{DECIMALS.get(name, 4)}f}"
 
@@ -168,7 +193,7 @@ def seeds_table(jobs: list[JobSummary]) -> str:
     job table) with ``test/acc`` over its seeds: runs, mean ± std, the smallest, epochs trained and wall
     time per run (mean). Jobs without ``test/acc`` are left out; an empty string if no setting has two
     runs."""
-    tested = [job for job in jobs if isinstance(job.metrics.get("test/acc"), int | float)]
+    tested = [job for job in jobs if finite_number(job.metrics.get("test/acc"))]
     shared = set.intersection(*(set(job.overrides) for job in tested)) if tested else set()
     groups: dict[str, list[JobSummary]] = {}
     for job in tested:

@@ -145,6 +145,37 @@ def test_a_corrupt_metrics_json_is_an_error_naming_it_and_nothing_is_written(tmp
     assert "| 1   | lr=2      | -  " in capsys.readouterr().out
 
 
+def test_a_damaged_overrides_file_is_an_error_naming_it_and_nothing_is_written(tmp_path, capsys):
+    fake_job(tmp_path, "0", ["lr=1"], {"test/acc": 0.5})
+    overrides = tmp_path / "0" / ".hydra" / "overrides.yaml"
+    for damaged, found in (
+        (b"[unclosed", "ParserError"),
+        (b"5", "Invalid loaded object type"),
+        (b"\xff\xfe", "utf-8"),
+    ):
+        overrides.write_bytes(damaged)
+        [line] = refusal([str(tmp_path)], capsys)
+        assert (
+            line.startswith(f"error: {overrides}: not the list of overrides Hydra writes (") and found in line
+        )
+    assert not (tmp_path / "summary.md").exists() and not (tmp_path / "summary.json").exists()
+
+
+def test_a_damaged_checkpoint_or_a_metric_that_is_no_number_shows_dash(tmp_path, capsys):
+    """The epochs column reads each job's last.ckpt; NaN and true in metrics.json are no accuracy to
+    average (NaN stopped the seeds table with a traceback)."""
+    for job, seed, acc in (("0", 1, float("nan")), ("1", 1, True), ("2", 2, 0.5), ("3", 2, 0.7)):
+        fake_job(tmp_path, job, ["lr=1", f"seed={seed}"], {"test/acc": acc})
+    (tmp_path / "2" / "checkpoints").mkdir()
+    for damaged in (b"", b"not a checkpoint", b"PK\x03\x04"):
+        (tmp_path / "2" / "checkpoints" / "last.ckpt").write_bytes(damaged)
+        assert [job.epochs for job in collect(tmp_path)] == [None] * 4
+        main([str(tmp_path)])
+        out = capsys.readouterr().out
+        assert "| 0   | seed=1    | -  " in out and "| 1   | seed=1    | -  " in out
+        assert "| (every job) | 2 | 0.6000 ± 0.1414 | 0.5000 | - |" in out  # jobs 2 and 3
+
+
 def test_during_a_sweep_a_corrupt_metrics_json_shows_dash_and_is_named_at_the_end(tmp_path, capsys):
     """A sweep goes on and keeps its summary: the damaged job's numbers are left out, and said so once."""
     fake_job(tmp_path, "0", ["lr=1"], {"test/acc": 0.5})
