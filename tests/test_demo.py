@@ -245,6 +245,9 @@ def test_newest_checkpoint_and_first_rate(tmp_path: Path) -> None:
         path.write_bytes(b"")
         os.utime(path, (1000 + age, 1000 + age))
     assert newest_checkpoint(tmp_path) == tmp_path / "a/last.ckpt"
+    (tmp_path / "broken.ckpt").symlink_to(tmp_path / "gone.ckpt")  # a link to nothing: no file, no traceback
+    (tmp_path / "folder.ckpt").mkdir()
+    assert newest_checkpoint(tmp_path) == tmp_path / "a/last.ckpt"
     assert first_rate(None, {"lr": 1.5}) == 1.5
     assert first_rate(0.25, {"lr": 1.5}) == 0.25
     with pytest.raises(UserError, match=r"rate is null and the checkpoint's optimizer\.lr"):

@@ -12,10 +12,9 @@ from src.errors import UserError
 
 
 def newest_checkpoint(directory: Path) -> Path:
-    """The most recently written ``*.ckpt`` under ``directory``."""
-    found = (
-        sorted(directory.rglob("*.ckpt"), key=lambda path: path.stat().st_mtime) if directory.is_dir() else []
-    )
+    """The most recently written ``*.ckpt`` file under ``directory`` (a link to nothing is no file)."""
+    files = [path for path in directory.rglob("*.ckpt") if path.is_file()] if directory.is_dir() else []
+    found = sorted(files, key=lambda path: path.stat().st_mtime)
     if not found:
         raise UserError(
             f"ckpt_path is missing and checkpoints_dir={directory} holds no .ckpt file: train one with "
