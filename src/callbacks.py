@@ -309,9 +309,8 @@ def checkpoints_beside(state: dict[str, Any], folder: Path | None) -> dict[str, 
         return folder is not None and Path(path).resolve().parent == folder and not Path(path).is_symlink()
 
     state = dict(state)
-    for key in MODEL_CHECKPOINT_PATHS:
-        if key in state and not beside(state[key]):
-            state[key] = ""
+    for key in MODEL_CHECKPOINT_PATHS:  # each one set: Lightning reads best_model_path without a default
+        state[key] = state.get(key) if beside(state.get(key)) else ""
     scores = state.get("best_k_models")
     state["best_k_models"] = (
         {path: score for path, score in scores.items() if beside(path)} if isinstance(scores, dict) else {}

@@ -431,13 +431,15 @@ def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
     for values in (plain.get("callbacks") or {}).values():
         if not (isinstance(values, Mapping) and str(values.get("_target_", "")).endswith("EarlyStopping")):
             continue
-        key = EarlyStopping(monitor=values["monitor"], mode=values.get("mode", "min")).state_key
+        key = EarlyStopping(monitor=values.get("monitor"), mode=values.get("mode", "min")).state_key
         state = nested(saved, key)
         patience, waited = nested(state, "patience"), nested(state, "wait_count")
         stalled = is_int(patience) and is_int(waited) and waited >= max(patience, 1)
         if stalled or (is_int(nested(state, "stopped_epoch")) and state["stopped_epoch"] > 0):
             plural = "" if waited == 1 else "s"
-            return f"early stopping (after {waited} validation{plural} without a better {values['monitor']})"
+            return (
+                f"early stopping (after {waited} validation{plural} without a better {values.get('monitor')})"
+            )
     if nested(saved, "LearningRateSchedule", "should_stop") is True:
         reductions = nested(saved, "LearningRateSchedule", "max_reductions")
         return f"the plateau schedule (scheduler.max_reductions={reductions} reached)"
