@@ -134,7 +134,7 @@ def check_structure(checkpoint: Any, where: str) -> None:
             f"{where}: its state_dict's net.params holds {params.dtype}, not weights in float16, bfloat16, "
             "float32 or float64"
         )
-    if expected > 1 and params.stride(0) == 0:  # a file of one number that any computation would expand
+    if params.stride() == (0,):  # one stored number for every weight: any computation would expand it
         raise UserError(
             f"{where}: its state_dict's net.params is one stored value repeated {expected} times (stride 0), "
             f"not a vector of {expected} weights"

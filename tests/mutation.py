@@ -428,6 +428,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "header says, the same verdict, memory still bounded"
     ),
     ("src/checkpoint.py", "if path.stat().st_size <= 0:"): "a file's size is never negative",
+    ("src/checkpoint.py", "if params.layout is not torch.strided:"): (
+        "torch's layouts are singletons: is not and != agree on every tensor"
+    ),
     (
         "src/checkpoint.py",
         "if not isinstance(params, Tensor) or params.dim() > 1 or params.numel() != expected:",

@@ -469,7 +469,7 @@ def test_serves_until_ctrl_c_then_exits_130_without_a_traceback(digits_ckpt: Pat
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "interrupted"
 
 
