@@ -433,6 +433,10 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     (
         "src/checkpoint.py",
+        "if params.stride() <= (0,):  # one stored number for every weight: any computation would expand it",
+    ): ("torch has no negative strides: a vector's stride <= (0,) only when it is (0,)"),
+    (
+        "src/checkpoint.py",
         "if not isinstance(params, Tensor) or params.dim() > 1 or params.numel() != expected:",
     ): "a 0-d tensor holds 1 number, the smallest network 4: the size check refuses it, same message",
     ("src/checkpoint.py", 'check_value(integer( 2, 1), hparams[key], f"hyper_parameters.{key}")'): (
