@@ -163,7 +163,14 @@ def full_error_requested() -> bool:
 def report(line: str) -> None:
     """Print ``line`` to stderr, once: in process 0 under data parallelism (every process raises)."""
     if process_rank() == 0:
-        print(line, file=sys.stderr, flush=True)
+        print(printable(line), file=sys.stderr, flush=True)
+
+
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would act on (a newline, an escape sequence's ESC) written
+    as Python writes it in a string (``\\n``, ``\\x1b``): a file name or value from outside stays on its
+    one line and can't restyle the terminal."""
+    return "".join(char if char.isprintable() or char == "\t" else repr(char)[1:-1] for char in text)
 
 
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")

@@ -39,7 +39,7 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
 from src.checkpoint import load_model, short_reason
-from src.cli import report_user_errors
+from src.cli import printable, report_user_errors
 from src.console import setup_console
 from src.errors import UserError
 from src.metrics_file import write_json
@@ -72,7 +72,7 @@ class Prediction:
 
     def __str__(self) -> str:
         values = ", ".join(f"{value:.2f}" for value in self.activations)
-        return f"{self.path}: class {self.label}  activations [{values}]"
+        return f"{printable(str(self.path))}: class {self.label}  activations [{values}]"
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ def run(cfg: DictConfig) -> list[Prediction]:
         cfg.ckpt_path, OmegaConf.to_container(inputs) if OmegaConf.is_list(inputs) else str(inputs), skipped
     )
     for error in skipped:
-        print(f"skipped: {error}", file=sys.stderr)
+        print(printable(f"skipped: {error}"), file=sys.stderr)
     for prediction in predictions:
         print(prediction)
     records = [asdict(prediction) | {"path": str(prediction.path)} for prediction in predictions]

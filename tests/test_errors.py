@@ -285,6 +285,11 @@ def test_wrapper_turns_user_errors_into_one_line_and_exit_2(capsys):
         main(wrapped)
     assert capsys.readouterr().err == "error: inputs=x.png is not a readable image\n"
 
+    # a name from outside with a newline or a terminal escape stays one line and can't restyle the terminal
+    with pytest.raises(SystemExit):
+        main(UserError("inputs=new\nline\x1b[31m.png does not exist"))
+    assert capsys.readouterr().err == "error: inputs=new\\nline\\x1b[31m.png does not exist\n"
+
     with pytest.raises(SystemExit) as stop:
         main(KeyboardInterrupt())
     assert (stop.value.code, capsys.readouterr().err) == (130, "interrupted\n")

@@ -179,6 +179,13 @@ def test_a_long_thin_stroke_is_shrunk_before_its_square_window_is_cut():
     assert fitted[13:15, 4:24].min() > 0 and fitted[:13].max() == 0 == fitted[15:].max()  # the middle 20
 
 
+def test_a_prediction_is_one_line_whatever_the_file_is_called():
+    prediction = Prediction(Path("new\nline\x1b[31m.png"), 3, [0.5] * 10)
+    assert (
+        str(prediction) == "new\\nline\\x1b[31m.png: class 3  activations [" + ", ".join(["0.50"] * 10) + "]"
+    )
+
+
 def test_corrupt_image_in_a_directory_is_an_error(tmp_path, digits_ckpt):
     digit, _ = digit_image(2)
     bright_on_dark_grey(digit).save(tmp_path / "good.png")
