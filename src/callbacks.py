@@ -231,7 +231,6 @@ class SafeModelCheckpoint(ModelCheckpoint):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resuming = False
         self._folder: Path | None = None
 
     @property
@@ -240,13 +239,15 @@ class SafeModelCheckpoint(ModelCheckpoint):
         return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        # Lightning restores callbacks also when it tests a checkpoint: only resuming carries over
-        self._resuming = trainer.state.fn == TrainerFn.FITTING
         self._folder = Path(trainer.ckpt_path).resolve().parent if trainer.ckpt_path else None
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if isinstance(state_dict, dict):  # else nothing a run of ours saved: start afresh
-            super().load_state_dict(checkpoints_beside(state_dict, self._folder))
+            self.restore(checkpoints_beside(state_dict, self._folder))
+
+    def restore(self, state_dict: dict[str, Any]) -> None:
+        """Take ``state_dict``, its paths already checked, as Lightning does."""
+        super().load_state_dict(state_dict)
 
 
 class BestCheckpoint(SafeModelCheckpoint):
@@ -263,16 +264,19 @@ class BestCheckpoint(SafeModelCheckpoint):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._resuming = False
         self._copies: dict[Path, Path] = {}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if not isinstance(state_dict, dict):
-            return
-        state_dict = checkpoints_beside(state_dict, self._folder)
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        super().on_load_checkpoint(trainer, pl_module, checkpoint)
+        # Lightning restores callbacks also when it tests a checkpoint: only resuming carries over
+        self._resuming = trainer.state.fn == TrainerFn.FITTING
+
+    def restore(self, state_dict: dict[str, Any]) -> None:
         scores = state_dict["best_k_models"]
         best = state_dict.get("best_model_path") or ""
         if not self._resuming or state_dict.get("dirpath") == self.dirpath or not Path(best).is_file():
-            super().load_state_dict(state_dict)
+            super().restore(state_dict)
             return
         kept = {Path(path): score for path, score in scores.items() if Path(path).is_file()}
         self._copies = {path: Path(self.dirpath) / path.name for path in kept}

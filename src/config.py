@@ -218,12 +218,12 @@ class SyntheticData(Data):
 
     def check(self, prefix: str) -> None:
         images = self.train_size + self.val_size + self.test_size
-        needed = images * SYNTHETIC_IMAGE_BYTES
-        if needed > memory_bytes():
+        needed, available = images * SYNTHETIC_IMAGE_BYTES, memory_bytes()
+        if needed > available:
             raise UserError(
                 f"{prefix}.train_size={self.train_size}, val_size={self.val_size}, test_size={self.test_size}: "
                 f"{images} random 28x28 float32 images take {needed / 2**30:.1f} GiB, more than this machine's "
-                f"{memory_bytes() / 2**30:.1f} GiB of memory"
+                f"{available / 2**30:.1f} GiB of memory"
             )
 
 
