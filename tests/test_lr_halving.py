@@ -59,6 +59,49 @@ def test_training_stops_at_the_stall_after_the_last_halving():
     assert stops == [False, False, False, True]
 
 
+def test_max_reductions_0_stops_at_the_first_stall_without_reducing():
+    rates, stops = epochs(halving(patience=0, max_reductions=0), [0.5, 0.4, 0.4])
+    assert rates == [1.0, 1.0, 1.0]
+    assert stops == [False, True, True]
+
+
+def test_a_count_of_reductions_past_256_still_stops():
+    """The count is compared by value (CPython shares one object per int only up to 256)."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = ReduceLROnPlateau(
+        optimizer, max_reductions=300, mode="max", factor=0.9, patience=0, threshold=0.0, eps=0.0
+    )
+    scheduler.step(1.0)
+    rate = 1.0
+    for _ in range(300):
+        scheduler.step(0.0)
+        rate *= 0.9
+    assert (scheduler.reductions, scheduler.should_stop) == (300, False)
+    assert optimizer.param_groups[0]["lr"] == rate
+    scheduler.step(0.0)
+    assert (scheduler.reductions, scheduler.should_stop) == (300, True)
+    assert optimizer.param_groups[0]["lr"] == rate
+
+
+def test_torchs_own_plateau_schedule_reduces_and_never_stops_training():
+    """``_target_: torch.optim.lr_scheduler.ReduceLROnPlateau`` has no ``should_stop``: training goes on."""
+    schedule = LearningRateSchedule(
+        {
+            "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+            "monitor": "val/acc",
+            "mode": "max",
+            "factor": 0.5,
+            "patience": 0,
+            "threshold": 0.0,
+        }
+    )
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule.on_train_start(SimpleNamespace(optimizers=[optimizer]), None)
+    rates, stops = epochs(schedule, [0.5, 0.4, 0.4, 0.4])
+    assert rates == [1.0, 0.5, 0.25, 0.125]
+    assert not any(stops)
+
+
 def test_an_epoch_without_validation_is_not_a_stalled_epoch():
     schedule = halving(patience=0)
     optimizer = schedule.scheduler.optimizer
