@@ -16,8 +16,10 @@ from src.checks import check_cuda_graph
 from src.config import Model, parse
 from src.cuda_graph import (
     GRAPH_PRECISIONS,
+    MODES,
     ChunkGraphs,
     StaticChunk,
+    capturable_off_gpu,
     capture_cuda_graph,
     chunk_graphs_for,
     chunk_shape,
@@ -138,6 +140,49 @@ def test_the_choice_logs_one_line_on_a_gpu_and_none_on_the_cpu():
         choose("auto", "cpu", optimizer=ADAM_CAPTURABLE)
 
 
+def test_a_mode_from_the_command_line_and_the_device_type_torch_reports_are_compared_by_value(tmp_path):
+    """``src.lit`` passes the configured mode and ``self.device.type``: strings made while the program
+    runs, equal to the literals ``decide`` compares them with but not the same objects."""
+    cuda = torch.device("cuda").type  # naming the device needs no GPU
+    mode = {
+        name: compose_config("train", tmp_path, f"model.cuda_graph={name}").model.cuda_graph for name in MODES
+    }
+    assert decide(mode["off"], cuda, "32-true", 1, SGD) == (False, "model.cuda_graph=off")
+    assert decide(mode["on"], cuda, "32-true", 1, SGD).use_graph
+    assert capturable_off_gpu(cuda, ADAM_CAPTURABLE) is None
+    net = MLP([4, 3, 2])
+    lines: list[str] = []
+
+    def choose(mode, precision):
+        return chunk_graphs_for(
+            mode, net.loss, net.params, SGD, lambda: None, cuda, precision, 1, lines.append
+        )
+
+    assert choose(mode["auto"], "16-mixed") is None
+    assert lines == [
+        "cuda graph: not used, the SGD steps run eagerly: trainer.precision=16-mixed scales each loss with a "
+        "gradient scaler, whose check for inf/NaN gradients and skipped steps need the host after every step"
+    ]
+    with pytest.raises(UserError, match=r"^model.cuda_graph=on: trainer.precision=16-mixed scales"):
+        choose(mode["on"], "16-mixed")
+
+
+def test_an_apple_gpu_refuses_a_capturable_step_and_auto_says_nothing_there():
+    """torch captures optimizer steps on CUDA devices only; on ``mps`` (an Apple GPU) there is no CUDA
+    graph to fall back from, so ``auto`` logs nothing, as on the CPU."""
+    assert capturable_off_gpu("mps", ADAM_CAPTURABLE) == (
+        "optimizer.capturable=true: torch runs a capturable Adam step only on a GPU, and this run trains on "
+        "the mps; leave optimizer.capturable out"
+    )
+    assert capturable_off_gpu("mps", SGD) is None
+    net = MLP([4, 3, 2])
+    lines: list[str] = []
+    graphs = chunk_graphs_for(
+        "auto", net.loss, net.params, SGD, lambda: None, "mps", "32-true", 1, lines.append
+    )
+    assert graphs is None and lines == []
+
+
 # --- the configuration, checked before anything is built ----------------------------------------------
 
 TRAINER_CPU = {"accelerator": "cpu", "precision": "32-true"}
@@ -230,8 +275,12 @@ def test_chunks_split_into_full_and_short_ones():
     assert chunk_shape(1280, 10) == (128, 10)
     assert chunk_shape(1257, 10) == (126, 7)
     assert chunk_shape(7, 10) == (1, 7)
-    with pytest.raises(ValueError):
-        chunk_shape(0, 10)
+    assert chunk_shape(1, 10) == (1, 1)  # an epoch's last chunk may hold one image
+    assert chunk_shape(1, 1) == (1, 1)
+    assert chunk_shape(25, 1) == (25, 1)  # data.batch_size=1: one image per SGD step
+    for samples, batch_size in [(0, 10), (10, 0), (-1, 10), (10, -1)]:
+        with pytest.raises(ValueError, match=f"not {samples} and {batch_size}$"):
+            chunk_shape(samples, batch_size)
     # the essay's MNIST run: 50,000 images, 128 mini-batches of 10 per chunk: 39 full chunks and one of 80
     assert epoch_chunk_sizes(MiniBatchChunks(50000, 10, 128)) == [1280, 80]
     assert chunk_shape(80, 10) == (8, 10)
@@ -257,6 +306,22 @@ def test_static_buffers_hold_one_chunk(sizes, batch_size, expected_bytes):
     assert chunk.x.shape == (samples, sizes[0]) and chunk.expected.shape == (samples, sizes[-1])
     assert chunk.losses.shape == (batches,)
     assert chunk.nbytes == static_bytes(samples, batch_size, sizes[0], sizes[-1]) == expected_bytes
+
+
+@pytest.mark.parametrize(
+    ("in_features", "num_classes", "dtype"),
+    [(784, 10, torch.float32), (64, 10, torch.float64), (13, 3, torch.float32), (100, 7, torch.bfloat16)],
+)
+def test_the_static_bytes_are_the_buffers_of_a_chunk_of_any_size(in_features, num_classes, dtype):
+    """The estimate equals the buffers made, also for sizes whose bits overlap (13 and 3, 100 and 7)."""
+    for samples, batch_size in [(1, 1), (617, 10), (1280, 10), (25, 1)]:
+        chunk = StaticChunk.like(
+            torch.zeros(samples, in_features, dtype=dtype),
+            torch.zeros(samples, num_classes, dtype=dtype),
+            batch_size,
+            torch.float32,
+        )
+        assert chunk.nbytes == static_bytes(samples, batch_size, in_features, num_classes, dtype)
 
 
 # --- capture and replay, with an eager stand-in for torch.cuda.graph ----------------------------------
