@@ -12,8 +12,10 @@ Lightning each time. Here that command asks a warm process, which imported them 
 pytest on the mutated files instead. mutmut, which forks this way itself, cannot be used: it takes a
 top-level package named ``src`` for a source folder and refuses to run on this layout.
 
-Survivors listed in :data:`EQUIVALENT` change nothing a test could observe; each says why. Any other
-survivor is a gap in the tests.
+Survivors listed in :data:`EQUIVALENT` change nothing a test could observe; each says why. Those in
+:data:`GPU_ONLY` change code that runs only on a CUDA GPU: on a machine without one no test can reach them,
+and they are counted apart (with a GPU they are judged like any other mutant). Any other survivor is a gap
+in the tests.
 
 A mutant can point a clean-up anywhere (one turned the download's clean-up into ``rmtree("/")``, run as
 root): the tests of each mutant keep every temporary file in the work directory and may remove nothing
@@ -21,6 +23,7 @@ outside it (:func:`remove_only_inside`).
 """
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -68,6 +71,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_training_step.py",
         ],
     ),
+    "schedule": (
+        ["src/schedule.py"],
+        ["tests/test_lr_halving.py", "tests/test_schedule_units.py", "tests/test_config.py"],
+    ),
+    "cuda_graph": (["src/cuda_graph.py"], ["tests/test_cuda_graph.py"]),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
@@ -451,8 +459,94 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         )
         for operator in ("<", ">", "is not")
     },
+    ("src/schedule.py", 'if [group["lr"] for group in self.optimizer.param_groups] >= rates:'): (
+        "ReduceLROnPlateau only lowers rates: the rates after its step are >= those before only when equal"
+    ),
+    ("src/schedule.py", "for group, rate in zip(self.optimizer.param_groups, rates, strict=False):"): (
+        "rates was read from the same param_groups at the start of the step: equally long"
+    ),
+    (
+        "src/schedule.py",
+        "self.scheduler = hydra.utils.instantiate(self.config, optimizer=trainer.optimizers[ -1])",
+    ): ("configure_optimizers returns one optimizer"),
+    (
+        "src/schedule.py",
+        'pl_module.log("train/lr", trainer.optimizers[ -1].param_groups[0]["lr"])  # the rate of this epoch',
+    ): "configure_optimizers returns one optimizer",
+    (
+        "src/schedule.py",
+        'pl_module.log("train/lr", trainer.optimizers[0].param_groups[ -1]["lr"])  # the rate of this epoch',
+    ): "configure_optimizers builds one parameter group (net.params)",
+    ("src/cuda_graph.py", "if type(optimizer) == torch.optim.SGD:"): (
+        "two classes are equal only when they are the same object: == is is"
+    ),
+    ("src/cuda_graph.py", 'if precision <= "16-mixed":'): (
+        "decide gets Lightning's Trainer.precision or check_cuda_graph's, one of checks.PRECISIONS after "
+        "mapping the aliases: of those (and Lightning's transformer-engine names) only 16-mixed sorts <= it"
+    ),
+    ("src/cuda_graph.py", "if world_size != 1:"): "world_size is at least 1: != 1 is > 1",
+    (
+        "src/cuda_graph.py",
+        "minibatches = zip(x.split(batch_size), expected.split(batch_size), strict=False)",
+    ): ("x and E are one chunk's images and expected outputs, the same rows: equally many mini-batches"),
+    **{
+        ("src/cuda_graph.py", f"key = ({key})"): reason
+        for key, reason in (
+            (
+                "len(x), batch_size, x.dtype, expected.dtype, x.shape[ 0:], expected.shape[1:]",
+                "x.shape[0] is len(x), already in the key",
+            ),
+            (
+                "len(x), batch_size, x.dtype, expected.dtype, x.shape[1:], expected.shape[ 0:]",
+                "E has as many rows as x, len(x) already in the key",
+            ),
+            (
+                "len(x), batch_size, x.dtype, expected.dtype, x.shape[ 2:], expected.shape[1:]",
+                "a ChunkGraphs trains one network (src.lit makes one per fit): every chunk's x has its "
+                "in_features columns",
+            ),
+            (
+                "len(x), batch_size, x.dtype, expected.dtype, x.shape[1:], expected.shape[ 2:]",
+                "a ChunkGraphs trains one network (src.lit makes one per fit): every chunk's E has its "
+                "num_classes columns",
+            ),
+        )
+    },
+    (
+        "src/cuda_graph.py",
+        "for tensor, value in zip((self.params.detach(), *self._state_tensors()), saved, strict=False):",
+    ): (
+        "saved is copied from the same tensors just before the capture, and the optimizer's state exists "
+        "from the first chunk on (trained eagerly): equally long"
+    ),
+    ("src/cuda_graph.py", 'if mode >= "on":'): (
+        "mode is one of auto, on, off (decide refused any other just before): only on is >= 'on'"
+    ),
+    ("src/cuda_graph.py", 'if mode <= "auto" and device_type == "cuda":'): (
+        "mode is one of auto, on, off (decide refused any other just before): only auto is <= 'auto'"
+    ),
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
+
+GPU_ONLY: dict[tuple[str, ...], str] = {
+    (
+        "src/cuda_graph.py",
+        'with torch.autocast("cuda", dtype=dtype, enabled=autocast, cache_enabled=True):',
+    ): (
+        "capture_cuda_graph runs only on a CUDA GPU (the CPU tests capture with an eager stand-in); torch "
+        "forbids autocast's cast cache while capturing under autocast, which only the slow GPU test at "
+        "trainer.precision=bf16-mixed does (so the quick tests leave it on a GPU too)"
+    ),
+    **{
+        ("src/cuda_graph.py", line): (
+            "capture_cuda_graph runs only on a CUDA GPU (the CPU tests capture with an eager stand-in): "
+            "there the first capture finds no side stream and fails (None.wait_stream)"
+        )
+        for line in ("if side is not None:", "if not side is None:")
+    },
+}
+"""(file, the mutated line's text[, the line above it]) -> why only a run on a CUDA GPU can kill that
+mutant: counted apart, neither equivalent nor a gap, where ``torch.cuda.is_available()`` is false."""
 
 TIMEOUT_S = 120.0
 SEED = 17
@@ -595,12 +689,16 @@ def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool =
     )
     session = workdir / f"{name}.sqlite"
     if rerun:  # cosmic-ray's exec runs the mutants that have no result: the survivors not named equivalent
-        with sqlite3.connect(session) as db:
+        with sqlite3.connect(session) as db:  # (nor GPU-only, without a GPU)
             survivors = db.execute(
                 "SELECT s.job_id, s.module_path, r.diff FROM mutation_specs s JOIN work_results r "
                 "ON s.job_id = r.job_id WHERE r.test_outcome = 'SURVIVED'"
             ).fetchall()
-            gaps = [(job,) for job, path, diff in survivors if not equivalence(path, diff or "")]
+            gaps = [
+                (job,)
+                for job, path, diff in survivors
+                if not equivalence(path, diff or "") and not gpu_only(path, diff or "")
+            ]
             db.executemany("DELETE FROM work_results WHERE job_id = ?", gaps)
     else:
         cosmic_ray("init", str(config), str(session), cwd=workdir)
@@ -619,6 +717,7 @@ def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool =
                 continue
             text = (workdir / path).read_text().splitlines()[line - 1].strip()
             reason = equivalence(path, diff or "")
+            gpu_reason = None if reason else gpu_only(path, diff or "")
             rows.append(
                 {
                     "path": path,
@@ -628,6 +727,7 @@ def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool =
                     "outcome": outcome or worker,
                     "diff": diff,
                     "equivalent": reason,
+                    "gpu_only": gpu_reason,
                 }
             )
     return rows
@@ -650,26 +750,55 @@ def line_before(diff: str) -> str:
     return before
 
 
-def equivalence(path: str, diff: str) -> str | None:
-    """Why the mutant ``diff`` of ``path`` is equivalent, if :data:`EQUIVALENT` says it is: keyed by the
-    mutated line, or by it and the line above where the mutated line alone is ambiguous."""
+def listed(table: dict[tuple[str, ...], str], path: str, diff: str) -> str | None:
+    """The reason ``table`` gives for the mutant ``diff`` of ``path``: keyed by the mutated line, or by it
+    and the line above where the mutated line alone is ambiguous."""
     line = mutated_line(diff)
-    return EQUIVALENT.get((path, line, line_before(diff))) or EQUIVALENT.get((path, line))
+    return table.get((path, line, line_before(diff))) or table.get((path, line))
+
+
+def equivalence(path: str, diff: str) -> str | None:
+    """Why the mutant ``diff`` of ``path`` is equivalent, if :data:`EQUIVALENT` says it is."""
+    return listed(EQUIVALENT, path, diff)
+
+
+def gpu_only(path: str, diff: str) -> str | None:
+    """Why only a GPU can kill the mutant ``diff`` of ``path``, if :data:`GPU_ONLY` names it and this
+    machine has no CUDA GPU; ``None`` with one (the GPU tests then run, and judge it)."""
+    reason = listed(GPU_ONLY, path, diff)
+    return reason if reason is not None and not cuda_available() else None
+
+
+@functools.cache
+def cuda_available() -> bool:
+    """``torch.cuda.is_available()``, asked in a new process: this one forks the warm test process, whose
+    children must be free to initialise CUDA themselves."""
+    command = [sys.executable, "-c", "import torch; print(torch.cuda.is_available())"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip() == "True"
 
 
 def report(name: str, rows: list[dict]) -> None:
     survived = [row for row in rows if row["outcome"] == "survived"]
     equivalent = [row for row in survived if row["equivalent"]]
+    on_gpu = [row for row in survived if row.get("gpu_only")]
     killed = sum(row["outcome"] == "killed" for row in rows)
     other = len(rows) - killed - len(survived)
     for row in sorted(survived, key=lambda row: (row["path"], row["line"])):
-        label = f"equivalent: {row['equivalent']}" if row["equivalent"] else "SURVIVED"
+        label = (
+            f"equivalent: {row['equivalent']}"
+            if row["equivalent"]
+            else f"GPU-only: {row['gpu_only']}"
+            if row.get("gpu_only")
+            else "SURVIVED"
+        )
         print(f"\n{row['path']}:{row['line']} {row['operator'].split('/')[-1]} ({label})\n{row['diff']}")
-    gaps = len(survived) - len(equivalent)
+    gaps = len(survived) - len(equivalent) - len(on_gpu)
+    gpu_text = f", {len(on_gpu)} GPU-only (no GPU here)" if on_gpu else ""
     print(
         f"\n{name}: {len(rows)} mutants, {killed} killed, {len(survived)} survived "
-        f"({len(equivalent)} equivalent, {gaps} not), {other} incompetent or errors; "
+        f"({len(equivalent)} equivalent{gpu_text}, {gaps} not), {other} incompetent or errors; "
         f"non-equivalent survivors {100 * gaps / max(1, len(rows)):.1f}%"
+        + (f" (and {100 * len(on_gpu) / max(1, len(rows)):.1f}% GPU-only)" if on_gpu else "")
     )
 
 
@@ -707,8 +836,8 @@ def main() -> None:
     parser.add_argument(
         "--rerun",
         action="store_true",
-        help="test the survivors of the earlier run in --workdir that are not named equivalent again, "
-        "against the current tests (and any mutant the run had not reached)",
+        help="test the survivors of the earlier run in --workdir that are not named equivalent (nor "
+        "GPU-only, without a GPU) again, against the current tests (and any mutant the run had not reached)",
     )
     args = parser.parse_args()
     unknown = [name for name in args.groups if name not in GROUPS]
