@@ -482,7 +482,8 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     ("src/cuda_graph.py", 'if precision <= "16-mixed":'): (
         "decide gets Lightning's Trainer.precision or check_cuda_graph's, one of checks.PRECISIONS after "
-        "mapping the aliases: of those (and Lightning's transformer-engine names) only 16-mixed sorts <= it"
+        "mapping the aliases (Lightning maps its alias 16 to 16-mixed too): of those (and Lightning's "
+        "transformer-engine names) only 16-mixed sorts <= it"
     ),
     ("src/cuda_graph.py", "if world_size != 1:"): "world_size is at least 1: != 1 is > 1",
     (
