@@ -186,8 +186,11 @@ class MLPClassifier(L.LightningModule):
                 state[key] = self.trainer.strategy.reduce(state[key].clone(), reduce_op="sum")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Resumed under data parallelism: process 0 takes the whole running ``train/loss``, the others
+        """The module takes the precision's dtype first: Lightning restores the weights before it converts
+        the module, and ``64-true`` weights loaded into the float32 network were rounded to float32.
+        Resumed under data parallelism: process 0 takes the whole running ``train/loss``, the others
         start from zero, so that summing them at the epoch's end counts every sample once."""
+        self.trainer.precision_plugin.convert_module(self)
         if self.trainer.global_rank > 0:
             state = checkpoint["state_dict"]
             for key in self.TRAIN_LOSS_STATE:

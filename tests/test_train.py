@@ -140,6 +140,25 @@ def test_resume_from_last_checkpoint_continues_exactly(tmp_path):
     assert checkpoint["epoch"] == 2 and checkpoint["global_step"] == 3 * 126
 
 
+def test_a_resumed_64_true_run_keeps_its_float64_weights(tmp_path):
+    """Lightning restores the weights before it converts the module to the precision's dtype: a 64-true
+    checkpoint was loaded into the float32 network, its weights rounded to float32 (up to 9e-8 apart
+    from the straight run's after 1 + 1 epochs)."""
+    options = [*QUICK, "trainer.precision=64-true", "test=false"]
+    train(compose_config("train", tmp_path / "straight", *options, "trainer.max_epochs=2"))
+    train(compose_config("train", tmp_path / "first", *options))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    train(
+        compose_config("train", tmp_path / "resumed", *options, "trainer.max_epochs=2", f"ckpt_path={last}")
+    )
+    weights = [
+        load_checkpoint(tmp_path / run / "checkpoints" / "last.ckpt")["state_dict"]["net.params"]
+        for run in ("straight", "resumed")
+    ]
+    assert weights[0].dtype == weights[1].dtype == torch.float64
+    assert torch.equal(weights[0], weights[1])
+
+
 def test_plain_sgd_update_is_torch_sgd_step_bit_for_bit(tmp_path, monkeypatch):
     """The in-place ``P.add_(grad, alpha=-lr)`` used for plain SGD gives exactly ``SGD.step()``'s weights."""
     train(compose_config("train", tmp_path / "in_place", "trainer.max_epochs=2", "test=false"))
