@@ -333,6 +333,7 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
             "trained with, or leave out ckpt_path to start a new run"
         )
     check_training_state(checkpoint, plain)
+    check_early_stopping_patience(checkpoint, plain)
     check_resume_position(checkpoint, plain)
     check_something_left_to_train(checkpoint, plain)
 
@@ -423,16 +424,36 @@ def check_something_left_to_train(checkpoint: dict[str, Any], plain: dict[str, A
         )
 
 
-def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
-    """Which of the configured stopping rules had ended the run whose callbacks' state ``saved`` holds,
-    in words; ``None`` if none had. Lightning restores their state, so they would only stop later."""
+def saved_early_stopping(saved: Any, plain: dict[str, Any]) -> Iterator[tuple[str, Mapping[str, Any], Any]]:
+    """Each configured early-stopping callback: its name, its settings and the state the checkpoint's
+    callbacks' state ``saved`` holds for it (``None`` if none)."""
     from lightning.pytorch.callbacks import EarlyStopping
 
-    for values in (plain.get("callbacks") or {}).values():
+    for name, values in (plain.get("callbacks") or {}).items():
         if not (isinstance(values, Mapping) and str(values.get("_target_", "")).endswith("EarlyStopping")):
             continue
         key = EarlyStopping(monitor=values.get("monitor"), mode=values.get("mode", "min")).state_key
-        state = nested(saved, key)
+        yield name, values, nested(saved, key)
+
+
+def check_early_stopping_patience(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
+    """Lightning's ``EarlyStopping`` restores its ``patience`` from the checkpoint: another configured
+    patience would be silently replaced by the one the run was trained with."""
+    for name, values, state in saved_early_stopping(nested(checkpoint, "callbacks") or {}, plain):
+        saved, configured = nested(state, "patience"), values.get("patience", 3)
+        if is_int(saved) and saved != configured:
+            raise UserError(
+                f"ckpt_path={plain['ckpt_path']} was trained with callbacks.{name}.patience={saved} "
+                f"(configured: {show(configured)}): resuming restores early stopping's patience and count "
+                f"from the checkpoint, so give callbacks.{name}.patience={saved}, or leave out ckpt_path to "
+                "start a new run"
+            )
+
+
+def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
+    """Which of the configured stopping rules had ended the run whose callbacks' state ``saved`` holds,
+    in words; ``None`` if none had. Lightning restores their state, so they would only stop later."""
+    for _, values, state in saved_early_stopping(saved, plain):
         patience, waited = nested(state, "patience"), nested(state, "wait_count")
         stalled = is_int(patience) and is_int(waited) and waited >= max(patience, 1)
         if stalled or (is_int(nested(state, "stopped_epoch")) and state["stopped_epoch"] > 0):

@@ -258,6 +258,35 @@ def test_resuming_where_a_stopping_rule_ended_the_run_is_refused(tmp_path, stopp
 
 
 @pytest.mark.slow
+def test_resuming_with_another_early_stopping_patience_is_refused(tmp_path, checkpoint_path):
+    """Lightning's EarlyStopping restores its patience from the checkpoint: resumed with patience 5, a run
+    trained with patience 2 stopped after 2 stalled epochs, where a run never stopped went on."""
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    key = "EarlyStopping{'monitor': 'val/acc', 'mode': 'max'}"
+    checkpoint["callbacks"][key] = {
+        "wait_count": 1,
+        "stopped_epoch": 0,
+        "best_score": torch.tensor(0.5),
+        "patience": 2,
+    }
+    torch.save(checkpoint, tmp_path / "patience_2.ckpt")
+    resume = [
+        *QUICK,
+        "trainer.max_epochs=2",
+        f"ckpt_path={tmp_path / 'patience_2.ckpt'}",
+        "callbacks=early_stopping",
+    ]
+    message = (
+        f"ckpt_path={tmp_path / 'patience_2.ckpt'} was trained with callbacks.early_stopping.patience=2 "
+        "(configured: 5): resuming restores early stopping's patience"
+    )
+    with pytest.raises(UserError, match=literal(message)):
+        validate_train(compose_config("train", tmp_path / "run", *resume))
+    validate_train(compose_config("train", tmp_path / "run", *resume, "callbacks.early_stopping.patience=2"))
+    validate_train(compose_config("train", tmp_path / "run", *resume[:-1]))  # without early stopping
+
+
+@pytest.mark.slow
 def test_last_checkpoint_is_the_last_epoch_even_when_val_acc_stops_improving(tmp_path):
     """With a learning rate too small to change the predictions, val/acc never improves after epoch 0."""
     train(compose_config("train", tmp_path, *QUICK, "trainer.max_epochs=4", "optimizer.lr=1e-12"))
