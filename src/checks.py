@@ -469,7 +469,8 @@ def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
 
 def check_resume_position(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
     """A checkpoint written in the middle of an epoch records how many chunks of it were trained; they
-    are only the same samples with the same ``data.batch_size`` and ``data.batches_per_step``."""
+    are only the same samples with the same ``data.batch_size`` and ``data.batches_per_step``, and the same
+    training set in the same shuffled order (:data:`TRAINING_ORDER`)."""
     progress = nested(checkpoint, "loops", "fit_loop", "epoch_loop.batch_progress")
     chunks = nested(progress, "current", "completed")
     trained = checkpoint["hyper_parameters"].get("data") or {}
@@ -484,6 +485,31 @@ def check_resume_position(checkpoint: dict[str, Any], plain: dict[str, Any]) -> 
             f"data.batch_size={trained['batch_size']}; configured: {configured}): resume it with those "
             "sizes, so that the epoch goes on at the sample where it stopped"
         )
+    changed = [
+        f"data.{key}={show(trained[key])} (configured: {show(plain['data'].get(key))})"
+        for key in TRAINING_ORDER
+        if key in trained and trained[key] != plain["data"].get(key)
+    ]
+    if changed:
+        raise UserError(
+            f"ckpt_path={plain['ckpt_path']} stopped in the middle of an epoch, after {chunks} of its chunks, "
+            f"trained with {'; '.join(changed)}: the epoch goes on at the sample where it stopped only in "
+            "the same shuffled order of the same training set, so resume it with those settings (seed= "
+            "sets data.seed)"
+        )
+
+
+TRAINING_ORDER = (
+    "_target_",
+    "name",
+    "seed",
+    "split_seed",
+    "val_fraction",
+    "test_fraction",
+    "val_size",
+    "train_size",
+)
+"""The data settings that choose the training set and its shuffled order, the same in every epoch."""
 
 
 def nested(container: Any, *keys: str) -> Any:

@@ -230,6 +230,35 @@ def test_a_checkpoint_from_the_middle_of_an_epoch_resumes_with_its_chunks_only(t
 
 
 @pytest.mark.slow
+def test_a_checkpoint_from_the_middle_of_an_epoch_resumes_in_its_order_only(tmp_path, checkpoint_path):
+    """The epoch goes on after the chunks trained of the permutation of seed + epoch: with another seed
+    (or another training set) the rest of the epoch was another permutation's, on the digits with chunks
+    of 32 mini-batches of 10, 247 of the 1,257 samples trained twice in the epoch and 247 never."""
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+    progress["is_last_batch"], progress["current"]["completed"] = False, 1  # stopped after its first chunk
+    torch.save(checkpoint, tmp_path / "mid_epoch.ckpt")
+    resume = [*QUICK, "trainer.max_epochs=2", f"ckpt_path={tmp_path / 'mid_epoch.ckpt'}"]
+    refusals = {
+        "seed=1": "data.seed=12345 (configured: 1)",
+        "data.split_seed=7": "data.split_seed=0 (configured: 7)",
+        "data.val_fraction=0.2": "data.val_fraction=0.1 (configured: 0.2)",
+    }
+    for changed, difference in refusals.items():
+        message = (
+            f"ckpt_path={tmp_path / 'mid_epoch.ckpt'} stopped in the middle of an epoch, after 1 of its chunks, "
+            f"trained with {difference}: the epoch goes on at the sample where it stopped only in the same "
+            "shuffled order"
+        )
+        with pytest.raises(UserError, match=literal(message)):
+            validate_train(compose_config("train", tmp_path / "run", *resume, changed))
+    validate_train(compose_config("train", tmp_path / "run", *resume, "data.eval_batch_size=7"))
+    progress["is_last_batch"] = True  # at an epoch's end the next epoch may be another order
+    torch.save(checkpoint, tmp_path / "mid_epoch.ckpt")
+    validate_train(compose_config("train", tmp_path / "run", *resume, "seed=1"))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("stopping", "ended_by"),
     [
