@@ -208,6 +208,7 @@ class InMemoryDataModule(L.LightningDataModule):
         # under overfit_batches Lightning swaps in a SequentialSampler: its batches are the mini-batches
         overfit = self.trainer is not None and self.trainer.overfit_batches
         self._check_limit("train", len(dataset) if overfit else len(sampler))
+        self._check_val_check_interval(len(dataset) if overfit else len(sampler))
         return ResumableLoader(dataset, sampler=sampler, batch_size=None)
 
     def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
@@ -253,6 +254,26 @@ class InMemoryDataModule(L.LightningDataModule):
                     f"batch data.eval_batch_size={self.eval_batch_size} samples): give a number of batches (an "
                     "integer) or a larger fraction, or use debug=limit (one mini-batch per batch)"
                 )
+
+    def _check_val_check_interval(self, steps: int) -> None:
+        """An integer ``trainer.val_check_interval`` counts training batches, chunks of ``batches_per_step``
+        mini-batches: more than an epoch's ``steps`` (after ``limit_train_batches``) is a Lightning
+        traceback when training starts, so it is one line here."""
+        if self.trainer is None:
+            return
+        interval, limit = self.trainer.val_check_interval, self.trainer.limit_train_batches
+        batches = min(steps, limit) if isinstance(limit, int) else int(steps * limit)
+        if (
+            isinstance(interval, int)
+            and interval > batches
+            and self.trainer.check_val_every_n_epoch is not None
+            and self.trainer.limit_val_batches > 0
+        ):
+            raise UserError(
+                f"trainer.val_check_interval={interval}: an epoch here has {batches} training batch(es) (a "
+                f"training batch is data.batches_per_step={self.batches_per_step} mini-batches): give at most "
+                f"{batches}, a fraction of an epoch (0 < x <= 1), or a smaller data.batches_per_step"
+            )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_dataloader("val")

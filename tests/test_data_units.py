@@ -121,7 +121,13 @@ def test_the_dataset_indexed_by_position_gives_the_i_th_mini_batch():
 def limited(**limits) -> DigitsDataModule:
     """The digits with a stand-in trainer carrying Lightning's batch limits (1.0: all batches)."""
     data = DigitsDataModule(batch_size=10, batches_per_step=32, eval_batch_size=100)
-    defaults = {"limit_train_batches": 1.0, "limit_val_batches": 1.0, "limit_test_batches": 1.0}
+    defaults = {
+        "limit_train_batches": 1.0,
+        "limit_val_batches": 1.0,
+        "limit_test_batches": 1.0,
+        "val_check_interval": 1.0,
+        "check_val_every_n_epoch": 1,
+    }
     data.trainer = SimpleNamespace(
         **{**defaults, "overfit_batches": 0.0, **limits}, global_rank=0, world_size=1, training=False
     )
@@ -149,6 +155,25 @@ def test_a_fraction_of_the_batches_must_keep_at_least_one():
     for key, (limit, loader, batches) in refused.items():
         with pytest.raises(UserError, match=f"trainer.{key}={limit} keeps none of the {batches} batch"):
             loader()
+
+
+def test_a_validation_interval_of_more_batches_than_an_epoch_is_one_line():
+    """An integer ``val_check_interval`` counts Lightning's training batches, here 4 chunks of 32
+    mini-batches (2 under ``limit_train_batches=2``): 5 was Lightning's ValueError traceback when training
+    started. Every epoch may hold the interval when validation is counted across epochs."""
+    assert len(limited(val_check_interval=4).train_dataloader()) == 4
+    assert len(limited(val_check_interval=0.5).train_dataloader()) == 4  # a fraction of an epoch
+    assert len(limited(val_check_interval=5, check_val_every_n_epoch=None).train_dataloader()) == 4
+    assert len(limited(val_check_interval=5, limit_val_batches=0.0).train_dataloader()) == 4
+    for limits, batches in (
+        ({"val_check_interval": 5}, 4),
+        ({"val_check_interval": 3, "limit_train_batches": 2}, 2),
+    ):
+        message = (
+            f"trainer.val_check_interval={limits['val_check_interval']}: an epoch here has {batches} training"
+        )
+        with pytest.raises(UserError, match=message):
+            limited(**limits).train_dataloader()
 
 
 def test_digits_pixels_are_grey_levels_over_16():
