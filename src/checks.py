@@ -70,6 +70,7 @@ def validate_train(cfg: DictConfig) -> None:
     data, data_class = parse_data(plain["data"])
     check_data_files(data)
     check_trainer(plain["trainer"])
+    check_max_steps(plain["trainer"], data)
     optimizer = optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)  # a throw-away one
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
@@ -168,6 +169,19 @@ def check_trainer(trainer: dict[str, Any]) -> None:
         raise UserError(
             f"trainer.devices={devices}: more CPU processes than this machine's {cores} cores would only "
             f"compete for them; choose at most {cores}"
+        )
+
+
+def check_max_steps(trainer: dict[str, Any], data: Data) -> None:
+    """``trainer.max_steps`` counts SGD steps (mini-batches), but Lightning checks it only between its
+    training batches, chunks of ``data.batches_per_step`` mini-batches: ``max_steps=5`` trained a whole
+    chunk, 126 steps on the digits. Only chunks of one mini-batch stop where it says."""
+    max_steps = trainer.get("max_steps")
+    if max_steps not in (None, -1) and data.batches_per_step != 1:
+        raise UserError(
+            f"trainer.max_steps={show(max_steps)}: counts SGD steps, but training stops only between chunks of "
+            f"data.batches_per_step={data.batches_per_step} mini-batches, so it would train more: add "
+            "data.batches_per_step=1, or stop by epochs with trainer.max_epochs"
         )
 
 

@@ -69,6 +69,13 @@ from src.train import train
         (["optimizer._target_=torch.optim.LBFGS"], "optimizer._target_=torch.optim.LBFGS: needs a closure"),
         (["optimizer._target_=torch.optim.SparseAdam"], "torch.optim.SparseAdam: needs sparse gradients"),
         (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2: training takes one SGD"),
+        (
+            [
+                "+trainer.max_steps=5"
+            ],  # trained a whole chunk of 128 mini-batches: 126 SGD steps on the digits
+            "trainer.max_steps=5: counts SGD steps, but training stops only between chunks of "
+            "data.batches_per_step=128 mini-batches",
+        ),
         (["+trainer.gradient_clip_val=1"], "trainer.gradient_clip_val=1: not supported"),
         (
             ["+trainer.check_val_every_n_epoch=0"],
