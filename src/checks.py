@@ -490,6 +490,13 @@ def check_resume_position(checkpoint: dict[str, Any], plain: dict[str, Any]) -> 
     trained = checkpoint["hyper_parameters"].get("data") or {}
     if nested(progress, "is_last_batch") is not False or not chunks:
         return
+    if plain["trainer"].get("overfit_batches") not in (None, 0, 0.0):
+        raise UserError(
+            f"ckpt_path={plain['ckpt_path']} stopped in the middle of an epoch, after {chunks} of its batches, "
+            f"and under trainer.overfit_batches={show(plain['trainer']['overfit_batches'])} Lightning's "
+            "sequential batches have no position to resume from (the epoch would start again, training its "
+            "first batches twice): resume from the last.ckpt beside it, written at the end of an epoch"
+        )
     keys = ("batches_per_step", "batch_size")
     if all(key in trained for key in keys) and any(trained[key] != plain["data"].get(key) for key in keys):
         configured = ", ".join(f"data.{key}={show(plain['data'].get(key))}" for key in keys)

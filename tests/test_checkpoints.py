@@ -259,6 +259,32 @@ def test_a_checkpoint_from_the_middle_of_an_epoch_resumes_in_its_order_only(tmp_
 
 
 @pytest.mark.slow
+def test_a_checkpoint_from_the_middle_of_an_overfit_epoch_is_refused(tmp_path, checkpoint_path):
+    """Under overfit_batches Lightning swaps in a SequentialSampler, which keeps no position: debug=overfit
+    interrupted after one of its 3 mini-batches and resumed trained the first mini-batch twice and the last
+    not at all (weights 0.18 from a run never stopped). An epoch's end resumes as ever."""
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+    progress["is_last_batch"], progress["current"]["completed"] = False, 1  # stopped after its first batch
+    torch.save(checkpoint, tmp_path / "mid_epoch.ckpt")
+    resume = [
+        *QUICK,
+        "trainer.max_epochs=2",
+        f"ckpt_path={tmp_path / 'mid_epoch.ckpt'}",
+        "+trainer.overfit_batches=2",
+    ]
+    message = (
+        f"ckpt_path={tmp_path / 'mid_epoch.ckpt'} stopped in the middle of an epoch, after 1 of its batches, "
+        "and under trainer.overfit_batches=2 Lightning's sequential batches have no position to resume from"
+    )
+    with pytest.raises(UserError, match=literal(message)):
+        validate_train(compose_config("train", tmp_path / "run", *resume))
+    progress["is_last_batch"] = True
+    torch.save(checkpoint, tmp_path / "mid_epoch.ckpt")
+    validate_train(compose_config("train", tmp_path / "run", *resume))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("stopping", "ended_by"),
     [
