@@ -74,6 +74,7 @@ def validate_train(cfg: DictConfig) -> None:
     optimizer = optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)  # a throw-away one
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
+    check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
     epochs = plain["trainer"].get("max_epochs", 1)
     check_scheduler(plain.get("scheduler"), optimizer, epochs)
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
@@ -219,6 +220,27 @@ def check_monitors(callbacks: Any, scheduler: Any) -> None:
             check_value(choice(MISSING, metrics), values["monitor"], f"{key}.monitor")
         if "mode" in values:
             check_value(choice(MISSING, MODES), values["mode"], f"{key}.mode")
+
+
+def check_validation_watched(trainer: dict[str, Any], callbacks: Any, scheduler: Any) -> None:
+    """``trainer.limit_val_batches=0`` runs no validation: early stopping on a ``val/`` metric ended the
+    run with Lightning's RuntimeError after the first epoch, and the plateau schedule silently never
+    lowered the rate."""
+    if trainer.get("limit_val_batches") != 0:
+        return
+    watchers = {f"callbacks.{name}": values for name, values in (callbacks or {}).items()}
+    watchers["scheduler"] = scheduler
+    for key, values in watchers.items():
+        if not isinstance(values, Mapping):
+            continue
+        monitor = values.get("monitor")
+        watches = key == "scheduler" or str(values.get("_target_", "")).endswith("EarlyStopping")
+        if watches and isinstance(monitor, str) and monitor.startswith("val/"):
+            raise UserError(
+                f"trainer.limit_val_batches={show(trainer['limit_val_batches'])}: runs no validation, but "
+                f"{key}.monitor={monitor} watches it: leave out limit_val_batches, or switch it off with "
+                + ("scheduler=none" if key == "scheduler" else f"{key}=null")
+            )
 
 
 def check_scheduler(values: Any, optimizer: torch.optim.Optimizer, epochs: int) -> None:

@@ -70,9 +70,17 @@ from src.train import train
         (["optimizer._target_=torch.optim.SparseAdam"], "torch.optim.SparseAdam: needs sparse gradients"),
         (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2: training takes one SGD"),
         (
-            [
-                "+trainer.max_steps=5"
-            ],  # trained a whole chunk of 128 mini-batches: 126 SGD steps on the digits
+            ["callbacks=early_stopping", "+trainer.limit_val_batches=0"],  # a RuntimeError after one epoch
+            "trainer.limit_val_batches=0: runs no validation, but callbacks.early_stopping.monitor=val/acc "
+            "watches it: leave out limit_val_batches, or switch it off with callbacks.early_stopping=null",
+        ),
+        (
+            ["scheduler=plateau", "+trainer.limit_val_batches=0.0"],  # the rate silently never fell
+            "trainer.limit_val_batches=0.0: runs no validation, but scheduler.monitor=val/acc watches it",
+        ),
+        (
+            ["+trainer.max_steps=5"],
+            # it trained a whole chunk of 128 mini-batches: 126 SGD steps on the digits
             "trainer.max_steps=5: counts SGD steps, but training stops only between chunks of "
             "data.batches_per_step=128 mini-batches",
         ),
