@@ -94,9 +94,19 @@ class MiniBatchChunks(Sampler[Tensor]):
         self.chunks_trained += 1
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "chunks_trained": self.chunks_trained}
+        return {"epoch": self.epoch, "chunks_trained": self.chunks_trained, "world_size": self.world_size}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        """Resume the position ``state`` records; the chunks trained are those of each process's shard,
+        the same samples only with as many processes (a checkpoint without ``world_size`` predates it)."""
+        saved = state.get("world_size", self.world_size)
+        if saved != self.world_size and state.get("chunks_trained"):
+            raise UserError(
+                f"the checkpoint stopped in the middle of an epoch trained by {saved} process(es), after "
+                f"{state['chunks_trained']} chunks of each one's shard; resumed by {self.world_size}, the "
+                "epoch would not go on at the samples where it stopped: resume it with as many processes "
+                "(trainer.devices, trainer.num_nodes), or from the last.ckpt of the epoch before"
+            )
         self._resume = state
 
     @property

@@ -215,10 +215,32 @@ def test_each_epoch_is_the_documented_permutation():
 def test_a_checkpoint_saved_before_the_first_chunk_resumes_the_whole_epoch():
     sampler = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
     state = sampler.state_dict()
-    assert state == {"epoch": 0, "chunks_trained": 0}
+    assert state == {"epoch": 0, "chunks_trained": 0, "world_size": 1}
     resumed = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
     resumed.load_state_dict(state)
     assert torch.equal(torch.cat(list(resumed)), torch.cat(list(sampler)))
+
+
+def test_a_position_in_an_epoch_resumes_only_with_as_many_processes():
+    """Each process counts the chunks of its own shard: 2 chunks of each of 2 shards are the first 40
+    samples of the epoch's permutation, and one process resumed after 2 of its chunks trained samples 20
+    to 39 again, and never 40 to 59 (a ``trainer=ddp_cpu`` checkpoint resumed with ``trainer=cpu``)."""
+    shards = [
+        MiniBatchChunks(n=100, batch_size=5, batches_per_step=2, seed=3, rank=r, world_size=2) for r in (0, 1)
+    ]
+    for shard in shards:
+        list(shard)
+        shard.chunk_trained(), shard.chunk_trained()
+    state = shards[0].state_dict()
+    assert state == {"epoch": 0, "chunks_trained": 2, "world_size": 2}
+    alone = MiniBatchChunks(n=100, batch_size=5, batches_per_step=2, seed=3)
+    with pytest.raises(UserError, match="stopped in the middle of an epoch trained by 2 process"):
+        alone.load_state_dict(state)
+    alone.load_state_dict({**state, "chunks_trained": 0})  # before its first chunk: any processes
+    alone.load_state_dict({"epoch": 0, "chunks_trained": 2})  # a checkpoint from before world_size was kept
+    again = MiniBatchChunks(n=100, batch_size=5, batches_per_step=2, seed=3, rank=1, world_size=2)
+    again.load_state_dict(state)
+    assert torch.equal(torch.cat(list(again)), torch.cat(list(shards[1])[2:]))
 
 
 def test_the_loader_saves_its_samplers_position_and_only_its():
@@ -227,7 +249,7 @@ def test_the_loader_saves_its_samplers_position_and_only_its():
     sampler.set_epoch(2)
     list(sampler)
     sampler.chunk_trained()
-    assert loader.state_dict() == {"epoch": 2, "chunks_trained": 1}
+    assert loader.state_dict() == {"epoch": 2, "chunks_trained": 1, "world_size": 1}
     restored = MiniBatchChunks(n=40, batch_size=5, batches_per_step=2, seed=3)
     ResumableLoader(range(40), sampler=restored, batch_size=None).load_state_dict(loader.state_dict())
     restored.set_epoch(2)
