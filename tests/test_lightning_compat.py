@@ -67,7 +67,7 @@ def test_sampler_resumes_within_the_saved_epoch_only(resumed_epoch):
     for _ in range(2):
         sampler.chunk_trained()
     state = sampler.state_dict()
-    assert state == {"epoch": 3, "chunks_trained": 2}
+    assert state == {"epoch": 3, "chunks_trained": 2, "world_size": 1}
 
     restored = ResumableLoader(range(100), sampler=MiniBatchChunks(100, 10, 2, seed=1), batch_size=None)
     restored.load_state_dict(state)

@@ -11,6 +11,7 @@ import lightning as L
 import pytest
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from lightning.pytorch.plugins.precision import Precision
 
 from src.data import DigitsDataModule
 from src.errors import DivergenceError
@@ -175,7 +176,7 @@ def test_a_data_parallel_checkpoint_holds_every_processs_running_train_loss_once
     assert model.train_loss.weight.item() == 4  # the process's own sums are left as they are
     for rank, share in ((0, 1), (1, 0)):
         resumed, _, _ = model_and_batches()
-        resumed.trainer = SimpleNamespace(global_rank=rank)
+        resumed.trainer = SimpleNamespace(global_rank=rank, precision_plugin=Precision())  # 32-true
         loaded = {"state_dict": dict(saved)}
         resumed.on_load_checkpoint(loaded)
         resumed.load_state_dict(loaded["state_dict"])
