@@ -43,7 +43,8 @@ def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     the CPU, after checking it holds one of our networks."""
     if not str(path).strip():  # Path("") would be the current directory
         raise UserError(f"{key} is empty: {WRITTEN_BY}")
-    path = Path(path).expanduser()
+    # a value Hydra parsed as a number, a list, ...: the file name it was written as (ckpt_path=123)
+    path = Path(path if isinstance(path, str | Path) else str(path)).expanduser()
     where = f"{key}={path}"
     check_readable_file(path, key, WRITTEN_BY)
     if path.stat().st_size == 0:

@@ -124,7 +124,8 @@ def image_files(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
     if not paths:
         raise UserError("inputs is empty: give an image file or a directory of images")
     files: list[Path] = []
-    for path in (Path(item).expanduser() for item in paths):
+    # str(): an item Hydra parsed as a number, null or a list names a file too (inputs=[3])
+    for path in (Path(item if isinstance(item, str | Path) else str(item)).expanduser() for item in paths):
         if path.is_dir():
             files += images_in(path)
         elif path.is_file():

@@ -1,6 +1,8 @@
 """Bad input ends in one clear line: every bad config value names the key, the value and what is allowed,
 before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from runs import QUICK, compose_config, literal, options, run_module, write_idx
@@ -326,3 +328,29 @@ def test_wrapper_reports_an_interrupt_with_the_command_that_resumes_it(capsys, t
         f"resume with: python -m src.train ckpt_path={tmp_path / 'interrupted.ckpt'}",
     ]
     assert resume_command(tmp_path / "a b.ckpt") == f"python -m src.train 'ckpt_path={tmp_path / 'a b.ckpt'}'"
+
+
+def test_a_path_hydra_reads_as_a_number_or_a_list_is_a_file_name(tmp_path, monkeypatch):
+    """``ckpt_path=123``, ``inputs=[3]``: Hydra hands export, predict and the demo an int or a list, not a
+    string; each names the file it was written as (Path(123) raised a TypeError traceback)."""
+    from omegaconf import OmegaConf
+
+    from src.checkpoint import load_model
+    from src.demo.__main__ import serve
+    from src.predict import image_files
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "123").touch()
+    with pytest.raises(UserError, match=r"^ckpt_path=123 is an empty file"):
+        load_model(123)
+    for value in (OmegaConf.create([1]), True, 7.5):
+        with pytest.raises(UserError, match=r"^ckpt_path=(\[1\]|True|7\.5) does not exist"):
+            load_model(value)
+    with pytest.raises(UserError, match=r"^inputs=3 does not exist"):
+        image_files(OmegaConf.to_container(OmegaConf.create([3])))
+    assert image_files([123]) == [Path("123")]
+    demo = {"ckpt_path": 123, "checkpoints_dir": "outputs", "host": "127.0.0.1", "port": 0, "rate": None}
+    with pytest.raises(UserError, match=r"^ckpt_path=123 is an empty file"):
+        serve(OmegaConf.create(demo))
+    with pytest.raises(UserError, match=r"checkpoints_dir=5 holds no \.ckpt file"):
+        serve(OmegaConf.create(demo | {"ckpt_path": None, "checkpoints_dir": 5}))

@@ -39,8 +39,10 @@ def serve(cfg: DictConfig) -> None:
     from src.demo.server import DemoServer
     from src.demo.views import DemoNetwork
 
-    ckpt_path = (
-        Path(cfg.ckpt_path) if cfg.ckpt_path is not None else newest_checkpoint(Path(cfg.checkpoints_dir))
+    ckpt_path = (  # str(): a value Hydra parsed as a number or a list names a file too (ckpt_path=123)
+        Path(str(cfg.ckpt_path))
+        if cfg.ckpt_path is not None
+        else newest_checkpoint(Path(str(cfg.checkpoints_dir)))
     )
     host, port = cfg.host, cfg.port
     if not isinstance(host, str) or not host:
