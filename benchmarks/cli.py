@@ -21,6 +21,7 @@ from benchmarks.report import environment, report
 from benchmarks.workload import (
     CUDA_ONLY,
     DEFAULT_DATA_ROOT,
+    DIGITS_TRAIN_IMAGES,
     IN_FEATURES,
     MNIST_IMAGES,
     NUM_CLASSES,
@@ -117,7 +118,8 @@ def _parser() -> _Parser:
         "--batch-size",
         type=_positive_ints,
         action="append",
-        help="mini-batch sizes, comma list or repeated, at most --train-size (default: 10,100)",
+        help="mini-batch sizes, comma list or repeated, at most --train-size (the digits: at most "
+        f"{DIGITS_TRAIN_IMAGES:,}) (default: 10,100)",
     )
     parser.add_argument(
         "--train-size",
@@ -236,6 +238,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(
             f"--train-size {args.train_size}: MNIST's training split holds {MNIST_TRAIN_IMAGES:,} images "
             f"beside the {MNIST_IMAGES - MNIST_TRAIN_IMAGES:,} src.train holds out for validation"
+        )
+    if any(s.data == "digits" for s in settings) and args.batch_sizes[-1] > DIGITS_TRAIN_IMAGES:
+        parser.error(  # --train-size is MNIST's: the digits train on their whole training split
+            f"--batch-size {args.batch_sizes[-1]}: larger than the digits' training split of "
+            f"{DIGITS_TRAIN_IMAGES:,} images"
         )
     args.settings = [Setting(s.data, s.sizes, args.lr or s.lr) for s in dict.fromkeys(settings)]
     return args

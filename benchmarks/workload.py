@@ -32,6 +32,9 @@ CUDA_ONLY = ("plain-manual-graph", "src.train-eager", "src.train-cpu")
 ``src.train`` without CUDA graphs (``model.cuda_graph=off``), and ``src.train trainer=cpu`` in the same run."""
 IN_FEATURES = {"digits": 64, "mnist": 784, "synthetic-mnist": 784}
 NUM_CLASSES = 10
+DIGITS_TRAIN_IMAGES = (
+    1257  # src.train's training split of scikit-learn's 1,797 digits (the default fractions)
+)
 MNIST_IMAGES = 60000  # MNIST's official training set, from which src.train holds out its validation images
 INIT = "normal"  # every weight and bias N(0, 1): the essay's and Nielsen's chapter-1 initialisation
 SEED = 12345  # conf/train.yaml's seed: src.train draws the same initial weights

@@ -283,6 +283,11 @@ def test_main_on_cuda_prints_every_pipeline(capsys):
         (["--batch-size", "0"], "argument --batch-size: '0' must be > 0"),
         (["--batch-size", "10,x"], "argument --batch-size: 'x' is not an integer"),
         (["--batch-size", "101", "--train-size", "100"], "--batch-size 101: larger than --train-size 100"),
+        (
+            ["--batch-size", "1258"],
+            "--batch-size 1258: larger than the digits' training split of 1,257 images",
+        ),
+        (["--preset", "mnist,digits", "--batch-size", "5000"], "larger than the digits' training split"),
         (["--threads", "0"], "argument --threads: '0' must be > 0"),
         (["--threads", "100000"], f"argument --threads: '100000' must be at most {os.cpu_count()}"),
         (["--repeats", "1.5"], "argument --repeats: '1.5' is not an integer"),
@@ -356,3 +361,11 @@ def test_mnist_files_src_train_cannot_read_end_in_one_line(tmp_path, capsys):
     assert captured.err.startswith(
         f"python -m benchmarks: error: --data-root {tmp_path}: data=mnist cannot read it: "
     )
+
+
+def test_the_digits_batch_size_is_checked_against_their_training_split():
+    """``--train-size`` is MNIST's: the digits train on all of src.train's split, which holds no more than
+    ``DIGITS_TRAIN_IMAGES`` (a larger batch was reported as ``batch 5000`` while training on 1,257 images)."""
+    _, y = workload.load_training_data(workload.data_overrides("digits", 50_000, Path("unused")))
+    assert len(y) == workload.DIGITS_TRAIN_IMAGES == 1257
+    assert cli.parse_args(["--batch-size", "1257"]).batch_sizes == [1257]
