@@ -115,7 +115,7 @@ def next_command(stop: Interrupted) -> str | None:
         return None
     if isinstance(stop, TrainingInterrupted):
         return f"resume with: {resume_command(stop.checkpoint)}"
-    return f"test it with: {shlex.join(['python', '-m', 'src.evaluate', f'ckpt_path={stop.checkpoint}'])}"
+    return f"test it with: {evaluate_command(stop.checkpoint)}"
 
 
 def as_user_error(error: BaseException) -> UserError | None:
@@ -187,6 +187,19 @@ def process_rank() -> int:
         return rank_zero.rank_zero_only.rank
     value = next((os.environ[name] for name in RANK_VARIABLES if name in os.environ), "0")
     return int(value) if value.strip().isdigit() else 0
+
+
+def evaluate_command(checkpoint: Path) -> str:
+    """``python -m src.evaluate ckpt_path=<checkpoint>``, with this command's overrides (``data=...``,
+    ``trainer.precision=...``) when it is ``src.evaluate`` itself (``src.train``'s are no evaluate
+    settings: the checkpoint records its data)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = []
+    if HydraConfig.initialized() and HydraConfig.get().job.name == "evaluate":
+        overrides = list(HydraConfig.get().overrides.task)
+    kept = [item for item in overrides if item.split("=", 1)[0].lstrip("+~") != "ckpt_path"]
+    return shlex.join(["python", "-m", "src.evaluate", *kept, f"ckpt_path={checkpoint}"])
 
 
 def resume_command(checkpoint: Path) -> str:

@@ -20,15 +20,25 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from src.checkpoint import model_from
     from src.checks import refused_arguments, validate_evaluate
     from src.config import build_data
+    from src.console import ConsoleCallback
+    from src.errors import TestingInterrupted
     from src.metrics_file import collect_metrics, write_json
 
     checkpoint, data_config = validate_evaluate(cfg)
     model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}")
     datamodule = build_data(data_config)
     with refused_arguments("trainer"):
-        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[StopOnSignal()])
-    with interrupts_reported(trainer):  # Ctrl-C or SIGTERM: no metrics, exit code 130 or 143
-        trainer.test(model, datamodule=datamodule, verbose=False)
+        trainer: L.Trainer = hydra.utils.instantiate(
+            cfg.trainer,
+            logger=False,
+            callbacks=[StopOnSignal(), ConsoleCallback()],  # errors on their own line
+        )
+    try:
+        with interrupts_reported(trainer):  # Ctrl-C or SIGTERM: no metrics, exit code 130 or 143
+            trainer.test(model, datamodule=datamodule, verbose=False)
+    except TestingInterrupted as stop:  # the model was given, not a path: name the checkpoint to test again
+        stop.checkpoint = stop.checkpoint or Path(str(cfg.ckpt_path))
+        raise
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = str(cfg.ckpt_path)
     write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)

@@ -354,3 +354,42 @@ def test_a_path_hydra_reads_as_a_number_or_a_list_is_a_file_name(tmp_path, monke
         serve(OmegaConf.create(demo))
     with pytest.raises(UserError, match=r"checkpoints_dir=5 holds no \.ckpt file"):
         serve(OmegaConf.create(demo | {"ckpt_path": None, "checkpoints_dir": 5}))
+
+
+def test_evaluate_stopped_by_a_signal_names_the_command_that_tests_again(tmp_path, monkeypatch, capsys):
+    """SIGTERM while ``src.evaluate`` tests: the checkpoint it was given and its own overrides (``data=...``)
+    in the ``test it with:`` line (it printed none: the model is handed to Lightning, not its path)."""
+    import signal
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from src.callbacks import StopOnSignal
+    from src.lit import MLPClassifier
+
+    data = OmegaConf.to_container(compose_config("train", tmp_path).data, resolve=True)
+    model = MLPClassifier(in_features=64, num_classes=10, hidden=[4], data=data)
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, ckpt)
+    listen = StopOnSignal.on_test_start
+
+    def listen_then_signal(self, trainer, pl_module):
+        listen(self, trainer, pl_module)
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(StopOnSignal, "on_test_start", listen_then_signal)
+    overrides = ["+data.eval_batch_size=7", f"ckpt_path={ckpt}"]
+    hydra = OmegaConf.create(
+        {"job": {"name": "evaluate"}, "overrides": {"task": overrides}, "mode": RunMode.RUN}
+    )
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra))
+    with pytest.raises(SystemExit) as stop:
+        report_user_errors(evaluate)(compose_config("evaluate", tmp_path, *overrides))
+    assert stop.value.code == 143
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "testing interrupted by SIGTERM: no test metrics, no metrics.json",
+        f"test it with: python -m src.evaluate +data.eval_batch_size=7 ckpt_path={ckpt}",
+    ]
+    assert not (tmp_path / "metrics.json").exists()
