@@ -16,7 +16,8 @@ An image is made to look like the training data before it reaches the network (:
    digits were made from 32x32 bitmaps. The window's size and centre follow the training set
    (:func:`layout_for`): scikit-learn's 8x8 digits span the full height and are centred on their
    bounding box; MNIST-sized inputs put the ink's longer side in the central 20 of 28 pixels and its
-   centre of mass at the centre, as MNIST was made. The result is rescaled so its brightest pixel is 1.
+   centre of mass at the centre, as MNIST was made; Fashion-MNIST's fill the 28 pixels, centred on
+   their bounding box. The result is rescaled so its brightest pixel is 1.
    A blank image becomes an all-zero input.
 
 Inputs: a file is read whatever its extension; a directory contributes its visible files whose extension
@@ -85,15 +86,22 @@ class Layout:
     centre_of_mass: bool
 
 
-def layout_for(in_features: int) -> Layout:
-    """The layout of the training images of a model with ``in_features`` inputs (a square image)."""
+FILL_THE_FRAME = ("FashionMNIST",)
+"""Data sets whose images fill their frame, centred on the bounding box: Fashion-MNIST's were trimmed,
+their longer side resized to 28 pixels and their shorter side padded to 28 (its README), not fitted into
+MNIST's 20-pixel box by the centre of mass."""
+
+
+def layout_for(in_features: int, data: object = None) -> Layout:
+    """The layout of the training images of a model with ``in_features`` inputs (a square image), trained
+    on ``data`` (a checkpoint's ``hyper_parameters["data"]``; ``None``: the digits or MNIST by size)."""
     side = math.isqrt(in_features)
     if side * side != in_features:
         raise UserError(
             f"ckpt_path: its network has in_features={in_features} inputs, not a square image's side*side "
             "pixels, so it can't classify images"
         )
-    if side == DIGITS_SIDE:
+    if side == DIGITS_SIDE or (isinstance(data, dict) and data.get("name") in FILL_THE_FRAME):
         return Layout(side, side, centre_of_mass=False)
     return Layout(side, round(side * 20 / 28), centre_of_mass=True)
 
@@ -215,7 +223,7 @@ def predict(
     readable)."""
     files = image_files(inputs)
     model = load_model(ckpt_path)
-    layout = layout_for(model.hparams.in_features)
+    layout = layout_for(model.hparams.in_features, model.hparams.data)
     readable: list[tuple[Path, Tensor]] = []
     for path in files:
         try:

@@ -304,3 +304,36 @@ def test_cli_bad_input_is_one_error_line(tmp_path):
 def test_a_network_of_non_square_inputs_cannot_classify_images():
     with pytest.raises(UserError, match=r"in_features=10 inputs, not a square image"):
         layout_for(10)
+
+
+@pytest.mark.parametrize(("data", "rows"), [("mnist", 20), ("fashion_mnist", 28)])
+def test_a_fashion_mnist_item_fills_the_frame_as_its_training_images_do(tmp_path, data, rows):
+    """Fashion-MNIST's images fill 28 pixels (longer side resized to 28, centred), MNIST's digits a
+    20-pixel box: a trouser photo given to a Fashion-MNIST checkpoint (or drawn on its demo page) was
+    shrunk into MNIST's box, unlike every image the network was trained on."""
+    from omegaconf import OmegaConf
+
+    from src.demo.views import DemoNetwork
+    from src.lit import MLPClassifier
+
+    settings = OmegaConf.to_container(compose_config("train", tmp_path, f"data={data}").data, resolve=True)
+    model = MLPClassifier(in_features=784, num_classes=10, hidden=[4], data=settings)
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, ckpt)
+    trouser = Image.new("L", (300, 600), 255)
+    ImageDraw.Draw(trouser).rectangle((60, 0, 240, 599), fill=0)  # dark on light, top to bottom
+    trouser.save(tmp_path / "trouser.png")
+    inputs = []
+
+    def seen(*args):  # the input layer predict computes for the image
+        inputs.append(to_input(*args))
+        return inputs[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(predict_module, "to_input", seen)
+        [prediction] = predict(ckpt, tmp_path / "trouser.png")
+    [x] = inputs
+    assert int((x.view(28, 28) > 0).any(dim=1).sum()) == rows
+    with torch.no_grad():
+        assert prediction.activations == model(x[None])[0].tolist()
+    assert DemoNetwork(model.net, 1.0, settings).layout.box == rows

@@ -50,12 +50,12 @@ class DemoNetwork:
     """An in-memory copy of a checkpoint's :class:`~src.network.mlp.MLP`, changed only by :meth:`step`
     and restored by :meth:`reset`. Its methods hold a lock: the server calls them from several threads."""
 
-    def __init__(self, net: MLP, rate: float) -> None:
+    def __init__(self, net: MLP, rate: float, data: object = None) -> None:
         self.net = net
         self.rate = rate  # the learning rate the page offers first: the checkpoint's own
         self.checkpoint_params = net.params.detach().clone()
         self.steps = 0
-        self.layout: Layout = layout_for(self.sizes[0])
+        self.layout: Layout = layout_for(self.sizes[0], data)  # data: the checkpoint's, as predict reads it
         self.identity = torch.eye(self.sizes[-1], dtype=net.params.dtype)
         self.lock = threading.Lock()
 
