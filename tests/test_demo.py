@@ -31,7 +31,7 @@ from runs import REPO, compose_config, run_module, write_idx
 from src.checkpoint import load_checkpoint, load_model, model_from
 from src.demo.__main__ import first_rate, newest_checkpoint
 from src.demo.samples import Samples, samples_to_pick
-from src.demo.server import MAX_BODY, DemoHandler, DemoServer
+from src.demo.server import MAX_BODY, MAX_RATE, DemoHandler, DemoServer
 from src.demo.views import DemoNetwork, WeightChoice
 from src.errors import UserError
 from src.network.backprop import Backpropagation
@@ -254,6 +254,14 @@ def test_newest_checkpoint_and_first_rate(tmp_path: Path) -> None:
         first_rate(None, {"_target_": "torch.optim.SGD"})
     with pytest.raises(UserError, match="rate=-1"):
         first_rate(-1, None)
+    # the step API refuses a rate over MAX_RATE: the page must not offer one (every step was a 400)
+    assert first_rate(MAX_RATE, None) == MAX_RATE
+    with pytest.raises(UserError, match=r"^rate=5000: the page's SGD step takes at most 1000"):
+        first_rate(5000, None)
+    with pytest.raises(
+        UserError, match=r"^rate is null and the checkpoint's optimizer\.lr=2000\.0: .*at most"
+    ):
+        first_rate(None, {"lr": 2000.0})
 
 
 # -------------------------------------------------------------------------------- bad requests

@@ -25,10 +25,14 @@ def newest_checkpoint(directory: Path) -> Path:
 
 def first_rate(cfg_rate: object, optimizer: object) -> float:
     """The page's first learning rate: ``rate=`` if given, else the checkpoint's ``optimizer.lr``."""
+    from src.demo.server import MAX_RATE
+
     rate = optimizer.get("lr") if cfg_rate is None and isinstance(optimizer, dict) else cfg_rate
+    where = "rate" if cfg_rate is not None else "rate is null and the checkpoint's optimizer.lr"
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not (math.isfinite(rate) and rate > 0):
-        where = "rate" if cfg_rate is not None else "rate is null and the checkpoint's optimizer.lr"
         raise UserError(f"{where}={rate}: give a learning rate > 0, e.g. rate=0.5")
+    if rate > MAX_RATE:  # the page would offer it, and every SGD step would be refused
+        raise UserError(f"{where}={rate}: the page's SGD step takes at most {MAX_RATE:g}: give rate=0.5, say")
     return float(rate)
 
 
