@@ -41,8 +41,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = str(cfg.ckpt_path)
-    write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
-    print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}  ({cfg.ckpt_path})")
+    if trainer.is_global_zero:  # trainer.devices=2: every process has the summed metrics; one reports them
+        write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+        print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}  ({cfg.ckpt_path})")
     return metrics
 
 

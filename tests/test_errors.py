@@ -393,3 +393,25 @@ def test_evaluate_stopped_by_a_signal_names_the_command_that_tests_again(tmp_pat
         f"test it with: python -m src.evaluate +data.eval_batch_size=7 ckpt_path={ckpt}",
     ]
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_evaluate_reports_once_under_data_parallelism(tmp_path, monkeypatch, capsys):
+    """``src.evaluate trainer.devices=2``: every process holds the summed test metrics; only rank 0 prints
+    them and writes ``metrics.json`` (both did: the line twice, run together on one line)."""
+    import lightning as L
+    from omegaconf import OmegaConf
+
+    from src.lit import MLPClassifier
+
+    data = OmegaConf.to_container(compose_config("train", tmp_path).data, resolve=True)
+    model = MLPClassifier(in_features=64, num_classes=10, hidden=[4], data=data)
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, ckpt)
+    out = tmp_path / "rank1"
+    monkeypatch.setattr(L.Trainer, "is_global_zero", property(lambda self: False))
+    metrics = evaluate(compose_config("evaluate", out, f"ckpt_path={ckpt}"))
+    assert 0 <= metrics["test/acc"] <= 1 and not (out / "metrics.json").exists()
+    assert "test/acc" not in capsys.readouterr().out
+    monkeypatch.undo()
+    assert evaluate(compose_config("evaluate", tmp_path, f"ckpt_path={ckpt}")) == metrics
+    assert (tmp_path / "metrics.json").exists() and "test/acc" in capsys.readouterr().out
