@@ -676,3 +676,33 @@ def test_the_backprop_view_shows_backpropagations_gradient(page, page_server, tm
 def save_small_png(png: bytes, path: Path) -> None:
     """``png`` with at most 256 colours (the page's flat colours survive), a third of the size."""
     Image.open(io.BytesIO(png)).convert("RGB").quantize(256).save(path, optimize=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("cost", "formula"), [("mse", "2(a − E) ="), ("cross_entropy", "(a − E) / (a(1 − a)) =")]
+)
+def test_the_chain_rule_writes_the_checkpoints_own_cost_derivative(cost, formula) -> None:
+    """An output-layer weight's ``∂C/∂a`` is written as the checkpoint's cost has it: the quadratic cost's
+    ``2(a − E)`` was shown for a cross-entropy network too, beside cross-entropy's value."""
+    sync_playwright, executable = chromium_or_skip()
+    net = MLP([64, 4, 10], cost=cost)
+    network = DemoNetwork(net, 1.0)
+    samples = samples_to_pick(DIGITS_DATA, 64)
+    with serving(network, samples) as demo, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        tab.goto(demo.url)
+        tab.wait_for_function(settled(), timeout=120_000)
+        tab.click(".sample[data-index='0']")
+        tab.wait_for_function(settled(), timeout=120_000)
+        tab.fill("#pick-layer", "3")  # W_{3,2}: the output layer
+        tab.dispatch_event("#pick-layer", "change")
+        tab.wait_for_function(settled("window.demo.backprop.chain.layer === 3"), timeout=120_000)
+        chain = tab.evaluate("window.demo.backprop.chain")
+        row = tab.inner_text("#chain tr:first-child")
+        browser.close()
+    a, e = chain["a"], float(samples.labels[0] == chain["neuron"])  # E_j: 1 for the picked digit's neuron
+    assert formula in row
+    expected = 2 * (a - e) if cost == "mse" else (a - e) / (a * (1 - a))
+    assert chain["dcost_da"] == pytest.approx(expected, rel=1e-5)

@@ -486,9 +486,12 @@ function showChain(chain) {
   const where = layer === 2 && state.model.side
     ? `pixel (row ${Math.floor(k / state.model.side)}, column ${k % state.model.side}) of the input`
     : `neuron ${k} of layer ${prev}`;
-  const dCda = chain.output_layer
-    ? `2(a − E) = 2(${fmt(chain.a)} − ${state.backprop.expected[j]})`
-    : `(δ<sub>${layer + 1}</sub> W<sub>${layer + 1},${layer}</sub>)<sub>${j}</sub>, the error passed back`;
+  const [a, e] = [fmt(chain.a), state.backprop.expected[j]];
+  const dCda = !chain.output_layer
+    ? `(δ<sub>${layer + 1}</sub> W<sub>${layer + 1},${layer}</sub>)<sub>${j}</sub>, the error passed back`
+    : state.model.cost === "cross_entropy"
+      ? `(a − E) / (a(1 − a)) = (${a} − ${e}) / (${a}(1 − ${a}))`
+      : `2(a − E) = 2(${a} − ${e})`;
   const dadAS = chain.activation === "sigmoid" ? `S′(AS) = a(1 − a)` : `${chain.activation}′(AS)`;
   const agree = chain.product !== null && Math.abs(chain.product - chain.backprop) <= 1e-6 * Math.max(1, Math.abs(chain.backprop));
   const box = $("chain");
