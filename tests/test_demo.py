@@ -680,11 +680,16 @@ def save_small_png(png: bytes, path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("cost", "formula"), [("mse", "2(a − E) ="), ("cross_entropy", "(a − E) / (a(1 − a)) =")]
+    ("cost", "formula", "term"),
+    [
+        ("mse", "2(a − E) =", "(ak − Ek)²"),
+        ("cross_entropy", "(a − E) / (a(1 − a)) =", "−[Ek ln ak + (1 − Ek) ln(1 − ak)]"),
+    ],
 )
-def test_the_chain_rule_writes_the_checkpoints_own_cost_derivative(cost, formula) -> None:
-    """An output-layer weight's ``∂C/∂a`` is written as the checkpoint's cost has it: the quadratic cost's
-    ``2(a − E)`` was shown for a cross-entropy network too, beside cross-entropy's value."""
+def test_the_chain_rule_writes_the_checkpoints_own_cost_derivative(cost, formula, term) -> None:
+    """An output-layer weight's ``∂C/∂a`` and the cost's terms are written as the checkpoint's cost has
+    them: the quadratic cost's ``2(a − E)`` and ``(a_k − E_k)²`` were shown for a cross-entropy network too,
+    beside cross-entropy's values."""
     sync_playwright, executable = chromium_or_skip()
     net = MLP([64, 4, 10], cost=cost)
     network = DemoNetwork(net, 1.0)
@@ -701,7 +706,11 @@ def test_the_chain_rule_writes_the_checkpoints_own_cost_derivative(cost, formula
         tab.wait_for_function(settled("window.demo.backprop.chain.layer === 3"), timeout=120_000)
         chain = tab.evaluate("window.demo.backprop.chain")
         row = tab.inner_text("#chain tr:first-child")
+        heading = tab.inner_text("#cost-terms th:nth-child(4)")
+        terms = [float(cell) for cell in tab.locator("#cost-terms td:nth-child(4)").all_inner_texts()]
         browser.close()
+    shown = network.backprop(samples.images[0], samples.labels[0], WeightChoice(2, 0, 0))["cost_terms"]
+    assert heading == term and terms == pytest.approx(shown, rel=1e-3, abs=1e-4)
     a, e = chain["a"], float(samples.labels[0] == chain["neuron"])  # E_j: 1 for the picked digit's neuron
     assert formula in row
     expected = 2 * (a - e) if cost == "mse" else (a - e) / (a * (1 - a))

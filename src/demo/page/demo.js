@@ -409,8 +409,11 @@ function showCost(result) {
     return `<tr class="${e === 1 ? "expected" : ""}"><td>${k}</td><td>${a.toFixed(4)}</td><td>${e}</td>
       <td>${fmt(term)}</td><td class="barcell"><span data-width="${width}"></span></td></tr>`;
   });
+  const term = state.model.cost === "cross_entropy"  // each output neuron's term of the checkpoint's cost
+    ? "−[E<sub>k</sub> ln a<sub>k</sub> + (1 − E<sub>k</sub>) ln(1 − a<sub>k</sub>)]"
+    : "(a<sub>k</sub> − E<sub>k</sub>)²";
   $("cost-terms").innerHTML = `<tr><th>k</th><th>a<sub>k</sub></th><th>E<sub>k</sub></th>
-    <th>(a<sub>k</sub> − E<sub>k</sub>)²</th><th></th></tr>${rows.join("")}`;
+    <th>${term}</th><th></th></tr>${rows.join("")}`;
   sizeBars($("cost-terms"));
 }
 
