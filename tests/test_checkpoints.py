@@ -429,3 +429,19 @@ def test_kill_during_saves_never_leaves_a_corrupt_file(tmp_path):
         checkpoint = torch.load(path, weights_only=True)
         assert torch.all(checkpoint["weights"] == checkpoint["i"])
     assert any(list(path.parent.glob(".last.ckpt.*.tmp")) for path in paths)
+
+
+@pytest.mark.slow
+def test_last_checkpoint_is_the_last_epoch_when_validation_skips_epochs(tmp_path):
+    """``+trainer.check_val_every_n_epoch=2 trainer.max_epochs=3``: Lightning saved ``last.ckpt`` only after a
+    validation, so it held epoch 1 of 0-2 (resuming it trained epoch 2 again; ``src.sweep`` counted 2
+    epochs)."""
+    from src.sweep import epochs_trained
+
+    train(
+        compose_config(
+            "train", tmp_path, *QUICK, "trainer.max_epochs=3", "+trainer.check_val_every_n_epoch=2"
+        )
+    )
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["epoch"] == 2
+    assert epochs_trained(tmp_path) == 3
