@@ -178,6 +178,8 @@ class InterruptCheckpoint(StopOnSignal):
             and trainer.state.fn == TrainerFn.FITTING
             and trainer.global_step > 0
             and not trainer.sanity_checking
+            # Lightning's sequential batches keep no position to resume from: error() names last.ckpt
+            and not trainer.overfit_batches
             # the network's weights only: the metrics' state holds -inf (val/acc_best) before the first validation
             and finite_weights(pl_module.net.state_dict())
         ):

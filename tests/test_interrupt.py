@@ -86,6 +86,20 @@ def test_second_ctrl_c_stops_at_once_and_points_to_last_checkpoint(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.slow
+def test_ctrl_c_under_overfit_batches_points_to_last_checkpoint(tmp_path):
+    """Under overfit_batches a checkpoint from the middle of an epoch can't be resumed (Lightning's
+    sequential batches keep no position), so none is saved there: the command to go on names last.ckpt."""
+    sender = callback_overrides("sigint", "test_interrupt.SendSigint", at_step=4)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(compose_config("train", tmp_path, "debug=overfit", *sender))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert (stop.value.checkpoint, stop.value.step, stop.value.epoch) == (last, 4, 1)
+    assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()
+    resume = compose_config("train", tmp_path / "resumed", "debug=overfit", f"ckpt_path={last}")
+    assert load_checkpoint(last)["epoch"] == 0 and train(resume)["test/acc"] > 0  # it resumes, and trains
+
+
 def start_training(tmp_path, *overrides: str) -> subprocess.Popen:
     """``python -m src.train`` for 1000 epochs, output to files; returns once it has saved a checkpoint."""
     run_dir = tmp_path / "run"
