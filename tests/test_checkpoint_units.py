@@ -126,6 +126,15 @@ def test_files_that_are_not_our_checkpoints_are_refused_with_the_reason(tmp_path
         assert message in str(refused.value), (name, str(refused.value))
 
 
+def test_a_path_hydra_read_as_a_number_is_the_file_name_it_was_written_as(tmp_path, monkeypatch):
+    """``ckpt_path=123`` reaches the code as the int 123: it names the file ``123``."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"^ckpt_path=123 does not exist"):
+        load_checkpoint(123)
+    write(tmp_path / "123", 2, [], 1, 3)
+    assert load_checkpoint(123)["hyper_parameters"]["in_features"] == 2
+
+
 @pytest.mark.parametrize(
     ("hparams", "message"),
     [
