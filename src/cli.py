@@ -189,23 +189,26 @@ def process_rank() -> int:
     return int(value) if value.strip().isdigit() else 0
 
 
+def task_overrides(job: str | None = None) -> list[str]:
+    """This Hydra command's overrides but ``ckpt_path`` (none if it is not the job ``job``, when given)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or job not in (None, HydraConfig.get().job.name):
+        return []
+    return [
+        item for item in HydraConfig.get().overrides.task if item.split("=", 1)[0].lstrip("+~") != "ckpt_path"
+    ]
+
+
 def evaluate_command(checkpoint: Path) -> str:
     """``python -m src.evaluate ckpt_path=<checkpoint>``, with this command's overrides (``data=...``,
     ``trainer.precision=...``) when it is ``src.evaluate`` itself (``src.train``'s are no evaluate
     settings: the checkpoint records its data)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    overrides = []
-    if HydraConfig.initialized() and HydraConfig.get().job.name == "evaluate":
-        overrides = list(HydraConfig.get().overrides.task)
-    kept = [item for item in overrides if item.split("=", 1)[0].lstrip("+~") != "ckpt_path"]
-    return shlex.join(["python", "-m", "src.evaluate", *kept, f"ckpt_path={checkpoint}"])
+    return shlex.join(
+        ["python", "-m", "src.evaluate", *task_overrides("evaluate"), f"ckpt_path={checkpoint}"]
+    )
 
 
 def resume_command(checkpoint: Path) -> str:
     """``python -m src.train <this run's overrides> ckpt_path=<checkpoint>``, quoted for a POSIX shell."""
-    from hydra.core.hydra_config import HydraConfig
-
-    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    kept = [item for item in overrides if item.split("=", 1)[0].lstrip("+~") != "ckpt_path"]
-    return shlex.join(["python", "-m", "src.train", *kept, f"ckpt_path={checkpoint}"])
+    return shlex.join(["python", "-m", "src.train", *task_overrides(), f"ckpt_path={checkpoint}"])
