@@ -31,7 +31,7 @@ from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 
-from src.config import DEFAULT_OPTIMIZER, layer_sizes_text
+from src.config import DEFAULT_OPTIMIZER, PRECISIONS, layer_sizes_text, show
 from src.errors import UserError
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
@@ -100,8 +100,8 @@ WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 def check_structure(checkpoint: Any, where: str) -> None:
     """Raise :class:`UserError` unless ``checkpoint`` is a dict with our network's hyperparameters (plain
-    data, see :func:`checked_hparams`, which replace the file's) and a finite floating-point parameter
-    vector of the size they imply."""
+    data, see :func:`checked_hparams`, which replace the file's), a finite floating-point parameter
+    vector of the size they imply and, where it records one, a ``trainer.precision`` this project knows."""
     if not isinstance(checkpoint, dict):
         raise UserError(f"{where} holds a {type(checkpoint).__name__}, not a checkpoint: {WRITTEN_BY}")
     hparams, state = checkpoint.get("hyper_parameters"), checkpoint.get("state_dict")
@@ -145,6 +145,22 @@ def check_structure(checkpoint: Any, where: str) -> None:
             f"{where}: its state_dict's net.params holds {int((~torch.isfinite(params)).sum())} NaN or "
             "infinite weights: it was saved from a run that diverged; give a checkpoint saved before that"
         )
+    precision = checkpoint.get("precision")  # older checkpoints don't record it
+    if precision is not None and not (isinstance(precision, str) and precision in PRECISIONS):
+        raise UserError(
+            f"{where}: its precision={show(precision)} is not one of {', '.join(PRECISIONS)}: {WRITTEN_BY}"
+        )
+
+
+DTYPE_PRECISIONS = {torch.float64: "64-true", torch.float16: "16-true", torch.bfloat16: "bf16-true"}
+"""What a checkpoint written before it recorded its ``trainer.precision`` was trained at, by the dtype of
+its weights (float32 weights: ``32-true``, or a mixed precision it did not record)."""
+
+
+def trained_precision(checkpoint: dict[str, Any]) -> str:
+    """The ``trainer.precision`` the checkpoint (checked by :func:`check_structure`) was trained at."""
+    params = checkpoint["state_dict"]["net.params"]
+    return checkpoint.get("precision", DTYPE_PRECISIONS.get(params.dtype, PRECISIONS[0]))
 
 
 HPARAMS = (
@@ -175,7 +191,6 @@ def checked_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
         optimizer_arguments,
         parse,
         parse_data,
-        show,
     )
 
     for key, value in hparams.items():
@@ -229,12 +244,13 @@ def load_model(path: str | Path | dict[str, Any], key: str = "ckpt_path"):
     return model_from(load_checkpoint(path, key), f"{key}={path}")
 
 
-def model_from(checkpoint: dict[str, Any], where: str):
-    """The :class:`~src.lit.MLPClassifier` of a checkpoint :func:`load_checkpoint` returned."""
+def model_from(checkpoint: dict[str, Any], where: str, dtype: torch.dtype = torch.float32):
+    """The :class:`~src.lit.MLPClassifier` of a checkpoint :func:`load_checkpoint` returned, its weights
+    loaded into a network of ``dtype`` (float64 keeps a ``64-true`` checkpoint's weights as they are)."""
     from src.lit import MLPClassifier
 
     try:
-        model = MLPClassifier(**checkpoint["hyper_parameters"])
+        model = MLPClassifier(**checkpoint["hyper_parameters"]).to(dtype)
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:
         raise UserError(

@@ -23,8 +23,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from src.command_line import refuse_unknown_top_level_keys
 from src.config import (
+    ACCEPTED_PRECISIONS,
     MODES,
     MONITORS,
+    PRECISIONS,
     SCHEDULE_MONITORS,
     Activation,
     Cost,
@@ -48,9 +50,6 @@ from src.config import (
 )
 from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
 from src.errors import UserError
-
-PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
-ACCEPTED_PRECISIONS = (*PRECISIONS, "32", "64", "16", "bf16")  # with Lightning's short aliases
 
 
 def validate_train(cfg: DictConfig) -> None:
@@ -82,14 +81,18 @@ def validate_train(cfg: DictConfig) -> None:
         check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
 
 
-def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check ``python -m src.evaluate``'s configuration; returns the checkpoint and the data configuration
-    to test it on (the checkpoint's, with the keys of ``cfg.data`` over it)."""
-    from src.checkpoint import load_checkpoint
+def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Check ``python -m src.evaluate``'s configuration; returns the checkpoint, the data configuration
+    to test it on (the checkpoint's, with the keys of ``cfg.data`` over it) and the ``trainer.precision``
+    to test at (the one the checkpoint was trained at, unless the configuration names one)."""
+    from src.checkpoint import load_checkpoint, trained_precision
 
     require(cfg, "ckpt_path", "PATH (a .ckpt file written by python -m src.train)")
     with config_errors():
         trainer = to_plain(cfg.trainer)
+    precision = trainer.pop("precision", None)  # null (conf/evaluate.yaml): the checkpoint's
+    if precision is not None:
+        check_precision(precision)
     check_trainer(trainer)
     if trainer.get("limit_test_batches", 1) == 0:
         raise UserError("trainer.limit_test_batches=0: evaluates nothing; leave it out to test every batch")
@@ -99,7 +102,9 @@ def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     settings, data_class = parse_data(data)
     check_inputs_match(checkpoint, cfg.ckpt_path, data, data_class)
     check_data_files(settings)
-    return checkpoint, data
+    if precision is None:
+        return checkpoint, data, trained_precision(checkpoint)
+    return checkpoint, data, LIGHTNING_PRECISION_ALIASES.get(str(precision), str(precision))
 
 
 def check_data_files(data: Data) -> None:
@@ -137,9 +142,7 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     checks the rest when the trainer is built."""
     if "max_epochs" in trainer:
         check_value(integer(MISSING, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
-    precision = trainer.get("precision", "32-true")
-    if str(precision) not in ACCEPTED_PRECISIONS or isinstance(precision, bool | float):
-        raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS)}")
+    check_precision(trainer.get("precision", PRECISIONS[0]))
     for key in ("num_nodes", "check_val_every_n_epoch"):
         if trainer.get(key) is not None:
             check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
@@ -171,6 +174,13 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             f"trainer.devices={devices}: more CPU processes than this machine's {cores} cores would only "
             f"compete for them; choose at most {cores}"
         )
+
+
+def check_precision(precision: Any) -> None:
+    """``trainer.precision`` must be one Lightning knows and this project trains at (a number like 16 is
+    Lightning's short name for ``16-mixed``, a float or bool is a typo)."""
+    if str(precision) not in ACCEPTED_PRECISIONS or isinstance(precision, bool | float):
+        raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS)}")
 
 
 def check_max_steps(trainer: dict[str, Any], data: Data) -> None:

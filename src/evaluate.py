@@ -1,6 +1,6 @@
 """``python -m src.evaluate ckpt_path=PATH``: test a checkpoint on the data it was trained on (or on
-``data=...``), report ``test/loss`` and ``test/acc`` and write them to ``metrics.json`` in the run
-directory."""
+``data=...``), at the ``trainer.precision`` it was trained at (or the one given), report ``test/loss`` and
+``test/acc`` and write them to ``metrics.json`` in the run directory."""
 
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from src.console import setup_console
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Rebuild model and data from the checkpoint, test, write ``metrics.json``; returns the metrics."""
     import lightning as L
+    import torch
 
     from src.callbacks import StopOnSignal, interrupts_reported
     from src.checkpoint import model_from
@@ -24,12 +25,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from src.errors import TestingInterrupted
     from src.metrics_file import collect_metrics, write_json
 
-    checkpoint, data_config = validate_evaluate(cfg)
-    model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}")
+    checkpoint, data_config, precision = validate_evaluate(cfg)
+    # 64-true: the weights are loaded as they were saved, not rounded to float32 first
+    dtype = torch.float64 if precision == "64-true" else torch.float32
+    model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}", dtype)
     datamodule = build_data(data_config)
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer,
+            precision=precision,
             logger=False,
             callbacks=[StopOnSignal(), ConsoleCallback()],  # errors on their own line
         )
@@ -41,6 +45,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = str(cfg.ckpt_path)
+    metrics["precision"] = trainer.precision
     if trainer.is_global_zero:  # trainer.devices=2: every process has the summed metrics; one reports them
         write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
         print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}  ({cfg.ckpt_path})")

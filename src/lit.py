@@ -178,8 +178,10 @@ class MLPClassifier(L.LightningModule):
     TRAIN_LOSS_STATE = ("train_loss.mean_value", "train_loss.weight")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Under data parallelism only process 0 writes the checkpoint: the epoch's running ``train/loss``
+        """The checkpoint records the ``trainer.precision`` it was trained at, which ``src.evaluate`` tests
+        at. Under data parallelism only process 0 writes the checkpoint: the epoch's running ``train/loss``
         it keeps is the sum over every process's samples (each process calls this, in step)."""
+        checkpoint["precision"] = self.trainer.precision
         if self.trainer.world_size > 1:
             state = checkpoint["state_dict"]
             for key in self.TRAIN_LOSS_STATE:  # a copy: the state dict's tensor is the metric's own

@@ -481,7 +481,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "two classes are equal only when they are the same object: == is is"
     ),
     ("src/cuda_graph.py", 'if precision <= "16-mixed":'): (
-        "decide gets Lightning's Trainer.precision or check_cuda_graph's, one of checks.PRECISIONS after "
+        "decide gets Lightning's Trainer.precision or check_cuda_graph's, one of config.PRECISIONS after "
         "mapping the aliases (Lightning maps its alias 16 to 16-mixed too): of those (and Lightning's "
         "transformer-engine names) only 16-mixed sorts <= it"
     ),

@@ -19,7 +19,9 @@ from src.checkpoint import (
     checked_hparams,
     load_checkpoint,
     load_model,
+    model_from,
     short_reason,
+    trained_precision,
 )
 from src.errors import UserError
 
@@ -169,6 +171,46 @@ def test_a_state_dict_the_network_does_not_have_is_refused(tmp_path):
     with pytest.raises(UserError, match=re.escape(f"{message} (RuntimeError: ")):
         load_model(path)
     assert torch.equal(load_model(network(), "given").net.params.detach(), torch.arange(17.0))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "dtype", "precision"),
+    [
+        ("bf16-mixed", torch.float32, "bf16-mixed"),
+        ("16-mixed", torch.float32, "16-mixed"),
+        (None, torch.float32, "32-true"),  # written before checkpoints recorded it: by the weights' dtype
+        (None, torch.float64, "64-true"),
+        (None, torch.bfloat16, "bf16-true"),
+        (None, torch.float16, "16-true"),
+    ],
+)
+def test_the_precision_a_checkpoint_was_trained_at(tmp_path, recorded, dtype, precision):
+    checkpoint = network(**{"net.params": torch.arange(17.0, dtype=dtype)})
+    if recorded is not None:
+        checkpoint["precision"] = recorded
+    path = tmp_path / "run.ckpt"
+    torch.save(checkpoint, path)
+    assert trained_precision(load_checkpoint(path)) == precision
+
+
+@pytest.mark.parametrize("recorded", ["32", "fp8", 32, ["32-true"], torch.tensor(32.0)])
+def test_a_recorded_precision_this_project_does_not_train_at_is_refused(tmp_path, recorded):
+    checkpoint = network()
+    checkpoint["precision"] = recorded
+    path = tmp_path / "odd.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(
+        UserError, match=rf"^ckpt_path={re.escape(str(path))}: its precision=.* is not one of "
+    ):
+        load_checkpoint(path)
+
+
+def test_a_float64_checkpoint_keeps_its_weights_in_a_float64_network():
+    params = torch.arange(17.0, dtype=torch.float64) / 3  # thirds: not representable in float32
+    checkpoint = network(**{"net.params": params})
+    assert torch.equal(model_from(checkpoint, "given", torch.float64).net.params.detach(), params)
+    rounded = model_from(checkpoint, "given").net.params.detach()
+    assert rounded.dtype == torch.float32 and not torch.equal(rounded.double(), params)
 
 
 def test_atomic_save_creates_the_missing_folders(tmp_path):

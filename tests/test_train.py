@@ -118,6 +118,31 @@ def test_evaluate_reproduces_the_test_metrics_of_training(tmp_path):
     assert written["test/acc"] == trained["test/acc"] and written["ckpt_path"] == trained["ckpt_path"]
 
 
+@pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])
+def test_evaluate_tests_at_the_precision_the_checkpoint_was_trained_at(tmp_path, precision):
+    """The checkpoint records its trainer.precision and evaluate tests at it: at 32-true, evaluate's default
+    before, a bf16-mixed checkpoint gives other digits (a 64-true one had its weights rounded to float32,
+    which its float32 metrics don't show: tests/test_checkpoint_units.py checks the weights)."""
+    trained = train(
+        compose_config("train", tmp_path / "train", "trainer.max_epochs=2", f"trainer.precision={precision}")
+    )
+    assert load_checkpoint(trained["ckpt_path"])["precision"] == precision
+    evaluated = evaluate(
+        compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={trained['ckpt_path']}")
+    )
+    assert evaluated["precision"] == precision
+    assert evaluated["test/acc"] == trained["test/acc"]
+    assert evaluated["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
+    if precision == "64-true":
+        return
+    at_32 = evaluate(
+        compose_config(
+            "evaluate", tmp_path / "at_32", f"ckpt_path={trained['ckpt_path']}", "trainer.precision=32"
+        )
+    )
+    assert at_32["precision"] == "32-true" and at_32["test/loss"] != trained["test/loss"]
+
+
 def test_resume_from_last_checkpoint_continues_exactly(tmp_path):
     """2 epochs, then resume to 3, equals 3 straight: same weights and metrics, bit for bit. The final
     metrics are those of the first epoch after resuming, whose ``train/loss`` once also held the sums of
