@@ -43,6 +43,18 @@ def test_exported_network_gives_the_checkpoints_outputs(tmp_path, digits_ckpt, f
     torch.testing.assert_close(outputs, reference(digits_ckpt, x), atol=TOLERANCE, rtol=0)
 
 
+def test_a_64_true_checkpoint_is_checked_against_its_float64_weights(tmp_path):
+    """The export is float32; the check compares it with the checkpoint's float64 network, not with a
+    float32 copy of it (the same computation as the export, which differed by 0)."""
+    params = torch.linspace(-2, 2, 17, dtype=torch.float64) / 3  # thirds: not representable in float32
+    checkpoint = {
+        "hyper_parameters": {"in_features": 2, "num_classes": 2, "hidden": [3]},
+        "state_dict": {"net.params": params},
+    }
+    torch.save(checkpoint, tmp_path / "64.ckpt")
+    assert 0 < export(tmp_path / "64.ckpt", "torch_export", tmp_path / "model.pt2") <= TOLERANCE
+
+
 def test_unknown_format_and_missing_onnx_are_one_error(tmp_path, digits_ckpt, monkeypatch):
     with pytest.raises(UserError, match=r"^format=keras: choose one of torch_export, torchscript, onnx$"):
         export(digits_ckpt, "keras", tmp_path / "model")
