@@ -124,8 +124,16 @@ def test_gpu_training_keeps_the_data_on_the_device(tmp_path):
 @needs_cuda
 @pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
 def test_gpu_mixed_precision(tmp_path, precision):
+    """Trains to the usual accuracy; evaluate on the GPU tests at the checkpoint's precision, giving
+    training's numbers."""
     metrics = train(compose_config("train", tmp_path, "trainer=gpu", f"trainer.precision={precision}"))
     assert metrics["test/acc"] > 0.9
+    evaluated = evaluate(
+        compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={metrics['ckpt_path']}", "trainer=gpu")
+    )
+    assert evaluated["precision"] == precision
+    assert evaluated["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert evaluated["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)
 
 
 @needs_cuda
