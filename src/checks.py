@@ -350,7 +350,8 @@ def check_inputs_match(checkpoint: dict[str, Any], path: Any, data: dict[str, An
 def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: type) -> None:
     """Raise :class:`UserError` unless the checkpoint holds the network and optimizer the configuration
     builds, and the learning-rate schedule it continues: resuming restores their state, which only fits
-    those."""
+    those. It must also have been trained at the configured ``trainer.precision``: another would round a
+    ``64-true`` run's weights to float32, or change the computation the run continues."""
     from src.checkpoint import network_sizes
     from src.schedule import LearningRateSchedule, resume_differences
 
@@ -365,6 +366,9 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
         "cost": (hparams["cost"], plain["cost"]["name"]),
         "optimizer": (hparams["optimizer"], plain["optimizer"]),
     }
+    recorded = checkpoint.get("precision")  # older checkpoints don't record it
+    if recorded is not None and recorded not in precisions_run(plain["trainer"]):
+        settings["trainer.precision"] = (recorded, plain["trainer"].get("precision", PRECISIONS[0]))
     differences = [
         f"{name} {show_sizes_or_value(trained)} (configured: {show_sizes_or_value(configured)})"
         for name, (trained, configured) in settings.items()
@@ -382,6 +386,15 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
     check_early_stopping_patience(checkpoint, plain)
     check_resume_position(checkpoint, plain)
     check_something_left_to_train(checkpoint, plain)
+
+
+def precisions_run(trainer: dict[str, Any]) -> tuple[str, ...]:
+    """The names a checkpoint may record for a run of ``trainer``'s precision: Lightning's long name, and
+    ``bf16-mixed`` for ``16-mixed`` where the run may be on the CPU (Lightning runs it as that there)."""
+    precision = str(trainer.get("precision", PRECISIONS[0]))
+    precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
+    maybe_cpu = trainer.get("accelerator", "auto") in ("cpu", "auto")
+    return (precision, "bf16-mixed") if precision == "16-mixed" and maybe_cpu else (precision,)
 
 
 def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:

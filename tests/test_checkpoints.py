@@ -207,6 +207,36 @@ def test_resuming_refuses_another_schedule_or_a_stretched_cosine(tmp_path):
         assert not (tmp_path / "run").exists()
 
 
+def test_resuming_refuses_another_precision_than_the_checkpoint_was_trained_at(tmp_path, checkpoint_path):
+    """Another precision would round a 64-true run's weights to float32, or change the computation the run
+    continues. 16-mixed on the CPU is what Lightning runs as bf16-mixed; older checkpoints record none."""
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    resume = [*QUICK, "trainer.max_epochs=2", f"ckpt_path={tmp_path / 'run.ckpt'}"]
+    cases = {  # recorded: (configured precisions that resume, one that is refused)
+        "bf16-mixed": (["bf16-mixed", "16-mixed", "bf16"], "32-true"),
+        "64-true": (["64-true", "64"], "32-true"),
+        "32-true": (["32-true", "32"], "bf16-mixed"),
+        None: (["32-true", "64-true"], None),
+    }
+    for recorded, (resumed, refused) in cases.items():
+        checkpoint.pop("precision", None)
+        if recorded is not None:
+            checkpoint["precision"] = recorded
+        torch.save(checkpoint, tmp_path / "run.ckpt")
+        for precision in resumed:
+            validate_train(
+                compose_config("train", tmp_path / "run", *resume, f"trainer.precision={precision}")
+            )
+        if refused is not None:
+            message = (
+                f"was trained with trainer.precision {recorded} (configured: {refused}): resuming restores"
+            )
+            with pytest.raises(UserError, match=literal(message)):
+                validate_train(
+                    compose_config("train", tmp_path / "run", *resume, f"trainer.precision={refused}")
+                )
+
+
 @pytest.mark.slow
 def test_a_checkpoint_from_the_middle_of_an_epoch_resumes_with_its_chunks_only(tmp_path, checkpoint_path):
     """Its position is a count of chunks of data.batches_per_step mini-batches of data.batch_size: other
