@@ -164,10 +164,13 @@ def test_a_data_parallel_checkpoint_holds_every_processs_running_train_loss_once
     model, _, _ = model_and_batches()
     model.train_loss.update(torch.tensor([1.0, 4.0]), torch.tensor([3.0, 1.0]))  # a sum of 7 over 4 samples
     model.trainer = SimpleNamespace(
-        world_size=world_size, strategy=SimpleNamespace(reduce=lambda tensor, reduce_op: tensor * world_size)
+        world_size=world_size,
+        strategy=SimpleNamespace(reduce=lambda tensor, reduce_op: tensor * world_size),
+        precision="bf16-mixed",
     )
     checkpoint = {"state_dict": model.state_dict()}
     model.on_save_checkpoint(checkpoint)
+    assert checkpoint["precision"] == "bf16-mixed"  # what src.evaluate tests at
     saved = checkpoint["state_dict"]
     assert (saved["train_loss.mean_value"].item(), saved["train_loss.weight"].item()) == (
         7 * world_size,
