@@ -162,18 +162,31 @@ def test_a_validation_interval_of_more_batches_than_an_epoch_is_one_line():
     mini-batches (2 under ``limit_train_batches=2``): 5 was Lightning's ValueError traceback when training
     started. Every epoch may hold the interval when validation is counted across epochs."""
     assert len(limited(val_check_interval=4).train_dataloader()) == 4
+    assert len(limited(val_check_interval=2).train_dataloader()) == 4  # fewer than an epoch's: fine
+    assert len(limited(val_check_interval=3, limit_train_batches=0.75).train_dataloader()) == 4  # 3 of 4
     assert len(limited(val_check_interval=0.5).train_dataloader()) == 4  # a fraction of an epoch
     assert len(limited(val_check_interval=5, check_val_every_n_epoch=None).train_dataloader()) == 4
     assert len(limited(val_check_interval=5, limit_val_batches=0.0).train_dataloader()) == 4
     for limits, batches in (
         ({"val_check_interval": 5}, 4),
         ({"val_check_interval": 3, "limit_train_batches": 2}, 2),
+        ({"val_check_interval": 4, "limit_train_batches": 0.75}, 3),  # int(4 * 0.75), as Lightning counts
     ):
         message = (
             f"trainer.val_check_interval={limits['val_check_interval']}: an epoch here has {batches} training"
         )
         with pytest.raises(UserError, match=message):
             limited(**limits).train_dataloader()
+
+
+def test_a_process_whose_evaluation_shard_is_empty_is_not_refused():
+    """Evaluation shards keep every sample: one validation sample under 2 processes leaves process 1 no
+    batch, and ``limit_val_batches=1.0`` (all of them) keeps all of its none, not an error."""
+    data = limited()
+    data.trainer.global_rank, data.trainer.world_size = 1, 2
+    x, y = data.splits["val"]
+    data.splits["val"] = (x[:1], y[:1])
+    assert len(data.val_dataloader()) == 0
 
 
 def test_digits_pixels_are_grey_levels_over_16():
@@ -268,9 +281,19 @@ def idx(magic: int, dims: tuple[int, ...], data: bytes) -> bytes:
     [
         (3, idx(2051, (1, 28, 28), b"")[:15], "is truncated: its header is cut short"),
         (3, idx(2051, (1, 28, 28), b"")[:4], "is truncated: its header is cut short"),
+        (
+            1,
+            idx(2049, (1,), b"")[:3],
+            "is not an IDX file of labels: it must start with the magic number 2049",
+        ),
         (3, idx(2051, (2, 20, 24), bytes(2 * 480)), "holds images of 20x24 pixels: MNIST's are 28x28"),
     ],
-    ids=["header one byte short", "only the magic number", "images of another size"],
+    ids=[
+        "header one byte short",
+        "only the magic number",
+        "magic number cut short",
+        "images of another size",
+    ],
 )
 def test_an_idx_file_with_a_wrong_header_is_refused(tmp_path, ndim, content, message):
     path = tmp_path / "file-idx3-ubyte"
