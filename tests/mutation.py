@@ -298,9 +298,6 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/data.py", 'if key == "overfit_batches" and (limit <= 0 or split != "train"):'): (
         "Lightning refuses a negative overfit_batches"
     ),
-    ("src/data.py", "if isinstance(limit, float) and 0 < limit < 2 and int(limit * steps) == 0:"): (
-        "Lightning refuses a float limit above 1; at 1.0, int(limit * steps) = steps >= 1"
-    ),
     ("src/data.py", "if isinstance(limit, float) and 0 != limit < 1 and int(limit * steps) == 0:"): (
         "Lightning refuses a negative limit"
     ),
