@@ -97,10 +97,12 @@ def _parser() -> _Parser:
         action="append",
         help="digits: 64-16-16-10 on scikit-learn's digits, lr 3.0; mnist: Nielsen's chapter-1 784-30-10, "
         "lr 1.5, on real MNIST when --data-root holds it, else on synthetic MNIST-shaped data. Comma list "
-        "or repeated (default: digits)",
+        "or repeated (default: digits). Not with --data or --sizes, which describe one setting instead",
     )
     parser.add_argument(
-        "--data", choices=tuple(IN_FEATURES), help="one setting on this data instead of presets"
+        "--data",
+        choices=tuple(IN_FEATURES),
+        help="one setting on this data instead of presets (not with --preset)",
     )
     parser.add_argument(
         "--data-root",
@@ -111,7 +113,8 @@ def _parser() -> _Parser:
         "--sizes",
         type=_positive_ints,
         help="layer sizes, input first, e.g. 64,16,16,10 (input 64 for digits, 784 for MNIST; output 10; at "
-        f"most {MAX_PARAMETERS:,} weights and biases)",
+        f"most {MAX_PARAMETERS:,} weights and biases); one setting instead of presets (not with --preset): its data "
+        "follows the input size unless --data says",
     )
     parser.add_argument("--lr", type=_number(float, math.inf), help="learning rate (default: the preset's)")
     parser.add_argument(
@@ -202,6 +205,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--batch-size {args.batch_sizes[-1]}: larger than --train-size {args.train_size}")
     if args.epochs is None and args.seconds is None:
         args.seconds = 2.0
+    if args.preset is not None and (args.sizes is not None or args.data is not None):
+        # each preset is a whole setting (data, sizes, lr): a --sizes or --data beside it used to replace
+        # the presets silently (--preset mnist --sizes 64,16,10 measured the digits)
+        given = " and ".join(
+            f"{option} {value}"
+            for option, value in (
+                ("--sizes", ",".join(map(str, args.sizes or []))),
+                ("--data", args.data),
+            )
+            if value
+        )
+        presets = ",".join(name for group in args.preset for name in group)
+        parser.error(
+            f"--preset {presets} with {given}: a preset is a whole setting (data, sizes, lr); give either "
+            "--preset, or --data and/or --sizes for one setting of your own"
+        )
     if args.data is None and args.sizes is not None:
         matches = [data for data, features in IN_FEATURES.items() if features == args.sizes[0]]
         if not matches:

@@ -306,6 +306,23 @@ def test_main_on_cuda_prints_every_pipeline(capsys):
             "at most 10,000,000",
         ),
         (["--preset", "imagenet"], "'imagenet' is not one of digits, mnist"),
+        (  # it measured the digits, not the preset asked for
+            ["--preset", "mnist", "--sizes", "64,16,10"],
+            "--preset mnist with --sizes 64,16,10: a preset is a whole setting (data, sizes, lr); give "
+            "either --preset, or --data and/or --sizes for one setting of your own",
+        ),
+        (
+            ["--preset", "digits,mnist", "--sizes", "784,30,10"],
+            "--preset digits,mnist with --sizes 784,30,10: ",
+        ),
+        (
+            ["--preset", "digits", "--data", "synthetic-mnist"],
+            "--preset digits with --data synthetic-mnist: ",
+        ),
+        (
+            ["--preset", "mnist", "--data", "mnist", "--sizes", "784,8,10"],
+            "--preset mnist with --sizes 784,8,10 and --data mnist: ",
+        ),
         (["--pipelines", "plain-manual,foo"], "'foo' is not one of"),
         (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
         (["--preset", "mnist", "--data-root", "/nonexistent"], "--data-root /nonexistent: no MNIST there"),
