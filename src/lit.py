@@ -82,6 +82,7 @@ class MLPClassifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run knows its best
+        self.loaded_epoch: int | None = None  # the epoch of the checkpoint the weights were restored from
 
     def forward(self, x: Tensor) -> Tensor:
         """The output activations ``L_out`` for a batch of flattened images."""
@@ -95,6 +96,7 @@ class MLPClassifier(L.LightningModule):
         return build_optimizer(self.hparams.optimizer, self.parameters())
 
     def on_train_start(self) -> None:
+        self.loaded_epoch = None  # training moves the weights on from the checkpoint's (a resumed run)
         if self.trainer.world_size > 1:
             batch_size = self.trainer.datamodule.batch_size
             rank_zero_info(
@@ -190,9 +192,12 @@ class MLPClassifier(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The module takes the precision's dtype first: Lightning restores the weights before it converts
         the module, and ``64-true`` weights loaded into the float32 network were rounded to float32.
-        Resumed under data parallelism: process 0 takes the whole running ``train/loss``, the others
-        start from zero, so that summing them at the epoch's end counts every sample once."""
+        Its epoch is kept for :meth:`on_test_epoch_end`. Resumed under data parallelism: process 0 takes
+        the whole running ``train/loss``, the others start from zero, so that summing them at the epoch's
+        end counts every sample once."""
         self.trainer.precision_plugin.convert_module(self)
+        epoch = checkpoint.get("epoch")
+        self.loaded_epoch = epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
         if self.trainer.global_rank > 0:
             state = checkpoint["state_dict"]
             for key in self.TRAIN_LOSS_STATE:
@@ -233,3 +238,14 @@ class MLPClassifier(L.LightningModule):
         self._evaluate(chunk, self.test_loss, self.test_acc)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
+
+    def on_test_epoch_end(self) -> None:
+        """Label the test metrics with the epoch of the weights tested: the checkpoint's, else (the
+        weights in memory after training) the last epoch trained. Lightning would label them
+        ``trainer.current_epoch``, which after training is the number of epochs trained: one past the
+        last, an epoch that never ran, whichever checkpoint was tested (the ``epoch`` of the CSV logger's
+        test row). Nothing is logged where no epoch is known (a model tested without training or a
+        restored checkpoint, as ``src.evaluate`` tests one)."""
+        epoch = self.loaded_epoch if self.loaded_epoch is not None else self.trainer.current_epoch - 1
+        if epoch >= 0:  # every process has the same epoch: sync_dist only spares Lightning's warning
+            self.log("epoch", float(epoch), sync_dist=True)

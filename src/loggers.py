@@ -5,6 +5,8 @@ names to logger configs, as in lightning-hydra-template, so ``logger=[tensorboar
 
 :class:`EpochTensorBoardLogger`, the ``tensorboard`` option, is Lightning's TensorBoard logger with every
 curve's x-axis ("step") the epoch and the curves first on TensorBoard's opening page (see its docstring).
+:class:`EpochCSVLogger`, the ``csv`` option, is Lightning's CSV logger writing each row's epoch as a whole
+number.
 """
 
 import importlib.util
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import hydra
-from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from src.errors import UserError
@@ -40,6 +42,17 @@ class EpochTensorBoardLogger(TensorBoardLogger):
         }
         if kept:
             super().log_metrics(kept, step if epoch is None else int(epoch))
+
+
+class EpochCSVLogger(CSVLogger):
+    """Lightning's CSV logger with the ``epoch`` column a whole number on every row: the test row's epoch,
+    that of the weights tested, is logged by :meth:`src.lit.MLPClassifier.on_test_epoch_end` as a metric,
+    and Lightning hands every logged metric over as a float (``1.0`` beside the other rows' ``1``)."""
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        epoch = metrics.get("epoch")
+        super().log_metrics(metrics if epoch is None else {**metrics, "epoch": int(epoch)}, step)
 
 
 def build_loggers(config: Mapping[str, Any] | None) -> list[Logger] | bool:

@@ -3,6 +3,7 @@ own methods driven by a stand-in trainer whose strategy averages like DDP's all-
 process's gradient computed here), the validation and test metrics against values computed by hand, and
 what a checkpoint keeps of the running metrics."""
 
+import csv
 import logging
 import math
 from types import SimpleNamespace
@@ -10,12 +11,14 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import Precision
 
 from src.data import DigitsDataModule
 from src.errors import DivergenceError
 from src.lit import MLPClassifier, plain_sgd_lr
+from src.loggers import EpochCSVLogger
 
 LR = 0.5
 
@@ -123,7 +126,16 @@ def test_validation_and_test_metrics_are_the_networks_accuracy_and_mean_cost():
     metrics = dict(fit.callback_metrics)
     fit.test(model, datamodule=data, verbose=False)
     metrics |= fit.callback_metrics
-    assert set(metrics) == {"train/loss", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"}
+    assert set(metrics) == {
+        "train/loss",
+        "val/loss",
+        "val/acc",
+        "val/acc_best",
+        "test/loss",
+        "test/acc",
+        "epoch",
+    }
+    assert metrics["epoch"].item() == 0  # the test's: the weights of the one epoch trained
     for split in ("val", "test"):
         x, y = data.splits[split]
         with torch.no_grad():
@@ -134,6 +146,46 @@ def test_validation_and_test_metrics_are_the_networks_accuracy_and_mean_cost():
         assert metrics[f"{split}/loss"].item() == pytest.approx(cost, rel=1e-5), split
         assert 0.1 < accuracy < 1.0  # learnt something, not everything: a real check of the count
     assert metrics["val/acc_best"].item() == pytest.approx(metrics["val/acc"].item())
+
+
+def test_test_metrics_are_logged_at_the_epoch_of_the_weights_tested(tmp_path):
+    """The CSV logger's test rows: after 3 epochs, the weights in memory are epoch 2's, a checkpoint of
+    epoch 0 restored is epoch 0's (also when the same weights are tested again), and a run resumed from it
+    trains on to epoch 3. Lightning's own label, ``trainer.current_epoch``, is the count of epochs trained
+    (3 here, an epoch that never ran), whatever was tested; every row's epoch is a whole number."""
+    torch.manual_seed(0)
+    model = MLPClassifier(64, 10, [12], optimizer={"_target_": "torch.optim.SGD", "lr": 3.0})
+    data = DigitsDataModule(batch_size=10)
+
+    def trainer(max_epochs: int) -> L.Trainer:
+        return L.Trainer(
+            accelerator="cpu",
+            max_epochs=max_epochs,
+            num_sanity_val_steps=0,
+            logger=EpochCSVLogger(tmp_path, name="csv", version=""),
+            callbacks=[
+                ModelCheckpoint(
+                    tmp_path, filename="epoch_{epoch}", save_top_k=-1, auto_insert_metric_name=False
+                )
+            ],
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+
+    fit = trainer(3)
+    fit.fit(model, datamodule=data)
+    fit.test(model, datamodule=data, verbose=False)
+    first = tmp_path / "epoch_0.ckpt"
+    fit.test(model, datamodule=data, ckpt_path=str(first), verbose=False)
+    fit.test(model, datamodule=data, verbose=False)
+    with (tmp_path / "csv" / "metrics.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows if row["test/acc"]] == ["2", "0", "0"]
+    assert [row["epoch"] for row in rows if row["val/acc"]] == ["0", "1", "2"]
+    resumed = trainer(4)
+    resumed.fit(model, datamodule=data, ckpt_path=str(first))
+    resumed.test(model, datamodule=data, verbose=False)
+    assert resumed.callback_metrics["epoch"].item() == 3
 
 
 def test_the_sanity_check_does_not_count_towards_the_best_accuracy():
