@@ -132,9 +132,18 @@ def epochs_trained(job_dir: Path) -> int | None:
 
 def job_label(job: str) -> str:
     """The table's name for a job directory: Hydra's job number alone for ``<number>_<overrides>``
-    (``conf/hydra/default.yaml``'s names; the overrides have their own column), else the directory."""
-    number, _, rest = job.partition("_")
-    return number if number.isdigit() and rest and "/" not in job else job
+    (``conf/hydra/default.yaml``'s names; the overrides have their own column), also for ``<number>_``,
+    the name of a job whose every override is left out of it (an evaluate sweep's ``ckpt_path=...``),
+    else the directory."""
+    number, separator, _ = job.partition("_")
+    return number if number.isdigit() and separator and "/" not in job else job
+
+
+def shown_columns(jobs: list[JobSummary]) -> list[str]:
+    """The :data:`COLUMNS` some job has a value for: an evaluate sweep's jobs have no training metrics,
+    and a column of ``-`` would say they failed. All of them where no job has any, so that jobs that
+    all failed show as rows of ``-``."""
+    return [name for name in COLUMNS if any(name in job.metrics for job in jobs)] or list(COLUMNS)
 
 
 def finite_number(value: Any) -> bool:
@@ -151,14 +160,15 @@ def cell(metrics: dict[str, Any], name: str) -> str:
 
 def table(jobs: list[JobSummary]) -> str:
     """A Markdown table, its columns padded to line up: job (:func:`job_label`) | overrides |
-    :data:`COLUMNS`. Overrides that every job of several shares are listed once, above the table."""
+    :func:`shown_columns`. Overrides that every job of several shares are listed once, above the table."""
     shared = set.intersection(*(set(job.overrides) for job in jobs)) if len(jobs) > 1 else set()
-    header = ["job", "overrides", *COLUMNS]
+    columns = shown_columns(jobs)
+    header = ["job", "overrides", *columns]
     rows = [
         [
             job_label(job.job),
             " ".join(item for item in job.overrides if item not in shared).replace("|", r"\|") or "(none)",
-            *(cell(job.metrics, name) for name in COLUMNS),
+            *(cell(job.metrics, name) for name in columns),
         ]
         for job in jobs
     ]
@@ -230,7 +240,8 @@ def write_summary(sweep_dir: Path, unreadable: list[str] | None = None) -> str:
     if seeds := seeds_table(jobs):
         text += f"\nOver seeds:\n\n{seeds}"
     (sweep_dir / "summary.md").write_text(text)
-    write_json(sweep_dir / "summary.json", {"columns": list(COLUMNS), "jobs": [asdict(job) for job in jobs]})
+    summary = {"columns": shown_columns(jobs), "jobs": [asdict(job) for job in jobs]}
+    write_json(sweep_dir / "summary.json", summary)
     return text
 
 

@@ -74,6 +74,26 @@ def test_job_labels():
     assert job_label("12") == "12"
     assert job_label("2026-12-04_run") == "2026-12-04_run"  # not a job number
     assert job_label("0_a/b=1") == "0_a/b=1"  # an override value that made a folder: the whole path
+    assert job_label("7_") == "7"  # every override left out of the name (an evaluate sweep's ckpt_path)
+
+
+def test_an_evaluate_sweep_is_shown_by_job_number_with_its_test_metrics_only(tmp_path):
+    """``python -m src.evaluate -m ckpt_path=A,B``: Hydra names the jobs ``0_`` and ``1_`` (``ckpt_path`` is
+    left out of the names), and they have test metrics only: no column of training metrics that would
+    read as if they had failed."""
+    for number, name in enumerate(["epoch_003.ckpt", "last.ckpt"]):
+        metrics = {"test/acc": 0.5 + number / 10, "test/loss": 0.25, "ckpt_path": f"/runs/{name}"}
+        fake_job(tmp_path, f"{number}_", [f"ckpt_path=/runs/{name}"], metrics)
+    header, _, *rows = write_summary(tmp_path).splitlines()
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == ["job", "overrides", "test/acc", "test/loss"]
+    assert [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows] == [
+        ["0", "ckpt_path=/runs/epoch_003.ckpt", "0.5000", "0.2500"],
+        ["1", "ckpt_path=/runs/last.ckpt", "0.6000", "0.2500"],
+    ]
+    assert json.loads((tmp_path / "summary.json").read_text())["columns"] == ["test/acc", "test/loss"]
+    fake_job(tmp_path, "2_", ["ckpt_path=/runs/gone.ckpt"], None)  # failed: its row shows -
+    last = table(collect(tmp_path)).splitlines()[-1]
+    assert [cell.strip() for cell in last.split("|")[1:-1]] == ["2", "ckpt_path=/runs/gone.ckpt", "-", "-"]
 
 
 def test_single_job_and_no_jobs(tmp_path):
