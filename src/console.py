@@ -190,7 +190,11 @@ def print_run_end(trainer: L.Trainer, metrics: dict[str, Any], output_dir: str |
 
 
 class SweepEnd(Callback):
-    """After a multirun's summary (:mod:`src.sweep`): the command that opens every job's logs together."""
+    """After a multirun's summary (:mod:`src.sweep`): the command that opens every job's logs together,
+    where a job wrote TensorBoard logs (an evaluate sweep's jobs, and runs with ``logger=csv`` or
+    ``none``, write none: TensorBoard would open on an empty page)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        print(shlex.join(["tensorboard", "--logdir", shown_path(config.hydra.sweep.dir)]))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if next(sweep_dir.glob("**/events.out.tfevents.*"), None) is not None:
+            print(shlex.join(["tensorboard", "--logdir", shown_path(sweep_dir)]))

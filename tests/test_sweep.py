@@ -10,6 +10,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 from runs import run_module
 
+from src.console import SweepEnd
 from src.sweep import SweepSummary, collect, job_label, main, table, write_summary
 
 
@@ -94,6 +95,19 @@ def test_an_evaluate_sweep_is_shown_by_job_number_with_its_test_metrics_only(tmp
     fake_job(tmp_path, "2_", ["ckpt_path=/runs/gone.ckpt"], None)  # failed: its row shows -
     last = table(collect(tmp_path)).splitlines()[-1]
     assert [cell.strip() for cell in last.split("|")[1:-1]] == ["2", "ckpt_path=/runs/gone.ckpt", "-", "-"]
+
+
+def test_a_sweep_ends_with_the_tensorboard_command_only_where_a_job_wrote_its_logs(tmp_path, capsys):
+    """An evaluate sweep writes no TensorBoard logs (nor a training sweep with logger=csv): no command that
+    would open an empty TensorBoard."""
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    fake_job(tmp_path, "0_", ["ckpt_path=/runs/last.ckpt"], {"test/acc": 0.5})
+    SweepEnd().on_multirun_end(config)
+    assert capsys.readouterr().out == ""
+    (tmp_path / "0_" / "tensorboard").mkdir()
+    (tmp_path / "0_" / "tensorboard" / "events.out.tfevents.1.host.1.0").write_bytes(b"")
+    SweepEnd().on_multirun_end(config)
+    assert capsys.readouterr().out == f"tensorboard --logdir {tmp_path}\n"
 
 
 def test_single_job_and_no_jobs(tmp_path):
