@@ -4,7 +4,9 @@ safety", "One run per run directory").
 Two runs given the same directory (the same ``hydra.run.dir=...``, or two commands started in the same
 second with the default ``outputs/<date>/<time>``) would mix their ``.hydra/``, checkpoints,
 ``metrics.json`` and TensorBoard streams. :class:`RunDirectoryLock`, a Hydra callback, claims the
-directory (:func:`claim_run_directory`) before Hydra writes anything into it.
+directory (:func:`claim_run_directory`) before Hydra writes anything into it, and refuses one that holds
+the files of an earlier run that has ended (:func:`refuse_an_earlier_run`), unless training resumes from
+that run's own checkpoint.
 
 The lock is ``fcntl.flock`` on ``.run.lock``, which the operating system releases when the process ends,
 however it ends (``kill -9`` included). The file itself stays (it holds the process id of the run that
@@ -13,7 +15,9 @@ directory, and the others start while process 0 holds it.
 """
 
 import fcntl
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,16 +28,26 @@ from src.cli import process_rank, report_user_errors
 from src.errors import UserError
 
 LOCK_FILE = ".run.lock"
+EARLIER_RUN = (".hydra", "checkpoints", "metrics.json")
+"""What an earlier run leaves in its directory: Hydra's ``.hydra/`` (every command's; a refused command's
+directory is removed again), and training's checkpoints and training's or evaluation's ``metrics.json``
+(also where a run was started without Hydra, as the tests do)."""
+EARLIER_SWEEP = ("multirun.yaml", "summary.md", "summary.json")
+"""What an earlier multirun leaves in its sweep directory, beside its jobs' directories."""
 
 
-def claim_run_directory(directory: Path, key: str) -> TextIO:
+def claim_run_directory(directory: Path, key: str, check: Callable[[], None] | None = None) -> TextIO:
     """Create ``directory`` (the value of config key ``key``), check that it can be written and lock it:
-    the open file returned holds the lock until it is closed or the process ends."""
+    the open file returned holds the lock until it is closed or the process ends. ``check`` runs once the
+    lock is held (so that a run still writing there is named as such) and before anything is written; its
+    :class:`UserError` releases the lock and removes the lock file if this call made it."""
     where = f"{key}={directory}"
     unwritable = f"give a directory you can write to with {key}=..."
+    lock_path = directory / LOCK_FILE
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        lock = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 (held open for the whole run)
+        made = not lock_path.exists()
+        lock = open(lock_path, "a+")  # noqa: SIM115 (held open for the whole run)
     except OSError as error:
         raise UserError(f"{where}: can't write there ({error.strerror}): {unwritable}") from None
     try:
@@ -46,6 +60,14 @@ def claim_run_directory(directory: Path, key: str) -> TextIO:
             f"{where}: another run (process {holder}) is writing into this directory: wait until it "
             f"ends, or choose another directory with {key}=..."
         ) from None
+    try:
+        if check is not None:
+            check()
+    except UserError:
+        if made:  # the refused run leaves nothing behind
+            lock_path.unlink(missing_ok=True)
+        lock.close()
+        raise
     try:  # a write, not only a new file: a full disk fails here, before anything else is written
         lock.truncate(0)
         lock.write(f"{os.getpid()}\n")
@@ -57,6 +79,41 @@ def claim_run_directory(directory: Path, key: str) -> TextIO:
     return lock
 
 
+def refuse_an_earlier_run(
+    directory: Path, key: str, training: bool = False, resumed: Path | None = None
+) -> None:
+    """Refuse a run into ``directory`` (config key ``key``: ``hydra.run.dir``, or ``hydra.sweep.dir`` for
+    a multirun) that holds an earlier run's files (:data:`EARLIER_RUN`; for a sweep :data:`EARLIER_SWEEP`
+    or a job's ``.hydra/``): Hydra would overwrite its ``.hydra/``, and the new run mix its checkpoints
+    (Lightning names a second ``epoch_001.ckpt`` ``epoch_001-v1.ckpt`` and overwrites ``last.ckpt``),
+    TensorBoard stream, log and ``metrics.json`` with the earlier ones. ``training``: the run is
+    ``src.train``'s, which may go on with that run: ``resumed``, the checkpoint it resumes from, inside
+    ``directory`` continues it there, which is allowed (the message says how, when it holds one)."""
+    if (
+        training
+        and resumed is not None
+        and resumed.expanduser().resolve().is_relative_to(directory.resolve())
+    ):
+        return
+    if key == "hydra.sweep.dir":
+        found = [name for name in EARLIER_SWEEP if (directory / name).exists()]
+        found += sorted(path.parent.name for path in directory.glob("*/.hydra"))[:1]
+        what = "an earlier sweep"
+    else:
+        found = [name for name in EARLIER_RUN if (directory / name).exists()]
+        what = "an earlier run"
+    if not found:
+        return
+    choices = [f"choose another directory with {key}=...", "delete that one first"]
+    last = directory / "checkpoints" / "last.ckpt"
+    if training and key == "hydra.run.dir" and last.is_file():
+        choices.append(f"go on training that run there from its checkpoint (ckpt_path={last})")
+    raise UserError(
+        f"{key}={directory} holds {what} ({', '.join(found)}): a new one would overwrite or mix with its "
+        f"files; {', '.join(choices[:-1])}, or {choices[-1]}"
+    )
+
+
 class RunDirectoryLock(Callback):
     """Hydra callback: :func:`claim_run_directory` for ``hydra.run.dir`` (or, for a multirun, for
     ``hydra.sweep.dir``) before Hydra writes into it, in process 0 only; released when the run ends."""
@@ -65,9 +122,11 @@ class RunDirectoryLock(Callback):
         self._lock: TextIO | None = None
 
     @report_user_errors
-    def _claim(self, directory: str, key: str) -> None:
-        if process_rank() == 0:
-            self._lock = claim_run_directory(Path(directory), key)
+    def _claim(self, directory: str, key: str, training: bool = False, resumed: Path | None = None) -> None:
+        if process_rank() == 0:  # the other processes start once process 0 has claimed it and written there
+            path = Path(directory)
+            check = functools.partial(refuse_an_earlier_run, path, key, training, resumed)
+            self._lock = claim_run_directory(path, key, check)
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -75,7 +134,11 @@ class RunDirectoryLock(Callback):
             self._lock = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._claim(config.hydra.run.dir, "hydra.run.dir")
+        training = config.get("task_name") == "train"  # evaluate's ckpt_path is the checkpoint it tests
+        resumed = config.get("ckpt_path") if training else None
+        self._claim(
+            config.hydra.run.dir, "hydra.run.dir", training, None if resumed is None else Path(str(resumed))
+        )
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._claim(config.hydra.sweep.dir, "hydra.sweep.dir")

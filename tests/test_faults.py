@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from runs import REPO, compose_config, run_module
+from omegaconf import OmegaConf
+from runs import QUICK, REPO, compose_config, run_module
 from test_interrupt import run_straight_and_interrupted
 
 from src.checkpoint import load_checkpoint
 from src.cli import process_rank, report_user_errors
 from src.errors import TestingInterrupted, UserError
 from src.evaluate import evaluate
-from src.run_dir import LOCK_FILE, claim_run_directory
+from src.run_dir import LOCK_FILE, RunDirectoryLock, claim_run_directory
 from src.train import train
 
 # 126 SGD steps per epoch on the digits, in chunks of 64 and 62; 9 epochs. Validation accuracy peaks at
@@ -145,6 +146,100 @@ def test_second_run_in_a_locked_directory_is_refused_until_the_first_ends(tmp_pa
     )
     first.close()
     claim_run_directory(tmp_path / "run", "hydra.run.dir").close()
+
+
+def earlier_run(directory: Path) -> dict[str, bytes]:
+    """A run directory as a finished training leaves it (without its lock file); returns its files."""
+    for name, text in {
+        ".hydra/overrides.yaml": "- seed=1\n",
+        "checkpoints/last.ckpt": "weights",
+        "metrics.json": "{}",
+        "train.log": "log\n",
+    }.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return files(directory)
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes() for path in directory.rglob("*") if path.is_file()
+    }
+
+
+def start(task: str, run_dir: Path, ckpt_path: str | None = None, key: str = "run") -> None:
+    """What Hydra does first for ``python -m src.<task> hydra.<key>.dir=<run_dir>``: the lock's callback."""
+    config = OmegaConf.create(
+        {"task_name": task, "ckpt_path": ckpt_path, "hydra": {key: {"dir": str(run_dir)}}}
+    )
+    callback = RunDirectoryLock()
+    if key == "run":
+        callback.on_run_start(config)
+        callback.on_run_end(config)
+    else:
+        callback.on_multirun_start(config)
+        callback.on_multirun_end(config)
+
+
+@pytest.mark.parametrize(("task", "ckpt_path"), [("train", None), ("evaluate", "checkpoints/last.ckpt")])
+def test_a_new_run_in_the_directory_of_an_earlier_one_is_refused_and_writes_nothing(
+    tmp_path, capsys, task, ckpt_path
+):
+    """Hydra would overwrite the earlier run's .hydra/, and the new run mix its checkpoints, logs and
+    metrics.json with the earlier run's (an evaluation would overwrite a training's metrics.json)."""
+    before = earlier_run(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        start(task, tmp_path, None if ckpt_path is None else str(tmp_path / ckpt_path))
+    assert stop.value.code == 2
+    resume = (
+        f", or go on training that run there from its checkpoint (ckpt_path={tmp_path}/checkpoints/last.ckpt)"
+    )
+    assert capsys.readouterr().err == (
+        f"error: hydra.run.dir={tmp_path} holds an earlier run (.hydra, checkpoints, metrics.json): a new one "
+        "would overwrite or mix with its files; choose another directory with hydra.run.dir=..., "
+        + ("delete that one first" + resume if task == "train" else "or delete that one first")
+        + "\n"
+    )
+    assert files(tmp_path) == before  # no lock file either
+
+
+def test_training_may_resume_in_its_own_run_directory_only(tmp_path, capsys):
+    before = earlier_run(tmp_path / "run")
+    start("train", tmp_path / "run", str(tmp_path / "run" / "checkpoints" / "last.ckpt"))  # goes on
+    (tmp_path / "elsewhere.ckpt").write_text("weights")
+    with pytest.raises(SystemExit):  # another run's checkpoint would mix its files with this run's
+        start("train", tmp_path / "run", str(tmp_path / "elsewhere.ckpt"))
+    assert "holds an earlier run" in capsys.readouterr().err
+    start("train", tmp_path / "new", str(tmp_path / "run" / "checkpoints" / "last.ckpt"))  # the README's way
+    start("train", tmp_path / "empty")
+    start("evaluate", tmp_path / "unrelated", str(tmp_path / "elsewhere.ckpt"))
+    (tmp_path / "unrelated" / "notes.txt").write_text("not a run")  # files of no run of ours: accepted
+    start("train", tmp_path / "unrelated")
+    assert {path: text for path, text in files(tmp_path / "run").items() if path != LOCK_FILE} == before
+
+
+def test_a_sweep_into_the_directory_of_an_earlier_sweep_is_refused(tmp_path, capsys):
+    (tmp_path / "0_seed=1" / ".hydra").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        start("train", tmp_path, key="sweep")
+    assert capsys.readouterr().err.startswith(
+        f"error: hydra.sweep.dir={tmp_path} holds an earlier sweep (0_seed=1): a new one would overwrite"
+    )
+    assert not (tmp_path / LOCK_FILE).exists()
+    start("train", tmp_path / "new", key="sweep")
+
+
+@pytest.mark.slow
+def test_training_twice_in_one_directory_is_refused_before_writing(tmp_path):
+    first = run_module("src.train", *QUICK, f"hydra.run.dir={tmp_path}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = files(tmp_path)
+    second = run_module("src.train", *QUICK, "seed=2", f"hydra.run.dir={tmp_path}")
+    assert second.returncode == 2 and second.stderr.startswith(
+        f"error: hydra.run.dir={tmp_path} holds an earlier run"
+    )
+    assert second.stderr.count("\n") == 1 and second.stdout == ""
+    assert files(tmp_path) == before
 
 
 @pytest.mark.slow
