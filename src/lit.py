@@ -196,8 +196,9 @@ class MLPClassifier(L.LightningModule):
         the whole running ``train/loss``, the others start from zero, so that summing them at the epoch's
         end counts every sample once."""
         self.trainer.precision_plugin.convert_module(self)
-        epoch = checkpoint.get("epoch")
-        self.loaded_epoch = epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+        # a count: the checkpoint is this run's (testing "best") or one whose counters were checked before
+        # resuming (src.checks.check_training_state)
+        self.loaded_epoch = checkpoint.get("epoch")
         if self.trainer.global_rank > 0:
             state = checkpoint["state_dict"]
             for key in self.TRAIN_LOSS_STATE:

@@ -186,6 +186,9 @@ def test_test_metrics_are_logged_at_the_epoch_of_the_weights_tested(tmp_path):
     resumed.fit(model, datamodule=data, ckpt_path=str(first))
     resumed.test(model, datamodule=data, verbose=False)
     assert resumed.callback_metrics["epoch"].item() == 3
+    untrained = trainer(1)  # neither trained nor restored, as src.evaluate tests: no epoch to name
+    untrained.test(MLPClassifier(64, 10, [12]), datamodule=data, verbose=False)
+    assert "epoch" not in untrained.callback_metrics and "test/acc" in untrained.callback_metrics
 
 
 def test_the_sanity_check_does_not_count_towards_the_best_accuracy():
