@@ -104,7 +104,7 @@ def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], 
     check_data_files(settings)
     if precision is None:
         return checkpoint, data, trained_precision(checkpoint)
-    return checkpoint, data, LIGHTNING_PRECISION_ALIASES.get(str(precision), str(precision))
+    return checkpoint, data, long_precision(precision)
 
 
 def check_data_files(data: Data) -> None:
@@ -183,6 +183,12 @@ def check_precision(precision: Any) -> None:
         raise UserError(f"trainer.precision={show(precision)}: choose one of {', '.join(PRECISIONS)}")
 
 
+def long_precision(precision: Any) -> str:
+    """``trainer.precision`` (checked by :func:`check_precision`) by the name ``Trainer.precision`` reports:
+    Lightning's short names (``16``) are its aliases of the long ones (``16-mixed``)."""
+    return LIGHTNING_PRECISION_ALIASES.get(str(precision), str(precision))
+
+
 def check_max_steps(trainer: dict[str, Any], data: Data) -> None:
     """``trainer.max_steps`` counts SGD steps (mini-batches), but Lightning checks it only between its
     training batches, chunks of ``data.batches_per_step`` mini-batches: ``max_steps=5`` trained a whole
@@ -206,8 +212,7 @@ def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.
     if refusal is not None:
         raise UserError(refusal)
     if mode == "on":
-        precision = str(trainer.get("precision", "32-true"))
-        precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
+        precision = long_precision(trainer.get("precision", PRECISIONS[0]))
         strategy = trainer.get("strategy")
         target = strategy.get("_target_", "") if isinstance(strategy, Mapping) else str(strategy or "")
         ddp = "ddp" in target.lower()  # DDPStrategy, or Lightning's names ddp, ddp_spawn, ...
@@ -391,8 +396,7 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
 def precisions_run(trainer: dict[str, Any]) -> tuple[str, ...]:
     """The names a checkpoint may record for a run of ``trainer``'s precision: Lightning's long name, and
     ``bf16-mixed`` for ``16-mixed`` where the run may be on the CPU (Lightning runs it as that there)."""
-    precision = str(trainer.get("precision", PRECISIONS[0]))
-    precision = LIGHTNING_PRECISION_ALIASES.get(precision, precision)
+    precision = long_precision(trainer.get("precision", PRECISIONS[0]))
     maybe_cpu = trainer.get("accelerator", "auto") in ("cpu", "auto")
     return (precision, "bf16-mixed") if precision == "16-mixed" and maybe_cpu else (precision,)
 
