@@ -4,10 +4,12 @@ a checkpoint of another network refused before anything runs, writes that a cras
 import os
 import pickle
 import random
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -437,10 +439,24 @@ SAVE_LOOP = textwrap.dedent(
 )
 
 
+def kill_in_the_middle_of_a_save(saver: subprocess.Popen, directory: Path) -> None:
+    """SIGKILL ``saver`` while its temporary file exists. It is stopped first and the file looked for again,
+    so the kill cannot land between two saves however the machine schedules it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if list(directory.glob(".last.ckpt.*.tmp")):
+            saver.send_signal(signal.SIGSTOP)
+            if list(directory.glob(".last.ckpt.*.tmp")):
+                saver.kill()
+                return
+            saver.send_signal(signal.SIGCONT)
+    raise AssertionError(f"the saver in {directory} was never seen in the middle of a save in 60 s")
+
+
 @pytest.mark.slow
 def test_kill_during_saves_never_leaves_a_corrupt_file(tmp_path):
-    """SIGKILL processes that save a 32 MB checkpoint over and over: each time, the file is whole. A
-    temporary file left behind shows the kill came in the middle of a save."""
+    """SIGKILL processes in the middle of saving a 32 MB checkpoint over an earlier one: each time, the file
+    is the earlier save, whole, and the save's temporary file is left beside it."""
     paths = [tmp_path / str(round_) / "last.ckpt" for round_ in range(3)]
     savers = [
         subprocess.Popen(
@@ -448,17 +464,14 @@ def test_kill_during_saves_never_leaves_a_corrupt_file(tmp_path):
         )
         for path in paths
     ]
-    rng = random.Random(0)
-    for saver in savers:
-        saver.stdout.readline()  # one save done: from now on it is almost always in the middle of one
-        time.sleep(rng.uniform(0.05, 0.3))
-        saver.kill()
+    for saver, path in zip(savers, paths, strict=True):
+        saver.stdout.readline()  # one save done: last.ckpt exists
+        kill_in_the_middle_of_a_save(saver, path.parent)
         saver.wait(timeout=30)
         saver.stdout.close()
-    for path in paths:
         checkpoint = torch.load(path, weights_only=True)
         assert torch.all(checkpoint["weights"] == checkpoint["i"])
-    assert any(list(path.parent.glob(".last.ckpt.*.tmp")) for path in paths)
+        assert list(path.parent.glob(".last.ckpt.*.tmp"))
 
 
 @pytest.mark.slow
