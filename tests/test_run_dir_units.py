@@ -1,0 +1,273 @@
+"""Fast checks of the run directory (src/run_dir.py, src/run_dir_cleanup.py) that call its functions
+directly: the lock and its file, the refusal of a directory that holds an earlier run or sweep, the
+callback Hydra runs (with the configuration Hydra composes) and the clean-up after a refused command.
+The commands themselves, run as subprocesses, are tested in the slow tests of tests/test_faults.py."""
+
+import errno
+import functools
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from src.config import CONF  # importing src.config registers the bases conf/ extends, as the commands do
+from src.errors import UserError
+from src.run_dir import LOCK_FILE, RunDirectoryLock, claim_run_directory, refuse_an_earlier_run
+from src.run_dir_cleanup import discard_unused_run_dir
+
+KEY = "hydra.run.dir"
+
+
+def refused(directory: Path, what: str, found: str, key: str = KEY) -> str:
+    """The message refusing a run into ``directory``, which holds ``what`` (its files ``found``), where it
+    cannot go on from a checkpoint there: two choices."""
+    return (
+        f"{key}={directory} holds {what} ({found}): a new one would overwrite or mix with its files; "
+        f"choose another directory with {key}=..., or delete that one first"
+    )
+
+
+def another_run(directory: Path, holder: str, key: str = KEY) -> str:
+    """The message refusing a run into ``directory`` while process ``holder`` holds its lock."""
+    return (
+        f"{key}={directory}: another run (process {holder}) is writing into this directory: wait until it "
+        f"ends, or choose another directory with {key}=..."
+    )
+
+
+def test_a_new_run_directory_is_made_with_its_parents_and_holds_the_process_id(tmp_path):
+    directory = tmp_path / "outputs" / "2026-12-06" / "03-00-00"
+    lock = claim_run_directory(directory, KEY)
+    assert (directory / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    lock.close()
+
+
+def test_the_lock_file_of_an_earlier_run_is_rewritten_with_this_process_id(tmp_path):
+    # a longer process id than ours, and a second line: nothing of it may be left
+    (tmp_path / LOCK_FILE).write_text("4194304\nleft over\n")
+    lock = claim_run_directory(tmp_path, KEY)
+    assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    lock.close()
+
+
+def test_a_run_directory_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError) as error:
+        claim_run_directory(tmp_path / "file" / "run", KEY)
+    assert str(error.value) == (
+        f"{KEY}={tmp_path / 'file' / 'run'}: can't write there (Not a directory): give a directory you can "
+        f"write to with {KEY}=..."
+    )
+
+
+def test_a_full_disk_when_the_lock_file_is_written_is_one_line_and_releases_the_lock(tmp_path, monkeypatch):
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(UserError) as error:
+        claim_run_directory(tmp_path, "hydra.sweep.dir")
+    assert str(error.value) == (
+        f"hydra.sweep.dir={tmp_path}: can't write there (No space left on device): give a directory you can "
+        "write to with hydra.sweep.dir=..."
+    )
+    monkeypatch.undo()
+    claim_run_directory(tmp_path, "hydra.sweep.dir").close()  # the failed run holds no lock
+
+
+def test_a_run_starting_while_the_first_one_checks_is_refused_without_a_process_id(tmp_path):
+    """The first run holds the lock but has not written its process id yet (it writes it once its check
+    has passed): the second names the holder ``?``. Here the second starts from inside the first's check,
+    so its refusal also refuses the first, which removes the lock file it made."""
+    second = functools.partial(claim_run_directory, tmp_path, KEY)
+    with pytest.raises(UserError) as error:
+        claim_run_directory(tmp_path, KEY, second)
+    assert str(error.value) == another_run(tmp_path, "?")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_run_keeps_the_lock_file_an_earlier_run_left(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / LOCK_FILE).write_text("4242\n")
+    check = functools.partial(refuse_an_earlier_run, tmp_path, KEY)
+    with pytest.raises(UserError, match="holds an earlier run"):
+        claim_run_directory(tmp_path, KEY, check)
+    assert (tmp_path / LOCK_FILE).read_text() == "4242\n"
+    claim_run_directory(tmp_path, KEY).close()  # and released the lock
+
+
+def test_a_check_that_finds_the_directory_removed_still_ends_in_its_own_error(tmp_path):
+    """Someone removed the new directory while the run started: the run still ends in the check's one
+    line, not in a traceback about the lock file it made being gone."""
+    directory = tmp_path / "run"
+
+    def removed_then_refused() -> None:
+        (directory / LOCK_FILE).unlink()
+        directory.rmdir()
+        raise UserError("the check's refusal")
+
+    with pytest.raises(UserError) as error:
+        claim_run_directory(directory, KEY, removed_then_refused)
+    assert str(error.value) == "the check's refusal"
+
+
+def test_an_evaluation_may_not_continue_an_earlier_run_even_from_its_checkpoint(tmp_path):
+    """Only ``src.train`` goes on with a run in its directory; a checkpoint there, given to any other
+    command, is one that command reads, not a run it continues."""
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_text("weights")
+    with pytest.raises(UserError) as error:
+        refuse_an_earlier_run(tmp_path, KEY, training=False, resumed=checkpoint)
+    assert str(error.value) == refused(tmp_path, "an earlier run", "checkpoints")
+    refuse_an_earlier_run(tmp_path, KEY, training=True, resumed=checkpoint)  # training goes on
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_a_sweep_directory_names_its_files_and_its_first_job(tmp_path, training):
+    """The first job (in sorted order) stands for all of them; a sweep is never offered to go on from a
+    checkpoint, even one lying where a run would keep it."""
+    for name in ("multirun.yaml", "summary.md", "summary.json", "checkpoints/last.ckpt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    for job in ("1_seed=2", "0_seed=1"):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+    with pytest.raises(UserError) as error:
+        refuse_an_earlier_run(tmp_path, "hydra.sweep.dir", training=training)
+    found = "multirun.yaml, summary.md, summary.json, 0_seed=1"
+    assert str(error.value) == refused(tmp_path, "an earlier sweep", found, key="hydra.sweep.dir")
+
+
+def test_a_training_into_a_run_without_a_checkpoint_is_offered_two_choices(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(UserError) as error:
+        refuse_an_earlier_run(tmp_path, KEY, training=True)
+    assert str(error.value) == refused(tmp_path, "an earlier run", ".hydra, metrics.json")
+
+
+def composed(task: str, *overrides: str) -> DictConfig:
+    """``conf/<task>.yaml`` as Hydra composes it for its callbacks, the ``hydra`` node included."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(task, overrides=list(overrides), return_hydra_config=True)
+
+
+def test_the_callback_resumes_a_training_in_its_directory_with_the_composed_configuration(tmp_path):
+    """The task's name as Hydra reads it from conf/train.yaml (a string made at run time, not this
+    module's literal)."""
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_text("weights")
+    config = composed("train", f"hydra.run.dir={tmp_path}", f"ckpt_path={checkpoint}")
+    callback = RunDirectoryLock()
+    callback.on_run_start(config)
+    assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    callback.on_run_end(config)
+
+
+@pytest.mark.parametrize("mode", ["run", "sweep"])
+def test_the_callback_holds_the_lock_until_the_run_ends(tmp_path, mode):
+    config = OmegaConf.create({"task_name": "train", "hydra": {mode: {"dir": str(tmp_path)}}})
+    key = f"hydra.{mode}.dir"
+    callback = RunDirectoryLock()
+    start, end = (
+        (callback.on_run_start, callback.on_run_end)
+        if mode == "run"
+        else (callback.on_multirun_start, callback.on_multirun_end)
+    )
+    start(config)
+    with pytest.raises(UserError) as error:
+        claim_run_directory(tmp_path, key)
+    assert str(error.value) == another_run(tmp_path, str(os.getpid()), key)
+    end(config)
+    claim_run_directory(tmp_path, key).close()
+
+
+def test_the_callback_of_a_process_other_than_0_neither_locks_nor_checks(tmp_path, monkeypatch):
+    """Under data parallelism the other processes start while process 0 holds the lock, in the
+    directory it has already written into."""
+    (tmp_path / "metrics.json").write_text("{}")
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    config = OmegaConf.create({"task_name": "train", "hydra": {"run": {"dir": str(tmp_path)}}})
+    callback = RunDirectoryLock()
+    callback.on_run_start(config)
+    assert not (tmp_path / LOCK_FILE).exists()
+    callback.on_run_end(config)
+
+
+def hydra_run(monkeypatch, run_dir: Path, sweep_dir: Path, mode: RunMode) -> None:
+    """Hydra's configuration of a ``src.train`` job writing into ``run_dir`` (a job of ``sweep_dir``)."""
+    hydra = OmegaConf.create(
+        {"runtime": {"output_dir": str(run_dir)}, "job": {"name": "train"}, "sweep": {"dir": str(sweep_dir)}}
+    )
+    hydra.mode = mode
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra))
+
+
+def made(directory: Path, *names: str) -> Path:
+    """``directory`` with the empty files ``names`` (and the folders they lie in)."""
+    for name in names:
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text("")
+    return directory
+
+
+@pytest.mark.parametrize(
+    "names", [(".hydra/config.yaml", "train.log", LOCK_FILE), (".hydra/config.yaml", "train.log")]
+)
+def test_a_refused_run_removes_its_directory_and_no_sweep_directory(tmp_path, monkeypatch, names):
+    """All Hydra and the lock wrote, or part of it (the processes other than 0 take no lock). A sweep
+    directory holding only what Hydra writes first is left alone by a single run."""
+    run_dir = made(tmp_path / "run", *names)
+    sweep_dir = made(tmp_path / "sweep", "multirun.yaml")
+    hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.RUN)
+    discard_unused_run_dir()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["sweep"]
+
+
+def test_a_run_directory_holding_anything_else_is_kept(tmp_path, monkeypatch):
+    run_dir = made(tmp_path / "run", ".hydra/config.yaml", "train.log", LOCK_FILE, "metrics.json")
+    hydra_run(monkeypatch, run_dir, tmp_path, RunMode.RUN)
+    discard_unused_run_dir()
+    assert sorted(path.name for path in run_dir.iterdir()) == [
+        ".hydra",
+        LOCK_FILE,
+        "metrics.json",
+        "train.log",
+    ]
+
+
+def test_a_run_directory_that_was_never_made_is_no_error(tmp_path, monkeypatch):
+    hydra_run(monkeypatch, tmp_path / "run", tmp_path / "sweep", RunMode.MULTIRUN)
+    discard_unused_run_dir()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_first_job_removes_the_sweep_directory_too(tmp_path, monkeypatch):
+    sweep_dir = made(tmp_path / "sweep", "multirun.yaml", LOCK_FILE)
+    run_dir = made(sweep_dir / "0_seed=1", ".hydra/config.yaml", "train.log")
+    hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
+    discard_unused_run_dir()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_later_job_keeps_the_sweep_directory_and_the_jobs_before_it(tmp_path, monkeypatch):
+    sweep_dir = made(tmp_path / "sweep", "multirun.yaml", LOCK_FILE, "0_seed=1/metrics.json")
+    run_dir = made(sweep_dir / "1_seed=2", ".hydra/config.yaml", "train.log")
+    hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
+    discard_unused_run_dir()
+    assert sorted(path.name for path in sweep_dir.iterdir()) == [LOCK_FILE, "0_seed=1", "multirun.yaml"]
+
+
+def test_without_hydra_nothing_is_removed(tmp_path, monkeypatch):
+    """A function called directly (as the tests do), with no Hydra run and so no run directory of its
+    own: the current directory is not this run's."""
+    monkeypatch.chdir(made(tmp_path, ".hydra/config.yaml", "train.log"))
+    discard_unused_run_dir()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".hydra", "train.log"]
