@@ -76,6 +76,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_lr_halving.py", "tests/test_schedule_units.py", "tests/test_config.py"],
     ),
     "cuda_graph": (["src/cuda_graph.py"], ["tests/test_cuda_graph.py"]),
+    "run_dir": (
+        ["src/run_dir.py", "src/run_dir_cleanup.py"],
+        ["tests/test_run_dir_units.py", "tests/test_faults.py"],
+    ),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
