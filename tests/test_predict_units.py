@@ -1,0 +1,325 @@
+"""Fast checks of src/predict.py's parts on hand-made inputs, with a tiny untrained checkpoint (the
+tests of tests/test_predict.py that classify digits need the session's trained run): the layouts, the
+inputs named on the command line, the image reader's refusals, the noise floor, the window around the
+ink, and ``run``'s lines and ``predictions.json``."""
+
+import io
+import json
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from PIL import Image, ImageDraw
+from runs import compose_config
+
+import src.predict as predict_module
+from src.errors import UserError
+from src.lit import MLPClassifier
+from src.predict import (
+    IMAGE_FORMATS,
+    IMAGE_SUFFIXES,
+    Layout,
+    bright_ink,
+    fit,
+    image_files,
+    images_in,
+    layout_for,
+    predict,
+    read_image,
+    run,
+    to_input,
+)
+
+DIGITS = Layout(8, 8, centre_of_mass=False)
+ALLOWED = f"allowed are {', '.join(IMAGE_FORMATS)} images ({', '.join(IMAGE_SUFFIXES)})"
+
+
+@pytest.fixture
+def tiny_ckpt(tmp_path: Path) -> tuple[Path, MLPClassifier]:
+    """An untrained 64-4-10 network on the digits, saved as ``src.train`` saves one, and the model."""
+    data = OmegaConf.to_container(compose_config("train", tmp_path).data, resolve=True)
+    torch.manual_seed(0)
+    model = MLPClassifier(in_features=64, num_classes=10, hidden=[4], data=data)
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, ckpt)
+    return ckpt, model.eval()
+
+
+def stroke(path: Path, size: tuple[int, int] = (30, 40)) -> Path:
+    """A dark vertical stroke on white paper, saved as ``path``."""
+    page = Image.new("L", size, 255)
+    ImageDraw.Draw(page).line((size[0] // 2, 5, size[0] // 2, size[1] - 5), fill=0, width=3)
+    page.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("in_features", "data", "layout"),
+    [
+        (64, None, Layout(8, 8, centre_of_mass=False)),
+        (64, {"name": "FashionMNIST"}, Layout(8, 8, centre_of_mass=False)),
+        (784, None, Layout(28, 20, centre_of_mass=True)),
+        (784, {"name": "MNIST"}, Layout(28, 20, centre_of_mass=True)),
+        (784, {"name": "FashionMNIST"}, Layout(28, 28, centre_of_mass=False)),
+        # MNIST's 20 of 28 pixels scaled to another side, rounded: 12 * 20 / 28 = 8.57
+        (144, None, Layout(12, 9, centre_of_mass=True)),
+    ],
+)
+def test_the_layout_follows_the_training_images(in_features, data, layout):
+    assert layout_for(in_features, data) == layout
+
+
+def test_a_network_whose_inputs_are_no_square_image_is_refused():
+    with pytest.raises(UserError) as error:
+        layout_for(65)
+    assert str(error.value) == (
+        "ckpt_path: its network has in_features=65 inputs, not a square image's side*side pixels, so it "
+        "can't classify images"
+    )
+
+
+def test_a_directory_contributes_its_visible_image_files_sorted(tmp_path):
+    for name in ("b.png", "a.JPG", "c.webp", ".hidden.png", "notes.txt", "png"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "folder.png").mkdir()  # an image extension, but not a file
+    assert [path.name for path in images_in(tmp_path)] == ["a.JPG", "b.png", "c.webp"]
+
+
+def test_a_directory_without_images_or_unreadable_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(UserError) as error:
+        images_in(tmp_path)
+    assert str(error.value) == (
+        f"inputs={tmp_path} holds no image files: allowed extensions are {', '.join(IMAGE_SUFFIXES)}"
+    )
+    with pytest.raises(UserError) as error:  # removed after it was named
+        images_in(tmp_path / "gone")
+    assert str(error.value) == (
+        f"inputs={tmp_path / 'gone'} cannot be read (No such file or directory): give a readable directory"
+    )
+
+
+def test_inputs_name_files_and_directories_in_order(tmp_path, monkeypatch):
+    (tmp_path / "images").mkdir()
+    for name in ("2.png", "1.png"):
+        (tmp_path / "images" / name).write_text("")
+    (tmp_path / "3").write_text("")  # inputs=[3]: Hydra parses the name as a number
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert image_files("~/3") == [tmp_path / "3"]
+    assert image_files(tmp_path / "images") == [tmp_path / "images" / "1.png", tmp_path / "images" / "2.png"]
+    assert image_files([3, "images", Path("images/2.png")]) == [
+        Path("3"),
+        Path("images/1.png"),
+        Path("images/2.png"),
+        Path("images/2.png"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([], "inputs is empty: give an image file or a directory of images"),
+        ("missing.png", "inputs=missing.png does not exist: give an image file or a directory of images"),
+        (
+            "/dev/null",
+            "inputs=/dev/null is neither a file nor a directory: give an image file or a directory of images",
+        ),
+    ],
+)
+def test_inputs_that_name_no_image_file_are_one_line(tmp_path, monkeypatch, inputs, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as error:
+        image_files(inputs)
+    assert str(error.value) == message
+
+
+def test_an_image_of_at_most_max_pixels_is_read(tmp_path, monkeypatch):
+    path = stroke(tmp_path / "page.png")  # 30 x 40: 1,200 pixels
+    monkeypatch.setattr(predict_module, "MAX_PIXELS", 1_200)
+    assert read_image(path).size == (30, 40)
+    monkeypatch.setattr(predict_module, "MAX_PIXELS", 1_199)
+    with pytest.raises(UserError) as error:
+        read_image(path)
+    assert str(error.value) == (
+        f"inputs: {path} is 30x40 pixels: at most 1,199 pixels (e.g. 6000x4000) are decoded; scale the image "
+        "down first"
+    )
+
+
+def test_an_image_is_turned_upright_as_its_exif_orientation_says(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: rotate 90 degrees clockwise to view
+    Image.new("L", (30, 40), 255).save(tmp_path / "photo.jpg", exif=exif)
+    assert read_image(tmp_path / "photo.jpg").size == (40, 30)
+
+
+def write(path: Path, content: bytes) -> Path:
+    """``path`` holding ``content``."""
+    path.write_bytes(content)
+    return path
+
+
+def truncated(path: Path) -> Path:
+    """``path`` cut after its first 60 bytes."""
+    return write(path, path.read_bytes()[:60])
+
+
+def bmp(path: Path, **fields: int) -> Path:
+    """A white 30x40 grey BMP saved as ``path``, with header ``fields`` (``width``, ``height``, ``colours``:
+    the palette's size) overwritten: as a file made elsewhere may claim them."""
+    buffer = io.BytesIO()
+    Image.new("L", (30, 40), 255).save(buffer, "BMP")
+    data = bytearray(buffer.getvalue())
+    for name, value in fields.items():
+        struct.pack_into("<i", data, {"width": 18, "height": 22, "colours": 46}[name], value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda d: write(d / "notes.png", b"hello"), "UnidentifiedImageError: cannot identify image file"),
+        (lambda d: truncated(stroke(d / "page.png")), "OSError: image file is truncated"),
+        (lambda d: bmp(d / "palette.bmp", colours=257), "ValueError: invalid palette size"),
+        # Pillow's own limit, checked while opening: twice its 89 million pixels
+        (
+            lambda d: bmp(d / "bomb.bmp", width=20_000, height=20_000),
+            "DecompressionBombError: Image size (400000000 pixels) exceeds limit of 178956970 pixels",
+        ),
+    ],
+    ids=["not-an-image", "truncated", "palette-too-large", "decompression-bomb"],
+)
+def test_an_unreadable_image_is_one_line(tmp_path, make, reason):
+    path = make(tmp_path)
+    with pytest.raises(UserError) as error:
+        read_image(path)
+    assert str(error.value).startswith(f"inputs: {path} is not a readable image ({reason}")
+    assert str(error.value).endswith(f"): {ALLOWED}")
+
+
+def paper(border: list[float], inside: float, ink: float) -> torch.Tensor:
+    """A 1 x 6 x 6 grey image: ``border`` (20 values, clockwise from the top left), a 4x4 inside of
+    ``inside`` with one ``ink`` pixel at row 2, column 3."""
+    grey = torch.full((1, 6, 6), inside)
+    ring = [(0, c) for c in range(6)] + [(r, 5) for r in range(1, 6)]
+    ring += [(5, c) for c in range(4, -1, -1)] + [(r, 0) for r in range(4, 0, -1)]
+    for (row, col), value in zip(ring, border, strict=True):
+        grey[0, row, col] = value
+    grey[0, 2, 3] = ink
+    return grey
+
+
+# 20 border values: median 0.2 (torch takes the lower middle one), deviations' median 0.1
+BORDER = [0.1] * 8 + [0.2] * 4 + [0.3] * 8
+FLOOR = 0.2 + 3.0 * 1.4826 * 0.1  # the median plus 3 robust standard deviations: 0.64478
+
+
+@pytest.mark.parametrize("dark_ink", [False, True])
+def test_the_noise_floor_is_the_borders_median_plus_three_robust_deviations(dark_ink):
+    grey = paper(BORDER, 0.8, 1.0)
+    expected = torch.zeros(1, 6, 6)
+    expected[0, 1:5, 1:5] = (0.8 - FLOOR) / (1.0 - FLOOR)  # 0.437: above the floor
+    expected[0, 2, 3] = 1.0
+    torch.testing.assert_close(bright_ink(1.0 - grey if dark_ink else grey), expected)
+
+
+def test_an_image_no_brighter_than_its_noise_floor_is_blank():
+    assert bright_ink(torch.full((1, 6, 6), 0.5)).count_nonzero() == 0
+    assert bright_ink(paper(BORDER, 0.2, 0.2)).count_nonzero() == 0  # all below the floor
+
+
+def test_the_window_is_centred_on_the_inks_bounding_box():
+    """2 rows x 4 columns of ink: a 4x4 window from row 0, column 1, enlarged to 8x8 (2x2 per pixel)."""
+    ink = torch.zeros(1, 10, 10)
+    ink[0, 1:3, 1:5] = 0.5
+    expected = torch.zeros(8, 8)
+    expected[2:6] = 1.0
+    torch.testing.assert_close(fit(ink, DIGITS), expected)
+
+
+def test_the_window_is_centred_on_the_inks_centre_of_mass():
+    """Ink 0.75 at column 2 and 0.25 at column 5 of row 1: the centre of mass is at x = 2 + 0.75 * 0.5 +
+    0.25 * 3.5 = 3.25 (pixel centres at +0.5), y = 1.5. The ink's 4 columns span 3 of 4 pixels: a window
+    of ceil(4 * 4 / 3) = 6 from row round(-1.5) = -2 (padded), column round(0.25) = 0, shrunk to 4x4 by
+    area (output pixel i averages the window's pixels 0-1, 1-2, 3-4, 4-5): row 2, columns 1 and 3."""
+    ink = torch.zeros(1, 4, 8)
+    ink[0, 1, 2], ink[0, 1, 5] = 0.75, 0.25
+    expected = torch.zeros(4, 4)
+    expected[2, 1], expected[2, 3] = 1.0, 1 / 3
+    torch.testing.assert_close(fit(ink, Layout(4, 3, centre_of_mass=True)), expected)
+
+
+def test_predict_gives_the_networks_outputs_for_each_readable_file(tmp_path, tiny_ckpt):
+    ckpt, model = tiny_ckpt
+    paths = [stroke(tmp_path / "a.png"), stroke(tmp_path / "b.png", (50, 20))]
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    skipped: list[UserError] = []
+    predictions = predict(ckpt, tmp_path, skipped)
+    inputs = torch.stack([to_input(Image.open(path), DIGITS) for path in paths])
+    with torch.no_grad():
+        outputs = model(inputs)
+    assert [(p.path, p.label, p.activations) for p in predictions] == [
+        (path, int(output.argmax()), output.tolist()) for path, output in zip(paths, outputs, strict=True)
+    ]
+    assert [str(error) for error in skipped] == [
+        f"inputs: {tmp_path / 'c.png'} is not a readable image (UnidentifiedImageError: cannot identify "
+        f"image file '{tmp_path / 'c.png'}'): {ALLOWED}"
+    ]
+    with pytest.raises(UserError) as error:  # without a list: the first unreadable file's error
+        predict(ckpt, tmp_path)
+    assert [str(error.value)] == [str(skipped_error) for skipped_error in skipped]
+
+
+def test_predict_with_no_readable_file_raises_the_only_error_or_counts_them(tmp_path, tiny_ckpt):
+    ckpt, _ = tiny_ckpt
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(b"not an image")
+    unreadable = "is not a readable image (UnidentifiedImageError: cannot identify image file"
+    with pytest.raises(UserError) as error:
+        predict(ckpt, tmp_path / "a.png", [])
+    assert str(error.value).startswith(f"inputs: {tmp_path / 'a.png'} {unreadable}")
+    with pytest.raises(UserError) as error:
+        predict(ckpt, tmp_path, [])
+    assert str(error.value).startswith(
+        f"inputs: none of the 2 files is readable; the first: inputs: {tmp_path / 'a.png'} {unreadable}"
+    )
+
+
+def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, capsys):
+    ckpt, _ = tiny_ckpt
+    images = tmp_path / "images"
+    images.mkdir()
+    stroke(images / "a.png")
+    (images / "b.png").write_bytes(b"not an image")
+    config = compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs=[{images / 'a.png'}]")
+    [prediction] = run(config)
+    written = tmp_path / "run" / "predictions.json"
+    assert capsys.readouterr().out == f"{prediction}\nwrote 1 predictions to {written}\n"
+    config = compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs={images}")
+    with pytest.raises(UserError) as error:
+        run(config)
+    assert str(error.value) == (
+        f"inputs: 1 of 2 files could not be read (skipped above); the others' predictions are in {written}"
+    )
+    out, err = capsys.readouterr()
+    assert out == f"{prediction}\nwrote 1 predictions to {written}\n"
+    assert err.startswith(f"skipped: inputs: {images / 'b.png'} is not a readable image")
+    assert json.loads(written.read_text()) == {
+        "ckpt_path": str(ckpt),
+        "predictions": [
+            {"path": str(images / "a.png"), "label": prediction.label, "activations": prediction.activations}
+        ],
+        "skipped": [err.removeprefix("skipped: ").strip()],
+    }
+
+
+@pytest.mark.parametrize(("key", "example"), [("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")])
+def test_run_without_a_checkpoint_or_inputs_is_one_line(tmp_path, key, example):
+    config = compose_config("predict", tmp_path, "ckpt_path=x.ckpt", "inputs=x.png", f"{key}=null")
+    with pytest.raises(UserError) as error:
+        run(config)
+    assert str(error.value) == f"{key} is missing: pass {key}={example}"
