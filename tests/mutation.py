@@ -80,6 +80,27 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/run_dir.py", "src/run_dir_cleanup.py"],
         ["tests/test_run_dir_units.py", "tests/test_faults.py"],
     ),
+    "predict": (
+        ["src/predict.py"],
+        [
+            "tests/test_predict_units.py",
+            *(  # not the others: they need tests/conftest.py's trained run, and QUICK loads no conftest
+                f"tests/test_predict.py::{test}"
+                for test in (
+                    "test_ink_polarity_and_colour_do_not_change_the_input",
+                    "test_transparent_background_counts_as_paper",
+                    "test_digits_input_is_the_ink_at_full_height_centred",
+                    "test_mnist_sized_input_follows_mnist_layout",
+                    "test_blank_image_is_an_all_zero_input",
+                    "test_a_long_thin_stroke_is_shrunk_before_its_square_window_is_cut",
+                    "test_a_prediction_is_one_line_whatever_the_file_is_called",
+                    "test_a_file_that_is_not_a_checkpoint_is_refused",
+                    "test_a_network_of_non_square_inputs_cannot_classify_images",
+                    "test_a_fashion_mnist_item_fills_the_frame_as_its_training_images_do",
+                )
+            ),
+        ],
+    ),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
