@@ -118,14 +118,29 @@ def test_a_check_that_finds_the_directory_removed_still_ends_in_its_own_error(tm
 
 def test_an_evaluation_may_not_continue_an_earlier_run_even_from_its_checkpoint(tmp_path):
     """Only ``src.train`` goes on with a run in its directory; a checkpoint there, given to any other
-    command, is one that command reads, not a run it continues."""
+    command (a run is not training unless said so), is one that command reads, not a run it continues."""
     checkpoint = tmp_path / "checkpoints" / "last.ckpt"
     checkpoint.parent.mkdir()
     checkpoint.write_text("weights")
     with pytest.raises(UserError) as error:
-        refuse_an_earlier_run(tmp_path, KEY, training=False, resumed=checkpoint)
+        refuse_an_earlier_run(tmp_path, KEY, resumed=checkpoint)
     assert str(error.value) == refused(tmp_path, "an earlier run", "checkpoints")
     refuse_an_earlier_run(tmp_path, KEY, training=True, resumed=checkpoint)  # training goes on
+
+
+def test_a_new_training_into_a_run_with_a_checkpoint_is_offered_to_go_on_from_it(tmp_path):
+    """The key as any caller may spell it (here built at run time, not a literal of src.run_dir)."""
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_text("weights")
+    key = ".".join(["hydra", "run", "dir"])
+    with pytest.raises(UserError) as error:
+        refuse_an_earlier_run(tmp_path, key, training=True)
+    assert str(error.value) == (
+        f"{KEY}={tmp_path} holds an earlier run (checkpoints): a new one would overwrite or mix with its "
+        f"files; choose another directory with {KEY}=..., delete that one first, or go on training that run "
+        f"there from its checkpoint (ckpt_path={checkpoint})"
+    )
 
 
 @pytest.mark.parametrize("training", [False, True])
