@@ -551,6 +551,48 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/cuda_graph.py", 'if mode <= "auto" and device_type == "cuda":'): (
         "mode is one of auto, on, off (decide refused any other just before): only auto is <= 'auto'"
     ),
+    **{
+        ("src/run_dir.py", f"fcntl.flock(lock, fcntl.LOCK_EX {operator} fcntl.LOCK_NB)"): (
+            f"LOCK_EX (2) and LOCK_NB (4) share no bit: {operator} gives 6, as | does"
+        )
+        for operator in ("^", "+")
+    },
+    (
+        "src/run_dir.py",
+        "if process_rank() <= 0:  # the other processes start once process 0 has claimed it and written there",
+    ): "the rank is at least 0: <= 0 is == 0",
+    ("src/run_dir.py", 'if key >= "hydra.sweep.dir":'): (
+        "the key is hydra.run.dir or hydra.sweep.dir, and 'hydra.run.dir' < 'hydra.sweep.dir'"
+    ),
+    ("src/run_dir.py", 'if training and key <= "hydra.run.dir" and last.is_file():'): (
+        "the key is hydra.run.dir or hydra.sweep.dir, and 'hydra.sweep.dir' > 'hydra.run.dir'"
+    ),
+    (
+        "src/run_dir.py",
+        'training = config.get("task_name") >= "train"  # evaluate\'s ckpt_path is the checkpoint it tests',
+    ): (
+        "every command's config names its task (conf/*.yaml: demo, evaluate, export, predict, train): none "
+        "sorts after train"
+    ),
+    (
+        "src/run_dir.py",
+        "def _claim(self, directory: str, key: str, training: bool = True, resumed: Path | None = None) -> None:",
+    ): (
+        "on_run_start always passes training; on_multirun_start leaves the default, and "
+        "refuse_an_earlier_run then reads training only with a checkpoint to resume (none: resumed is None) "
+        "or to offer resuming (for hydra.run.dir only, not a sweep's key)"
+    ),
+    (
+        "src/run_dir_cleanup.py",
+        'if hydra_config.mode is RunMode.MULTIRUN and holds_only(sweep_dir, {"multirun.yaml", LOCK_FILE}):',
+    ): "enum members are singletons: is is ==",
+    **{
+        ("src/run_dir_cleanup.py", f"shutil.rmtree({directory}, ignore_errors=False)"): (
+            f"{directory} holds only what Hydra and the lock made (checked just before): removing it fails "
+            "only if something else changes it meanwhile"
+        )
+        for directory in ("run_dir", "sweep_dir")
+    },
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 
