@@ -149,6 +149,17 @@ def test_an_image_of_at_most_max_pixels_is_read(tmp_path, monkeypatch):
     )
 
 
+def test_an_image_announcing_more_than_25_megapixels_is_refused_from_its_header(tmp_path):
+    """A 24-megapixel photo (6000x4000) is decoded; the 30 million pixels this header claims are not."""
+    path = bmp(tmp_path / "large.bmp", width=6000, height=5000)
+    with pytest.raises(UserError) as error:
+        read_image(path)
+    assert str(error.value) == (
+        f"inputs: {path} is 6000x5000 pixels: at most 25,000,000 pixels (e.g. 6000x4000) are decoded; scale "
+        "the image down first"
+    )
+
+
 def test_an_image_is_turned_upright_as_its_exif_orientation_says(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored on its side: rotate 90 degrees clockwise to view
@@ -227,6 +238,24 @@ def test_the_noise_floor_is_the_borders_median_plus_three_robust_deviations(dark
     torch.testing.assert_close(bright_ink(1.0 - grey if dark_ink else grey), expected)
 
 
+def test_the_background_is_judged_from_all_four_sides():
+    """Paper in shadow along the bottom and right (0.0) and lit along the top and left (0.4): the border's
+    median (the lower middle one of its 20 pixels) is the shadow's 0.0, and so is the spread around it,
+    so nothing is taken away. Leaving out any side, or a row or column of one, makes the median 0.4."""
+    grey = paper([0.4] * 6 + [0.0] * 5 + [0.0] * 5 + [0.4] * 4, 0.2, 1.0)
+    torch.testing.assert_close(bright_ink(grey), grey)
+
+
+def test_a_border_as_bright_as_the_images_mean_is_not_inverted():
+    """Paper of 0.5 with one pixel of 1.0 and one of 0.0 inside: the mean is the paper's 0.5 too. Only a
+    border lighter than the mean means dark ink; here the ink is the bright pixel."""
+    grey = paper([0.5] * 20, 0.5, 1.0)
+    grey[0, 3, 2] = 0.0
+    expected = torch.zeros(1, 6, 6)
+    expected[0, 2, 3] = 1.0
+    torch.testing.assert_close(bright_ink(grey), expected)
+
+
 def test_an_image_no_brighter_than_its_noise_floor_is_blank():
     assert bright_ink(torch.full((1, 6, 6), 0.5)).count_nonzero() == 0
     assert bright_ink(paper(BORDER, 0.2, 0.2)).count_nonzero() == 0  # all below the floor
@@ -241,15 +270,42 @@ def test_the_window_is_centred_on_the_inks_bounding_box():
     torch.testing.assert_close(fit(ink, DIGITS), expected)
 
 
-def test_the_window_is_centred_on_the_inks_centre_of_mass():
-    """Ink 0.75 at column 2 and 0.25 at column 5 of row 1: the centre of mass is at x = 2 + 0.75 * 0.5 +
-    0.25 * 3.5 = 3.25 (pixel centres at +0.5), y = 1.5. The ink's 4 columns span 3 of 4 pixels: a window
-    of ceil(4 * 4 / 3) = 6 from row round(-1.5) = -2 (padded), column round(0.25) = 0, shrunk to 4x4 by
-    area (output pixel i averages the window's pixels 0-1, 1-2, 3-4, 4-5): row 2, columns 1 and 3."""
+def test_the_window_is_centred_on_the_inks_bounding_box_between_pixels():
+    """2 rows x 3 columns of ink at rows 1-2, columns 1-3: the box's centre is (2, 2.5), the 3x3 window
+    starts at row round(0.5) = 0, column round(1) = 1 and is enlarged to 8x8 by area: output rows 0-1
+    show window row 0 (no ink), row 2 half of rows 0 and 1, rows 3-7 the ink."""
+    ink = torch.zeros(1, 10, 10)
+    ink[0, 1:3, 1:4] = 0.5
+    expected = torch.ones(8, 8)
+    expected[0:2] = 0.0
+    expected[2] = 0.5
+    torch.testing.assert_close(fit(ink, DIGITS), expected)
+
+
+def test_a_window_of_max_side_is_cut_without_shrinking(monkeypatch):
+    """A stroke whose window is MAX_SIDE pixels exactly fits: shrinking it 1:1 would leave it as long and
+    never end."""
+    monkeypatch.setattr(predict_module, "MAX_SIDE", 16)
+    ink = torch.zeros(1, 3, 16)
+    ink[0, 1] = 1.0
+    expected = torch.zeros(8, 8)
+    expected[3] = 1.0  # row 1, at row 7 of the 16-pixel window from row round(-6.5) = -6: output row 3
+    torch.testing.assert_close(fit(ink, DIGITS), expected)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["across", "down"])
+def test_the_window_is_centred_on_the_inks_centre_of_mass(transposed):
+    """Ink 0.25 at column 2 and 0.75 at column 5 of row 1: the centre of mass is at x = 2 + 0.25 * 0.5 +
+    0.75 * 3.5 = 4.75 (pixel centres at +0.5), y = 1.5. The ink's 4 columns span 3 of 4 pixels: a window
+    of ceil(4 * 4 / 3) = 6 from row round(-1.5) = -2 (padded), column round(1.75) = 2, shrunk to 4x4 by
+    area (output pixel i averages the window's pixels 0-1, 1-2, 3-4, 4-5): row 2, columns 0 and 2. The
+    same stroke drawn down a column lands transposed."""
     ink = torch.zeros(1, 4, 8)
-    ink[0, 1, 2], ink[0, 1, 5] = 0.75, 0.25
+    ink[0, 1, 2], ink[0, 1, 5] = 0.25, 0.75
     expected = torch.zeros(4, 4)
-    expected[2, 1], expected[2, 3] = 1.0, 1 / 3
+    expected[2, 0], expected[2, 2] = 1 / 3, 1.0
+    if transposed:
+        ink, expected = ink.transpose(1, 2), expected.T
     torch.testing.assert_close(fit(ink, Layout(4, 3, centre_of_mass=True)), expected)
 
 
@@ -315,6 +371,15 @@ def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, cap
         ],
         "skipped": [err.removeprefix("skipped: ").strip()],
     }
+
+
+def test_the_command_ends_on_a_user_error_in_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys):
+    """``main`` as Hydra calls it with the composed configuration (the slow tests run the command)."""
+    monkeypatch.setattr(predict_module, "setup_console", lambda: None)  # it sets up this process's logging
+    with pytest.raises(SystemExit) as stop:
+        predict_module.main(compose_config("predict", tmp_path, "ckpt_path=x.ckpt"))
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == "error: inputs is missing: pass inputs=FILE_OR_DIR\n"
 
 
 @pytest.mark.parametrize(("key", "example"), [("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")])
