@@ -238,11 +238,16 @@ def test_the_noise_floor_is_the_borders_median_plus_three_robust_deviations(dark
     torch.testing.assert_close(bright_ink(1.0 - grey if dark_ink else grey), expected)
 
 
-def test_the_background_is_judged_from_all_four_sides():
-    """Paper in shadow along the bottom and right (0.0) and lit along the top and left (0.4): the border's
-    median (the lower middle one of its 20 pixels) is the shadow's 0.0, and so is the spread around it,
-    so nothing is taken away. Leaving out any side, or a row or column of one, makes the median 0.4."""
-    grey = paper([0.4] * 6 + [0.0] * 5 + [0.0] * 5 + [0.4] * 4, 0.2, 1.0)
+@pytest.mark.parametrize(
+    "border",
+    [[0.4] * 6 + [0.0] * 10 + [0.4] * 4, [0.0] * 6 + [0.4] * 10 + [0.0] * 4],
+    ids=["shadow-bottom-right", "shadow-top-left"],
+)
+def test_the_background_is_judged_from_all_four_sides(border):
+    """Paper in shadow (0.0) along two sides and lit (0.4) along the other two: the border's median (the
+    lower middle one of its 20 pixels) is the shadow's 0.0, and so is the spread around it, so nothing is
+    taken away. Leaving out any side, or a pixel of the shadow, makes the median 0.2 or 0.4."""
+    grey = paper(border, 0.2, 1.0)
     torch.testing.assert_close(bright_ink(grey), grey)
 
 
@@ -268,6 +273,17 @@ def test_the_window_is_centred_on_the_inks_bounding_box():
     expected = torch.zeros(8, 8)
     expected[2:6] = 1.0
     torch.testing.assert_close(fit(ink, DIGITS), expected)
+
+
+def test_a_shrunk_stroke_is_brought_back_to_a_brightest_pixel_of_1(monkeypatch):
+    """A dotted stroke (1, 0, 1, 0, 0.5) too long for a window of MAX_SIDE = 4: shrunk 2:1 it is
+    (0.5, 0.5, 0.25, 0), divided by its maximum (1, 1, 0.5, 0) before its ink is found again, in columns
+    0-2: a 3x3 window from row -1, column 0, enlarged to 8x8 by area."""
+    monkeypatch.setattr(predict_module, "MAX_SIDE", 4)
+    ink = torch.tensor([[[1.0, 0.0, 1.0, 0.0, 0.5, 0.0, 0.0, 0.0]]])
+    rows = torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0])  # window rows -1, 0 (the ink), 1
+    cols = torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.5])  # window columns of 1, 1, 0.5
+    torch.testing.assert_close(fit(ink, DIGITS), rows[:, None] * cols[None, :])
 
 
 def test_the_window_is_centred_on_the_inks_bounding_box_between_pixels():
