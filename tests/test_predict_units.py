@@ -5,7 +5,10 @@ ink, and ``run``'s lines and ``predictions.json``."""
 
 import io
 import json
+import runpy
 import struct
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -396,6 +399,19 @@ def test_the_command_ends_on_a_user_error_in_one_line_with_exit_code_2(tmp_path,
         predict_module.main(compose_config("predict", tmp_path, "ckpt_path=x.ckpt"))
     assert stop.value.code == 2
     assert capsys.readouterr().err == "error: inputs is missing: pass inputs=FILE_OR_DIR\n"
+
+
+def test_the_module_run_as_a_command_checks_its_command_line_first(monkeypatch, capsys):
+    """``python -m src.predict ... +topk=3``, run in this process: refused before Hydra starts, so nothing
+    else runs here (the slow tests run the command in a process of its own)."""
+    monkeypatch.setattr(sys, "argv", ["predict.py", "ckpt_path=x.ckpt", "inputs=x.png", "+topk=3"])
+    with pytest.raises(SystemExit) as stop, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # runpy: src.predict is imported already
+        runpy.run_module("src.predict", run_name="__main__")
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: topk=3: there is no setting topk; see conf/predict.yaml"
+    )
 
 
 @pytest.mark.parametrize(("key", "example"), [("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")])
