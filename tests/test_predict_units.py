@@ -5,6 +5,7 @@ ink, and ``run``'s lines and ``predictions.json``."""
 
 import io
 import json
+import logging
 import runpy
 import struct
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
 from runs import compose_config
@@ -365,11 +367,13 @@ def test_predict_with_no_readable_file_raises_the_only_error_or_counts_them(tmp_
 
 
 def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, capsys):
+    """One image and two files that are none: 2 of 3 skipped, each on its own line."""
     ckpt, _ = tiny_ckpt
     images = tmp_path / "images"
     images.mkdir()
     stroke(images / "a.png")
-    (images / "b.png").write_bytes(b"not an image")
+    for name in ("b.png", "c.png"):
+        (images / name).write_bytes(b"not an image")
     config = compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs=[{images / 'a.png'}]")
     [prediction] = run(config)
     written = tmp_path / "run" / "predictions.json"
@@ -378,17 +382,20 @@ def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, cap
     with pytest.raises(UserError) as error:
         run(config)
     assert str(error.value) == (
-        f"inputs: 1 of 2 files could not be read (skipped above); the others' predictions are in {written}"
+        f"inputs: 2 of 3 files could not be read (skipped above); the others' predictions are in {written}"
     )
     out, err = capsys.readouterr()
     assert out == f"{prediction}\nwrote 1 predictions to {written}\n"
-    assert err.startswith(f"skipped: inputs: {images / 'b.png'} is not a readable image")
+    skipped = [line.removeprefix("skipped: ") for line in err.splitlines()]
+    assert [line.split(" is not a readable image")[0] for line in skipped] == [
+        f"inputs: {images / name}" for name in ("b.png", "c.png")
+    ]
     assert json.loads(written.read_text()) == {
         "ckpt_path": str(ckpt),
         "predictions": [
             {"path": str(images / "a.png"), "label": prediction.label, "activations": prediction.activations}
         ],
-        "skipped": [err.removeprefix("skipped: ").strip()],
+        "skipped": skipped,
     }
 
 
@@ -401,17 +408,32 @@ def test_the_command_ends_on_a_user_error_in_one_line_with_exit_code_2(tmp_path,
     assert capsys.readouterr().err == "error: inputs is missing: pass inputs=FILE_OR_DIR\n"
 
 
-def test_the_module_run_as_a_command_checks_its_command_line_first(monkeypatch, capsys):
-    """``python -m src.predict ... +topk=3``, run in this process: refused before Hydra starts, so nothing
-    else runs here (the slow tests run the command in a process of its own)."""
-    monkeypatch.setattr(sys, "argv", ["predict.py", "ckpt_path=x.ckpt", "inputs=x.png", "+topk=3"])
+def run_as_command(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """The exit code of ``python -m src.predict <args>``, run in this process (the slow tests run the
+    command in a process of its own)."""
+    monkeypatch.setattr(sys, "argv", ["predict.py", *args])
     with pytest.raises(SystemExit) as stop, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # runpy: src.predict is imported already
         runpy.run_module("src.predict", run_name="__main__")
-    assert stop.value.code == 2
+    return stop.value.code
+
+
+def test_the_command_checks_its_command_line_first(monkeypatch, capsys):
+    """Refused before Hydra starts, so nothing else runs here."""
+    assert run_as_command(monkeypatch, "ckpt_path=x.ckpt", "inputs=x.png", "+topk=3") == 2
     assert capsys.readouterr().err.startswith(
         "error: topk=3: there is no setting topk; see conf/predict.yaml"
     )
+
+
+def test_the_command_is_hydras_and_shows_its_help(monkeypatch, capsys):
+    """Hydra's decorator on ``main`` prints the predict configuration. Hydra leaves its configuration and
+    its console handler set in this process: both are put back afterwards."""
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", HydraConfig.instance().cfg)
+    monkeypatch.setattr(logging.getLogger(), "handlers", list(logging.getLogger().handlers))
+    assert run_as_command(monkeypatch, "--help") == 0
+    config = "== Config ==\nOverride anything in the config (foo.bar=value)\n\ntask_name: predict\n"
+    assert config in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("key", "example"), [("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")])
