@@ -25,6 +25,7 @@ from src.lit import MLPClassifier
 from src.predict import (
     IMAGE_FORMATS,
     IMAGE_SUFFIXES,
+    INK_THRESHOLD,
     Layout,
     bright_ink,
     fit,
@@ -70,6 +71,7 @@ def stroke(path: Path, size: tuple[int, int] = (30, 40)) -> Path:
         (784, {"name": "FashionMNIST"}, Layout(28, 28, centre_of_mass=False)),
         # MNIST's 20 of 28 pixels scaled to another side, rounded: 12 * 20 / 28 = 8.57
         (144, None, Layout(12, 9, centre_of_mass=True)),
+        (49, None, Layout(7, 5, centre_of_mass=True)),  # smaller than the digits' 8x8: MNIST's layout too
     ],
 )
 def test_the_layout_follows_the_training_images(in_features, data, layout):
@@ -291,15 +293,21 @@ def test_a_shrunk_stroke_is_brought_back_to_a_brightest_pixel_of_1(monkeypatch):
     torch.testing.assert_close(fit(ink, DIGITS), rows[:, None] * cols[None, :])
 
 
-def test_the_window_is_centred_on_the_inks_bounding_box_between_pixels():
+@pytest.mark.parametrize("transposed", [False, True], ids=["across", "down"])
+def test_the_window_is_centred_on_the_inks_bounding_box_between_pixels(transposed):
     """2 rows x 3 columns of ink at rows 1-2, columns 1-3: the box's centre is (2, 2.5), the 3x3 window
     starts at row round(0.5) = 0, column round(1) = 1 and is enlarged to 8x8 by area: output rows 0-1
-    show window row 0 (no ink), row 2 half of rows 0 and 1, rows 3-7 the ink."""
+    show window row 0 (no ink), row 2 half of rows 0 and 1, rows 3-7 the ink. A pixel at exactly the
+    ink threshold (0.1 of the brightest) is no ink: it does not widen the box. The same ink drawn
+    transposed lands transposed."""
     ink = torch.zeros(1, 10, 10)
-    ink[0, 1:3, 1:4] = 0.5
+    ink[0, 1:3, 1:4] = 1.0
+    ink[0, 9, 9] = INK_THRESHOLD
     expected = torch.ones(8, 8)
     expected[0:2] = 0.0
     expected[2] = 0.5
+    if transposed:
+        ink, expected = ink.transpose(1, 2), expected.T
     torch.testing.assert_close(fit(ink, DIGITS), expected)
 
 
