@@ -593,6 +593,67 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         )
         for directory in ("run_dir", "sweep_dir")
     },
+    (
+        "src/predict.py",
+        "@dataclass(frozen=False)",
+    ): "nothing assigns to a Prediction's or a Layout's fields or hashes one",
+    ("src/predict.py", "if side * side < in_features:"): (
+        "side is isqrt(in_features): side * side is never more than in_features, so < is !="
+    ),
+    (
+        "src/predict.py",
+        'if side is DIGITS_SIDE or (isinstance(data, dict) and data.get("name") in FILL_THE_FRAME):',
+    ): ("CPython keeps one object per small int: is is == for a side of 8"),
+    ("src/predict.py", 'rgb = F.to_dtype(F.to_image(image.convert("RGB")), torch.float32, scale=False)'): (
+        "grey levels 255 times larger: bright_ink's polarity test and its mapping of the noise floor to 0 and "
+        "the brightest ink to 1 give the same for any positive scale (its inversion, 1 - x, then differs by a "
+        "positive affine map only), up to float32 rounding"
+    ),
+    **{
+        ("src/predict.py", f"border = torch.cat([{border}])"): "grey is (1, H, W): channel -1 is channel 0"
+        for border in (
+            "grey[ -1, 0], grey[0, -1], grey[0, 1:-1, 0], grey[0, 1:-1, -1]",
+            "grey[0, 0], grey[ -1, -1], grey[0, 1:-1, 0], grey[0, 1:-1, -1]",
+            "grey[0, 0], grey[0, -1], grey[ -1, 1:-1, 0], grey[0, 1:-1, -1]",
+            "grey[0, 0], grey[0, -1], grey[0, 1:-1, 0], grey[ -1, 1:-1, -1]",
+        )
+    },
+    ("src/predict.py", "return ((grey - floor) / contrast).clamp(0.0, 2.0)"): (
+        "contrast is grey.max() - floor: no pixel exceeds (max - floor) / contrast = 1, so the upper bound "
+        "never clamps"
+    ),
+    ("src/predict.py", "rows, cols = (ink[ -1] > INK_THRESHOLD).nonzero(as_tuple=True)"): (
+        "ink is (1, H, W): channel -1 is channel 0"
+    ),
+    ("src/predict.py", "box = ink[ -1, top:bottom, left:right]"): "ink is (1, H, W): channel -1 is channel 0",
+    ("src/predict.py", "if len(rows) <= 0:"): "a length is never negative",
+    **{
+        (
+            "src/predict.py",
+            f'small = torch.nn.functional.interpolate(square[None], size=(layout.side, layout.side), mode="area")[{index}]',
+        ): "one image of one channel: index -1 is 0"
+        for index in (" -1, 0", "0, -1")
+    },
+    ("src/predict.py", "skipped[ -1]"): (
+        "run passes a new list: with one file and none readable it holds just that file's error"
+    ),
+    ("src/predict.py", "if len(files) <= 1"): (
+        "image_files returns at least one file: it refuses an empty list and a directory without images"
+    ),
+    ("src/predict.py", "paths, rows = zip(*readable, strict=False)"): (
+        "each item of readable is a (path, input) pair: the zipped pairs are equally long"
+    ),
+    ("src/predict.py", "for path, output in zip(paths, outputs, strict=False)"): (
+        "the network gives a row of outputs per stacked input: as many as paths"
+    ),
+    ("src/predict.py", 'if __name__ <= "__main__":'): (
+        "the module's name is __main__ (run as a command) or src.predict (imported), which sorts after it: "
+        "<= is =="
+    ),
+    ("src/predict.py", 'if __name__ is "__main__":'): (
+        "run as a command, __name__ is the string '__main__', which CPython interns as it does this literal "
+        "(an identifier): is is =="
+    ),
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 
