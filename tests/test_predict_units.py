@@ -1,7 +1,7 @@
 """Fast checks of src/predict.py's parts on hand-made inputs, with a tiny untrained checkpoint (the
 tests of tests/test_predict.py that classify digits need the session's trained run): the layouts, the
 inputs named on the command line, the image reader's refusals, the noise floor, the window around the
-ink, and ``run``'s lines and ``predictions.json``."""
+ink, ``run``'s lines and ``predictions.json``, and the command itself run in this process."""
 
 import io
 import json
