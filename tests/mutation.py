@@ -104,7 +104,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     # src/demo/__main__.py left out: its tests start the server on a trained checkpoint (slow, conftest's)
     "demo": (
         ["src/demo/server.py", "src/demo/views.py", "src/demo/samples.py"],
-        ["tests/test_demo.py"],  # its slow tests (conftest's trained run, Chromium) are left out by QUICK
+        # tests/test_demo.py's slow tests (conftest's trained run, Chromium) are left out by QUICK
+        ["tests/test_demo_units.py", "tests/test_demo.py"],
     ),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,6 +163,9 @@ def test_backprop_is_backpropagation_and_the_chain_rule_agrees_in_every_layer(se
         assert status == 200
         assert answer["cost"] == pytest.approx(cost, abs=TOLERANCE)
         assert answer["expected"] == [float(k == 3) for k in range(10)]
+        assert len(answer["cost_terms"]) == 10  # one term per output neuron
+        output = feedforward(net.layers(), net.architecture, torch.tensor([x]))[0][-1][0]
+        assert_close(answer["output"], output.detach())
         assert sum(answer["cost_terms"]) == pytest.approx(cost, abs=TOLERANCE)
         for found, (grad_weight, _) in zip(answer["grad_weights"], grads, strict=True):
             assert_close(found, grad_weight)
@@ -204,6 +208,7 @@ def test_sgd_step_changes_only_the_copy_and_reset_restores_it(server: DemoServer
     assert call(server, "GET", "/api/model")[1]["steps"] == 1
     assert call(server, "POST", "/api/reset", {})[1] == {"steps": 0}
     assert torch.equal(net.params.detach(), before)
+    assert call(server, "GET", "/api/model")[1]["steps"] == 0  # the count the page shows starts again
 
 
 def digits_test_split() -> tuple[torch.Tensor, torch.Tensor]:
@@ -320,6 +325,8 @@ def bad_png() -> str:
         ),
         ("/api/nothing", {}, 404, "no such API"),
         ("/", {}, 405, "use GET"),
+        ("/api/model", {}, 405, "use GET"),
+        ("/api/a", {}, 404, "no such API"),  # a path that sorts before /api/model is no page either
     ],
 )
 def test_bad_post_bodies_get_a_clear_4xx(server, path, body, status, message) -> None:
@@ -365,6 +372,59 @@ def test_bad_requests_of_every_other_kind_get_a_clear_4xx(server: DemoServer) ->
     for (status, answer), expected_status, message in cases:
         assert status == expected_status and message in answer["error"], answer
     assert call(server, "GET", "/api/model")[0] == 200
+
+
+def test_a_query_string_is_ignored_in_a_get(server: DemoServer) -> None:
+    # a browser may add one (a reload bypassing its cache): the path before it is served
+    status, model = call(server, "GET", "/api/model?reload=1")
+    assert status == 200 and model["sizes"] == [64, 16, 16, 10]
+    assert call(server, "GET", "/nothing?/api/model")[0] == 404
+
+
+def test_a_json_content_type_may_name_its_charset_and_any_case(server: DemoServer) -> None:
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        headers = {"Content-Type": content_type}
+        assert call(server, "POST", "/api/reset", {}, headers) == (200, {"steps": 0}), content_type
+
+
+def test_an_error_line_quotes_at_most_100_characters_of_the_path_and_60_of_the_host(
+    server: DemoServer,
+) -> None:
+    status, answer = call(server, "GET", "/" + "p" * 200)
+    assert status == 404 and answer["error"].startswith(f"GET /{'p' * 99}: no such page")
+    status, answer = call(server, "GET", "/", headers={"Host": "h" * 200})
+    assert status == 403 and answer["error"].startswith(f"GET /: Host '{'h' * 60}' is not this server")
+
+
+def test_a_body_that_is_not_json_is_named_with_80_characters_of_the_parsers_message(
+    server: DemoServer,
+) -> None:
+    status, answer = call(server, "POST", "/api/forward", b"[" * 100000)
+    prefix = "POST /api/forward: the body is not valid JSON ("
+    assert status == 400 and answer["error"].startswith(prefix + "maximum recursion depth exceeded")
+    # the parser's message is longer than 80 characters: the line keeps its first 80
+    assert len(answer["error"]) == len(prefix) + 80 + len(")")
+
+
+def test_a_body_of_exactly_4_mib_is_read_and_one_byte_more_is_refused(server: DemoServer) -> None:
+    body = b"{}" + b" " * (4 * 2**20 - 2)  # JSON allows the spaces: the largest body allowed
+    assert call(server, "POST", "/api/reset", body) == (200, {"steps": 0})
+    port = server.server_address[1]
+    head = f"POST /api/reset HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    status, answer = raw(server, head.encode() + b"Content-Length: 4194305\r\n\r\n")
+    assert (status, answer["error"]) == (413, "POST /api/reset: the body may have at most 4194304 bytes")
+
+
+def test_closing_the_server_does_not_wait_for_an_idle_connection() -> None:
+    """Ctrl-C must not wait for a browser's open connection, whose handler waits up to 30 s for a
+    request."""
+    network = DemoNetwork(MLP([64, 10]), rate=1.0)
+    with socket.socket() as idle:
+        with serving(network, Samples([], [], "none")) as demo:
+            idle.connect(demo.server_address[:2])
+            call(demo, "GET", "/api/model")  # answered after the idle connection was accepted
+            started = time.monotonic()
+        assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize(
