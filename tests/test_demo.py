@@ -393,7 +393,23 @@ def test_an_error_line_quotes_at_most_100_characters_of_the_path_and_60_of_the_h
     status, answer = call(server, "GET", "/" + "p" * 200)
     assert status == 404 and answer["error"].startswith(f"GET /{'p' * 99}: no such page")
     status, answer = call(server, "GET", "/", headers={"Host": "h" * 200})
-    assert status == 403 and answer["error"].startswith(f"GET /: Host '{'h' * 60}' is not this server")
+    port = server.server_address[1]
+    assert (status, answer["error"]) == (
+        403,
+        f"GET /: Host '{'h' * 60}' is not this server: open http://127.0.0.1:{port}/",
+    )
+
+
+def test_a_malformed_request_is_answered_and_its_connection_closed_at_once(server: DemoServer) -> None:
+    """Kept open, the connection would wait up to the handler's 30 s for a next request."""
+    with socket.create_connection(server.server_address[:2], timeout=5) as connection:
+        connection.sendall(b"BREW / HTTP/1.1\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):  # the server's close ends the loop; 5 s without one fail it
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 501 ") and answer.endswith(
+        b'{"error": "501: Unsupported method (\'BREW\')"}'
+    )
 
 
 def test_a_body_that_is_not_json_is_named_with_80_characters_of_the_parsers_message(
