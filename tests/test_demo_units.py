@@ -60,6 +60,8 @@ def test_a_weight_is_chosen_within_its_own_matrix() -> None:
     weight = {"layer": 3, "neuron": 15, "source": 15}
     assert weight_choice(weight, SIZES) == WeightChoice(3, 15, 15)
     assert weight_choice({"layer": 4, "neuron": 9, "source": 15}, SIZES) == WeightChoice(4, 9, 15)
+    # an odd number of layers too: the output layer of a 64-16-10 network is layer 3
+    assert weight_choice({"layer": 3, "neuron": 9, "source": 15}, [64, 16, 10]) == WeightChoice(3, 9, 15)
     # W_{3,2} has 16 columns, not the input's 64: source 16 would be past the matrix (a 500, not a 400)
     assert refusal(weight_choice, weight | {"source": 16}, SIZES) == (
         "weight.source=16: must be an integer from 0 to 15"
