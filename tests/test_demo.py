@@ -98,8 +98,10 @@ def call(
 
 
 def raw(demo: DemoServer, request: bytes) -> tuple[int, dict]:
-    """Send ``request`` as bytes (headers a normal client would not send); ``(status, JSON answer)``."""
-    with socket.create_connection(demo.server_address[:2], timeout=60) as connection:
+    """Send ``request`` as bytes (headers a normal client would not send); ``(status, JSON answer)``. The
+    server closes the connection after each answer: one kept open would wait out the handler's 30 s
+    for a next request, past this socket's 10 s."""
+    with socket.create_connection(demo.server_address[:2], timeout=10) as connection:
         connection.sendall(request)
         answer = b""
         while chunk := connection.recv(65536):

@@ -4,6 +4,8 @@ limits at their edges. Quick and without ``tests/conftest.py``'s trained run, so
 
 import base64
 import io
+import struct
+import zlib
 from http import HTTPStatus
 
 import pytest
@@ -118,6 +120,7 @@ def test_an_mnist_sized_input_of_784_pixels_is_read() -> None:
     # 784 is past the small ints CPython keeps one object of: a length compared by identity would refuse it
     assert pixels([0.25] * 784, 784) == [0.25] * 784
     assert refusal(pixels, [0.25] * 783, 784) == "input: must be a list of 784 pixel values, not 783 values"
+    assert refusal(pixels, [0.25] * 785, 784) == "input: must be a list of 784 pixel values, not 785 values"
 
 
 def bound(host: str) -> DemoServer:
@@ -211,3 +214,20 @@ def test_a_bug_answers_500_and_prints_its_traceback_and_the_server_carries_on(
     assert handler.sent == [({"error": "internal error: see the server's terminal"}, 500)]
     assert "ZeroDivisionError: a bug" in capsys.readouterr().err
     assert not handler.close_connection
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG of a ``width`` x ``height`` grey image that ends after its header: enough for ``Image.open``."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_refused_with_80_characters_of_pils_reason() -> None:
+    # 400 megapixels: PIL refuses to open it at all, before the 2048-pixel side is checked
+    message = refusal(canvas_image, base64.b64encode(png_header(20000, 20000)).decode())
+    reason = message.removeprefix("png: not a readable PNG image (").removesuffix(")")
+    assert reason.startswith("Image size (400000000 pixels) exceeds limit of") and len(reason) == 80
