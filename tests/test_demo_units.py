@@ -54,6 +54,8 @@ def test_a_number_may_be_either_end_of_its_range() -> None:
 
 def test_an_index_is_refused_past_its_count_as_at_it() -> None:
     assert integer(9, "digit", 10) == 9
+    # a negative index would pick from the end of a list (neuron -1, the last): refused as well
+    assert refusal(integer, -1, "weight.neuron", 16) == "weight.neuron=-1: must be an integer from 0 to 15"
     for past in (10, 11, 500):
         assert refusal(integer, past, "digit", 10) == f"digit={past}: must be an integer from 0 to 9"
 
