@@ -402,6 +402,18 @@ def test_an_error_line_quotes_at_most_100_characters_of_the_path_and_60_of_the_h
     )
 
 
+def test_a_head_request_is_refused_with_headers_and_no_body(server: DemoServer) -> None:
+    port = server.server_address[1]
+    with socket.create_connection(server.server_address[:2], timeout=10) as connection:
+        connection.sendall(f"HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 405 ") and b"Content-Type: application/json" in head
+    assert body == b""  # a HEAD answer has headers only, even an error's
+
+
 def test_a_malformed_request_is_answered_and_its_connection_closed_at_once(server: DemoServer) -> None:
     """Kept open, the connection would wait up to the handler's 30 s for a next request."""
     with socket.create_connection(server.server_address[:2], timeout=5) as connection:
@@ -455,8 +467,22 @@ def test_closing_the_server_does_not_wait_for_an_idle_connection() -> None:
         (b"0x2", 400, "is not a number of bytes"),
         (b"9" * 5000, 413, f"at most {MAX_BODY} bytes"),
         (b"0" * 5000 + b"2", 200, "steps"),
+        (
+            b"x" * 50,
+            400,
+            f"POST /api/reset: Content-Length {'x' * 20!r} is not a number of bytes (digits 0-9)",
+        ),
     ],
-    ids=["superscript 2", "superscript 1", "2 superscript 3", "negative", "hex", "5000 digits", "zeros"],
+    ids=[
+        "superscript 2",
+        "superscript 1",
+        "2 superscript 3",
+        "negative",
+        "hex",
+        "5000 digits",
+        "zeros",
+        "long",
+    ],
 )
 def test_a_content_length_is_ascii_digits(
     server: DemoServer, length: bytes, status: int, message: str

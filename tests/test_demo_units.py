@@ -233,3 +233,16 @@ def test_a_decompression_bomb_is_refused_with_80_characters_of_pils_reason() -> 
     message = refusal(canvas_image, base64.b64encode(png_header(20000, 20000)).decode())
     reason = message.removeprefix("png: not a readable PNG image (").removesuffix(")")
     assert reason.startswith("Image size (400000000 pixels) exceeds limit of") and len(reason) == 80
+
+
+def test_a_checkpoints_keys_are_compared_by_value_not_identity() -> None:
+    # keys read from a checkpoint file are new strings, not the interned literal "_target_"
+    target = "".join(["_tar", "get_"])
+    samples = samples_to_pick({target: "src.data.DigitsDataModule"}, 64)
+    assert samples.note == "" and len(samples.images) == 20
+
+
+def test_a_test_set_wider_than_the_network_gives_no_samples() -> None:
+    data = {"_target_": "src.data.SyntheticDataModule", "train_size": 10, "val_size": 10, "test_size": 20}
+    samples = samples_to_pick(data, 64)
+    assert samples == Samples([], [], "no test digits to pick: its test images have 784 pixels")
