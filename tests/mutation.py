@@ -660,6 +660,43 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "run as a command, __name__ is the string '__main__', which CPython interns as it does this literal "
         "(an identifier): is is =="
     ),
+    ("src/demo/server.py", 'if ("png" in body) is ("input" in body):'): (
+        "in gives True or False, singletons: is is =="
+    ),
+    ("src/demo/server.py", 'path = self.path.split("?", 2)[0]'): (
+        "what comes before the first ? is the same whatever the number of splits"
+    ),
+    ("src/demo/views.py", "last = index >= len(grads) - 1"): (
+        "weight_choice allows layers up to the output's: index never exceeds len(grads) - 1"
+    ),
+    ("src/demo/views.py", "last = index is len(grads) - 1"): (
+        "CPython keeps one object per small int: is is == for a layer index"
+    ),
+    ("src/demo/views.py", "@dataclass(frozen=False)"): (
+        "nothing assigns to a WeightChoice's fields or hashes one"
+    ),
+    ("src/demo/samples.py", "@dataclass(frozen=False)"): (
+        "nothing assigns to a Samples' fields or hashes one (the server only reads them, through asdict)"
+    ),
+    **{
+        ("src/demo/views.py", line): "the view computes one sample, a batch of one row: row -1 is row 0"
+        for line in (
+            "before = self.net(sample)[ -1]",
+            '"output_after": self.net(sample)[ -1].tolist(),',
+            '"activations": [layer[ -1].tolist() for layer in activations],',
+            '"output": activations[-1][ -1].tolist(),',
+            '"expected": expected[ -1].tolist(),',
+            '"prediction": int(activations[-1][ -1].argmax()),',
+            "dcost_da = self.net.cost.derivative(a, expected)[ -1, weight.neuron]",
+            '"a": float(a[ -1, weight.neuron]),',
+            "dsum_dw = activations[index][ -1, weight.source]",
+            "da_dsum = activation.derivative(a)[ -1, weight.neuron]",
+        )
+    },
+    (
+        "src/demo/samples.py",
+        "chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:per_class, -1]]",
+    ): ("the labels are one-dimensional: nonzero() gives one column of indices, column -1 is column 0"),
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 
