@@ -383,10 +383,17 @@ def test_a_query_string_is_ignored_in_a_get(server: DemoServer) -> None:
     assert call(server, "GET", "/nothing?/api/model")[0] == 404
 
 
-def test_a_json_content_type_may_name_its_charset_and_any_case(server: DemoServer) -> None:
+def test_only_a_json_content_type_is_read_with_any_charset_and_case(server: DemoServer) -> None:
     for content_type in ("application/json; charset=utf-8", "Application/JSON"):
         headers = {"Content-Type": content_type}
         assert call(server, "POST", "/api/reset", {}, headers) == (200, {"steps": 0}), content_type
+    # only JSON: a form a page of another site may post without asking, or a type sorting before JSON's
+    for content_type in ("multipart/form-data", "application/javascript", "application/jsonp", ""):
+        status, answer = call(server, "POST", "/api/reset", b"{}", {"Content-Type": content_type})
+        assert (status, answer["error"]) == (
+            415,
+            "POST /api/reset: send a JSON body with Content-Type: application/json",
+        ), content_type
 
 
 def test_an_error_line_quotes_at_most_100_characters_of_the_path_and_60_of_the_host(
