@@ -309,7 +309,7 @@ def bad_png() -> str:
             "/api/backprop",
             {"input": [0.0] * 64, "digit": 1, "weight": {"layer": 1, "neuron": 0, "source": 0}},
             400,
-            "weight.layer=1: must be from 2 to 4",
+            "weight.layer=1: must be an integer from 2 to 4",
         ),
         (
             "/api/backprop",

@@ -73,10 +73,12 @@ def test_a_weight_is_chosen_within_its_own_matrix() -> None:
     assert refusal(weight_choice, {"layer": 4, "neuron": 0, "source": 16}, SIZES) == (
         "weight.source=16: must be an integer from 0 to 15"
     )
-    # there is no layer 5 (no W_{5,4}): refused before any matrix is looked up
-    assert refusal(weight_choice, weight | {"layer": 5}, SIZES) == (
-        "weight.layer=5: must be an integer from 0 to 4"
-    )
+    # there is no layer 5 (no W_{5,4}): refused before any matrix is looked up, with the range allowed
+    # (it once said "from 0 to 4", though layers 0 and 1 are refused too)
+    for layer in (0, 1, 5):
+        assert refusal(weight_choice, weight | {"layer": layer}, SIZES) == (
+            f"weight.layer={layer}: must be an integer from 2 to 4"
+        )
 
 
 def png(width: int, height: int) -> str:

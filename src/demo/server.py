@@ -102,12 +102,12 @@ def number(value: Any, key: str, low: float, high: float) -> float:
     return float(value)
 
 
-def integer(value: Any, key: str, count: int) -> int:
-    """``value`` as an index in ``range(count)``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
+def integer(value: Any, key: str, count: int, first: int = 0) -> int:
+    """``value`` as an index in ``range(first, count)``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not first <= value < count:
         raise ApiError(
             HTTPStatus.BAD_REQUEST,
-            f"{key}={json.dumps(value)[:40]}: must be an integer from 0 to {count - 1}",
+            f"{key}={json.dumps(value)[:40]}: must be an integer from {first} to {count - 1}",
         )
     return value
 
@@ -144,9 +144,8 @@ def weight_choice(value: Any, sizes: list[int]) -> WeightChoice:
     """``{"layer": l, "neuron": j, "source": k}``: ``W_{l,l-1}[j, k]``, layers numbered from 1 (input)."""
     if not isinstance(value, dict):
         raise ApiError(HTTPStatus.BAD_REQUEST, 'weight: must be {"layer": l, "neuron": j, "source": k}')
-    layer = integer(value.get("layer"), "weight.layer", len(sizes) + 1)
-    if layer < 2:
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"weight.layer={layer}: must be from 2 to {len(sizes)}")
+    # one range for every layer refused: layer 1, the input, has no weights into it
+    layer = integer(value.get("layer"), "weight.layer", len(sizes) + 1, first=2)
     neuron = integer(value.get("neuron"), "weight.neuron", sizes[layer - 1])
     source = integer(value.get("source"), "weight.source", sizes[layer - 2])
     return WeightChoice(layer, neuron, source)
