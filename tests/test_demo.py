@@ -97,16 +97,21 @@ def call(
     return response.status, payload
 
 
-def raw(demo: DemoServer, request: bytes) -> tuple[int, dict]:
-    """Send ``request`` as bytes (headers a normal client would not send); ``(status, JSON answer)``. The
-    server closes the connection after each answer: one kept open would wait out the handler's 30 s
-    for a next request, past this socket's 10 s."""
-    with socket.create_connection(demo.server_address[:2], timeout=10) as connection:
+def raw_answer(demo: DemoServer, request: bytes, timeout: float = 10) -> bytes:
+    """Send ``request`` as bytes (headers a normal client would not send); the whole answer, read until the
+    server closes the connection. It closes it after each answer: one kept open would wait out the
+    handler's 30 s for a next request, past this socket's ``timeout``, which fails the test."""
+    with socket.create_connection(demo.server_address[:2], timeout=timeout) as connection:
         connection.sendall(request)
         answer = b""
         while chunk := connection.recv(65536):
             answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
+    return answer
+
+
+def raw(demo: DemoServer, request: bytes) -> tuple[int, dict]:
+    """:func:`raw_answer`'s ``(status, JSON answer)``."""
+    head, _, body = raw_answer(demo, request).partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
 
 
@@ -411,11 +416,7 @@ def test_an_error_line_quotes_at_most_100_characters_of_the_path_and_60_of_the_h
 
 def test_a_head_request_is_refused_with_headers_and_no_body(server: DemoServer) -> None:
     port = server.server_address[1]
-    with socket.create_connection(server.server_address[:2], timeout=10) as connection:
-        connection.sendall(f"HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
+    answer = raw_answer(server, f"HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 405 ") and b"Content-Type: application/json" in head
     assert body == b""  # a HEAD answer has headers only, even an error's
@@ -423,11 +424,7 @@ def test_a_head_request_is_refused_with_headers_and_no_body(server: DemoServer) 
 
 def test_a_malformed_request_is_answered_and_its_connection_closed_at_once(server: DemoServer) -> None:
     """Kept open, the connection would wait up to the handler's 30 s for a next request."""
-    with socket.create_connection(server.server_address[:2], timeout=5) as connection:
-        connection.sendall(b"BREW / HTTP/1.1\r\n\r\n")
-        answer = b""
-        while chunk := connection.recv(65536):  # the server's close ends the loop; 5 s without one fail it
-            answer += chunk
+    answer = raw_answer(server, b"BREW / HTTP/1.1\r\n\r\n", timeout=5)  # 5 s without the close fail it
     assert answer.startswith(b"HTTP/1.0 501 ") and answer.endswith(
         b'{"error": "501: Unsupported method (\'BREW\')"}'
     )
