@@ -1,6 +1,9 @@
-"""Helpers shared by the tests: compose a Hydra config in-process, write tiny MNIST IDX files."""
+"""Helpers shared by the tests: compose a Hydra config in-process, write tiny MNIST IDX files, files and
+PNG images."""
 
+import base64
 import csv
+import io
 import os
 import re
 import struct
@@ -11,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from omegaconf import DictConfig
+from PIL import Image
 
 from src import config
 
@@ -159,3 +163,16 @@ def recorded_rates(directory: Path) -> list[tuple[int, float, float]]:
     """What :class:`RecordRates` wrote: ``(epoch, learning rate, val/acc)`` per training epoch."""
     lines = (directory / "rates.txt").read_text().splitlines()
     return [(int(epoch), float(rate), float(accuracy)) for epoch, rate, accuracy in map(str.split, lines)]
+
+
+def write(path: Path, content: bytes) -> Path:
+    """``path``, holding ``content``."""
+    path.write_bytes(content)
+    return path
+
+
+def png_of(image: Image.Image) -> str:
+    """``image`` as a PNG file, base64-encoded as the demo's page sends a drawing."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image, ImageDraw
-from runs import REPO, compose_config, run_module, write_idx
+from runs import REPO, compose_config, png_of, run_module, write_idx
 
 from src.checkpoint import load_checkpoint, load_model, model_from
 from src.demo.__main__ import first_rate, newest_checkpoint
@@ -113,12 +113,6 @@ def raw(demo: DemoServer, request: bytes) -> tuple[int, dict]:
     """:func:`raw_answer`'s ``(status, JSON answer)``."""
     head, _, body = raw_answer(demo, request).partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
-
-
-def png_of(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def stroke_image(size: int = 280) -> Image.Image:

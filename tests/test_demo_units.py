@@ -3,7 +3,6 @@ limits at their edges. Quick and without ``tests/conftest.py``'s trained run, so
 (``python -m tests.mutation demo``) have them; ``tests/test_demo.py`` asks a running server."""
 
 import base64
-import io
 import struct
 import zlib
 from http import HTTPStatus
@@ -11,6 +10,7 @@ from http import HTTPStatus
 import pytest
 import torch
 from PIL import Image
+from runs import png_of
 
 from src.data import SyntheticDataModule, TorchvisionDataModule
 from src.demo.samples import Samples, data_module, samples_to_pick
@@ -82,9 +82,7 @@ def test_a_weight_is_chosen_within_its_own_matrix() -> None:
 
 
 def png(width: int, height: int) -> str:
-    buffer = io.BytesIO()
-    Image.new("L", (width, height), 0).save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return png_of(Image.new("L", (width, height), 0))
 
 
 def test_a_drawing_may_be_2048_pixels_a_side_and_no_more() -> None:

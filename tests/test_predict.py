@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image, ImageDraw, ImageOps
-from runs import compose_config, run_module
+from runs import compose_config, run_module, write
 
 import src.predict as predict_module
 from src.data import DigitsDataModule
@@ -48,12 +48,6 @@ def small_on_large_page(digit: Image.Image) -> Image.Image:
     page = Image.new("L", (120, 90), 0)
     page.paste(digit.resize((48, 56), Image.Resampling.BICUBIC), (60, 20))
     return ImageOps.invert(page)
-
-
-def write(path: Path, content: bytes) -> Path:
-    """``path`` with ``content`` written to it."""
-    path.write_bytes(content)
-    return path
 
 
 @pytest.fixture(scope="module")

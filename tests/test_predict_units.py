@@ -17,7 +17,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
-from runs import compose_config
+from runs import compose_config, write
 
 import src.predict as predict_module
 from src.errors import UserError
@@ -172,12 +172,6 @@ def test_an_image_is_turned_upright_as_its_exif_orientation_says(tmp_path):
     exif[0x0112] = 6  # stored on its side: rotate 90 degrees clockwise to view
     Image.new("L", (30, 40), 255).save(tmp_path / "photo.jpg", exif=exif)
     assert read_image(tmp_path / "photo.jpg").size == (40, 30)
-
-
-def write(path: Path, content: bytes) -> Path:
-    """``path`` holding ``content``."""
-    path.write_bytes(content)
-    return path
 
 
 def truncated(path: Path) -> Path:
