@@ -97,17 +97,24 @@ def test_an_evaluate_sweep_is_shown_by_job_number_with_its_test_metrics_only(tmp
     assert [cell.strip() for cell in last.split("|")[1:-1]] == ["2", "ckpt_path=/runs/gone.ckpt", "-", "-"]
 
 
-def test_a_sweep_ends_with_the_tensorboard_command_only_where_a_job_wrote_its_logs(tmp_path, capsys):
+def test_a_sweep_ends_with_the_tensorboard_command_only_where_a_job_wrote_its_logs(
+    tmp_path, capsys, monkeypatch
+):
     """An evaluate sweep writes no TensorBoard logs (nor a training sweep with logger=csv): no command that
     would open an empty TensorBoard."""
-    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
-    fake_job(tmp_path, "0_", ["ckpt_path=/runs/last.ckpt"], {"test/acc": 0.5})
+    sweep_dir = tmp_path / "sweep"
+    (tmp_path / "elsewhere").mkdir()
+    # outside the working directory, so the command names it in full (pytest's base temporary directory
+    # may lie inside the working directory: tests.mutation puts it in its work directory)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}})
+    fake_job(sweep_dir, "0_", ["ckpt_path=/runs/last.ckpt"], {"test/acc": 0.5})
     SweepEnd().on_multirun_end(config)
     assert capsys.readouterr().out == ""
-    (tmp_path / "0_" / "tensorboard").mkdir()
-    (tmp_path / "0_" / "tensorboard" / "events.out.tfevents.1.host.1.0").write_bytes(b"")
+    (sweep_dir / "0_" / "tensorboard").mkdir()
+    (sweep_dir / "0_" / "tensorboard" / "events.out.tfevents.1.host.1.0").write_bytes(b"")
     SweepEnd().on_multirun_end(config)
-    assert capsys.readouterr().out == f"tensorboard --logdir {tmp_path}\n"
+    assert capsys.readouterr().out == f"tensorboard --logdir {sweep_dir}\n"
 
 
 def test_single_job_and_no_jobs(tmp_path):
