@@ -5,6 +5,7 @@ from a checkpoint, the two tables cell by cell, the files written, the callback'
 run in-process. tests/test_sweep.py and tests/test_results_table.py test the same through whole sweeps."""
 
 import fractions
+import io
 import json
 import os
 import runpy
@@ -300,8 +301,8 @@ def acc_job(name: str, overrides: list[str], acc, epochs: int | None = None, sec
 
 def test_the_seeds_table_cell_by_cell():
     jobs = [
-        acc_job("0", ["data.root=D", "lr=1", "seed=1"], 0.5, epochs=3, seconds=60.0),
-        acc_job("1", ["data.root=D", "lr=1", "seed=2"], 0.75, epochs=5, seconds=120.0),
+        acc_job("0", ["data.root=D", "lr=1", "seed=1"], 0.5, epochs=3, seconds=540.0),
+        acc_job("1", ["data.root=D", "lr=1", "seed=2"], 0.75, epochs=5, seconds=660.0),
         acc_job("2", ["data.root=D", "lr=1|2", "seed=1"], 0.25, epochs=4, seconds=30.0),
         acc_job("3", ["data.root=D", "lr=3", "seed=1"], 0.5, epochs=2, seconds=None),
         acc_job("4", ["data.root=D", "lr=3", "seed=2"], 0.5, epochs=2, seconds=None),
@@ -315,7 +316,7 @@ def test_the_seeds_table_cell_by_cell():
     assert seeds_table(jobs).splitlines() == [
         "| setting | runs | test/acc mean ± std | smallest | epochs | wall time per run |",
         "|---|---|---|---|---|---|",
-        "| lr=1 | 2 | 0.6250 ± 0.1768 | 0.5000 | 3-5 | 1.5 min |",
+        "| lr=1 | 2 | 0.6250 ± 0.1768 | 0.5000 | 3-5 | 10.0 min |",
         "| lr=1\\|2 | 1 | 0.2500 | 0.2500 | 4 | 0.5 min |",
         "| lr=3 | 2 | 0.5000 ± 0.0000 | 0.5000 | 2 | - |",
         "| lr=4 | 4 | 0.5000 ± 0.4082 | 0.0000 | 1-9 | 0.2 min |",
@@ -400,6 +401,24 @@ def test_the_multirun_end_prints_the_summary_then_each_unreadable_file_on_stderr
         f"warning: {metrics_refusal(tmp_path / '0' / 'metrics.json', 'found [1]')}",
         f"warning: {metrics_refusal(tmp_path / '2' / 'metrics.json', 'found null')}",
     ]
+
+
+def test_the_summary_is_written_out_before_the_warnings_that_follow_it(tmp_path, monkeypatch):
+    """Each stream is flushed as it is printed: where both go to one pipe or file (buffered), the
+    warnings still follow the summary, and nothing waits in a buffer."""
+    job_dir(tmp_path, "0", "- lr=1\n", "[1]")
+    config = OmegaConf.create({"hydra": {"mode": RunMode.MULTIRUN, "sweep": {"dir": str(tmp_path)}}})
+    shared = io.BytesIO()
+    streams = {name: io.TextIOWrapper(shared, encoding="utf-8") for name in ("stdout", "stderr")}
+    for name, stream in streams.items():
+        monkeypatch.setattr(sys, name, stream)
+    SweepSummary().on_multirun_end(config)
+    written = shared.getvalue().decode()
+    for stream in streams.values():
+        stream.detach()  # leaves the shared buffer open
+    summary = (tmp_path / "summary.md").read_text()
+    warning = metrics_refusal(tmp_path / "0" / "metrics.json", "found [1]")
+    assert written == f"\nsweep summary ({tmp_path / 'summary.md'}):\n{summary}warning: {warning}\n"
 
 
 def test_the_command_refuses_two_folders(tmp_path, capsys):
