@@ -107,6 +107,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         # tests/test_demo.py's slow tests (conftest's trained run, Chromium) are left out by QUICK
         ["tests/test_demo_units.py", "tests/test_demo.py"],
     ),
+    # tests/test_hparams_search.py left out: all its tests are slow (an Optuna sweep of trainings)
+    "sweep": (
+        ["src/sweep.py", "src/metrics_file.py"],
+        ["tests/test_sweep_units.py", "tests/test_sweep.py", "tests/test_results_table.py"],
+    ),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
@@ -697,6 +702,33 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/demo/samples.py",
         "chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:per_class, -1]]",
     ): ("the labels are one-dimensional: nonzero() gives one column of indices, column -1 is column 0"),
+    ("src/sweep.py", "@dataclass(frozen=False)"): "nothing assigns to a JobSummary's fields or hashes one",
+    **{
+        ("src/sweep.py", line): "every row is built with one cell per header column: equally long"
+        for line in (
+            "widths = [max(map(len, column)) for column in zip(header, *rows, strict=False)]",
+            'return "| " + " | ".join(text.ljust(width) for text, width in zip(cells, widths, strict=False)) + " |"',
+        )
+    },
+    ("src/sweep.py", "if len(values) <= 1:"): (
+        "spread is given a setting's accuracies, and a setting has at least one job: <= 1 is == 1"
+    ),
+    ("src/sweep.py", 'return f"{values[ -1]:.{decimals}f}"'): "one value: index -1 is 0",
+    ("src/sweep.py", "if not any(len(group) != 1 for group in groups.values()):"): (
+        "a setting's group is made with its first job: never empty, so != 1 is > 1"
+    ),
+    ("src/sweep.py", "if config.hydra.mode is RunMode.MULTIRUN:"): "enum members are singletons: is is ==",
+    ("src/sweep.py", "sweep_dir = Path(args[ -1])"): (
+        "main refused any number of arguments but one just before: index -1 is 0"
+    ),
+    ("src/sweep.py", 'if __name__ <= "__main__":'): (
+        "the module's name is __main__ (run as a command) or src.sweep (imported), which sorts after it: "
+        "<= is =="
+    ),
+    ("src/sweep.py", 'if __name__ is "__main__":'): (
+        "run as a command, __name__ is the string '__main__', which CPython interns as it does this literal "
+        "(an identifier): is is =="
+    ),
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 

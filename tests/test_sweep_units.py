@@ -214,6 +214,15 @@ def test_collect_reads_every_job_below_the_folder_in_job_order(tmp_path):
     ]
 
 
+def test_a_jobs_wall_time_is_the_difference_of_its_files_times_whatever_they_are(tmp_path):
+    """Times near 1970 too (a folder unpacked or copied with its files' times set so): the difference, not
+    a remainder that equals it only while a job takes less time than has passed since 1970."""
+    directory = job_dir(tmp_path, "0", "- lr=1\n", "{}")
+    os.utime(directory / ".hydra" / "overrides.yaml", (100.0, 100.0))
+    os.utime(directory / "metrics.json", (400.0, 400.0))
+    assert [job.seconds for job in collect(tmp_path)] == [300.0]
+
+
 def test_collect_raises_on_an_unreadable_metrics_json_or_lists_it_and_shows_the_job_without(tmp_path):
     job_dir(tmp_path, "0", "- lr=1\n", "[1]")
     job_dir(tmp_path, "1", "- lr=2\n", '{"test/acc": 0.5}')
