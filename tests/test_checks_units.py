@@ -1,0 +1,1361 @@
+"""Fast checks of src/checks.py, the checks a command runs on its whole configuration before anything
+else, calling each directly: with the configurations Hydra composes from conf/, checkpoints made of the
+parts Lightning saves (the network's hyperparameters, a torch optimizer's state, a Lightning trainer's
+loop counters, the callbacks' states), tiny MNIST files in ``tmp_path``. Each check's accepted case, and
+the exact one-line refusal naming the value and what is allowed. The commands themselves, resuming a real
+run included, are tested in the slow tests (tests/test_checkpoints.py, tests/test_train.py)."""
+
+import copy
+import functools
+import gzip
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import hydra
+import lightning as L
+import pytest
+import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from lightning.pytorch.callbacks import EarlyStopping
+from omegaconf import DictConfig, OmegaConf, open_dict
+from runs import compose_config, options, write_idx
+
+import src.checks as checks
+from src.checks import (
+    check_cuda_graph,
+    check_data_files,
+    check_dataset_files,
+    check_early_stopping_patience,
+    check_inputs_match,
+    check_max_steps,
+    check_memory,
+    check_monitors,
+    check_precision,
+    check_resume,
+    check_resume_position,
+    check_scheduler,
+    check_something_left_to_train,
+    check_trainer,
+    check_training_state,
+    check_validation_watched,
+    config_errors,
+    evaluation_data,
+    long_precision,
+    progress_counts,
+    refused_arguments,
+    validate_evaluate,
+    validate_train,
+)
+from src.config import DigitsData, TorchvisionData, build_optimizer
+from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
+from src.errors import UserError
+from src.lit import MLPClassifier
+from src.schedule import LearningRateSchedule
+
+WRITTEN_BY = "give a .ckpt file written by python -m src.train"
+CHOOSE_PRECISION = "choose one of 32-true, 64-true, 16-mixed, bf16-mixed, 16-true, bf16-true"
+
+
+def refused(check, *args, **kwargs) -> str:
+    """The one-line message of the :class:`UserError` ``check(*args)`` raises."""
+    with pytest.raises(UserError) as error:
+        check(*args, **kwargs)
+    assert "\n" not in str(error.value)
+    return str(error.value)
+
+
+@functools.cache
+def composed(name: str, *overrides: str) -> DictConfig:
+    """``conf/<name>.yaml`` with ``overrides``, as Hydra composes it for the command (the checks write
+    nothing into its output directory)."""
+    return compose_config(name, Path("/nonexistent/run"), *overrides)
+
+
+def config(*overrides: str, name: str = "train") -> DictConfig:
+    """:func:`composed` with the overrides that choose options (``data=mnist``, ``seed=7``); those of a
+    dotted key (``data.batch_size=20``, ``+trainer.max_steps=3``, ``~trainer.max_epochs``) are then set in
+    it as Hydra sets them, which is quicker than composing each anew."""
+    dotted = [override for override in overrides if "." in override.split("=")[0]]
+    cfg = copy.deepcopy(composed(name, *(override for override in overrides if override not in dotted)))
+    for override in OverridesParser.create().parse_overrides(dotted):
+        if override.is_delete():
+            parent, _, last = override.key_or_group.rpartition(".")
+            with open_dict(cfg):
+                del OmegaConf.select(cfg, parent)[last]
+        else:
+            OmegaConf.update(cfg, override.key_or_group, override.value(), force_add=True)
+    return cfg
+
+
+def plain_config(*overrides: str, name: str = "train") -> dict:
+    """:func:`config` as plain values, what most checks read."""
+    return OmegaConf.to_container(config(*overrides, name=name), resolve=True)
+
+
+# --- the trainer ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "precision", ["32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"]
+)
+def test_every_precision_lightning_names_is_accepted(precision):
+    check_precision(precision)
+    assert long_precision(precision) == precision
+
+
+@pytest.mark.parametrize(
+    ("short", "long"),
+    [(32, "32-true"), ("32", "32-true"), (64, "64-true"), (16, "16-mixed"), ("bf16", "bf16-mixed")],
+)
+def test_lightnings_short_precision_names_are_accepted_as_its_long_ones(short, long):
+    check_precision(short)
+    assert long_precision(short) == long
+
+
+@pytest.mark.parametrize(
+    ("precision", "shown"),
+    [(16.0, "16.0"), (True, "true"), ("8", '"8"'), ("32-mixed", "32-mixed"), (None, "null")],
+)
+def test_another_precision_is_one_line_naming_lightnings(precision, shown):
+    assert refused(check_precision, precision) == f"trainer.precision={shown}: {CHOOSE_PRECISION}"
+
+
+def test_the_cpu_trainer_of_conf_is_accepted(tmp_path):
+    check_trainer(plain_config()["trainer"])
+    check_trainer({})  # Lightning's defaults
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_epochs": 0}, "trainer.max_epochs=0: the number of epochs must be an integer >= 1"),
+        ({"max_epochs": -1}, "trainer.max_epochs=-1: the number of epochs must be an integer >= 1"),
+        ({"max_epochs": 2.0}, "trainer.max_epochs=2.0: the number of epochs must be an integer >= 1"),
+        ({"precision": 8}, f"trainer.precision=8: {CHOOSE_PRECISION}"),
+        ({"num_nodes": 0}, "trainer.num_nodes=0: must be an integer >= 1"),
+        ({"check_val_every_n_epoch": 0}, "trainer.check_val_every_n_epoch=0: must be an integer >= 1"),
+        ({"check_val_every_n_epoch": True}, "trainer.check_val_every_n_epoch=true: must be an integer >= 1"),
+        *(
+            (
+                {"val_check_interval": value},
+                f"trainer.val_check_interval={shown}: must be a fraction of an epoch (0 < x <= 1) or a number of "
+                "training batches >= 1",
+            )
+            for value, shown in ((0, "0"), (0.0, "0.0"), (-0.5, "-0.5"), ("0.5", '"0.5"'), (True, "true"))
+        ),
+        *(
+            (
+                {"accumulate_grad_batches": value},
+                f"trainer.accumulate_grad_batches={value}: training takes one SGD step per mini-batch; for "
+                "steps over more samples raise data.batch_size instead",
+            )
+            for value in (2, 0)
+        ),
+        *(
+            (
+                {"gradient_clip_val": value},
+                f"trainer.gradient_clip_val={value}: not supported: training steps by hand (manual "
+                "optimization), where Lightning does not clip; lower optimizer.lr instead",
+            )
+            for value in (0.5, 0)
+        ),
+    ],
+)
+def test_a_trainer_setting_this_project_cannot_follow_is_one_line(settings, message):
+    assert refused(check_trainer, settings) == message
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_epochs": 1, "num_nodes": 1, "check_val_every_n_epoch": 1},
+        {"num_nodes": None, "check_val_every_n_epoch": None, "val_check_interval": None},
+        {"val_check_interval": 0.25},
+        {"val_check_interval": 1},
+        {"val_check_interval": 1e-9},
+        {"accumulate_grad_batches": 1, "gradient_clip_val": None},
+        {"precision": "16"},
+    ],
+)
+def test_trainer_settings_within_their_ranges_are_accepted(settings):
+    check_trainer(settings)
+
+
+@pytest.mark.parametrize("accelerator", ["gpu", "cuda"])
+def test_a_gpu_trainer_without_a_gpu_is_one_line(accelerator, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert refused(check_trainer, {"accelerator": accelerator}) == (
+        f"trainer.accelerator={accelerator}: torch {torch.__version__} finds no CUDA GPU on this machine; "
+        "train on the CPU with trainer=cpu"
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    check_trainer({"accelerator": accelerator, "devices": 64})  # GPUs, not the CPU's cores
+
+
+def test_more_cpu_processes_than_cores_is_one_line(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    check_trainer({"accelerator": "cpu", "devices": 4})
+    check_trainer({"accelerator": "cpu", "devices": "auto"})
+    check_trainer({"accelerator": "auto", "devices": 5})  # perhaps GPUs: Lightning decides
+    assert refused(check_trainer, {"accelerator": "cpu", "devices": 5}) == (
+        "trainer.devices=5: more CPU processes than this machine's 4 cores would only compete for them; "
+        "choose at most 4"
+    )
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one core
+    check_trainer({"accelerator": "cpu"})  # one device by default
+    assert refused(check_trainer, {"accelerator": "cpu", "devices": 2}) == (
+        "trainer.devices=2: more CPU processes than this machine's 1 cores would only compete for them; "
+        "choose at most 1"
+    )
+
+
+def test_max_steps_is_refused_unless_each_chunk_is_one_mini_batch():
+    for max_steps in (None, -1):
+        check_max_steps({"max_steps": max_steps}, DigitsData(batches_per_step=4))
+    check_max_steps({}, DigitsData(batches_per_step=4))
+    check_max_steps({"max_steps": 5}, DigitsData(batches_per_step=1))
+    for max_steps in (5, 0):
+        assert refused(check_max_steps, {"max_steps": max_steps}, DigitsData(batches_per_step=4)) == (
+            f"trainer.max_steps={max_steps}: counts SGD steps, but training stops only between chunks of "
+            "data.batches_per_step=4 mini-batches, so it would train more: add data.batches_per_step=1, or stop "
+            "by epochs with trainer.max_epochs"
+        )
+
+
+# --- CUDA graphs, the monitors, the schedule -----------------------------------------------------------
+
+
+def optimizer(name: str = "SGD", **arguments) -> torch.optim.Optimizer:
+    return getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)], lr=0.1, **arguments)
+
+
+def test_a_capturable_optimizer_off_the_gpu_is_one_line():
+    assert refused(check_cuda_graph, "auto", {"accelerator": "cpu"}, optimizer("Adam", capturable=True)) == (
+        "optimizer.capturable=true: torch runs a capturable Adam step only on a GPU, and this run trains on "
+        "the cpu; leave optimizer.capturable out"
+    )
+    for accelerator in ("gpu", "auto", None):  # a GPU, or perhaps one: known when the run starts
+        check_cuda_graph("auto", {"accelerator": accelerator}, optimizer("Adam", capturable=True))
+
+
+SUGGESTION = "; choose model.cuda_graph=auto (trains eagerly here) or off"
+
+
+@pytest.mark.parametrize(
+    ("trainer", "reason"),
+    [
+        ({"accelerator": "cpu"}, "the network trains on the cpu"),
+        ({"accelerator": "gpu", "precision": 16}, "trainer.precision=16-mixed"),
+        (
+            {"accelerator": "gpu", "strategy": {"_target_": "lightning.pytorch.strategies.DDPStrategy"}},
+            "trainer=ddp",
+        ),
+        ({"accelerator": "gpu", "strategy": "DDP_spawn"}, "trainer=ddp"),
+        ({"accelerator": "gpu", "detect_anomaly": True}, "trainer.detect_anomaly=true"),
+    ],
+)
+def test_cuda_graphs_on_where_the_configuration_shows_they_cannot_run_is_one_line(trainer, reason):
+    message = refused(check_cuda_graph, "on", trainer, optimizer())
+    assert message.startswith(f"model.cuda_graph=on: {reason}")
+    assert message.endswith(SUGGESTION)
+
+
+@pytest.mark.parametrize(
+    ("mode", "trainer"),
+    [
+        ("on", {"accelerator": "gpu"}),
+        ("on", {}),  # accelerator auto, 32-true
+        (
+            "on",
+            {"accelerator": "gpu", "precision": "bf16-mixed", "strategy": "auto", "detect_anomaly": False},
+        ),
+        (
+            "on",
+            {
+                "accelerator": "gpu",
+                "strategy": {"_target_": "lightning.pytorch.strategies.SingleDeviceStrategy"},
+            },
+        ),
+        ("on", {"accelerator": "gpu", "strategy": None}),
+        ("auto", {"accelerator": "cpu", "precision": 16, "detect_anomaly": True}),
+        ("off", {"accelerator": "gpu", "strategy": "ddp"}),
+    ],
+)
+def test_cuda_graphs_where_they_can_run_or_are_not_asked_for_are_accepted(mode, trainer):
+    check_cuda_graph(mode, trainer, optimizer())
+
+
+def test_monitors_of_metrics_training_logs_are_accepted(tmp_path):
+    plain = plain_config("callbacks=early_stopping", "scheduler=plateau")
+    check_monitors(plain["callbacks"], plain["scheduler"])
+    check_monitors(None, None)
+    check_monitors({"early_stopping": None}, {})  # switched off
+    check_monitors({"early_stopping": {"monitor": None, "mode": "min"}}, {"monitor": "val/loss"})
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "scheduler", "message"),
+    [
+        (
+            {"early_stopping": {"monitor": "val/ac"}},
+            None,
+            "callbacks.early_stopping.monitor=val/ac: choose one of val/acc, val/loss, val/acc_best, train/loss",
+        ),
+        (
+            {"model_checkpoint": {"monitor": "val/acc", "mode": "maximum"}},
+            None,
+            "callbacks.model_checkpoint.mode=maximum: choose one of max, min",
+        ),
+        (
+            {"model_checkpoint": {"monitor": "val/acc", "mode": None}},
+            None,
+            "callbacks.model_checkpoint.mode=null: choose one of max, min",
+        ),
+        (
+            None,
+            {"monitor": "train/loss"},
+            "scheduler.monitor=train/loss: choose one of val/acc, val/loss, val/acc_best",
+        ),
+        (None, {"monitor": "val/loss", "mode": "up"}, "scheduler.mode=up: choose one of max, min"),
+    ],
+)
+def test_a_monitor_or_mode_training_never_logs_is_one_line(callbacks, scheduler, message):
+    assert refused(check_monitors, callbacks, scheduler) == message
+
+
+def test_no_validation_is_refused_where_early_stopping_or_the_plateau_schedule_watches_it(tmp_path):
+    for limit in (0, 0.0):
+        plain = plain_config("callbacks=early_stopping", f"+trainer.limit_val_batches={limit}")
+        assert refused(
+            check_validation_watched, plain["trainer"], plain["callbacks"], plain["scheduler"]
+        ) == (
+            f"trainer.limit_val_batches={limit}: runs no validation, but callbacks.early_stopping.monitor=val/acc "
+            "watches it: leave out limit_val_batches, or switch it off with callbacks.early_stopping=null"
+        )
+    plain = plain_config("scheduler=plateau", "scheduler.monitor=val/loss", "+trainer.limit_val_batches=0")
+    assert refused(check_validation_watched, plain["trainer"], plain["callbacks"], plain["scheduler"]) == (
+        "trainer.limit_val_batches=0: runs no validation, but scheduler.monitor=val/loss watches it: leave out "
+        "limit_val_batches, or switch it off with scheduler=none"
+    )
+
+
+def test_no_validation_is_accepted_where_nothing_stops_or_schedules_on_it(tmp_path):
+    # the default callbacks: the best checkpoint by val/acc is only never saved
+    plain = plain_config("+trainer.limit_val_batches=0")
+    assert plain["callbacks"]["model_checkpoint"]["monitor"] == "val/acc"
+    check_validation_watched(plain["trainer"], plain["callbacks"], plain["scheduler"])
+    stopping = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": "val/acc"}
+    check_validation_watched({"limit_val_batches": 0}, {"early_stopping": None}, None)
+    check_validation_watched(
+        {"limit_val_batches": 0}, {"early_stopping": {**stopping, "monitor": "train/loss"}}, {}
+    )
+    check_validation_watched(
+        {"limit_val_batches": 0}, {"early_stopping": {**stopping, "monitor": None}}, None
+    )
+    check_validation_watched({"limit_val_batches": 0}, None, {"_target_": "x", "monitor": None})
+    for limit in (1, 0.5, None):  # validation runs
+        check_validation_watched(
+            {"limit_val_batches": limit}, {"early_stopping": stopping}, {"monitor": "val/acc"}
+        )
+
+
+STEP = "torch.optim.lr_scheduler.StepLR"
+
+
+def test_no_scheduler_is_a_constant_rate():
+    check_scheduler(None, optimizer(), 40)
+    check_scheduler({}, optimizer(), 40)
+
+
+def test_every_scheduler_of_conf_builds_and_steps_on_a_copy_of_the_optimizer(tmp_path):
+    for name in options("scheduler"):
+        sgd = optimizer()
+        check_scheduler(plain_config(f"scheduler={name}")["scheduler"], sgd, 40)
+        assert sgd.param_groups[0]["lr"] == 0.1
+        assert "initial_lr" not in sgd.param_groups[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "epochs", "message"),
+    [
+        (
+            {"patience": 2},
+            40,
+            "scheduler={patience: 2}: settings without a scheduler to take them; choose one with "
+            f"scheduler={', '.join(options('scheduler')[:-1])} or {options('scheduler')[-1]}",
+        ),
+        (
+            {"_target_": STEP, "stepsize": 2, "monitor": "val/acc"},
+            40,
+            f"scheduler: {STEP} refuses its arguments {{stepsize: 2}} (StepLR.__init__() got an unexpected keyword "
+            "argument 'stepsize')",
+        ),
+        (
+            {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "mode": "max"},
+            40,
+            "scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc",
+        ),
+        (
+            {"_target_": "src.schedule.ReduceLROnPlateau", "monitor": None},
+            40,
+            "scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc",
+        ),
+        (
+            {"_target_": STEP, "step_size": 0},
+            1,
+            f"scheduler: {STEP} fails with its arguments {{step_size: 0}} (ZeroDivisionError: integer modulo by zero)",
+        ),
+        (
+            {"_target_": STEP, "step_size": "2"},
+            1,
+            f'scheduler: {STEP} fails with its arguments {{step_size: "2"}} (TypeError: unsupported operand '
+            "type(s) for %: 'int' and 'str')",
+        ),
+        (  # it steps once when built: the third step is past its two
+            {"_target_": "torch.optim.lr_scheduler.OneCycleLR", "max_lr": 1.0, "total_steps": 2},
+            3,
+            "scheduler: torch.optim.lr_scheduler.OneCycleLR fails with its arguments {max_lr: 1.0, total_steps: 2} "
+            "(ValueError: Tried to step 3 times. The specified number of total steps is 2)",
+        ),
+        (
+            {"_target_": STEP, "step_size": 2, "gamma": -1},
+            2,
+            f"scheduler: {STEP} with {{step_size: 2, gamma: -1}} makes the learning rate -0.1 after epoch 2: it "
+            "must stay a finite number >= 0",
+        ),
+        (
+            {"_target_": STEP, "step_size": 3, "gamma": float("nan")},
+            40,
+            f"scheduler: {STEP} with {{step_size: 3, gamma: nan}} makes the learning rate nan after epoch 3: it "
+            "must stay a finite number >= 0",
+        ),
+        (
+            {"_target_": STEP, "step_size": 1, "gamma": float("inf")},
+            40,
+            f"scheduler: {STEP} with {{step_size: 1, gamma: inf}} makes the learning rate inf after epoch 1: it "
+            "must stay a finite number >= 0",
+        ),
+    ],
+)
+def test_a_scheduler_that_cannot_be_built_or_stepped_through_the_run_is_one_line(values, epochs, message):
+    assert refused(check_scheduler, values, optimizer(), epochs) == message
+
+
+def test_a_schedule_is_stepped_through_every_epoch_of_the_run_and_no_further():
+    falling = {"_target_": STEP, "step_size": 2, "gamma": -1}
+    check_scheduler(falling, optimizer(), 1)  # the rate turns negative after the second epoch
+    check_scheduler({"_target_": STEP, "step_size": 1, "gamma": 0.0}, optimizer(), 3)  # 0 is a rate
+    refused(check_scheduler, falling, optimizer(), 2)
+
+
+# --- memory ---------------------------------------------------------------------------------------------
+
+
+def test_a_network_that_fits_in_memory_exactly_is_accepted(monkeypatch):
+    # 784-1000000-20-10: 785 * 1000000 + 1000001 * 20 + 21 * 10 = 805000230 weights and biases, 8 bytes each
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 6440001840)
+    check_memory([784, 1000000, 20, 10])
+    check_memory([64, 16, 16, 10])
+
+
+def test_a_network_too_large_for_memory_is_one_line(monkeypatch):
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 6440001839)
+    assert refused(check_memory, [784, 1000000, 20, 10]) == (
+        "model.hidden=[1000000, 20]: a 784-1000000-20-10 network has 805000230 weights and biases, 6.0 GiB "
+        "with their gradients in float32, more than this machine's 6.0 GiB of memory"
+    )
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 3 * 2**29)
+    assert refused(check_memory, [64, 300000000, 10]) == (  # 65 * 300000000 + 300000001 * 10 weights
+        "model.hidden=[300000000]: a 64-300000000-10 network has 22500000010 weights and biases, 167.6 GiB "
+        "with their gradients in float32, more than this machine's 1.5 GiB of memory"
+    )
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 100)
+    assert refused(check_memory, [784, 10]) == (  # 7850 weights and biases, 62800 bytes
+        "model.hidden=[]: a 784-10 network has 7850 weights and biases, 0.0 GiB with their gradients in "
+        "float32, more than this machine's 0.0 GiB of memory"
+    )
+
+
+def test_a_network_of_no_hidden_layer_as_large_as_memory_is_accepted(monkeypatch):
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 62800)
+    check_memory([784, 10])
+
+
+# --- the data's files ------------------------------------------------------------------------------------
+
+FETCH = "put the MNIST files in {raw}/ or add data.download=true to fetch them"
+
+
+def test_files_in_root_are_not_looked_for_when_they_will_be_downloaded(tmp_path):
+    check_data_files(TorchvisionData(root=str(tmp_path / "nothing"), download=True))
+    check_data_files(DigitsData())
+
+
+def test_a_missing_root_is_one_line(tmp_path):
+    root = tmp_path / "nothing"
+    assert refused(check_data_files, TorchvisionData(root=str(root))) == (
+        f"data.root={root} does not exist: {FETCH.format(raw=root / 'MNIST' / 'raw')}"
+    )
+    (tmp_path / "file").write_text("")
+    assert refused(check_dataset_files, tmp_path / "file", "FashionMNIST", 10) == (
+        f"data.root={tmp_path / 'file'} is not a directory: put the FashionMNIST files in "
+        f"{tmp_path / 'file' / 'FashionMNIST' / 'raw'}/ or add data.download=true to fetch them"
+    )
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ],
+)
+def test_a_missing_file_is_one_line_naming_it_as_downloaded(tmp_path, missing):
+    raw = write_idx(tmp_path, "MNIST") / "MNIST" / "raw"
+    (raw / missing).unlink()
+    assert refused(check_dataset_files, tmp_path, "MNIST", 10) == (
+        f"data.root={tmp_path} holds no MNIST data (missing {raw / missing}.gz): {FETCH.format(raw=raw)}"
+    )
+
+
+def test_the_files_gzipped_as_downloaded_or_extracted_are_read(tmp_path):
+    raw = write_idx(tmp_path, "MNIST", n_train=40) / "MNIST" / "raw"
+    check_dataset_files(tmp_path, "MNIST", 39)
+    for file in list(raw.iterdir())[:2]:  # some gzipped, some extracted
+        (raw / f"{file.name}.gz").write_bytes(gzip.compress(file.read_bytes()))
+        file.unlink()
+    check_dataset_files(tmp_path, "MNIST", 39)
+    for file in raw.iterdir():  # an extracted file is read before its .gz
+        if file.suffix != ".gz":
+            (raw / f"{file.name}.gz").write_bytes(b"not gzip")
+    check_dataset_files(tmp_path, "MNIST", 39)
+
+
+def test_a_root_of_a_home_folder_is_expanded(tmp_path, monkeypatch):
+    write_idx(tmp_path / "data", "FashionMNIST", n_train=40)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    check_data_files(TorchvisionData(name="FashionMNIST", root="~/data", val_size=39))
+
+
+def test_validation_images_as_many_as_training_images_are_refused(tmp_path):
+    write_idx(tmp_path, "MNIST", n_train=40)
+    assert refused(check_dataset_files, tmp_path, "MNIST", 40).startswith(
+        "data.val_size=40: must be less than the 40 images of"
+    )
+
+
+def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
+    raw = write_idx(tmp_path, "MNIST") / "MNIST" / "raw"
+    unreadable = raw / "t10k-images-idx3-ubyte"
+    access = os.access
+    # the tests may run as root, who may read anything: the permission is denied by a stand-in
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != unreadable and access(path, mode))
+    assert refused(check_dataset_files, tmp_path, "MNIST", 10) == (
+        f"data.root={tmp_path}: {unreadable} can't be read (permission denied)"
+    )
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+
+
+def save_checkpoint(tmp_path, data: dict | None, precision: str | None = None, **network) -> Path:
+    """An untrained network saved as ``src.train`` saves one (digits' 64-16-16-10 unless ``network``
+    says otherwise), trained on ``data``, at ``precision`` if it records one."""
+    sizes = {"in_features": 64, "num_classes": 10, "hidden": [16, 16], **network}
+    model = MLPClassifier(**sizes, data=data)
+    checkpoint = {"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}
+    if precision is not None:
+        checkpoint["precision"] = precision
+    path = tmp_path / "trained.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+def evaluate_config(path: Path | str | None, *overrides: str) -> DictConfig:
+    """``python -m src.evaluate``'s configuration, with ``ckpt_path=path`` unless ``path`` is ``None``."""
+    cfg = config(*overrides, name="evaluate")
+    if path is not None:
+        cfg.ckpt_path = str(path)
+    return cfg
+
+
+def test_evaluate_without_a_checkpoint_is_one_line(tmp_path):
+    assert refused(validate_evaluate, evaluate_config(None)) == (
+        "ckpt_path is missing: pass ckpt_path=PATH (a .ckpt file written by python -m src.train)"
+    )
+
+
+def test_evaluate_tests_at_the_precision_the_checkpoint_was_trained_at_unless_told(tmp_path):
+    data = plain_config("seed=7")["data"]
+    path = save_checkpoint(tmp_path, data, precision="64-true")
+    checkpoint, tested, precision = validate_evaluate(evaluate_config(path))
+    assert precision == "64-true"
+    assert tested == data
+    assert checkpoint["hyper_parameters"]["data"] == data
+    assert validate_evaluate(evaluate_config(path, "trainer.precision=16"))[2] == "16-mixed"
+    assert validate_evaluate(evaluate_config(path, "trainer.precision=32-true"))[2] == ("32-true")
+    # without a recorded precision: its weights' dtype
+    path = save_checkpoint(tmp_path, data)
+    assert validate_evaluate(evaluate_config(path))[2] == "32-true"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.precision=8", f"trainer.precision=8: {CHOOSE_PRECISION}"),
+        ("trainer.precision=16.0", f"trainer.precision=16.0: {CHOOSE_PRECISION}"),
+        (
+            "+trainer.limit_test_batches=0",
+            "trainer.limit_test_batches=0: evaluates nothing; leave it out to test every batch",
+        ),
+        (
+            "+trainer.accumulate_grad_batches=2",
+            "trainer.accumulate_grad_batches=2: training takes one SGD step",
+        ),
+    ],
+)
+def test_evaluates_trainer_is_checked_before_the_checkpoint_is_read(tmp_path, override, message):
+    path = tmp_path / "no.ckpt"  # never read
+    assert refused(validate_evaluate, evaluate_config(path, override)).startswith(message)
+
+
+def test_evaluate_with_one_test_batch_is_accepted(tmp_path):
+    path = save_checkpoint(tmp_path, plain_config()["data"])
+    validate_evaluate(evaluate_config(path, "+trainer.limit_test_batches=1"))
+
+
+def test_evaluate_on_data_of_another_shape_is_one_line(tmp_path):
+    path = save_checkpoint(tmp_path, plain_config()["data"])
+    assert refused(validate_evaluate, evaluate_config(path, "data=mnist")) == (
+        f"ckpt_path={path}: its 64-16-16-10 network takes 64 inputs and 10 classes, but the data "
+        "(TorchvisionDataModule MNIST) has 784 inputs and 10 classes: evaluate it on the data it was trained "
+        "on (leave out data=...)"
+    )
+
+
+def test_inputs_and_classes_are_both_compared(tmp_path):
+    checkpoint = {"hyper_parameters": {"in_features": 784, "num_classes": 12, "hidden": [5]}}
+    assert refused(check_inputs_match, checkpoint, "a.ckpt", {"train_size": 1}, SyntheticDataModule) == (
+        "ckpt_path=a.ckpt: its 784-5-12 network takes 784 inputs and 12 classes, but the data "
+        "(SyntheticDataModule) has 784 inputs and 10 classes: evaluate it on the data it was trained on "
+        "(leave out data=...)"
+    )
+    checkpoint["hyper_parameters"]["num_classes"] = 10
+    check_inputs_match(checkpoint, "a.ckpt", {"name": "MNIST"}, TorchvisionDataModule)
+    check_inputs_match(checkpoint, "a.ckpt", {}, SyntheticDataModule)
+
+
+def test_a_checkpoints_data_is_never_downloaded_into(tmp_path):
+    """The checkpoint's ``data.download=true`` is dropped: its root is checked for the files instead."""
+    data = {**plain_config("data=mnist", f"data.root={tmp_path / 'mnist'}")["data"], "download": True}
+    path = save_checkpoint(tmp_path, data, in_features=784)
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    assert refused(validate_evaluate, evaluate_config(path)) == (
+        f"data.root={tmp_path / 'mnist'} does not exist: {FETCH.format(raw=raw)}"
+    )
+    # downloading is for the command line to ask
+    assert evaluation_data(evaluate_config(path), data) == {
+        key: value for key, value in data.items() if key != "download"
+    }
+
+
+def test_the_data_given_goes_over_the_checkpoints_of_the_same_module(tmp_path):
+    trained = plain_config("seed=7", "data.batch_size=20")["data"]
+    cfg = evaluate_config("a.ckpt", "data=digits", "data.eval_batch_size=50")
+    assert evaluation_data(cfg, trained) == {**trained, "eval_batch_size": 50, "batch_size": 10}
+    # data.seed is ${seed}: the checkpoint's seed, never the evaluate command's own
+    assert trained["seed"] == 7
+
+
+def test_another_data_module_replaces_the_checkpoints(tmp_path):
+    trained = plain_config("seed=7")["data"]
+    cfg = evaluate_config("a.ckpt", "data=synthetic_mnist")
+    expected = plain_config("data=synthetic_mnist", "seed=7")["data"]
+    assert evaluation_data(cfg, trained) == expected
+
+
+def test_data_given_for_a_checkpoint_without_its_data_is_taken_as_it_is(tmp_path):
+    cfg = evaluate_config("a.ckpt", "data=digits")
+    assert evaluation_data(cfg, None) == plain_config("seed=0")["data"]  # Data.seed
+
+
+def test_no_data_for_a_checkpoint_without_its_data_is_one_line(tmp_path):
+    cfg = evaluate_config("a.ckpt")
+    data = ", ".join(f"data={name}" for name in options("data")[:-1])
+    assert refused(evaluation_data, cfg, None) == (
+        f"ckpt_path=a.ckpt doesn't record its training data: pass {data} or data={options('data')[-1]}"
+    )
+    trained = plain_config()["data"]
+    assert evaluation_data(cfg, trained) == trained
+
+
+# --- the configuration's own errors -------------------------------------------------------------------
+
+
+def test_a_broken_interpolation_is_one_line_naming_its_key(tmp_path):
+    cfg = OmegaConf.create({"trainer": {"max_epochs": "${nope}"}, "seed": 1})
+    with pytest.raises(UserError) as error, config_errors():
+        checks.to_plain(cfg)
+    assert str(error.value) == "trainer.max_epochs: Interpolation key 'nope' not found"
+    with config_errors():
+        assert checks.to_plain(OmegaConf.create({"a": "${b}", "b": 2})) == {"a": 2, "b": 2}
+    assert checks.to_plain([1]) == [1]  # plain values stay
+
+
+def test_arguments_the_trainer_refuses_are_one_line_naming_the_group():
+    with pytest.raises(UserError) as error, refused_arguments("trainer"):
+        hydra.utils.instantiate({"_target_": "datetime.timedelta", "days": "x"})
+    assert str(error.value) == "trainer: TypeError: unsupported type for timedelta days component: str"
+    with refused_arguments("trainer"):
+        hydra.utils.instantiate({"_target_": "datetime.timedelta", "days": 1})
+
+
+def test_the_training_configuration_of_conf_is_accepted(tmp_path):
+    validate_train(config())
+    validate_train(config("callbacks=early_stopping", "scheduler=plateau"))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("seed=-1", "seed=-1: the seed must be an integer from 0 to 4294967295"),
+        ("test=1", "test=1: must be true or false"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0: the number of epochs must be an integer >= 1"),
+        ("+trainer.max_steps=3", "trainer.max_steps=3: counts SGD steps"),
+        (
+            "callbacks.model_checkpoint.monitor=val/ac",
+            "callbacks.model_checkpoint.monitor=val/ac: choose one",
+        ),
+        ("+trainer.limit_val_batches=0", "trainer.limit_val_batches=0: runs no validation, but scheduler."),
+        ("scheduler.factor=2", "scheduler: src.schedule.ReduceLROnPlateau refuses its arguments"),
+        ("model.hidden=[100000000000]", "model.hidden=[100000000000]: a 64-100000000000-10 network"),
+        ("model.cuda_graph=on", "model.cuda_graph=on: the network trains on the cpu"),
+        ("trainer.max_epochs=${nope}", "trainer.max_epochs: Interpolation key 'nope' not found"),
+    ],
+)
+def test_validate_train_runs_every_check(tmp_path, override, message):
+    cfg = config("scheduler=plateau", override)
+    assert refused(validate_train, cfg).startswith(message)
+
+
+def test_a_missing_data_root_is_refused_before_training(tmp_path):
+    cfg = config("data=mnist", f"data.root={tmp_path / 'nothing'}")
+    assert refused(validate_train, cfg).startswith(f"data.root={tmp_path / 'nothing'} does not exist")
+
+
+def test_a_schedule_is_stepped_through_one_epoch_where_the_trainer_sets_none(tmp_path):
+    """Without trainer.max_epochs the schedule's check steps through one epoch."""
+    falling = ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=-1"]
+    message = refused(validate_train, config(*falling, "~trainer.max_epochs"))
+    assert message.endswith("makes the learning rate -3 after epoch 1: it must stay a finite number >= 0")
+    falling[1] = "scheduler.step_size=2"
+    validate_train(config(*falling, "~trainer.max_epochs"))
+    refused(validate_train, config(*falling, "trainer.max_epochs=2"))
+
+
+# --- resuming ---------------------------------------------------------------------------------------------
+
+CKPT = "trained.ckpt"
+AS_WRITTEN = f"ckpt_path={CKPT}: its optimizer_states are not the state of one torch optimizer: {WRITTEN_BY}"
+NOT_COUNTS = f"ckpt_path={CKPT}: its epoch, step or loop counters are not counts: {WRITTEN_BY}"
+
+
+@functools.cache
+def empty_loops() -> dict:
+    """The loops' state a Lightning trainer saves, before any training."""
+    trainer = L.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
+    return trainer._checkpoint_connector._get_loops_state_dict()
+
+
+def checkpoint(
+    plain: dict, epochs: int = 1, steps: int = 8, chunks: int = 2, callbacks=None, **saved
+) -> dict:
+    """What ``python -m src.train`` with the configuration ``plain`` saves after ``epochs`` epochs (the last
+    ended by ``chunks`` chunks, ``steps`` SGD steps in all), with the callbacks' states ``callbacks``;
+    ``saved`` replaces a top-level entry (``precision``, ...)."""
+    model = MLPClassifier(
+        64,
+        10,
+        **plain["model"],
+        activation=plain["activation"],
+        cost=plain["cost"]["name"],
+        optimizer=plain["optimizer"],
+        data=plain["data"],
+    )
+    loops = copy.deepcopy(empty_loops())
+    fit = loops["fit_loop"]
+    for part in ("current", "total"):
+        fit["epoch_progress"][part].update(
+            ready=epochs, started=epochs, processed=epochs, completed=epochs - 1
+        )
+        fit["epoch_loop.batch_progress"][part].update(
+            ready=chunks, started=chunks, processed=chunks, completed=chunks
+        )
+        fit["epoch_loop.manual_optimization.optim_step_progress"][part].update(ready=steps, completed=steps)
+    fit["epoch_loop.batch_progress"]["is_last_batch"] = True
+    return {
+        "epoch": epochs - 1,
+        "global_step": steps,
+        "loops": loops,
+        "callbacks": callbacks or {},
+        "optimizer_states": [build_optimizer(plain["optimizer"], model.parameters()).state_dict()],
+        "hyper_parameters": dict(model.hparams),
+        "precision": plain["trainer"]["precision"],
+        **saved,
+    }
+
+
+def resumed(*overrides: str) -> dict:
+    """The training configuration with ``overrides``, resuming from ``CKPT``."""
+    return {**plain_config("trainer.max_epochs=3", *overrides), "ckpt_path": CKPT}
+
+
+def test_a_checkpoint_of_the_configuration_resumes():
+    plain = resumed()
+    check_resume(checkpoint(plain), plain, DigitsDataModule)
+    plain = resumed(
+        "callbacks=early_stopping", "scheduler=plateau", "optimizer=adam", "activation=leaky_relu"
+    )
+    stopping = early_stopping_state(patience=5, wait_count=2)
+    check_resume(
+        checkpoint(
+            plain, callbacks={**stopping, "LearningRateSchedule": plateau_state(plain["scheduler"], 1)}
+        ),
+        plain,
+        DigitsDataModule,
+    )
+
+
+@pytest.mark.parametrize(
+    ("configured", "differences"),
+    [
+        (["model.hidden=[32]"], "layer sizes 64-16-16-10 (configured: 64-32-10)"),
+        (["activation=tanh"], "activation sigmoid (configured: tanh)"),
+        (["cost=cross_entropy"], "cost mse (configured: cross_entropy)"),
+        (
+            ["optimizer.lr=0.5"],
+            "optimizer {_target_: torch.optim.SGD, lr: 3.0} (configured: {_target_: torch.optim.SGD, lr: 0.5})",
+        ),
+        (
+            ["model.hidden=[16]", "cost=cross_entropy"],
+            "layer sizes 64-16-16-10 (configured: 64-16-10); cost mse (configured: cross_entropy)",
+        ),
+        (["scheduler=step"], "scheduler none (configured: torch.optim.lr_scheduler.StepLR)"),
+        (
+            ["scheduler=step", "trainer.precision=64-true"],
+            "trainer.precision 32-true (configured: 64-true); scheduler none (configured: "
+            "torch.optim.lr_scheduler.StepLR)",
+        ),
+    ],
+)
+def test_resuming_with_another_network_optimizer_or_schedule_is_one_line(configured, differences):
+    plain = resumed(*configured)
+    assert refused(check_resume, checkpoint(resumed()), plain, DigitsDataModule) == (
+        f"ckpt_path={CKPT} was trained with {differences}: resuming restores its weights, optimizer state and "
+        "learning-rate schedule, so give the configuration it was trained with, or leave out ckpt_path to start "
+        "a new run"
+    )
+
+
+def test_leaky_relus_slope_is_compared_and_no_other_activations():
+    trained = checkpoint(resumed("activation=leaky_relu"))
+    plain = resumed("activation=leaky_relu", "activation.negative_slope=0.2")
+    assert refused(check_resume, trained, plain, DigitsDataModule).startswith(
+        f"ckpt_path={CKPT} was trained with activation leaky_relu(negative_slope=0.01) (configured: "
+        "leaky_relu(negative_slope=0.2)): resuming"
+    )
+    plain = resumed("activation.negative_slope=0.2")  # sigmoid's slope means nothing
+    check_resume(checkpoint(resumed()), plain, DigitsDataModule)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "trainer", "configured"),
+    [
+        ("64-true", {}, "32-true"),
+        ("64-true", {"precision": None}, "32-true"),  # Lightning's default
+        ("bf16-mixed", {"precision": "16-mixed", "accelerator": "gpu"}, "16-mixed"),
+        ("16-mixed", {"precision": "bf16-mixed"}, "bf16-mixed"),
+        ("32-true", {"precision": 16, "accelerator": "gpu"}, "16"),
+        ("bf16-true", {"precision": "bf16"}, "bf16"),
+    ],
+)
+def test_resuming_at_another_precision_is_one_line(recorded, trainer, configured):
+    plain = resumed()
+    plain["trainer"].update(trainer)
+    plain["trainer"] = {key: value for key, value in plain["trainer"].items() if value is not None}
+    assert refused(
+        check_resume, checkpoint(resumed(), precision=recorded), plain, DigitsDataModule
+    ).startswith(
+        f"ckpt_path={CKPT} was trained with trainer.precision {recorded} (configured: {configured}): resuming"
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "trainer"),
+    [
+        (None, {"precision": "64-true"}),  # older checkpoints record none
+        ("32-true", {"precision": None}),
+        ("64-true", {"precision": 64}),
+        ("16-mixed", {"precision": 16, "accelerator": "gpu"}),
+        ("bf16-mixed", {"precision": "16-mixed", "accelerator": "cpu"}),  # Lightning's 16-mixed on a CPU
+        ("bf16-mixed", {"precision": "16", "accelerator": None}),  # auto: perhaps on a CPU
+        ("bf16-mixed", {"precision": "bf16-mixed", "accelerator": "gpu"}),
+    ],
+)
+def test_resuming_at_the_precision_trained_at_is_accepted(recorded, trainer):
+    plain = resumed()
+    plain["trainer"].update(trainer)
+    plain["trainer"] = {key: value for key, value in plain["trainer"].items() if value is not None}
+    trained = checkpoint(resumed(), precision=recorded)
+    if recorded is None:
+        del trained["precision"]
+    check_resume(trained, plain, DigitsDataModule)
+
+
+def tampered(change, *overrides: str) -> dict:
+    trained = checkpoint(resumed(*overrides))
+    change(trained)
+    return trained
+
+
+def fit_loop(trained: dict) -> dict:
+    return trained["loops"]["fit_loop"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(epoch=-1), NOT_COUNTS),
+        (lambda c: c.pop("epoch"), NOT_COUNTS),
+        (lambda c: c.update(global_step="8"), NOT_COUNTS),
+        (lambda c: c.update(global_step=True), NOT_COUNTS),
+        (lambda c: c.update(global_step=8.0), NOT_COUNTS),
+        (lambda c: fit_loop(c)["epoch_progress"]["current"].update(processed=-1), NOT_COUNTS),
+        (lambda c: fit_loop(c)["epoch_loop.val_loop.batch_progress"]["total"].update(ready=-1), NOT_COUNTS),
+        (lambda c: c["loops"]["test_loop"]["batch_progress"]["current"].update(started=None), NOT_COUNTS),
+        (lambda c: c["loops"].pop("fit_loop"), NOT_COUNTS),
+        (lambda c: c["loops"].update(fit_loop=[]), NOT_COUNTS),
+        (lambda c: c.pop("loops"), NOT_COUNTS),
+        (lambda c: c.pop("optimizer_states"), AS_WRITTEN),
+        (lambda c: c.update(optimizer_states=c["optimizer_states"][0]), AS_WRITTEN),
+        (lambda c: c.update(optimizer_states=c["optimizer_states"] * 2), AS_WRITTEN),
+        (lambda c: c.update(optimizer_states=[]), AS_WRITTEN),
+        (lambda c: c.update(optimizer_states=[None]), AS_WRITTEN),
+        (
+            lambda c: c["optimizer_states"][0].update(
+                param_groups=c["optimizer_states"][0]["param_groups"] * 2
+            ),
+            AS_WRITTEN,
+        ),
+        (lambda c: c["optimizer_states"][0].update(param_groups=[]), AS_WRITTEN),
+        (lambda c: c["optimizer_states"][0].update(param_groups=[[0.1]]), AS_WRITTEN),
+        (lambda c: c["optimizer_states"][0].update(param_groups={"lr": 3.0}), AS_WRITTEN),
+        (lambda c: c["optimizer_states"][0].update(state=[]), AS_WRITTEN),
+        (lambda c: c["optimizer_states"][0].pop("state"), AS_WRITTEN),
+        (
+            lambda c: c["optimizer_states"][0]["param_groups"][0].update(lr=1e30),
+            f"ckpt_path={CKPT}: its optimizer state holds lr=1e+30, but its hyper_parameters (and this "
+            f"configuration) say optimizer.lr=3.0: {WRITTEN_BY}",
+        ),
+        (
+            lambda c: c["optimizer_states"][0]["param_groups"][0].update(lr=1.5),  # no schedule lowers it
+            f"ckpt_path={CKPT}: its optimizer state holds lr=1.5, but its hyper_parameters (and this "
+            f"configuration) say optimizer.lr=3.0: {WRITTEN_BY}",
+        ),
+        (
+            lambda c: c["optimizer_states"][0]["param_groups"][0].pop("lr"),
+            f"ckpt_path={CKPT}: its optimizer state holds lr=null, but its hyper_parameters (and this "
+            f"configuration) say optimizer.lr=3.0: {WRITTEN_BY}",
+        ),
+    ],
+)
+def test_resuming_checks_the_state_lightning_restores(change, message):
+    assert refused(check_training_state, tampered(change), resumed()) == message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: None,
+        lambda c: c.update(epoch=0, global_step=0),
+        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=-1),  # no progress count
+        lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=None),
+    ],
+)
+def test_counts_from_zero_and_a_torch_optimizers_state_are_accepted(change):
+    check_training_state(tampered(change), resumed())
+
+
+def test_progress_counts_are_the_totals_and_currents_at_every_level():
+    loops = {
+        "total": {"ready": 1, "completed": 2},
+        "state_dict": {"steps": 9, "current": {"ready": 3}},
+        "current": {"ready": 4},
+        "is_last_batch": {"total": 5},
+        "other": 6,
+    }
+    assert progress_counts(loops) == [1, 2, 4, 3]  # a count beside is_last_batch is no tracker's
+    assert progress_counts({"total": 5, "current": [6]}) == []
+    assert progress_counts(None) == []
+    assert progress_counts([{"total": {"ready": 1}}]) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "saved", "shown"),
+    [
+        (
+            ["optimizer=momentum"],
+            "momentum",
+            0.5,
+            "momentum=0.5, but its hyper_parameters (and this configuration) say optimizer.momentum=0.9",
+        ),
+        (
+            ["optimizer=adam", "+optimizer.betas=[0.9,0.99]"],
+            "betas",
+            (0.9, 0.9),
+            "betas=[0.9, 0.9], but its hyper_parameters (and this configuration) say optimizer.betas=[0.9, 0.99]",
+        ),
+        (
+            ["optimizer=adam", "+optimizer.weight_decay=0.1"],
+            "weight_decay",
+            0,
+            "weight_decay=0, but its hyper_parameters (and this configuration) say optimizer.weight_decay=0.1",
+        ),
+    ],
+)
+def test_every_optimizer_setting_is_compared_with_its_state(overrides, key, saved, shown):
+    trained = checkpoint(resumed(*overrides))
+    check_training_state(trained, resumed(*overrides))  # torch keeps betas as a tuple, the YAML a list
+    trained["optimizer_states"][0]["param_groups"][0][key] = saved
+    assert refused(check_training_state, trained, resumed(*overrides)) == (
+        f"ckpt_path={CKPT}: its optimizer state holds {shown}: {WRITTEN_BY}"
+    )
+
+
+def test_a_target_is_no_optimizer_state():
+    trained = checkpoint(resumed())
+    assert "_target_" not in trained["optimizer_states"][0]["param_groups"][0]
+    check_training_state(trained, resumed())
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        {"lr": 1.5, "initial_lr": 3.0},  # the schedule's rate, from the configured one
+        {"lr": 3.0, "initial_lr": 3.0},
+        {"lr": 1.5},  # no initial_lr: any rate a schedule could have lowered it to
+        {"lr": 3.0},
+        {"lr": 1e-300},
+    ],
+)
+def test_a_scheduled_rate_may_be_lower_than_the_configured_one(group):
+    trained = checkpoint(resumed("scheduler=step"))
+    trained["optimizer_states"][0]["param_groups"][0].update(group)
+    check_training_state(trained, resumed("scheduler=step"))
+
+
+@pytest.mark.parametrize(
+    ("group", "shown"),
+    [
+        ({"lr": 3.0, "initial_lr": 2.0}, "2.0"),
+        ({"lr": 1.5, "initial_lr": None}, "null"),
+        ({"lr": 0.0}, "0.0"),
+        ({"lr": 3.5}, "3.5"),
+        ({"lr": "1.5"}, '"1.5"'),
+    ],
+)
+def test_a_scheduled_rate_from_another_rate_is_one_line(group, shown):
+    trained = checkpoint(resumed("scheduler=step"))
+    trained["optimizer_states"][0]["param_groups"][0].update(group)
+    assert refused(check_training_state, trained, resumed("scheduler=step")) == (
+        f"ckpt_path={CKPT}: its optimizer state holds lr={shown}, but its hyper_parameters (and this "
+        f"configuration) say optimizer.lr=3.0: {WRITTEN_BY}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "done", "unit", "limit"),
+    [
+        ("max_epochs", 3, "epochs", 3),
+        ("max_epochs", 4, "epochs", 3),
+        ("max_steps", 8, "SGD steps", 8),
+        ("max_steps", 9, "SGD steps", 8),
+    ],
+)
+def test_resuming_where_the_run_reached_its_end_is_one_line(key, done, unit, limit):
+    plain = resumed(f"++trainer.{key}={limit}")
+    trained = checkpoint(plain, epochs=done) if key == "max_epochs" else checkpoint(plain, steps=done)
+    assert refused(check_something_left_to_train, trained, plain) == (
+        f"trainer.{key}={limit}: ckpt_path={CKPT} has trained {done} {unit} already, so resuming it would train "
+        f"nothing: give trainer.{key} greater than {done} (to test it, run python -m src.evaluate "
+        f"ckpt_path={CKPT})"
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["trainer.max_epochs=4"],
+        ["trainer.max_epochs=-1"],
+        ["+trainer.max_steps=9"],
+        ["+trainer.max_steps=-1"],
+    ],
+)
+def test_resuming_before_the_end_is_accepted(overrides):
+    plain = resumed(*overrides)
+    check_something_left_to_train(checkpoint(plain, epochs=2, steps=8), plain)
+
+
+def test_a_checkpoint_without_its_epoch_count_is_not_refused_for_it():
+    plain = resumed("trainer.max_epochs=1")
+    trained = checkpoint(plain, epochs=1)
+    fit_loop(trained)["epoch_progress"]["current"]["processed"] = None
+    check_something_left_to_train(trained, plain)
+
+
+def early_stopping_state(monitor: str = "val/acc", mode: str = "max", **state) -> dict:
+    """What Lightning saves of an ``EarlyStopping`` callback, under its key, with ``state`` set."""
+    callback = EarlyStopping(monitor=monitor, mode=mode)
+    for key, value in state.items():
+        setattr(callback, key, value)
+    return {callback.state_key: callback.state_dict()}
+
+
+def plateau_state(scheduler: dict, stalls: int) -> dict:
+    """What ``LearningRateSchedule`` saves of the plateau schedule ``scheduler`` after ``stalls`` epochs
+    without a better metric."""
+    schedule = LearningRateSchedule(scheduler)
+    trainer = SimpleNamespace(optimizers=[optimizer()], should_stop=False)
+    schedule.on_train_start(trainer, None)
+    for _ in range(stalls + 1):
+        schedule.pending = 0.5
+        schedule.on_train_epoch_end(trainer, SimpleNamespace(log=lambda *args, **kwargs: None))
+    return schedule.state_dict()
+
+
+ENDED = (
+    f"ckpt_path={CKPT} is where {{}} ended its run, so resuming it with the same settings would train nothing "
+    f"(to test it, run python -m src.evaluate ckpt_path={CKPT})"
+)
+
+
+@pytest.mark.parametrize(
+    ("patience", "state", "ended_by"),
+    [
+        (5, {"wait_count": 5}, "after 5 validations without a better val/acc"),
+        (5, {"wait_count": 6}, "after 6 validations without a better val/acc"),
+        (0, {"wait_count": 1}, "after 1 validation without a better val/acc"),
+        (5, {"wait_count": 2, "stopped_epoch": 3}, "after 2 validations without a better val/acc"),
+        (5, {"wait_count": 0, "stopped_epoch": 1}, "after 0 validations without a better val/acc"),
+    ],
+)
+def test_resuming_where_early_stopping_ended_the_run_is_one_line(patience, state, ended_by):
+    plain = resumed("callbacks=early_stopping", f"callbacks.early_stopping.patience={patience}")
+    trained = checkpoint(plain, callbacks=early_stopping_state(patience=patience, **state))
+    assert refused(check_something_left_to_train, trained, plain) == ENDED.format(
+        f"early stopping ({ended_by})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("patience", "state"),
+    [
+        (5, {"wait_count": 4}),
+        (0, {"wait_count": 0}),
+        (5, {"wait_count": 4, "stopped_epoch": 0}),
+        (5, {"wait_count": None}),
+    ],
+)
+def test_resuming_where_early_stopping_would_go_on_is_accepted(patience, state):
+    plain = resumed("callbacks=early_stopping", f"callbacks.early_stopping.patience={patience}")
+    check_something_left_to_train(
+        checkpoint(plain, callbacks=early_stopping_state(patience=patience, **state)), plain
+    )
+
+
+def test_early_stopping_is_found_under_its_monitor_and_mode():
+    """Lightning keys each callback's state by its monitor and mode: another one's state is not this one's."""
+    plain = resumed(
+        "callbacks=early_stopping",
+        "callbacks.early_stopping.monitor=val/loss",
+        "~callbacks.early_stopping.mode",
+    )
+    stalled = early_stopping_state("val/loss", "min", patience=5, wait_count=5)
+    assert refused(
+        check_something_left_to_train, checkpoint(plain, callbacks=stalled), plain
+    ) == ENDED.format("early stopping (after 5 validations without a better val/loss)")
+    other = early_stopping_state("val/loss", "max", patience=5, wait_count=5)
+    check_something_left_to_train(checkpoint(plain, callbacks=other), plain)
+    plain["callbacks"]["early_stopping"] = None  # switched off
+    check_something_left_to_train(checkpoint(plain, callbacks=stalled), plain)
+    plain["callbacks"] = None
+    check_something_left_to_train(checkpoint(plain, callbacks=stalled), plain)
+
+
+def test_resuming_where_the_plateau_schedule_ended_the_run_is_one_line():
+    plain = resumed("scheduler=plateau", "scheduler.max_reductions=2", "scheduler.patience=0")
+    trained = checkpoint(plain, callbacks={"LearningRateSchedule": plateau_state(plain["scheduler"], 3)})
+    assert trained["callbacks"]["LearningRateSchedule"]["should_stop"] is True
+    assert refused(check_something_left_to_train, trained, plain) == ENDED.format(
+        "the plateau schedule (scheduler.max_reductions=2 reached)"
+    )
+    check_something_left_to_train(
+        checkpoint(plain, callbacks={"LearningRateSchedule": plateau_state(plain["scheduler"], 2)}), plain
+    )
+    trained["callbacks"] = None
+    check_something_left_to_train(trained, plain)
+
+
+@pytest.mark.parametrize(("saved", "configured"), [(5, 2), (2, 5), (5, None)])
+def test_resuming_with_another_early_stopping_patience_is_one_line(saved, configured):
+    patience = (
+        [f"callbacks.early_stopping.patience={configured}"]
+        if configured
+        else ["~callbacks.early_stopping.patience"]
+    )
+    plain = resumed("callbacks=early_stopping", *patience)
+    trained = checkpoint(plain, callbacks=early_stopping_state(patience=saved, wait_count=1))
+    assert refused(check_early_stopping_patience, trained, plain) == (
+        f"ckpt_path={CKPT} was trained with callbacks.early_stopping.patience={saved} (configured: {configured or 3}): "
+        "resuming restores early stopping's patience and count from the checkpoint, so give "
+        f"callbacks.early_stopping.patience={saved}, or leave out ckpt_path to start a new run"
+    )
+
+
+def test_resuming_with_the_same_early_stopping_patience_is_accepted():
+    plain = resumed("callbacks=early_stopping", "~callbacks.early_stopping.patience")  # EarlyStopping's 3
+    check_early_stopping_patience(checkpoint(plain, callbacks=early_stopping_state(patience=3)), plain)
+    check_early_stopping_patience(checkpoint(plain, callbacks=early_stopping_state(patience=None)), plain)
+    check_early_stopping_patience(checkpoint(plain), plain)
+    plain = resumed()  # no early stopping configured: a saved one is not restored
+    check_early_stopping_patience(checkpoint(plain, callbacks=early_stopping_state(patience=9)), plain)
+
+
+def in_the_middle(plain: dict, chunks: int = 2) -> dict:
+    trained = checkpoint(plain, chunks=chunks)
+    fit_loop(trained)["epoch_loop.batch_progress"]["is_last_batch"] = False
+    return trained
+
+
+MIDDLE = f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its chunks"
+
+
+@pytest.mark.parametrize(
+    ("configured", "message"),
+    [
+        (
+            ["data.batch_size=20"],
+            f"{MIDDLE} (data.batches_per_step=4 mini-batches of data.batch_size=10; configured: "
+            "data.batches_per_step=4, data.batch_size=20): resume it with those sizes, so that the epoch goes on "
+            "at the sample where it stopped",
+        ),
+        (
+            ["data.batches_per_step=2"],
+            f"{MIDDLE} (data.batches_per_step=4 mini-batches of data.batch_size=10; configured: "
+            "data.batches_per_step=2, data.batch_size=10): resume it with those sizes, so that the epoch goes on "
+            "at the sample where it stopped",
+        ),
+        (
+            ["seed=7"],
+            f"{MIDDLE}, trained with data.seed=12345 (configured: 7): the epoch goes on at the sample where it "
+            "stopped only in the same shuffled order of the same training set, so resume it with those settings "
+            "(seed= sets data.seed)",
+        ),
+        (
+            ["data.val_fraction=0.2", "data.split_seed=3", "seed=7"],
+            f"{MIDDLE}, trained with data.seed=12345 (configured: 7); data.split_seed=0 (configured: 3); "
+            "data.val_fraction=0.1 (configured: 0.2): the epoch goes on",
+        ),
+        (
+            ["data.test_fraction=0.3"],
+            f"{MIDDLE}, trained with data.test_fraction=0.2 (configured: 0.3): the epoch goes on",
+        ),
+        (
+            ["+trainer.overfit_batches=2"],
+            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
+            "trainer.overfit_batches=2 Lightning's sequential batches have no position to resume from (the epoch "
+            "would start again, training its first batches twice): resume from the last.ckpt beside it, written "
+            "at the end of an epoch",
+        ),
+        (
+            ["+trainer.overfit_batches=0.5"],
+            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under trainer.overfit_batches=0.5 ",
+        ),
+    ],
+)
+def test_resuming_in_the_middle_of_an_epoch_needs_the_same_samples_in_the_same_order(configured, message):
+    trained = in_the_middle(resumed("data.batches_per_step=4"))
+    assert refused(
+        check_resume_position, trained, resumed("data.batches_per_step=4", *configured)
+    ).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [
+        [],
+        ["data.eval_batch_size=7"],
+        ["+trainer.overfit_batches=0"],
+        ["+trainer.overfit_batches=0.0"],
+        ["trainer.max_epochs=9"],
+    ],
+)
+def test_resuming_in_the_middle_of_an_epoch_with_its_order_is_accepted(configured):
+    check_resume_position(in_the_middle(resumed()), resumed(*configured))
+
+
+def test_the_order_matters_only_in_the_middle_of_an_epoch():
+    plain = resumed("seed=7", "data.batch_size=20", "+trainer.overfit_batches=2")
+    check_resume_position(checkpoint(resumed()), plain)  # at its end
+    check_resume_position(in_the_middle(resumed(), chunks=0), plain)
+    trained = in_the_middle(resumed())
+    fit_loop(trained)["epoch_loop.batch_progress"]["is_last_batch"] = None
+    check_resume_position(trained, plain)
+
+
+def test_the_settings_a_checkpoint_does_not_record_are_not_compared():
+    trained = in_the_middle(resumed())
+    for key in ("batch_size", "seed"):
+        del trained["hyper_parameters"]["data"][key]
+    check_resume_position(trained, resumed("seed=7", "data.batch_size=20"))
+    trained["hyper_parameters"]["data"] = None
+    check_resume_position(trained, resumed("seed=7", "data.batch_size=20"))
+
+
+def test_another_data_module_is_another_order():
+    trained = in_the_middle(resumed())
+    plain = resumed("data=synthetic_mnist", "data.batch_size=10", "data.batches_per_step=128")
+    assert refused(check_resume_position, trained, plain) == (
+        f"{MIDDLE}, trained with data._target_=src.data.DigitsDataModule (configured: "
+        "src.data.SyntheticDataModule); data.val_fraction=0.1 (configured: null); data.test_fraction=0.2 "
+        "(configured: null): the epoch goes on at the sample where it stopped only in the same shuffled order "
+        "of the same training set, so resume it with those settings (seed= sets data.seed)"
+    )
+
+
+def test_validate_train_resumes_from_a_checkpoint_file(tmp_path):
+    plain = plain_config("callbacks=early_stopping")
+    trained = checkpoint(plain, callbacks=early_stopping_state(patience=5, wait_count=1))
+    model = MLPClassifier(64, 10, [16, 16])
+    trained["state_dict"] = model.state_dict()
+    path = tmp_path / "last.ckpt"
+    torch.save(trained, path)
+    validate_train(OmegaConf.create({**plain, "ckpt_path": str(path)}))
+    plain["trainer"]["max_epochs"] = 1
+    assert refused(validate_train, OmegaConf.create({**plain, "ckpt_path": str(path)})).startswith(
+        f"trainer.max_epochs=1: ckpt_path={path} has trained 1 epochs already"
+    )
+    plain["model"]["hidden"] = [8]
+    assert refused(validate_train, OmegaConf.create({**plain, "ckpt_path": str(path)})).startswith(
+        f"ckpt_path={path} was trained with layer sizes 64-16-16-10 (configured: 64-8-10)"
+    )
