@@ -112,6 +112,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["src/sweep.py", "src/metrics_file.py"],
         ["tests/test_sweep_units.py", "tests/test_sweep.py", "tests/test_results_table.py"],
     ),
+    # the commands' checks, called directly (the commands themselves run in slow tests)
+    "checks": (["src/checks.py"], ["tests/test_checks_units.py"]),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
