@@ -424,6 +424,19 @@ def test_every_scheduler_of_conf_builds_and_steps_on_a_copy_of_the_optimizer(tmp
             f"scheduler: {STEP} with {{step_size: 2, gamma: -1}} makes the learning rate -0.1 after epoch 2: it "
             "must stay a finite number >= 0",
         ),
+        (  # a negative factor: the first reduction turns the rate negative (torch's rel threshold 1e-4)
+            {
+                "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                "monitor": "val/acc",
+                "mode": "max",
+                "factor": -1.0,
+                "min_lr": -1.0,
+                "patience": 0,
+            },
+            3,
+            "scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau with {mode: max, factor: -1.0, min_lr: -1.0, "
+            "patience: 0} makes the learning rate -0.1 after epoch 2: it must stay a finite number >= 0",
+        ),
         (
             {"_target_": STEP, "step_size": 3, "gamma": float("nan")},
             40,
@@ -547,9 +560,13 @@ def test_validation_images_as_many_as_training_images_are_refused(tmp_path):
     )
 
 
-def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
+@pytest.mark.parametrize("gzipped_beside", [False, True])
+def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch, gzipped_beside):
+    """The extracted file is the one read where both lie in the folder: its permission counts."""
     raw = write_idx(tmp_path, "MNIST") / "MNIST" / "raw"
     unreadable = raw / "t10k-images-idx3-ubyte"
+    if gzipped_beside:
+        (raw / f"{unreadable.name}.gz").write_bytes(gzip.compress(unreadable.read_bytes()))
     access = os.access
     # the tests may run as root, who may read anything: the permission is denied by a stand-in
     monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != unreadable and access(path, mode))
@@ -668,6 +685,12 @@ def test_the_data_given_goes_over_the_checkpoints_of_the_same_module(tmp_path):
     assert evaluation_data(cfg, trained) == {**trained, "eval_batch_size": 50, "batch_size": 10}
     # data.seed is ${seed}: the checkpoint's seed, never the evaluate command's own
     assert trained["seed"] == 7
+
+
+def test_data_settings_without_a_data_module_go_over_the_checkpoints(tmp_path):
+    trained = plain_config("seed=7")["data"]
+    cfg = evaluate_config("a.ckpt", "+data.eval_batch_size=50")
+    assert evaluation_data(cfg, trained) == {**trained, "eval_batch_size": 50}
 
 
 def test_another_data_module_replaces_the_checkpoints(tmp_path):
@@ -1289,7 +1312,18 @@ MIDDLE = f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its ch
         ),
         (
             ["+trainer.overfit_batches=0.5"],
-            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under trainer.overfit_batches=0.5 ",
+            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
+            "trainer.overfit_batches=0.5 Lightning's",
+        ),
+        (
+            ["+trainer.overfit_batches=1.0"],
+            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
+            "trainer.overfit_batches=1.0 Lightning's",
+        ),
+        (
+            ["+trainer.overfit_batches=1"],
+            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
+            "trainer.overfit_batches=1 Lightning's",
         ),
     ],
 )
