@@ -731,6 +731,13 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "run as a command, __name__ is the string '__main__', which CPython interns as it does this literal "
         "(an identifier): is is =="
     ),
+    ("src/checks.py", 'check_precision(trainer.get("precision", PRECISIONS[ -1]))'): (
+        "the default stands for a trainer.precision left out and is only checked: every name in PRECISIONS "
+        "passes check_precision"
+    ),
+    ("src/checks.py", 'lr = optimizer.param_groups[ -1]["lr"]'): (
+        "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
+    ),
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 

@@ -437,6 +437,20 @@ def test_every_scheduler_of_conf_builds_and_steps_on_a_copy_of_the_optimizer(tmp
             "scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau with {mode: max, factor: -1.0, min_lr: -1.0, "
             "patience: 0} makes the learning rate -0.1 after epoch 2: it must stay a finite number >= 0",
         ),
+        (  # the same whatever the threshold: the metric never changes, so it never improves
+            {
+                "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                "monitor": "val/loss",
+                "mode": "max",
+                "threshold": -0.5,
+                "factor": -1.0,
+                "min_lr": -1.0,
+                "patience": 1,
+            },
+            4,
+            "scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau with {mode: max, threshold: -0.5, factor: -1.0, "
+            "min_lr: -1.0, patience: 1} makes the learning rate -0.1 after epoch 3: it must stay a finite number >= 0",
+        ),
         (
             {"_target_": STEP, "step_size": 3, "gamma": float("nan")},
             40,
@@ -698,6 +712,10 @@ def test_another_data_module_replaces_the_checkpoints(tmp_path):
     cfg = evaluate_config("a.ckpt", "data=synthetic_mnist")
     expected = plain_config("data=synthetic_mnist", "seed=7")["data"]
     assert evaluation_data(cfg, trained) == expected
+    # either way round: a module named after the checkpoint's or before it
+    trained = plain_config("data=synthetic_mnist", "seed=7")["data"]
+    cfg = evaluate_config("a.ckpt", "data=digits")
+    assert evaluation_data(cfg, trained) == plain_config("seed=7")["data"]
 
 
 def test_data_given_for_a_checkpoint_without_its_data_is_taken_as_it_is(tmp_path):
@@ -831,11 +849,19 @@ def checkpoint(
         "global_step": steps,
         "loops": loops,
         "callbacks": callbacks or {},
-        "optimizer_states": [build_optimizer(plain["optimizer"], model.parameters()).state_dict()],
+        "optimizer_states": [trained_optimizer(plain, model).state_dict()],
         "hyper_parameters": dict(model.hparams),
         "precision": plain["trainer"]["precision"],
         **saved,
     }
+
+
+def trained_optimizer(plain: dict, model: MLPClassifier) -> torch.optim.Optimizer:
+    """The configured optimizer, with the configured schedule started on it as a run starts it (a
+    schedule keeps the configured rate as ``initial_lr``)."""
+    built = build_optimizer(plain["optimizer"], model.parameters())
+    LearningRateSchedule(plain["scheduler"]).on_train_start(SimpleNamespace(optimizers=[built]), model)
+    return built
 
 
 def resumed(*overrides: str) -> dict:
@@ -906,6 +932,7 @@ def test_leaky_relus_slope_is_compared_and_no_other_activations():
     [
         ("64-true", {}, "32-true"),
         ("64-true", {"precision": None}, "32-true"),  # Lightning's default
+        ("bf16-true", {"precision": None}, "32-true"),
         ("bf16-mixed", {"precision": "16-mixed", "accelerator": "gpu"}, "16-mixed"),
         ("16-mixed", {"precision": "bf16-mixed"}, "bf16-mixed"),
         ("32-true", {"precision": 16, "accelerator": "gpu"}, "16"),
@@ -1065,6 +1092,21 @@ def test_every_optimizer_setting_is_compared_with_its_state(overrides, key, save
     )
 
 
+def test_under_a_schedule_only_the_rate_is_read_from_initial_lr():
+    """A schedule keeps the configured rate as ``initial_lr``; the other settings stay as configured."""
+    plain = resumed("optimizer=momentum", "scheduler=step")
+    trained = checkpoint(plain)
+    assert trained["optimizer_states"][0]["param_groups"][0]["initial_lr"] == 0.5
+    check_training_state(trained, plain)
+    trained["optimizer_states"][0]["param_groups"][0]["nesterov"] = True
+    assert refused(
+        check_training_state, trained, {**plain, "optimizer": {**plain["optimizer"], "nesterov": False}}
+    ) == (
+        f"ckpt_path={CKPT}: its optimizer state holds nesterov=true, but its hyper_parameters (and this "
+        f"configuration) say optimizer.nesterov=false: {WRITTEN_BY}"
+    )
+
+
 def test_a_target_is_no_optimizer_state():
     trained = checkpoint(resumed())
     assert "_target_" not in trained["optimizer_states"][0]["param_groups"][0]
@@ -1083,6 +1125,8 @@ def test_a_target_is_no_optimizer_state():
 )
 def test_a_scheduled_rate_may_be_lower_than_the_configured_one(group):
     trained = checkpoint(resumed("scheduler=step"))
+    assert trained["optimizer_states"][0]["param_groups"][0]["initial_lr"] == 3.0
+    trained["optimizer_states"][0]["param_groups"][0].pop("initial_lr")
     trained["optimizer_states"][0]["param_groups"][0].update(group)
     check_training_state(trained, resumed("scheduler=step"))
 
@@ -1099,6 +1143,7 @@ def test_a_scheduled_rate_may_be_lower_than_the_configured_one(group):
 )
 def test_a_scheduled_rate_from_another_rate_is_one_line(group, shown):
     trained = checkpoint(resumed("scheduler=step"))
+    trained["optimizer_states"][0]["param_groups"][0].pop("initial_lr")
     trained["optimizer_states"][0]["param_groups"][0].update(group)
     assert refused(check_training_state, trained, resumed("scheduler=step")) == (
         f"ckpt_path={CKPT}: its optimizer state holds lr={shown}, but its hyper_parameters (and this "
@@ -1310,20 +1355,13 @@ MIDDLE = f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its ch
             "would start again, training its first batches twice): resume from the last.ckpt beside it, written "
             "at the end of an epoch",
         ),
-        (
-            ["+trainer.overfit_batches=0.5"],
-            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
-            "trainer.overfit_batches=0.5 Lightning's",
-        ),
-        (
-            ["+trainer.overfit_batches=1.0"],
-            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
-            "trainer.overfit_batches=1.0 Lightning's",
-        ),
-        (
-            ["+trainer.overfit_batches=1"],
-            f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
-            "trainer.overfit_batches=1 Lightning's",
+        *(  # any other value than 0 (a fraction, all batches, a count, one Lightning refuses later) is refused
+            (
+                [f"+trainer.overfit_batches={value}"],
+                f"ckpt_path={CKPT} stopped in the middle of an epoch, after 2 of its batches, and under "
+                f"trainer.overfit_batches={value} Lightning's",
+            )
+            for value in ("0.5", "1.0", "1", "-1", "-1.0")
         ),
     ],
 )
