@@ -735,6 +735,44 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "the default stands for a trainer.precision left out and is only checked: every name in PRECISIONS "
         "passes check_precision"
     ),
+    (
+        "src/checks.py",
+        "optimizer = optimizer_class([torch.zeros( 0, requires_grad=True)], **arguments)  # a throw-away one",
+    ): (
+        "the throw-away parameter's size is never read: the checks read the optimizer's class and param_groups, "
+        "and step it without gradients"
+    ),
+    ("src/checks.py", 'devices, cores = trainer.get("devices", 0), os.cpu_count() or 1'): (
+        "the default is compared with cores >= 1: devices 0 and 1 both are at most that"
+    ),
+    (
+        "src/checks.py",
+        'watches = key >= "scheduler" or str(values.get("_target_", "")).endswith("EarlyStopping")',
+    ): ("the other keys are callbacks.<name>, which sort before scheduler"),
+    ("src/checks.py", '+ ("scheduler=none" if key is "scheduler" else f"{key}=null")'): (
+        "the key is the literal 'scheduler' the function set, the same interned string"
+    ),
+    **{
+        (
+            "src/checks.py",
+            line,
+        ): "the length was checked first: the one optimizer state and its one group are [-1]"
+        for line in (
+            'groups = nested(states[ -1], "param_groups") if isinstance(states, list) and len(states) == 1 else None',
+            'if not (one_group and isinstance(nested(states[ -1], "state"), dict)):',
+            'group, scheduled = groups[ -1], bool(plain.get("scheduler"))',
+        )
+    },
+    (
+        "src/checks.py",
+        'if stalled or (is_int(nested(state, "stopped_epoch")) and state["stopped_epoch"] != 0):',
+    ): (
+        "Lightning's EarlyStopping records stopped_epoch as the epoch it stopped at, 0 if it did not: never "
+        "negative, so != 0 is > 0"
+    ),
+    ("src/checks.py", 'if activation["name"] > "leaky_relu":'): (
+        "the names were checked against ACTIVATIONS, and sigmoid, relu and tanh all sort after leaky_relu"
+    ),
     ("src/checks.py", 'lr = optimizer.param_groups[ -1]["lr"]'): (
         "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
     ),

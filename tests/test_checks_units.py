@@ -474,6 +474,9 @@ def test_a_schedule_is_stepped_through_every_epoch_of_the_run_and_no_further():
     check_scheduler(falling, optimizer(), 1)  # the rate turns negative after the second epoch
     check_scheduler({"_target_": STEP, "step_size": 1, "gamma": 0.0}, optimizer(), 3)  # 0 is a rate
     refused(check_scheduler, falling, optimizer(), 2)
+    later = {"_target_": STEP, "step_size": 3, "gamma": -1}  # negative after the third
+    check_scheduler(later, optimizer(), 2)
+    refused(check_scheduler, later, optimizer(), 3)
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -500,6 +503,17 @@ def test_a_network_too_large_for_memory_is_one_line(monkeypatch):
     monkeypatch.setattr(checks, "memory_bytes", lambda: 100)
     assert refused(check_memory, [784, 10]) == (  # 7850 weights and biases, 62800 bytes
         "model.hidden=[]: a 784-10 network has 7850 weights and biases, 0.0 GiB with their gradients in "
+        "float32, more than this machine's 0.0 GiB of memory"
+    )
+
+
+def test_each_layer_counts_its_inputs_and_one_bias_per_neuron(monkeypatch):
+    # 63-5-10: 5 * (63 + 1) + 10 * (5 + 1) = 380 weights and biases, 3040 bytes (odd sizes)
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 3040)
+    check_memory([63, 5, 10])
+    monkeypatch.setattr(checks, "memory_bytes", lambda: 3039)
+    assert refused(check_memory, [63, 5, 10]) == (
+        "model.hidden=[5]: a 63-5-10 network has 380 weights and biases, 0.0 GiB with their gradients in "
         "float32, more than this machine's 0.0 GiB of memory"
     )
 
@@ -656,6 +670,8 @@ def test_evaluates_trainer_is_checked_before_the_checkpoint_is_read(tmp_path, ov
 def test_evaluate_with_one_test_batch_is_accepted(tmp_path):
     path = save_checkpoint(tmp_path, plain_config()["data"])
     validate_evaluate(evaluate_config(path, "+trainer.limit_test_batches=1"))
+    # only 0 is this check's: Lightning refuses a negative limit itself, in its own words
+    validate_evaluate(evaluate_config(path, "+trainer.limit_test_batches=-1"))
 
 
 def test_evaluate_on_data_of_another_shape_is_one_line(tmp_path):
@@ -933,6 +949,7 @@ def test_leaky_relus_slope_is_compared_and_no_other_activations():
         ("64-true", {}, "32-true"),
         ("64-true", {"precision": None}, "32-true"),  # Lightning's default
         ("bf16-true", {"precision": None}, "32-true"),
+        ("bf16-mixed", {"accelerator": "cpu"}, "32-true"),  # only 16-mixed runs as bf16-mixed on a CPU
         ("bf16-mixed", {"precision": "16-mixed", "accelerator": "gpu"}, "16-mixed"),
         ("16-mixed", {"precision": "bf16-mixed"}, "bf16-mixed"),
         ("32-true", {"precision": 16, "accelerator": "gpu"}, "16"),
@@ -1137,6 +1154,7 @@ def test_a_scheduled_rate_may_be_lower_than_the_configured_one(group):
         ({"lr": 3.0, "initial_lr": 2.0}, "2.0"),
         ({"lr": 1.5, "initial_lr": None}, "null"),
         ({"lr": 0.0}, "0.0"),
+        ({"lr": -1.0}, "-1.0"),
         ({"lr": 3.5}, "3.5"),
         ({"lr": "1.5"}, '"1.5"'),
     ],
@@ -1284,7 +1302,7 @@ def test_resuming_where_the_plateau_schedule_ended_the_run_is_one_line():
     check_something_left_to_train(trained, plain)
 
 
-@pytest.mark.parametrize(("saved", "configured"), [(5, 2), (2, 5), (5, None)])
+@pytest.mark.parametrize(("saved", "configured"), [(5, 2), (2, 5), (5, None), (1000, 1001)])
 def test_resuming_with_another_early_stopping_patience_is_one_line(saved, configured):
     patience = (
         [f"callbacks.early_stopping.patience={configured}"]
@@ -1301,6 +1319,10 @@ def test_resuming_with_another_early_stopping_patience_is_one_line(saved, config
 
 
 def test_resuming_with_the_same_early_stopping_patience_is_accepted():
+    plain = resumed("callbacks=early_stopping", "callbacks.early_stopping.patience=1000")  # compared by value
+    check_early_stopping_patience(
+        checkpoint(plain, callbacks=early_stopping_state(patience=int("1000"))), plain
+    )
     plain = resumed("callbacks=early_stopping", "~callbacks.early_stopping.patience")  # EarlyStopping's 3
     check_early_stopping_patience(checkpoint(plain, callbacks=early_stopping_state(patience=3)), plain)
     check_early_stopping_patience(checkpoint(plain, callbacks=early_stopping_state(patience=None)), plain)
@@ -1384,6 +1406,11 @@ def test_resuming_in_the_middle_of_an_epoch_needs_the_same_samples_in_the_same_o
 )
 def test_resuming_in_the_middle_of_an_epoch_with_its_order_is_accepted(configured):
     check_resume_position(in_the_middle(resumed()), resumed(*configured))
+
+
+def test_the_sizes_are_compared_by_value():
+    sizes = ("data.batch_size=1000", "data.batches_per_step=300")  # no small ints CPython keeps one of
+    check_resume_position(in_the_middle(resumed(*sizes)), resumed(*sizes))
 
 
 def test_the_order_matters_only_in_the_middle_of_an_epoch():
