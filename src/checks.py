@@ -74,7 +74,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
-    epochs = plain["trainer"].get("max_epochs", 1)
+    epochs = plain["trainer"].get("max_epochs", 1000)  # Lightning's default where max_epochs is left out
     check_scheduler(plain.get("scheduler"), optimizer, epochs)
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:

@@ -803,14 +803,15 @@ def test_a_missing_data_root_is_refused_before_training(tmp_path):
     assert refused(validate_train, cfg).startswith(f"data.root={tmp_path / 'nothing'} does not exist")
 
 
-def test_a_schedule_is_stepped_through_one_epoch_where_the_trainer_sets_none(tmp_path):
-    """Without trainer.max_epochs the schedule's check steps through one epoch."""
-    falling = ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=-1"]
+def test_a_schedule_is_stepped_through_lightnings_1000_epochs_where_the_trainer_sets_none():
+    """Without trainer.max_epochs Lightning trains 1000 epochs (it warns so): the schedule's check steps
+    through them all, not one (which let a rate turn negative at epoch 2 through)."""
+    falling = ["scheduler=step", "scheduler.step_size=1000", "scheduler.gamma=-1"]
     message = refused(validate_train, config(*falling, "~trainer.max_epochs"))
-    assert message.endswith("makes the learning rate -3 after epoch 1: it must stay a finite number >= 0")
-    falling[1] = "scheduler.step_size=2"
+    assert message.endswith("makes the learning rate -3 after epoch 1000: it must stay a finite number >= 0")
+    falling[1] = "scheduler.step_size=1001"
     validate_train(config(*falling, "~trainer.max_epochs"))
-    refused(validate_train, config(*falling, "trainer.max_epochs=2"))
+    refused(validate_train, config(*falling, "trainer.max_epochs=1001"))
 
 
 # --- resuming ---------------------------------------------------------------------------------------------
