@@ -524,7 +524,7 @@ def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
             return (
                 f"early stopping (after {waited} validation{plural} without a better {values.get('monitor')})"
             )
-    if nested(saved, "LearningRateSchedule", "should_stop") is True:
+    if nested(saved, "LearningRateSchedule", "should_stop"):  # as training reads it: any true value stops
         reductions = nested(saved, "LearningRateSchedule", "max_reductions")
         return f"the plateau schedule (scheduler.max_reductions={reductions} reached)"
     return None
@@ -537,7 +537,8 @@ def check_resume_position(checkpoint: dict[str, Any], plain: dict[str, Any]) -> 
     progress = nested(checkpoint, "loops", "fit_loop", "epoch_loop.batch_progress")
     chunks = nested(progress, "current", "completed")
     trained = checkpoint["hyper_parameters"].get("data") or {}
-    if nested(progress, "is_last_batch") is not False or not chunks:
+    last_batch = nested(progress, "is_last_batch")  # Lightning reads any false value as the epoch's middle
+    if last_batch is None or last_batch or not chunks:
         return
     if plain["trainer"].get("overfit_batches") not in (None, 0, 0.0):
         raise UserError(

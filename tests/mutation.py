@@ -731,16 +731,64 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "run as a command, __name__ is the string '__main__', which CPython interns as it does this literal "
         "(an identifier): is is =="
     ),
-    ("src/checks.py", 'check_precision(trainer.get("precision", PRECISIONS[ -1]))'): (
-        "the default stands for a trainer.precision left out and is only checked: every name in PRECISIONS "
-        "passes check_precision"
+    **{
+        ("src/checks.py", f'check_precision(trainer.get("precision", PRECISIONS[ {index}]))'): (
+            "the default stands for a trainer.precision left out and is only checked: every name in PRECISIONS "
+            "passes check_precision"
+        )
+        for index in (1, -1)
+    },
+    **{
+        ("src/checks.py", f"optimizer = optimizer_class([{parameter}], **arguments)  # a throw-away one"): (
+            "the throw-away parameter's size and requires_grad are never read: the checks read the optimizer's "
+            "class and param_groups, and step it without gradients"
+        )
+        for parameter in (
+            "torch.zeros( 0, requires_grad=True)",
+            "torch.zeros( 2, requires_grad=True)",
+            "torch.zeros(1, requires_grad=False)",
+        )
+    },
+    ("src/checks.py", 'if trainer.get("limit_test_batches", 2) == 0:'): (
+        "the default stands for limit_test_batches left out and is only compared with 0, as 1 is"
+    ),
+    ("src/checks.py", "if max_steps not in (None, -1) and data.batches_per_step > 1:"): (
+        "parse_data has checked data.batches_per_step, an integer >= 1: != 1 is > 1"
+    ),
+    ("src/checks.py", 'if mode >= "on":'): (
+        "model.cuda_graph was checked against auto, on and off: only on sorts at or after on"
+    ),
+    **{
+        ("src/checks.py", f'precision = long_precision(trainer.get("precision", PRECISIONS[ {index}]))'): (
+            "the default stands for a trainer.precision left out: 32-true, 64-true and bf16-true all let "
+            "model.cuda_graph=on capture (only 16-mixed falls back)"
+        )
+        for index in (1, -1)
+    },
+    (
+        "src/checks.py",
+        'mode, device_type, precision, 0, optimizer, ddp, bool(trainer.get("detect_anomaly"))',
+    ): ("decide only asks whether the number of processes is > 1: 0 and 1 both are not"),
+    (
+        "src/checks.py",
+        'watches = key is "scheduler" or str(values.get("_target_", "")).endswith("EarlyStopping")',
+    ): "the key is the literal 'scheduler' the function set, the same interned string",
+    ("src/checks.py", '+ ("scheduler=none" if key >= "scheduler" else f"{key}=null")'): (
+        "the other keys are callbacks.<name>, which sort before scheduler"
     ),
     (
         "src/checks.py",
-        "optimizer = optimizer_class([torch.zeros( 0, requires_grad=True)], **arguments)  # a throw-away one",
+        'return (precision, "bf16-mixed") if precision <= "16-mixed" and maybe_cpu else (precision,)',
     ): (
-        "the throw-away parameter's size is never read: the checks read the optimizer's class and param_groups, "
-        "and step it without gradients"
+        "the precision was checked and made Lightning's long name: 32-true, 64-true, 16-true, bf16-mixed and "
+        "bf16-true all sort after 16-mixed"
+    ),
+    ("src/checks.py", '"initial_lr" not in group and is_number(saved) and 0 < saved < configured'): (
+        "where saved equals configured, the test before the or has agreed already: <= is <"
+    ),
+    ("src/checks.py", 'agrees = key <= "_target_" or as_list(saved) == as_list(configured)'): (
+        "the optimizer's other keys are its own arguments (the optimizer refuses any other), torch's lowercase "
+        "names, which sort after _target_"
     ),
     ("src/checks.py", 'devices, cores = trainer.get("devices", 0), os.cpu_count() or 1'): (
         "the default is compared with cores >= 1: devices 0 and 1 both are at most that"
@@ -759,6 +807,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         ): "the length was checked first: the one optimizer state and its one group are [-1]"
         for line in (
             'groups = nested(states[ -1], "param_groups") if isinstance(states, list) and len(states) == 1 else None',
+            "one_group = isinstance(groups, list) and len(groups) == 1 and isinstance(groups[ -1], dict)",
             'if not (one_group and isinstance(nested(states[ -1], "state"), dict)):',
             'group, scheduled = groups[ -1], bool(plain.get("scheduler"))',
         )

@@ -19,9 +19,11 @@ import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import ValidationError
 from runs import compose_config, options, write_idx
 
 import src.checks as checks
+from src.checkpoint import load_checkpoint
 from src.checks import (
     check_cuda_graph,
     check_data_files,
@@ -208,6 +210,10 @@ def test_more_cpu_processes_than_cores_is_one_line(monkeypatch):
         "trainer.devices=2: more CPU processes than this machine's 1 cores would only compete for them; "
         "choose at most 1"
     )
+    # as read from conf/trainer/cpu.yaml: an equal string, not this file's "cpu" object
+    assert refused(check_trainer, plain_config("trainer=cpu", "trainer.devices=2")["trainer"]).startswith(
+        "trainer.devices=2: more CPU processes than this machine's 1 cores"
+    )
 
 
 def test_max_steps_is_refused_unless_each_chunk_is_one_mini_batch():
@@ -318,6 +324,11 @@ def test_monitors_of_metrics_training_logs_are_accepted(tmp_path):
             "scheduler.monitor=train/loss: choose one of val/acc, val/loss, val/acc_best",
         ),
         (None, {"monitor": "val/loss", "mode": "up"}, "scheduler.mode=up: choose one of max, min"),
+        (  # a callback switched off ends nothing: the ones after it are checked
+            {"model_checkpoint": None, "early_stopping": {"monitor": "val/ac"}},
+            None,
+            "callbacks.early_stopping.monitor=val/ac: choose one of val/acc, val/loss, val/acc_best, train/loss",
+        ),
     ],
 )
 def test_a_monitor_or_mode_training_never_logs_is_one_line(callbacks, scheduler, message):
@@ -337,6 +348,12 @@ def test_no_validation_is_refused_where_early_stopping_or_the_plateau_schedule_w
     assert refused(check_validation_watched, plain["trainer"], plain["callbacks"], plain["scheduler"]) == (
         "trainer.limit_val_batches=0: runs no validation, but scheduler.monitor=val/loss watches it: leave out "
         "limit_val_batches, or switch it off with scheduler=none"
+    )
+    stopping = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": "val/acc"}
+    assert refused(  # a callback switched off ends nothing: the ones after it are checked
+        check_validation_watched, {"limit_val_batches": 0}, {"off": None, "early_stopping": stopping}, None
+    ).startswith(
+        "trainer.limit_val_batches=0: runs no validation, but callbacks.early_stopping.monitor=val/acc"
     )
 
 
@@ -723,6 +740,15 @@ def test_data_settings_without_a_data_module_go_over_the_checkpoints(tmp_path):
     assert evaluation_data(cfg, trained) == {**trained, "eval_batch_size": 50}
 
 
+def test_a_data_setting_left_out_is_the_checkpoints_for_the_module_its_file_names(tmp_path):
+    """Read from the checkpoint, the module's name is a string equal to the configuration's, not the same
+    object; what the configuration leaves out is the checkpoint's."""
+    path = save_checkpoint(tmp_path, plain_config("data.split_seed=5")["data"])
+    trained = load_checkpoint(str(path))["hyper_parameters"]["data"]
+    cfg = evaluate_config(path, "data=digits", "~data.split_seed")
+    assert evaluation_data(cfg, trained)["split_seed"] == 5
+
+
 def test_another_data_module_replaces_the_checkpoints(tmp_path):
     trained = plain_config("seed=7")["data"]
     cfg = evaluate_config("a.ckpt", "data=synthetic_mnist")
@@ -753,6 +779,9 @@ def test_no_data_for_a_checkpoint_without_its_data_is_one_line(tmp_path):
 
 
 def test_a_broken_interpolation_is_one_line_naming_its_key(tmp_path):
+    with pytest.raises(UserError) as error, config_errors():
+        raise ValidationError("a value of the wrong type")  # raised as such: no msg, no full_key set
+    assert str(error.value) == "config: a value of the wrong type"
     cfg = OmegaConf.create({"trainer": {"max_epochs": "${nope}"}, "seed": 1})
     with pytest.raises(UserError) as error, config_errors():
         checks.to_plain(cfg)
@@ -1301,6 +1330,10 @@ def test_resuming_where_the_plateau_schedule_ended_the_run_is_one_line():
     )
     trained["callbacks"] = None
     check_something_left_to_train(trained, plain)
+    saved = plateau_state(plain["scheduler"], 3)
+    trained = checkpoint(plain, callbacks={"LearningRateSchedule": {**saved, "should_stop": 1}})
+    ended = ENDED.format("the plateau schedule (scheduler.max_reductions=2 reached)")
+    assert refused(check_something_left_to_train, trained, plain) == ended  # training stops on any true value
 
 
 @pytest.mark.parametrize(("saved", "configured"), [(5, 2), (2, 5), (5, None), (1000, 1001)])
@@ -1421,6 +1454,10 @@ def test_the_order_matters_only_in_the_middle_of_an_epoch():
     trained = in_the_middle(resumed())
     fit_loop(trained)["epoch_loop.batch_progress"]["is_last_batch"] = None
     check_resume_position(trained, plain)
+    fit_loop(trained)["epoch_loop.batch_progress"]["is_last_batch"] = 0  # Lightning reads it as False
+    assert refused(check_resume_position, trained, plain).startswith(
+        f"ckpt_path={CKPT} stopped in the middle"
+    )
 
 
 def test_the_settings_a_checkpoint_does_not_record_are_not_compared():
