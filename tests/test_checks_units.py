@@ -1320,19 +1320,17 @@ def test_early_stopping_is_found_under_its_monitor_and_mode():
 
 def test_resuming_where_the_plateau_schedule_ended_the_run_is_one_line():
     plain = resumed("scheduler=plateau", "scheduler.max_reductions=2", "scheduler.patience=0")
-    trained = checkpoint(plain, callbacks={"LearningRateSchedule": plateau_state(plain["scheduler"], 3)})
+    ended_state = plateau_state(plain["scheduler"], 3)
+    ended = ENDED.format("the plateau schedule (scheduler.max_reductions=2 reached)")
+    trained = checkpoint(plain, callbacks={"LearningRateSchedule": ended_state})
     assert trained["callbacks"]["LearningRateSchedule"]["should_stop"] is True
-    assert refused(check_something_left_to_train, trained, plain) == ENDED.format(
-        "the plateau schedule (scheduler.max_reductions=2 reached)"
-    )
+    assert refused(check_something_left_to_train, trained, plain) == ended
     check_something_left_to_train(
         checkpoint(plain, callbacks={"LearningRateSchedule": plateau_state(plain["scheduler"], 2)}), plain
     )
     trained["callbacks"] = None
     check_something_left_to_train(trained, plain)
-    saved = plateau_state(plain["scheduler"], 3)
-    trained = checkpoint(plain, callbacks={"LearningRateSchedule": {**saved, "should_stop": 1}})
-    ended = ENDED.format("the plateau schedule (scheduler.max_reductions=2 reached)")
+    trained = checkpoint(plain, callbacks={"LearningRateSchedule": {**ended_state, "should_stop": 1}})
     assert refused(check_something_left_to_train, trained, plain) == ended  # training stops on any true value
 
 
