@@ -114,6 +114,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     # the commands' checks, called directly (the commands themselves run in slow tests)
     "checks": (["src/checks.py"], ["tests/test_checks_units.py"]),
+    # each setting's rule and the command line's checks: the quick tests that give bad values to the commands
+    "config": (
+        ["src/config.py", "src/command_line.py"],
+        [
+            "tests/test_config_units.py",
+            "tests/test_errors.py",
+            "tests/test_config.py",
+            "tests/test_checks_units.py",
+        ],
+    ),
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 

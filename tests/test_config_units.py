@@ -1,0 +1,164 @@
+"""Fast checks of src/config.py's rules and src/command_line.py's checks, calling each directly: the values
+at each rule's edges, accepted and refused, and the exact one-line refusal. The commands that print these
+lines and exit with 2 are run whole in tests/test_errors.py."""
+
+import sys
+
+import pytest
+import torch
+
+import src.config as config
+from src.command_line import (
+    check_command_line,
+    null_groups_as_deletions,
+    refuse_search_without_its_sweeper,
+    refuse_unknown_group_options,
+)
+from src.config import FLOAT32_MAX, FLOAT32_TINY, optimizer_arguments, parse, parse_data
+from src.errors import UserError
+
+DIGITS = "src.data.DigitsDataModule"
+SYNTHETIC = "src.data.SyntheticDataModule"
+TORCHVISION = "src.data.TorchvisionDataModule"
+
+
+def refusal(call, *args) -> str:
+    with pytest.raises(UserError) as error:
+        call(*args)
+    return str(error.value)
+
+
+def command_line_refusal(capsys, config_name: str, argv: list[str]) -> str:
+    """What ``check_command_line`` prints, with its exit code 2 checked."""
+    with pytest.raises(SystemExit) as stop:
+        check_command_line(config_name, argv)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+# --- src/config.py ----------------------------------------------------------------------------------------
+
+
+def test_a_hidden_layer_of_one_neuron_is_allowed_and_none_is_not():
+    assert parse(config.Model, {"hidden": [1, 16]}, "model").hidden == [1, 16]
+    assert parse(config.Model, {"hidden": []}, "model").hidden == []
+    assert refusal(parse, config.Model, {"hidden": [1, 0]}, "model") == (
+        "model.hidden=[1, 0]: every hidden layer size must be an integer >= 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(-0.1, "-0.1"), (0, "0"), (1, "1"), (1.5, "1.5"), ("0.5", '"0.5"'), (True, "true")]
+)
+def test_a_split_fraction_outside_0_and_1_or_not_a_number_is_refused(value, shown):
+    assert refusal(parse_data, {"_target_": DIGITS, "val_fraction": value}) == (
+        f"data.val_fraction={shown}: must be a number between 0 and 1 (exclusive)"
+    )
+
+
+def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
+    """Each of the 10 classes needs an image in each split: 10 of the 1797 images at least."""
+    for key in ("val_fraction", "test_fraction"):
+        assert refusal(parse_data, {"_target_": DIGITS, key: 0.005}) == (
+            f"data.{key}=0.005: must hold at least one image of each of the 10 classes: "
+            "at least 0.0056 of the 1797 images"
+        )
+    settings, _ = parse_data({"_target_": DIGITS, "val_fraction": 0.0056, "test_fraction": 0.0056})
+    assert (settings.val_fraction, settings.test_fraction) == (0.0056, 0.0056)
+
+
+def test_mnist_and_its_stand_in_split_as_the_essay_does():
+    """Nielsen's split of MNIST: 50,000 training and 10,000 validation images of the official 60,000, and
+    the official 10,000 for testing; ``data=synthetic_mnist`` makes the same sizes."""
+    mnist, _ = parse_data({"_target_": TORCHVISION})
+    assert mnist.val_size == 10_000
+    synthetic, _ = parse_data({"_target_": SYNTHETIC})
+    assert (synthetic.train_size, synthetic.val_size, synthetic.test_size) == (50_000, 10_000, 10_000)
+
+
+def test_one_synthetic_image_per_split_is_allowed_and_none_is_not():
+    settings, _ = parse_data({"_target_": SYNTHETIC, "train_size": 1, "val_size": 1, "test_size": 1})
+    assert (settings.train_size, settings.val_size, settings.test_size) == (1, 1, 1)
+    for key in ("train_size", "val_size", "test_size"):
+        assert refusal(parse_data, {"_target_": SYNTHETIC, key: 0}) == (
+            f"data.{key}=0: must be an integer >= 1"
+        )
+
+
+def test_synthetic_data_larger_than_this_machines_memory_is_one_line(monkeypatch):
+    monkeypatch.setattr(config, "memory_bytes", lambda: 3 * 2**29)  # 1.5 GiB
+    sizes = {"train_size": 500_000, "val_size": 10_000, "test_size": 10_000}
+    assert refusal(parse_data, {"_target_": SYNTHETIC, **sizes}) == (
+        "data.train_size=500000, val_size=10000, test_size=10000: 520000 random 28x28 float32 images take "
+        "1.5 GiB, more than this machine's 1.5 GiB of memory"
+    )
+    monkeypatch.setattr(config, "memory_bytes", lambda: 520_000 * 28 * 28 * 4)  # exactly enough
+    parse_data({"_target_": SYNTHETIC, **sizes})
+
+
+def test_the_learning_rate_may_be_any_normal_float32():
+    for lr in (FLOAT32_TINY, FLOAT32_MAX):
+        optimizer_class, arguments = optimizer_arguments({"_target_": "torch.optim.SGD", "lr": lr})
+        assert (optimizer_class, arguments) == (torch.optim.SGD, {"lr": lr})
+    for lr in (FLOAT32_TINY / 2, FLOAT32_MAX * 1.0000001):
+        assert refusal(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": lr}).startswith(
+            f"optimizer.lr={lr}: the learning rate must be a finite number > 0 (from 1.175e-38 to 3.403e+38, "
+        )
+
+
+# --- src/command_line.py ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["foo=1"], "foo=1: there is no setting foo (to add a new key, write +foo=1)"),
+        (["seed=1", "model.hiddden=[4]"], "model.hiddden=[4]: there is no setting model.hiddden"),
+    ],
+)
+def test_an_override_of_a_key_the_configuration_lacks_is_one_line(capsys, argv, message):
+    assert command_line_refusal(capsys, "train", argv).startswith(f"error: {message}")
+
+
+def test_another_override_hydra_cannot_apply_is_hydras_message_on_one_line(capsys):
+    printed = command_line_refusal(capsys, "train", ["+seed=1"])
+    assert printed.startswith("error: Could not append to config. An item is already at 'seed'")
+    assert printed.count("\n") == 1
+
+
+def test_a_group_given_an_option_is_left_as_it_is():
+    argv = ["train.py", "logger=tensorboard", "optimizer=sgd", "+experiment=essay_mnist", "seed=nullx"]
+    null_groups_as_deletions(argv)
+    assert argv == [
+        "train.py",
+        "logger=tensorboard",
+        "optimizer=sgd",
+        "+experiment=essay_mnist",
+        "seed=nullx",
+    ]
+
+
+def test_the_command_line_checked_without_arguments_is_sys_argv_after_the_program(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["train.py", "data=mnst"])
+    assert command_line_refusal(capsys, "train", None).startswith(
+        "error: data=mnst is not an option of data: choose one of "
+    )
+    monkeypatch.setattr(sys, "argv", ["train.py", "seed=1"])
+    check_command_line("train")
+
+
+def test_a_sweep_over_a_groups_options_is_left_to_hydra():
+    """``optimizer=choice(sgd,adam)`` is Hydra's sweep syntax, not an option named ``choice(sgd``."""
+    refuse_unknown_group_options(["optimizer=choice(sgd,adam)", "activation=range(1,3)"])
+    with pytest.raises(UserError):
+        refuse_unknown_group_options(["optimizer=sgd,adamx"])
+
+
+def test_a_search_without_its_sweeper_names_the_first_search(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert refusal(refuse_search_without_its_sweeper, ["hparams_search=a", "hparams_search=b"]).startswith(
+        "hparams_search=a needs Hydra's Optuna sweeper"
+    )
+    refuse_search_without_its_sweeper(["hparams_search=null", "seed=1"])
