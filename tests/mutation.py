@@ -453,8 +453,25 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
             "another amount per read; the loop still reads until it has more than the header says or the "
             "file ends, at most one block past it: the same verdict"
         )
-        for request in ("1 * len(data)", "1 ** len(data)", "1 | len(data)")
+        for request in ("1 * len(data)", "1 ** len(data)", "1 | len(data)", "1 << len(data)", "2 - len(data)")
     },
+    ("src/data.py", 'if saved is not self.world_size and state.get("chunks_trained"):'): (
+        "process counts are small ints, one object each in CPython: is not is !="
+    ),
+    ("src/data.py", "if self.world_size != 1:"): "world_size is at least 1: != 1 is > 1",
+    ("src/data.py", "if batch.x.device is not device:"): (
+        "torch.device objects are made anew, so is not is always true: Lightning's own transfer of a chunk "
+        "already on the device moves nothing, only slower"
+    ),
+    ("src/data.py", "if isinstance(limit, float) and 0 < limit < 1 and int(limit * steps) <= 0:"): (
+        "limit and steps are positive here: int() of their product is never negative"
+    ),
+    ("src/data.py", "and self.trainer.limit_val_batches != 0"): (
+        "Lightning refuses a negative limit_val_batches: != 0 is > 0"
+    ),
+    ("src/data.py", "@functools.lru_cache(maxsize= 3)"): (
+        "one more pair of files kept in memory: what is read, and what is refused, is the same"
+    ),
     ("src/data.py", "if len(data) != expected:"): "len(data) < expected was refused just before",
     ("src/data.py", "shutil.rmtree(created, ignore_errors=False)"): (
         "the folder was made by this call: removing it fails only if something else changes it meanwhile"

@@ -110,6 +110,7 @@ def test_the_dataset_indexed_by_position_gives_the_i_th_mini_batch():
     x, y = torch.arange(50.0).view(25, 2), torch.arange(25)
     dataset = MiniBatchDataset(x, y, batch_size=10)
     assert len(dataset) == 3
+    assert len(MiniBatchDataset(x[:20], y[:20], batch_size=10)) == 2  # no smaller last mini-batch
     assert [dataset[i].y.tolist() for i in range(len(dataset))] == [
         list(range(10)),
         list(range(10, 20)),
@@ -250,6 +251,8 @@ def test_a_position_in_an_epoch_resumes_only_with_as_many_processes():
     with pytest.raises(UserError, match="stopped in the middle of an epoch trained by 2 process"):
         alone.load_state_dict(state)
     alone.load_state_dict({**state, "chunks_trained": 0})  # before its first chunk: any processes
+    with pytest.raises(UserError, match="stopped in the middle of an epoch trained by 1 process"):
+        shards[1].load_state_dict(alone.state_dict() | {"chunks_trained": 2})  # and not with more
     alone.load_state_dict({"epoch": 0, "chunks_trained": 2})  # a checkpoint from before world_size was kept
     again = MiniBatchChunks(n=100, batch_size=5, batches_per_step=2, seed=3, rank=1, world_size=2)
     again.load_state_dict(state)
@@ -325,6 +328,13 @@ def test_labels_must_match_the_images(tmp_path, labels, message):
     images_file, labels_file = pair(tmp_path, labels)
     with pytest.raises(UserError, match=re.escape(message.format(labels=labels_file, images=images_file))):
         checked_idx_pair(images_file, labels_file, 10)
+
+
+def test_as_many_labels_as_images_are_accepted_beyond_pythons_small_ints(tmp_path):
+    """Lengths compared by value: 300 labels and 300 images (ints above 256 are distinct objects)."""
+    images_file, labels_file = pair(tmp_path, [i % 10 for i in range(300)], images=300)
+    images, labels = checked_idx_pair(images_file, labels_file, 10)
+    assert (images.shape, labels.tolist()) == ((300, 28, 28), [i % 10 for i in range(300)])
 
 
 def test_a_missing_idx_file_is_named_with_both_its_names(tmp_path):
