@@ -776,6 +776,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
             "torch.zeros(1, requires_grad=False)",
         )
     },
+    ("src/config.py", "optimizer_class([torch.zeros(1, requires_grad=False)], **arguments)"): (
+        "torch builds an optimizer over a tensor that needs no gradient alike: the same arguments are refused"
+    ),
     ("src/checks.py", 'if trainer.get("limit_test_batches", 2) == 0:'): (
         "the default stands for limit_test_batches left out and is only compared with 0, as 1 is"
     ),

@@ -3,6 +3,7 @@ at each rule's edges, accepted and refused, and the exact one-line refusal. The 
 lines and exit with 2 are run whole in tests/test_errors.py."""
 
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from src.command_line import (
     refuse_search_without_its_sweeper,
     refuse_unknown_group_options,
 )
-from src.config import FLOAT32_MAX, FLOAT32_TINY, optimizer_arguments, parse, parse_data
+from src.config import FLOAT32_MAX, FLOAT32_TINY, SEED_MAX, SIZE_MAX, optimizer_arguments, parse, parse_data
 from src.errors import UserError
 
 DIGITS = "src.data.DigitsDataModule"
@@ -96,6 +97,35 @@ def test_synthetic_data_larger_than_this_machines_memory_is_one_line(monkeypatch
     parse_data({"_target_": SYNTHETIC, **sizes})
 
 
+@pytest.mark.skipif(not Path("/proc/meminfo").is_file(), reason="Linux's /proc/meminfo")
+def test_this_machines_memory_is_what_linux_counts():
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kib = next(line.split()[1] for line in meminfo if line.startswith("MemTotal:"))
+    assert config.memory_bytes() == int(total_kib) * 1024
+
+
+def test_an_integer_may_be_as_large_as_its_rule_allows_and_no_larger():
+    assert parse(config.Data, {"batch_size": SIZE_MAX}, "data").batch_size == SIZE_MAX
+    assert refusal(parse, config.Data, {"batch_size": SIZE_MAX + 1}, "data") == (
+        f"data.batch_size={SIZE_MAX + 1}: the mini-batch size must be an integer from 1 to {SIZE_MAX}"
+    )
+    assert parse(config.Data, {"seed": SEED_MAX}, "data").seed == SEED_MAX
+    assert refusal(parse, config.Data, {"seed": SEED_MAX + 1}, "data") == (
+        f"data.seed={SEED_MAX + 1}: must be an integer from 0 to {SEED_MAX}"
+    )
+
+
+def test_an_optimizer_argument_may_be_null_or_true_or_false():
+    values = {"_target_": "torch.optim.SGD", "lr": 0.1, "nesterov": False, "maximize": True, "foreach": None}
+    assert optimizer_arguments(values) == (
+        torch.optim.SGD,
+        {k: v for k, v in values.items() if k != "_target_"},
+    )
+    assert refusal(optimizer_arguments, {**values, "foreach": "yes"}) == (
+        "optimizer.foreach=yes: must be a number, true/false, null or a list of numbers"
+    )
+
+
 def test_the_learning_rate_may_be_any_normal_float32():
     for lr in (FLOAT32_TINY, FLOAT32_MAX):
         optimizer_class, arguments = optimizer_arguments({"_target_": "torch.optim.SGD", "lr": lr})
@@ -152,6 +182,18 @@ def test_a_sweep_over_a_groups_options_is_left_to_hydra():
     refuse_unknown_group_options(["optimizer=choice(sgd,adam)", "activation=range(1,3)"])
     with pytest.raises(UserError):
         refuse_unknown_group_options(["optimizer=sgd,adamx"])
+
+
+def test_a_search_without_even_hydras_plugin_namespace_is_one_line(monkeypatch):
+    import importlib.util
+
+    def no_namespace(name):
+        raise ModuleNotFoundError(f"No module named {name.split('.')[0]!r}")
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_namespace)
+    assert refusal(refuse_search_without_its_sweeper, ["hparams_search=optuna"]) == (
+        "hparams_search=optuna needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[sweep]'"
+    )
 
 
 def test_a_search_without_its_sweeper_names_the_first_search(monkeypatch):
