@@ -114,6 +114,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     # the commands' checks, called directly (the commands themselves run in slow tests)
     "checks": (["src/checks.py"], ["tests/test_checks_units.py"]),
+    # the one-line reports of bad input, interrupts and storage errors, and the commands they print
+    "cli": (
+        ["src/cli.py", "src/errors.py"],
+        ["tests/test_cli_units.py", "tests/test_faults.py", "tests/test_errors.py"],
+    ),
     # each setting's rule and the command line's checks: the quick tests that give bad values to the commands
     "config": (
         ["src/config.py", "src/command_line.py"],
@@ -855,6 +860,30 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/checks.py", 'lr = optimizer.param_groups[ -1]["lr"]'): (
         "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
     ),
+    ("src/cli.py", "return 128 | (signal.SIGTERM if terminated else signal.SIGINT)"): (
+        "SIGINT (2) and SIGTERM (15) are below 128: 128 | n is 128 + n"
+    ),
+    ("src/errors.py", "return 128 ^ self.signum"): (
+        "the signals that interrupt a run, SIGINT (2) and SIGTERM (15), are below 128: 128 ^ n is 128 + n"
+    ),
+    ("src/errors.py", "__test__ = True  # not a pytest test class despite its name"): (
+        "read by pytest alone, which collects no class with an __init__ either way (it warns instead)"
+    ),
+    (
+        "src/config.py",
+        '+ (f"from {minimum} to {SIZE_MAX}" if is_int(v) and v >= SIZE_MAX else f">= {minimum}")',
+    ): ("the message is shown only for a value the rule refuses, and SIZE_MAX itself is allowed"),
+    ("src/cli.py", "print(printable(line), file=sys.stderr, flush=False)"): (
+        "Python's stderr is line-buffered, and each line printed ends with a newline: flushed either way"
+    ),
+    ("src/cli.py", 'return os.environ.get("HYDRA_FULL_ERROR") is "1"'): (
+        "CPython keeps one object per one-character ASCII string: a value of 1 is that object, is is =="
+    ),
+    (
+        "src/cli.py",
+        "if threading.current_thread() != threading.main_thread():",
+        '(:class:`src.callbacks.StopOnSignal`). Only in the main thread, where Python allows signal handlers."""',
+    ): "threads compare by identity: != is is not",
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 

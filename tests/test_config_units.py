@@ -57,6 +57,14 @@ def test_a_split_fraction_outside_0_and_1_or_not_a_number_is_refused(value, show
     )
 
 
+def test_the_validation_and_test_fractions_must_leave_training_data():
+    assert refusal(parse_data, {"_target_": DIGITS, "val_fraction": 0.5, "test_fraction": 0.5}) == (
+        "data.val_fraction=0.5 and data.test_fraction=0.5: together they must be < 1, to leave training data"
+    )
+    settings, _ = parse_data({"_target_": DIGITS, "val_fraction": 0.5, "test_fraction": 0.49})
+    assert (settings.val_fraction, settings.test_fraction) == (0.5, 0.49)
+
+
 def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
     """Each of the 10 classes needs an image in each split: 10 of the 1797 images at least."""
     for key in ("val_fraction", "test_fraction"):

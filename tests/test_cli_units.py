@@ -1,0 +1,112 @@
+"""Fast checks of src/cli.py's parts, calling each directly: the message a missing ``???`` value becomes,
+the characters written as escapes, and the signal handlers an interrupted program leaves. The wrapper
+around the entry points is tested in tests/test_errors.py, the commands' endings in tests/test_faults.py
+and tests/test_interrupt.py."""
+
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from src.cli import as_user_error, end_at_next_signal, evaluate_command, printable, resume_command
+
+
+def missing(key: str) -> MissingMandatoryValue:
+    config = OmegaConf.create({"ckpt_path": "???", "data": {"root": "???"}})
+    with pytest.raises(MissingMandatoryValue) as error:
+        OmegaConf.select(config, key, throw_on_missing=True)
+    return error.value
+
+
+@pytest.mark.parametrize("key", ["ckpt_path", "data.root"])
+def test_a_missing_value_is_a_user_error_naming_its_key(key):
+    error = RuntimeError("instantiate failed")
+    assert as_user_error(error) is None  # a bug
+    error.__cause__ = missing(key)
+    assert str(as_user_error(error)) == f"{key} is missing: pass {key}=... on the command line"
+
+
+def test_a_missing_value_without_its_key_is_still_one_line():
+    assert str(as_user_error(MissingMandatoryValue("no key"))) == (
+        "a value is missing: pass a value=... on the command line"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("plain text, tab\there", "plain text, tab\there"),
+        ("a\nb", "a\\nb"),
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("nul\x00 and bell\x07", "nul\\x00 and bell\\x07"),  # below the tab: escaped too
+        ("\r\x0b\x0c\x7f", "\\r\\x0b\\x0c\\x7f"),
+        ("ünïcödé ✓", "ünïcödé ✓"),
+    ],
+)
+def test_only_what_a_terminal_would_act_on_is_escaped(text, shown):
+    assert printable(text) == shown
+
+
+@pytest.fixture
+def signal_handlers():
+    """SIGINT's and SIGTERM's handlers, restored after the test."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield saved
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def test_after_an_interrupt_a_further_signal_ends_the_program_at_once(signal_handlers):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    end_at_next_signal()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_outside_the_main_thread_the_handlers_are_left_alone(signal_handlers):
+    """Python lets only the main thread set handlers: elsewhere, nothing to do and no error."""
+    errors: list[BaseException] = []
+
+    def end() -> None:
+        try:
+            end_at_next_signal()
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    thread = threading.Thread(target=end)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert {signum: signal.getsignal(signum) for signum in signal_handlers} == signal_handlers
+
+
+@pytest.fixture
+def hydra_job(monkeypatch):
+    """Pretend to run under ``@hydra.main`` as job ``name`` with the command line's ``overrides``."""
+
+    def run_as(name: str, overrides: list[str]) -> None:
+        hydra = OmegaConf.create({"job": {"name": name}, "overrides": {"task": overrides}})
+        monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+        monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra))
+
+    return run_as
+
+
+def test_the_resume_command_repeats_every_override_but_the_checkpoint(hydra_job):
+    """Keys that sort before and after ``ckpt_path``, added (``+``) or deleted (``~``): all kept."""
+    hydra_job("train", ["activation=relu", "+ckpt_path=old.ckpt", "trainer.max_epochs=3", "~logger", "+a=1"])
+    assert resume_command(Path("run/last.ckpt")) == (
+        "python -m src.train activation=relu trainer.max_epochs=3 '~logger' +a=1 ckpt_path=run/last.ckpt"
+    )
+
+
+def test_the_evaluate_command_repeats_only_evaluates_own_overrides(hydra_job):
+    hydra_job("train", ["activation=relu"])
+    assert evaluate_command(Path("best.ckpt")) == "python -m src.evaluate ckpt_path=best.ckpt"
+    hydra_job("evaluate", ["ckpt_path=best.ckpt", "data=mnist", "~ckpt_path"])
+    assert evaluate_command(Path("best.ckpt")) == "python -m src.evaluate data=mnist ckpt_path=best.ckpt"
