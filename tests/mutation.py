@@ -781,9 +781,17 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
             "torch.zeros(1, requires_grad=False)",
         )
     },
-    ("src/config.py", "optimizer_class([torch.zeros(1, requires_grad=False)], **arguments)"): (
-        "torch builds an optimizer over a tensor that needs no gradient alike: the same arguments are refused"
-    ),
+    **{
+        ("src/config.py", f"optimizer_class([{parameter}], **arguments)"): (
+            "the throw-away parameter's size and requires_grad are never read: torch refuses the same "
+            "arguments over any parameter"
+        )
+        for parameter in (
+            "torch.zeros( 0, requires_grad=True)",
+            "torch.zeros( 2, requires_grad=True)",
+            "torch.zeros(1, requires_grad=False)",
+        )
+    },
     ("src/checks.py", 'if trainer.get("limit_test_batches", 2) == 0:'): (
         "the default stands for limit_test_batches left out and is only compared with 0, as 1 is"
     ),
@@ -863,8 +871,32 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/cli.py", "return 128 | (signal.SIGTERM if terminated else signal.SIGINT)"): (
         "SIGINT (2) and SIGTERM (15) are below 128: 128 | n is 128 + n"
     ),
-    ("src/errors.py", "return 128 ^ self.signum"): (
-        "the signals that interrupt a run, SIGINT (2) and SIGTERM (15), are below 128: 128 ^ n is 128 + n"
+    **{
+        ("src/errors.py", f"return 128 {operator} self.signum"): (
+            "the signals that interrupt a run, SIGINT (2) and SIGTERM (15), are below 128: 128 ^ n and 128 | n "
+            "are 128 + n"
+        )
+        for operator in "^|"
+    },
+    ("src/cli.py", "return 128 ^ (signal.SIGTERM if terminated else signal.SIGINT)"): (
+        "SIGINT (2) and SIGTERM (15) are below 128: 128 ^ n is 128 + n"
+    ),
+    (
+        "src/cli.py",
+        "if threading.current_thread() == threading.main_thread():",
+        'system\'s default action, instead of raising ``KeyboardInterrupt`` into the shutdown, with a traceback."""',
+    ): "threads compare by identity: == is is",
+    ("src/cli.py", "if process_rank() <= 0:"): "a rank is never negative: <= 0 is == 0",
+    (
+        "src/cli.py",
+        'item for item in HydraConfig.get().overrides.task if item.split("=", 2)[0].lstrip("+~") != "ckpt_path"',
+    ): "only the part before the first = is read",
+    (
+        "src/cli.py",
+        'return "".join(char if char.isprintable() or char is "\\t" else repr(char)[1:-1] for char in text)',
+    ): (
+        "CPython keeps one object per one-character latin-1 string, and iterating a string gives those "
+        "objects: is is =="
     ),
     ("src/errors.py", "__test__ = True  # not a pytest test class despite its name"): (
         "read by pytest alone, which collects no class with an __init__ either way (it warns instead)"

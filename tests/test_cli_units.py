@@ -3,7 +3,9 @@ the characters written as escapes, and the signal handlers an interrupted progra
 around the entry points is tested in tests/test_errors.py, the commands' endings in tests/test_faults.py
 and tests/test_interrupt.py."""
 
+import errno
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -12,7 +14,20 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from src.cli import as_user_error, end_at_next_signal, evaluate_command, printable, resume_command
+import src.cli as cli
+from src.cli import (
+    as_storage_error,
+    as_user_error,
+    end_at_next_signal,
+    evaluate_command,
+    printable,
+    process_rank,
+    raise_terminated,
+    report,
+    report_user_errors,
+    resume_command,
+    sigterm_raises_terminated,
+)
 
 
 def missing(key: str) -> MissingMandatoryValue:
@@ -110,3 +125,81 @@ def test_the_evaluate_command_repeats_only_evaluates_own_overrides(hydra_job):
     assert evaluate_command(Path("best.ckpt")) == "python -m src.evaluate ckpt_path=best.ckpt"
     hydra_job("evaluate", ["ckpt_path=best.ckpt", "data=mnist", "~ckpt_path"])
     assert evaluate_command(Path("best.ckpt")) == "python -m src.evaluate data=mnist ckpt_path=best.ckpt"
+
+
+def test_the_wrapped_entry_point_keeps_its_name_for_hydra():
+    """``@hydra.main`` names the job (``hydra.job.name``: the log file, the ``test it with:`` line) after
+    the module of the function it is given, unwrapping ``__wrapped__`` to find it."""
+
+    def main() -> None:
+        """The entry point."""
+
+    wrapped = report_user_errors(main)
+    assert wrapped.__wrapped__ is main
+    assert (wrapped.__module__, wrapped.__name__, wrapped.__doc__) == (__name__, "main", "The entry point.")
+
+
+def test_within_it_sigterm_raises_and_the_handler_before_is_restored(signal_handlers):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with sigterm_raises_terminated():
+        assert signal.getsignal(signal.SIGTERM) is raise_terminated
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+
+
+def test_outside_the_main_thread_sigterm_is_left_alone(signal_handlers):
+    seen: list[object] = []
+
+    def run() -> None:
+        with sigterm_raises_terminated():
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [signal_handlers[signal.SIGTERM]]
+
+
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_a_full_disk_behind_another_error_is_a_storage_error(link):
+    full = OSError(errno.ENOSPC, "No space left on device", "run/last.ckpt")
+    error = RuntimeError("the save failed")
+    setattr(error, link, full)
+    assert as_storage_error(error) is full
+    setattr(error, link, OSError(errno.ENOENT, "No such file or directory"))
+    assert as_storage_error(error) is None
+
+
+@pytest.fixture
+def without_lightning_rank(monkeypatch):
+    """As before Lightning is imported: the rank comes from the environment."""
+    monkeypatch.delitem(sys.modules, "lightning.fabric.utilities.rank_zero", raising=False)
+    for name in cli.RANK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("environment", "rank"),
+    [
+        ({}, 0),
+        ({"RANK": "3"}, 3),
+        ({"SLURM_PROCID": " 2 "}, 2),
+        ({"RANK": "x"}, 0),
+        ({"LOCAL_RANK": "-1"}, 0),
+    ],
+)
+def test_the_rank_before_lightning_is_loaded_comes_from_the_environment(
+    without_lightning_rank, environment, rank
+):
+    for name, value in environment.items():
+        without_lightning_rank.setenv(name, value)
+    assert process_rank() == rank
+
+
+def test_only_process_0_reports(without_lightning_rank, capsys):
+    report("shown")
+    without_lightning_rank.setenv("RANK", "1")
+    report("not shown")
+    without_lightning_rank.setenv("RANK", "not a number")
+    report("shown as process 0's")
+    assert capsys.readouterr().err == "shown\nshown as process 0's\n"

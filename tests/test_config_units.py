@@ -68,19 +68,28 @@ def test_the_validation_and_test_fractions_must_leave_training_data():
 def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
     """Each of the 10 classes needs an image in each split: 10 of the 1797 images at least."""
     for key in ("val_fraction", "test_fraction"):
-        assert refusal(parse_data, {"_target_": DIGITS, key: 0.005}) == (
-            f"data.{key}=0.005: must hold at least one image of each of the 10 classes: "
+        assert refusal(parse_data, {"_target_": DIGITS, key: 0.0055}) == (  # 9.9 images
+            f"data.{key}=0.0055: must hold at least one image of each of the 10 classes: "
             "at least 0.0056 of the 1797 images"
         )
     settings, _ = parse_data({"_target_": DIGITS, "val_fraction": 0.0056, "test_fraction": 0.0056})
     assert (settings.val_fraction, settings.test_fraction) == (0.0056, 0.0056)
 
 
+@pytest.mark.parametrize("target", ["os.system", "src.data.InMemoryDataModule", None, 5])
+def test_data_names_a_module_of_the_allow_list(target):
+    shown = {None: "null"}.get(target, target)
+    assert refusal(parse_data, {"_target_": target}) == (
+        f"data._target_={shown}: must name a data module of src.data "
+        "(data=digits, data=fashion_mnist, data=mnist or data=synthetic_mnist)"
+    )
+
+
 def test_mnist_and_its_stand_in_split_as_the_essay_does():
     """Nielsen's split of MNIST: 50,000 training and 10,000 validation images of the official 60,000, and
     the official 10,000 for testing; ``data=synthetic_mnist`` makes the same sizes."""
     mnist, _ = parse_data({"_target_": TORCHVISION})
-    assert mnist.val_size == 10_000
+    assert (mnist.val_size, mnist.split_seed) == (10_000, 0)  # the split the README's MNIST results used
     synthetic, _ = parse_data({"_target_": SYNTHETIC})
     assert (synthetic.train_size, synthetic.val_size, synthetic.test_size) == (50_000, 10_000, 10_000)
 
@@ -129,6 +138,8 @@ def test_an_optimizer_argument_may_be_null_or_true_or_false():
         torch.optim.SGD,
         {k: v for k, v in values.items() if k != "_target_"},
     )
+    for value in (["0.9", 0.99], {"beta": 0.9}):
+        assert refusal(optimizer_arguments, {**values, "betas": value}).startswith("optimizer.betas=")
     assert refusal(optimizer_arguments, {**values, "foreach": "yes"}) == (
         "optimizer.foreach=yes: must be a number, true/false, null or a list of numbers"
     )
