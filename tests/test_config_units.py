@@ -40,6 +40,15 @@ def command_line_refusal(capsys, config_name: str, argv: list[str]) -> str:
 # --- src/config.py ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("slope", [0, -0.01, float("inf"), "0.1"])
+def test_leaky_relus_slope_must_be_a_finite_number_above_0(slope):
+    shown = {"0.1": '"0.1"'}.get(slope, slope)
+    assert refusal(
+        parse, config.Activation, {"name": "leaky_relu", "negative_slope": slope}, "activation"
+    ) == (f"activation.negative_slope={shown}: the slope of leaky_relu for x < 0 must be a finite number > 0")
+    assert parse(config.Activation, {"negative_slope": 1e-6}, "activation").negative_slope == 1e-6
+
+
 def test_a_hidden_layer_of_one_neuron_is_allowed_and_none_is_not():
     assert parse(config.Model, {"hidden": [1, 16]}, "model").hidden == [1, 16]
     assert parse(config.Model, {"hidden": []}, "model").hidden == []
@@ -129,6 +138,14 @@ def test_an_integer_may_be_as_large_as_its_rule_allows_and_no_larger():
     assert parse(config.Data, {"seed": SEED_MAX}, "data").seed == SEED_MAX
     assert refusal(parse, config.Data, {"seed": SEED_MAX + 1}, "data") == (
         f"data.seed={SEED_MAX + 1}: must be an integer from 0 to {SEED_MAX}"
+    )
+
+
+@pytest.mark.parametrize("key", ["_partial_", "LR"])
+def test_an_optimizer_argument_torch_does_not_know_is_refused_by_name(key):
+    """Every key but ``_target_`` goes to torch, whatever it sorts like: none is dropped without a word."""
+    assert refusal(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": 0.1, key: True}).startswith(
+        f"optimizer: torch.optim.SGD refuses its arguments {{lr: 0.1, {key}: true}} ("
     )
 
 
