@@ -99,6 +99,10 @@ def test_mnist_and_its_stand_in_split_as_the_essay_does():
     the official 10,000 for testing; ``data=synthetic_mnist`` makes the same sizes."""
     mnist, _ = parse_data({"_target_": TORCHVISION})
     assert (mnist.val_size, mnist.split_seed) == (10_000, 0)  # the split the README's MNIST results used
+    assert parse_data({"_target_": TORCHVISION, "val_size": 1})[0].val_size == 1
+    assert refusal(parse_data, {"_target_": TORCHVISION, "val_size": 0}) == (
+        "data.val_size=0: the number of validation images must be an integer >= 1"
+    )
     synthetic, _ = parse_data({"_target_": SYNTHETIC})
     assert (synthetic.train_size, synthetic.val_size, synthetic.test_size) == (50_000, 10_000, 10_000)
 
