@@ -118,12 +118,12 @@ def test_one_synthetic_image_per_split_is_allowed_and_none_is_not():
 
 def test_synthetic_data_larger_than_this_machines_memory_is_one_line(monkeypatch):
     monkeypatch.setattr(config, "memory_bytes", lambda: 3 * 2**29)  # 1.5 GiB
-    sizes = {"train_size": 500_000, "val_size": 10_000, "test_size": 10_000}
+    sizes = {"train_size": 1_000_000, "val_size": 10_000, "test_size": 10_000}
     assert refusal(parse_data, {"_target_": SYNTHETIC, **sizes}) == (
-        "data.train_size=500000, val_size=10000, test_size=10000: 520000 random 28x28 float32 images take "
-        "1.5 GiB, more than this machine's 1.5 GiB of memory"
+        "data.train_size=1000000, val_size=10000, test_size=10000: 1020000 random 28x28 float32 images take "
+        "3.0 GiB, more than this machine's 1.5 GiB of memory"
     )
-    monkeypatch.setattr(config, "memory_bytes", lambda: 520_000 * 28 * 28 * 4)  # exactly enough
+    monkeypatch.setattr(config, "memory_bytes", lambda: 1_020_000 * 28 * 28 * 4)  # exactly enough
     parse_data({"_target_": SYNTHETIC, **sizes})
 
 
