@@ -1069,8 +1069,8 @@ def skip_all_but(session: Path, sample: int) -> None:
 
 def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool = False) -> list[dict]:
     """Mutates the group's files one mutant at a time (``sample`` of them, drawn with a fixed seed, when
-    not 0), or with ``rerun`` only the survivors of the session already in ``workdir``; returns one row
-    per mutant run."""
+    not 0), or with ``rerun`` only the survivors of the session already in ``workdir`` (and, without a
+    ``sample``, the mutants its sample skipped); returns one row per mutant run."""
     sources, tests = GROUPS[name]
     pytest_args = [*QUICK, *tests]
     code = ask(address, {"args": pytest_args, "timeout": 3 * TIMEOUT_S})
@@ -1104,6 +1104,8 @@ def run_group(name: str, workdir: Path, address: str, sample: int, rerun: bool =
                 if not equivalence(path, diff or "") and not gpu_only(path, diff or "")
             ]
             db.executemany("DELETE FROM work_results WHERE job_id = ?", gaps)
+            if not sample:  # the group whole: the mutants an earlier --sample skipped too
+                db.execute("DELETE FROM work_results WHERE worker_outcome = 'SKIPPED'")
     else:
         cosmic_ray("init", str(config), str(session), cwd=workdir)
     if sample:
@@ -1241,7 +1243,8 @@ def main() -> None:
         "--rerun",
         action="store_true",
         help="test the survivors of the earlier run in --workdir that are not named equivalent (nor "
-        "GPU-only, without a GPU) again, against the current tests (and any mutant the run had not reached)",
+        "GPU-only, without a GPU) again, against the current tests (and any mutant the run had not reached, "
+        "or, without --sample, that its sample skipped)",
     )
     args = parser.parse_args()
     unknown = [name for name in args.groups if name not in GROUPS]
