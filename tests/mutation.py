@@ -914,10 +914,13 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "continue",
         'message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"',
     ): ("the message set no longer holds Hydra's 'Could not override': no later argument matches it"),
-    ("src/config.py", "eval_batch_size: int = integer( 1001, 1)"): (
-        "evaluation sums its metrics over the samples: another default batch of them changes speed, memory "
-        "and the float rounding of the sums, which no test's tolerance sees"
-    ),
+    **{
+        ("src/config.py", f"eval_batch_size: int = integer( {size}, 1)"): (
+            "evaluation sums its metrics over the samples: another default batch of them changes speed, "
+            "memory and the float rounding of the sums, which no test's tolerance sees"
+        )
+        for size in (999, 1001)
+    },
     ("src/cli.py", "print(printable(line), file=sys.stderr, flush=False)"): (
         "Python's stderr is line-buffered, and each line printed ends with a newline: flushed either way"
     ),

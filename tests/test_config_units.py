@@ -81,8 +81,20 @@ def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
             f"data.{key}=0.0055: must hold at least one image of each of the 10 classes: "
             "at least 0.0056 of the 1797 images"
         )
-    settings, _ = parse_data({"_target_": DIGITS, "val_fraction": 0.0056, "test_fraction": 0.0056})
-    assert (settings.val_fraction, settings.test_fraction) == (0.0056, 0.0056)
+    smallest = 10 / 1797  # exactly 10 images
+    settings, _ = parse_data({"_target_": DIGITS, "val_fraction": smallest, "test_fraction": 0.0056})
+    assert (settings.val_fraction, settings.test_fraction) == (smallest, 0.0056)
+
+
+@pytest.mark.parametrize(
+    ("root", "shown"), [(5, "5"), (["data"], "[data]"), ("${oc.env:HOME}", "${oc.env:HOME}")]
+)
+def test_a_data_root_must_be_a_plain_string(root, shown):
+    """A checkpoint's ``data.root`` is data: an interpolation in it is refused, never resolved."""
+    assert refusal(parse_data, {"_target_": TORCHVISION, "root": root}) == (
+        f"data.root={shown}: must be a plain string"
+    )
+    assert parse_data({"_target_": TORCHVISION, "root": "$HOME/{data}"})[0].root == "$HOME/{data}"
 
 
 @pytest.mark.parametrize("target", ["os.system", "src.data.InMemoryDataModule", None, 5])
