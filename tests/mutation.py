@@ -114,6 +114,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     # the commands' checks, called directly (the commands themselves run in slow tests)
     "checks": (["src/checks.py"], ["tests/test_checks_units.py"]),
+    # the private APIs of Lightning and torch, each behind one function
+    "compat": (
+        ["src/lightning_compat.py", "src/torch_compat.py"],
+        ["tests/test_torch_compat.py", "tests/test_lightning_compat.py"],
+    ),
     # the one-line reports of bad input, interrupts and storage errors, and the commands they print
     "cli": (
         ["src/cli.py", "src/errors.py"],
@@ -921,6 +926,10 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         )
         for size in (999, 1001)
     },
+    (
+        "src/torch_compat.py",
+        "(loss,), (torch.ones_like(loss),), False, False, (), allow_unreachable=False, accumulate_grad=True",
+    ): "with no inputs named (()), no input can be unreachable: the engine reads the flag only with inputs",
     ("src/cli.py", "print(printable(line), file=sys.stderr, flush=False)"): (
         "Python's stderr is line-buffered, and each line printed ends with a newline: flushed either way"
     ),

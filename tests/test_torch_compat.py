@@ -37,3 +37,16 @@ def test_backward_of_a_loss_without_a_graph_is_refused_like_tensor_backward():
     with pytest.raises(RuntimeError, match="does not require grad"):
         torch_compat.backward(torch.tensor(1.0))
     assert torch_compat._ENGINE is not None  # the fast path is the one tested above on this torch
+
+
+@pytest.mark.parametrize("backprop", ["manual", "autograd"])
+def test_backward_frees_the_graph_and_builds_none_for_the_gradients(backprop):
+    """As ``loss.backward()`` (``retain_graph=False``, ``create_graph=False``): a second backward through
+    the same graph is refused, and the gradients are plain numbers, no graph of their own."""
+    for run_backward in (torch.Tensor.backward, torch_compat.backward):
+        net = MLP([6, 5, 3], backprop=backprop)
+        loss = net.loss(torch.rand(4, 6), torch.eye(3)[[0, 1, 2, 0]])
+        run_backward(loss)
+        assert not net.params.grad.requires_grad and net.params.grad.grad_fn is None
+        with pytest.raises(RuntimeError, match="a second time"):
+            run_backward(loss)
