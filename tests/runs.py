@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 from omegaconf import DictConfig
 from PIL import Image
 
 from src import config
+from src.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -176,3 +178,11 @@ def png_of(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def refused(check, *args, **kwargs) -> str:
+    """The one-line message of the :class:`UserError` ``check(*args)`` raises."""
+    with pytest.raises(UserError) as error:
+        check(*args, **kwargs)
+    assert "\n" not in str(error.value)
+    return str(error.value)

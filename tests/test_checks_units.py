@@ -20,7 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ValidationError
-from runs import compose_config, options, write_idx
+from runs import compose_config, options, refused, write_idx
 
 import src.checks as checks
 from src.checkpoint import load_checkpoint
@@ -57,14 +57,6 @@ from src.schedule import LearningRateSchedule
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
 CHOOSE_PRECISION = "choose one of 32-true, 64-true, 16-mixed, bf16-mixed, 16-true, bf16-true"
-
-
-def refused(check, *args, **kwargs) -> str:
-    """The one-line message of the :class:`UserError` ``check(*args)`` raises."""
-    with pytest.raises(UserError) as error:
-        check(*args, **kwargs)
-    assert "\n" not in str(error.value)
-    return str(error.value)
 
 
 @functools.cache

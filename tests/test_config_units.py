@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from runs import refused
 
 import src.config as config
 from src.command_line import (
@@ -24,12 +25,6 @@ SYNTHETIC = "src.data.SyntheticDataModule"
 TORCHVISION = "src.data.TorchvisionDataModule"
 
 
-def refusal(call, *args) -> str:
-    with pytest.raises(UserError) as error:
-        call(*args)
-    return str(error.value)
-
-
 def command_line_refusal(capsys, config_name: str, argv: list[str]) -> str:
     """What ``check_command_line`` prints, with its exit code 2 checked."""
     with pytest.raises(SystemExit) as stop:
@@ -44,7 +39,7 @@ def command_line_refusal(capsys, config_name: str, argv: list[str]) -> str:
 @pytest.mark.parametrize("slope", [0, -0.01, float("inf"), "0.1"])
 def test_leaky_relus_slope_must_be_a_finite_number_above_0(slope):
     shown = {"0.1": '"0.1"'}.get(slope, slope)
-    assert refusal(
+    assert refused(
         parse, config.Activation, {"name": "leaky_relu", "negative_slope": slope}, "activation"
     ) == (f"activation.negative_slope={shown}: the slope of leaky_relu for x < 0 must be a finite number > 0")
     assert parse(config.Activation, {"negative_slope": 1e-6}, "activation").negative_slope == 1e-6
@@ -53,7 +48,7 @@ def test_leaky_relus_slope_must_be_a_finite_number_above_0(slope):
 def test_a_hidden_layer_of_one_neuron_is_allowed_and_none_is_not():
     assert parse(config.Model, {"hidden": [1, 16]}, "model").hidden == [1, 16]
     assert parse(config.Model, {"hidden": []}, "model").hidden == []
-    assert refusal(parse, config.Model, {"hidden": [1, 0]}, "model") == (
+    assert refused(parse, config.Model, {"hidden": [1, 0]}, "model") == (
         "model.hidden=[1, 0]: every hidden layer size must be an integer >= 1"
     )
 
@@ -62,13 +57,13 @@ def test_a_hidden_layer_of_one_neuron_is_allowed_and_none_is_not():
     ("value", "shown"), [(-0.1, "-0.1"), (0, "0"), (1, "1"), (1.5, "1.5"), ("0.5", '"0.5"'), (True, "true")]
 )
 def test_a_split_fraction_outside_0_and_1_or_not_a_number_is_refused(value, shown):
-    assert refusal(parse_data, {"_target_": DIGITS, "val_fraction": value}) == (
+    assert refused(parse_data, {"_target_": DIGITS, "val_fraction": value}) == (
         f"data.val_fraction={shown}: must be a number between 0 and 1 (exclusive)"
     )
 
 
 def test_the_validation_and_test_fractions_must_leave_training_data():
-    assert refusal(parse_data, {"_target_": DIGITS, "val_fraction": 0.5, "test_fraction": 0.5}) == (
+    assert refused(parse_data, {"_target_": DIGITS, "val_fraction": 0.5, "test_fraction": 0.5}) == (
         "data.val_fraction=0.5 and data.test_fraction=0.5: together they must be < 1, to leave training data"
     )
     settings, _ = parse_data({"_target_": DIGITS, "val_fraction": 0.5, "test_fraction": 0.49})
@@ -78,7 +73,7 @@ def test_the_validation_and_test_fractions_must_leave_training_data():
 def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
     """Each of the 10 classes needs an image in each split: 10 of the 1797 images at least."""
     for key in ("val_fraction", "test_fraction"):
-        assert refusal(parse_data, {"_target_": DIGITS, key: 0.0055}) == (  # 9.9 images
+        assert refused(parse_data, {"_target_": DIGITS, key: 0.0055}) == (  # 9.9 images
             f"data.{key}=0.0055: must hold at least one image of each of the 10 classes: "
             "at least 0.0056 of the 1797 images"
         )
@@ -92,7 +87,7 @@ def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
 )
 def test_a_data_root_must_be_a_plain_string(root, shown):
     """A checkpoint's ``data.root`` is data: an interpolation in it is refused, never resolved."""
-    assert refusal(parse_data, {"_target_": TORCHVISION, "root": root}) == (
+    assert refused(parse_data, {"_target_": TORCHVISION, "root": root}) == (
         f"data.root={shown}: must be a plain string"
     )
     assert parse_data({"_target_": TORCHVISION, "root": "$HOME/{data}"})[0].root == "$HOME/{data}"
@@ -101,7 +96,7 @@ def test_a_data_root_must_be_a_plain_string(root, shown):
 @pytest.mark.parametrize("target", ["os.system", "src.data.InMemoryDataModule", None, 5])
 def test_data_names_a_module_of_the_allow_list(target):
     shown = {None: "null"}.get(target, target)
-    assert refusal(parse_data, {"_target_": target}) == (
+    assert refused(parse_data, {"_target_": target}) == (
         f"data._target_={shown}: must name a data module of src.data "
         "(data=digits, data=fashion_mnist, data=mnist or data=synthetic_mnist)"
     )
@@ -113,7 +108,7 @@ def test_mnist_and_its_stand_in_split_as_the_essay_does():
     mnist, _ = parse_data({"_target_": TORCHVISION})
     assert (mnist.val_size, mnist.split_seed) == (10_000, 0)  # the split the README's MNIST results used
     assert parse_data({"_target_": TORCHVISION, "val_size": 1})[0].val_size == 1
-    assert refusal(parse_data, {"_target_": TORCHVISION, "val_size": 0}) == (
+    assert refused(parse_data, {"_target_": TORCHVISION, "val_size": 0}) == (
         "data.val_size=0: the number of validation images must be an integer >= 1"
     )
     synthetic, _ = parse_data({"_target_": SYNTHETIC})
@@ -124,7 +119,7 @@ def test_one_synthetic_image_per_split_is_allowed_and_none_is_not():
     settings, _ = parse_data({"_target_": SYNTHETIC, "train_size": 1, "val_size": 1, "test_size": 1})
     assert (settings.train_size, settings.val_size, settings.test_size) == (1, 1, 1)
     for key in ("train_size", "val_size", "test_size"):
-        assert refusal(parse_data, {"_target_": SYNTHETIC, key: 0}) == (
+        assert refused(parse_data, {"_target_": SYNTHETIC, key: 0}) == (
             f"data.{key}=0: must be an integer >= 1"
         )
 
@@ -132,7 +127,7 @@ def test_one_synthetic_image_per_split_is_allowed_and_none_is_not():
 def test_synthetic_data_larger_than_this_machines_memory_is_one_line(monkeypatch):
     monkeypatch.setattr(config, "memory_bytes", lambda: 3 * 2**29)  # 1.5 GiB
     sizes = {"train_size": 1_000_000, "val_size": 10_000, "test_size": 10_000}
-    assert refusal(parse_data, {"_target_": SYNTHETIC, **sizes}) == (
+    assert refused(parse_data, {"_target_": SYNTHETIC, **sizes}) == (
         "data.train_size=1000000, val_size=10000, test_size=10000: 1020000 random 28x28 float32 images take "
         "3.0 GiB, more than this machine's 1.5 GiB of memory"
     )
@@ -149,11 +144,11 @@ def test_this_machines_memory_is_what_linux_counts():
 
 def test_an_integer_may_be_as_large_as_its_rule_allows_and_no_larger():
     assert parse(config.Data, {"batch_size": SIZE_MAX}, "data").batch_size == SIZE_MAX
-    assert refusal(parse, config.Data, {"batch_size": SIZE_MAX + 1}, "data") == (
+    assert refused(parse, config.Data, {"batch_size": SIZE_MAX + 1}, "data") == (
         f"data.batch_size={SIZE_MAX + 1}: the mini-batch size must be an integer from 1 to {SIZE_MAX}"
     )
     assert parse(config.Data, {"seed": SEED_MAX}, "data").seed == SEED_MAX
-    assert refusal(parse, config.Data, {"seed": SEED_MAX + 1}, "data") == (
+    assert refused(parse, config.Data, {"seed": SEED_MAX + 1}, "data") == (
         f"data.seed={SEED_MAX + 1}: must be an integer from 0 to {SEED_MAX}"
     )
 
@@ -161,7 +156,7 @@ def test_an_integer_may_be_as_large_as_its_rule_allows_and_no_larger():
 @pytest.mark.parametrize("key", ["_partial_", "LR"])
 def test_an_optimizer_argument_torch_does_not_know_is_refused_by_name(key):
     """Every key but ``_target_`` goes to torch, whatever it sorts like: none is dropped without a word."""
-    assert refusal(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": 0.1, key: True}).startswith(
+    assert refused(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": 0.1, key: True}).startswith(
         f"optimizer: torch.optim.SGD refuses its arguments {{lr: 0.1, {key}: true}} ("
     )
 
@@ -173,8 +168,8 @@ def test_an_optimizer_argument_may_be_null_or_true_or_false():
         {k: v for k, v in values.items() if k != "_target_"},
     )
     for value in (["0.9", 0.99], {"beta": 0.9}):
-        assert refusal(optimizer_arguments, {**values, "betas": value}).startswith("optimizer.betas=")
-    assert refusal(optimizer_arguments, {**values, "foreach": "yes"}) == (
+        assert refused(optimizer_arguments, {**values, "betas": value}).startswith("optimizer.betas=")
+    assert refused(optimizer_arguments, {**values, "foreach": "yes"}) == (
         "optimizer.foreach=yes: must be a number, true/false, null or a list of numbers"
     )
 
@@ -184,7 +179,7 @@ def test_the_learning_rate_may_be_any_normal_float32():
         optimizer_class, arguments = optimizer_arguments({"_target_": "torch.optim.SGD", "lr": lr})
         assert (optimizer_class, arguments) == (torch.optim.SGD, {"lr": lr})
     for lr in (FLOAT32_TINY / 2, FLOAT32_MAX * 1.0000001):
-        assert refusal(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": lr}).startswith(
+        assert refused(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": lr}).startswith(
             f"optimizer.lr={lr}: the learning rate must be a finite number > 0 (from 1.175e-38 to 3.403e+38, "
         )
 
@@ -237,14 +232,14 @@ def test_a_search_without_even_hydras_plugin_namespace_is_one_line(monkeypatch):
         raise ModuleNotFoundError(f"No module named {name.split('.')[0]!r}")
 
     monkeypatch.setattr(importlib.util, "find_spec", no_namespace)
-    assert refusal(refuse_search_without_its_sweeper, ["hparams_search=optuna"]) == (
+    assert refused(refuse_search_without_its_sweeper, ["hparams_search=optuna"]) == (
         "hparams_search=optuna needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[sweep]'"
     )
 
 
 def test_a_search_without_its_sweeper_names_the_first_search(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert refusal(refuse_search_without_its_sweeper, ["hparams_search=a", "hparams_search=b"]).startswith(
+    assert refused(refuse_search_without_its_sweeper, ["hparams_search=a", "hparams_search=b"]).startswith(
         "hparams_search=a needs Hydra's Optuna sweeper"
     )
     refuse_search_without_its_sweeper(["hparams_search=null", "seed=1"])
