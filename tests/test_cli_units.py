@@ -83,20 +83,25 @@ def test_after_an_interrupt_a_further_signal_ends_the_program_at_once(signal_han
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
-def test_outside_the_main_thread_the_handlers_are_left_alone(signal_handlers):
-    """Python lets only the main thread set handlers: elsewhere, nothing to do and no error."""
+def errors_in_another_thread(work) -> list[BaseException]:
+    """Run ``work`` in a thread other than the main one; what it raised."""
     errors: list[BaseException] = []
 
-    def end() -> None:
+    def run() -> None:
         try:
-            end_at_next_signal()
-        except BaseException as error:  # reported by the assertion below
+            work()
+        except BaseException as error:  # returned to the test, which asserts on it
             errors.append(error)
 
-    thread = threading.Thread(target=end)
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join()
-    assert errors == []
+    return errors
+
+
+def test_outside_the_main_thread_the_handlers_are_left_alone(signal_handlers):
+    """Python lets only the main thread set handlers: elsewhere, nothing to do and no error."""
+    assert errors_in_another_thread(end_at_next_signal) == []
     assert {signum: signal.getsignal(signum) for signum in signal_handlers} == signal_handlers
 
 
@@ -153,9 +158,7 @@ def test_outside_the_main_thread_sigterm_is_left_alone(signal_handlers):
         with sigterm_raises_terminated():
             seen.append(signal.getsignal(signal.SIGTERM))
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
+    assert errors_in_another_thread(run) == []
     assert seen == [signal_handlers[signal.SIGTERM]]
 
 
