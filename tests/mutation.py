@@ -137,6 +137,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 }
 """Group name -> (the files cosmic-ray mutates, the test files run against each mutant)."""
 
+THROWAWAY_PARAMETERS = (
+    "torch.zeros( 0, requires_grad=True)",
+    "torch.zeros( 2, requires_grad=True)",
+    "torch.zeros(1, requires_grad=False)",
+)
+"""The mutants of the one-element parameter that src/config.py and src/checks.py build optimizers over, only
+to check their arguments."""
+
 EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/network/backprop.py", "need_grad_x = ctx.needs_input_grad[ 0]"): (
         "needs_input_grad[0] (P's) is always true: dC/dx is computed when x needs no gradient too, "
@@ -780,22 +788,14 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
             "the throw-away parameter's size and requires_grad are never read: the checks read the optimizer's "
             "class and param_groups, and step it without gradients"
         )
-        for parameter in (
-            "torch.zeros( 0, requires_grad=True)",
-            "torch.zeros( 2, requires_grad=True)",
-            "torch.zeros(1, requires_grad=False)",
-        )
+        for parameter in THROWAWAY_PARAMETERS
     },
     **{
         ("src/config.py", f"optimizer_class([{parameter}], **arguments)"): (
             "the throw-away parameter's size and requires_grad are never read: torch refuses the same "
             "arguments over any parameter"
         )
-        for parameter in (
-            "torch.zeros( 0, requires_grad=True)",
-            "torch.zeros( 2, requires_grad=True)",
-            "torch.zeros(1, requires_grad=False)",
-        )
+        for parameter in THROWAWAY_PARAMETERS
     },
     ("src/checks.py", 'if trainer.get("limit_test_batches", 2) == 0:'): (
         "the default stands for limit_test_batches left out and is only compared with 0, as 1 is"
