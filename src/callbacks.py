@@ -26,6 +26,12 @@ class TrainingThroughput(L.Callback):
     """Logs ``train/samples_per_sec``: training samples per second of wall time over the whole run so
     far, counting only the training loop (start-up, validation and testing excluded).
 
+    The clock runs from the start of each epoch, through its training steps and the loading of their
+    mini-batches, to the end of its last step; a validation pauses it. After a validation in the middle
+    of an epoch (``val_check_interval``) it goes on at the next step: the loading of that step's
+    mini-batch is not counted, as Lightning calls no hook between it and the checkpoints written after
+    the validation.
+
     Lightning's ``ThroughputMonitor`` reports a rolling window per batch outside ``callback_metrics``;
     this reports the run's average once per epoch, the figure ``metrics.json`` keeps.
     """
@@ -34,7 +40,6 @@ class TrainingThroughput(L.Callback):
         self.samples = 0
         self.seconds = 0.0
         self._started: float | None = None
-        self._batches_left = False
 
     def _now(self, trainer: L.Trainer) -> float:
         if trainer.strategy.root_device.type == "cuda":
@@ -50,21 +55,16 @@ class TrainingThroughput(L.Callback):
         self._started = self._now(trainer)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if self._started is None:  # an epoch resumed in its middle: Lightning calls no on_train_epoch_start
+        if self._started is None:  # after a validation, or in an epoch resumed in its middle
             self._started = self._now(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.samples += len(batch.y) * trainer.world_size
-        self._batches_left = batch_idx + 1 < trainer.num_training_batches
-        if not self._batches_left:  # the epoch's training is done; validation and checkpoints follow
+        if batch_idx + 1 == trainer.num_training_batches:  # validation's set-up and checkpoints follow
             self._pause(trainer)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._pause(trainer)
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.training and not trainer.sanity_checking and self._batches_left:
-            self._started = self._now(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._pause(trainer)
