@@ -114,6 +114,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     # the commands' checks, called directly (the commands themselves run in slow tests)
     "checks": (["src/checks.py"], ["tests/test_checks_units.py"]),
+    # the throughput, signals and checkpoint callbacks; the slow tests that run them in trainings are left out
+    "callbacks": (
+        ["src/callbacks.py"],
+        [
+            "tests/test_callbacks_units.py",
+            "tests/test_training_step.py",
+            "tests/test_errors.py",
+            "tests/test_faults.py",
+        ],
+    ),
     # the private APIs of Lightning and torch, each behind one function
     "compat": (
         ["src/lightning_compat.py", "src/torch_compat.py"],
@@ -941,6 +951,46 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "if threading.current_thread() != threading.main_thread():",
         '(:class:`src.callbacks.StopOnSignal`). Only in the main thread, where Python allows signal handlers."""',
     ): "threads compare by identity: != is is not",
+    ("src/callbacks.py", "if threading.current_thread() == threading.main_thread():"): (
+        "threads compare by identity: == is is"
+    ),
+    (
+        "src/callbacks.py",
+        "if batch_idx + 1 >= trainer.num_training_batches:  # validation's set-up and checkpoints follow",
+    ): "a batch's index in its epoch is below the epoch's number of batches",
+    **{
+        ("src/callbacks.py", line): "a trainer has one process or more"
+        for line in ("if trainer.world_size <= 1:", "if self._trainer.world_size <= 1:")
+    },
+    **{
+        ("src/callbacks.py", line): (
+            "the stage is one of the literals 'training' and 'testing': 'training' sorts after 'testing', "
+            "and CPython interns both"
+        )
+        for line in ('if self.stage <= "testing":', 'if self.stage is "testing":')
+    },
+    **{
+        ("src/callbacks.py", line): (
+            "Lightning's TrainerFn values are fit, validate, test and predict: none sorts before fit, and "
+            "an enum's members are singletons"
+        )
+        for line in (
+            "and trainer.state.fn <= TrainerFn.FITTING",
+            "and trainer.state.fn is TrainerFn.FITTING",
+            "self._resuming = trainer.state.fn <= TrainerFn.FITTING",
+            "self._resuming = trainer.state.fn is TrainerFn.FITTING",
+        )
+    },
+    ("src/callbacks.py", "and trainer.global_step != 0"): "the number of steps taken is never negative",
+    ("src/callbacks.py", "if self.seconds != 0:"): (
+        "the seconds add up differences of time.perf_counter, a monotonic clock: never negative"
+    ),
+    ("src/callbacks.py", "if signum <= signal.SIGINT:  # a second Ctrl-C"): (
+        "the handler is set for SIGINT (2) and SIGTERM (15) only"
+    ),
+    ("src/callbacks.py", "self._resuming = True", "super().__init__(*args, **kwargs)"): (
+        "Lightning calls on_load_checkpoint, which sets it, before load_state_dict, the one method that reads it"
+    ),
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 
