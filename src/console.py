@@ -133,7 +133,7 @@ class ConsoleCallback(ModelSummary):
 
 
 def model_line(pl_module: L.LightningModule) -> str:
-    """``model: 64-30-10 sigmoid neurons, mse cost, manual backprop: 2,260 parameters (8.8 kB)``."""
+    """``model: 64-30-10 sigmoid neurons, mse cost, manual backprop: 2,260 parameters (9.0 kB)``."""
     hparams = pl_module.hparams
     activation = hparams.activation  # a name, or {"name": ..., "negative_slope": ...}
     activation = activation["name"] if isinstance(activation, Mapping) else activation
