@@ -36,7 +36,7 @@ from src.errors import UserError
 from src.lightning_compat import add_summary
 from src.network.mlp import MLP
 
-CELL = 64  # pixels a picture of one input image is upscaled to (at least)
+CELL = 64  # pixels a picture of one input image is upscaled to, at most (by a whole factor: see upscale)
 LABEL_HEIGHT = 14
 MATRIX_CELL = 32
 GRID_COLUMNS = 8
@@ -144,7 +144,8 @@ def add_histogram(writer: SummaryWriter, tag: str, values: Tensor, step: int) ->
 
 def upscale(image: Tensor, side: int) -> Tensor:
     """A ``(C, H, W)`` picture made of ``side``-pixel images enlarged by an integer factor (nearest
-    neighbour) so that each image is at least :data:`CELL` pixels wide."""
+    neighbour): the largest factor that keeps each image within :data:`CELL` pixels, 1 for larger images
+    (digits' 8 pixels become 64, MNIST's 28 become 56)."""
     factor = max(1, CELL // side)
     return image.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
 

@@ -124,6 +124,25 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_faults.py",
         ],
     ),
+    # what a run prints and logs: the console, the loggers, the TensorBoard pictures
+    "tools": (
+        ["src/console.py", "src/loggers.py", "src/visualize.py"],
+        [
+            "tests/test_tools_units.py",
+            "tests/test_visualize_units.py",
+            "tests/test_tools.py",
+            *(  # not the others: they need tests/conftest.py's trained run, and QUICK loads no conftest
+                f"tests/test_tensorboard.py::{test}"
+                for test in (
+                    "test_the_x_axis_is_the_epoch_whatever_the_chunk_size",
+                    "test_without_tensorboard_it_does_nothing",
+                    "test_confusion_image_is_a_picture_of_the_table",
+                    "test_flat_hparams",
+                    "test_bad_settings_are_refused",
+                )
+            ),
+        ],
+    ),
     # the private APIs of Lightning and torch, each behind one function
     "compat": (
         ["src/lightning_compat.py", "src/torch_compat.py"],
