@@ -41,6 +41,7 @@ LABEL_HEIGHT = 14
 MATRIX_CELL = 32
 GRID_COLUMNS = 8
 PADDING = 2
+HParamValue = bool | int | float | str  # what TensorBoard's HParams tab shows as it is
 
 
 class TensorBoardFigures(L.Callback):
@@ -202,13 +203,13 @@ def confusion_image(matrix: Tensor) -> Tensor:
     return F.pil_to_tensor(image)
 
 
-def flat_hparams(params: Mapping[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
+def flat_hparams(params: Mapping[str, Any], prefix: str = "") -> dict[str, HParamValue]:
     """Nested hyperparameters as ``{"optimizer/lr": 3.0, ...}``, values TensorBoard can show (others as
     text)."""
-    flat: dict[str, bool | int | float | str] = {}
+    flat: dict[str, HParamValue] = {}
     for key, value in params.items():
         if isinstance(value, Mapping):
             flat |= flat_hparams(value, f"{prefix}{key}/")
         else:
-            flat[f"{prefix}{key}"] = value if isinstance(value, bool | int | float | str) else str(value)
+            flat[f"{prefix}{key}"] = value if isinstance(value, HParamValue) else str(value)
     return flat
