@@ -3,7 +3,6 @@ steps, loads, validations and checkpoint writes each advance a fake clock by the
 signal handling, the interrupt checkpoint and the checkpoints' restored paths driven by stand-in trainers:
 data parallelism without processes, a CUDA device without a GPU."""
 
-import logging
 import shutil
 import signal
 import warnings
@@ -134,7 +133,6 @@ def fit(
         num_sanity_val_steps=sanity_steps,
         **trainer,
     )
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no workers, a tiny data set
         run.fit(Tiny(clock, costs, batch_size))
