@@ -1010,6 +1010,108 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/callbacks.py", "self._resuming = True", "super().__init__(*args, **kwargs)"): (
         "Lightning calls on_load_checkpoint, which sets it, before load_state_dict, the one method that reads it"
     ),
+    ("src/visualize.py", 'bins = "tensorflow" if bool(values.abs().max() < 1e+20) else "auto"'): (
+        "1e20 + 1 and 1e20 - 1 are the float 1e20"
+    ),
+    (
+        "src/visualize.py",
+        "return not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every_n_epochs <= 0",
+    ): "a remainder of a positive divisor is never negative: <= 0 is == 0",
+    ("src/visualize.py", "return side if side * side >= features else None"): (
+        "math.isqrt(features) squared never exceeds features: >= is =="
+    ),
+    **{
+        ("src/visualize.py", line): "the images are square: their last two dimensions are equal (~1 is -2)"
+        for shape in ("[- 2]", "[~1]")
+        for line in (
+            f"return upscale(grid, weights.shape{shape})",
+            f"side = images.shape{shape}",
+            f"size = pictures.shape{shape}",
+        )
+    },
+    **{
+        ("src/visualize.py", line): "Pillow clips a colour channel of 256 to 255"
+        for line in (
+            'draw.text((x, y), f"p:{guess} t:{label}", fill= 256)',
+            "colour = (round(255 * (1 - level)), round(255 * (1 - 0.55 * level)), 256)",
+        )
+    },
+    **{
+        ("src/visualize.py", line): (
+            "the size is a multiple of MATRIX_CELL (32): size ^ k and size | k are size + k for k < 32"
+        )
+        for line in (
+            'draw.text((4, size ^ 2), "rows: true class, columns: predicted", fill="dimgray")',
+            'draw.text((4, size | 2), "rows: true class, columns: predicted", fill="dimgray")',
+            'image = Image.new("RGB", (size, size ^ LABEL_HEIGHT + 4), "white")',
+            'image = Image.new("RGB", (size, size | LABEL_HEIGHT + 4), "white")',
+        )
+    },
+    **{
+        ("src/visualize.py", f"draw.rectangle((*box, {right}, {bottom}), fill=colour)"): (
+            "a cell's box starts at a multiple of 32, so ^ 31 and | 31 are + 31 and ^ 1 and | 1 are + 1; a "
+            "rectangle reaching further right is covered by the next cell, drawn after it, or cut at the "
+            "picture's edge"
+        )
+        for right, bottom in (
+            *(
+                (right, "box[1] + MATRIX_CELL - 1")
+                for right in (
+                    "box[0] * MATRIX_CELL - 1",
+                    "box[0] + MATRIX_CELL * 1",
+                    "box[0] + MATRIX_CELL ** 1",
+                    "box[0] + MATRIX_CELL + 1",
+                    "box[0] + MATRIX_CELL - 0",
+                    "box[0] + MATRIX_CELL / 1",
+                    "box[0] + MATRIX_CELL // 1",
+                    "box[0] + MATRIX_CELL << 1",
+                    "box[0] + MATRIX_CELL ^ 1",
+                    "box[0] + MATRIX_CELL | 1",
+                    "box[0] ^ MATRIX_CELL - 1",
+                    "box[0] | MATRIX_CELL - 1",
+                )
+            ),
+            ("box[0] + MATRIX_CELL - 1", "box[1] ^ MATRIX_CELL - 1"),
+            ("box[0] + MATRIX_CELL - 1", "box[1] | MATRIX_CELL - 1"),
+        )
+    },
+    **{
+        ("src/visualize.py", f"x = col * MATRIX_CELL + (MATRIX_CELL - {width}) {half} {left}"): (
+            "Pillow's default font (13.0) boxes each digit from left 0 to right 6, from top 2 to bottom 10: "
+            "left is 0, and every number's box is an even number of pixels wide"
+        )
+        for width, half, left in (
+            ("(right + left)", "/ 2", "- left"),
+            ("(right - left)", "/ 2", "+ left"),
+            ("(right - left)", "// 2", "- left"),
+            ("(right << left)", "/ 2", "- left"),
+            ("(right >> left)", "/ 2", "- left"),
+            ("(right ^ left)", "/ 2", "- left"),
+            ("(right | left)", "/ 2", "- left"),
+        )
+    },
+    **{
+        ("src/visualize.py", line): (
+            "Pillow's default font (13.0) boxes each digit from top 2 to bottom 10: 10 ^ 2 is 10 - 2, and "
+            "the height, 8, is even"
+        )
+        for line in (
+            "y = row * MATRIX_CELL + (MATRIX_CELL - (bottom - top)) // 2 - top",
+            "y = row * MATRIX_CELL + (MATRIX_CELL - (bottom ^ top)) / 2 - top",
+        )
+    },
+    ("src/console.py", "if type(handler) == logging.StreamHandler:  # Lightning's own console handler"): (
+        "classes compare by identity: == is is"
+    ),
+    ("src/console.py", "if type(handler) == logging.StreamHandler:  # Hydra's console handler"): (
+        "classes compare by identity: == is is"
+    ),
+    **{
+        ("src/console.py", f'if name is "{name}":'): (
+            "a class's name is an identifier, which CPython interns, as it does the literal: is is =="
+        )
+        for name in ("MLFlowLogger", "WandbLogger")
+    },
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 

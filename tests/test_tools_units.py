@@ -357,10 +357,15 @@ def handed_on(monkeypatch) -> list[tuple[dict, int | None]]:
 
 def test_tensorboard_curves_are_at_the_epoch_without_the_epoch_and_test_curves(tmp_path, handed_on):
     logger = EpochTensorBoardLogger(tmp_path)
-    logger.log_metrics({"train/loss": 0.5, "epoch": 2.0, "test/acc": 0.9, "val/test/x": 1.0, "epochs": 3}, 57)
+    logger.log_metrics(
+        {"train/loss": 0.5, "epoch": 2.0, "test/acc": 0.9, "val/test/x": 1.0, "epochs": 3, "custom": 4}, 57
+    )
     logger.log_metrics({"val/acc": 0.75}, 12)  # no epoch: Lightning's step stays
     logger.log_metrics({"epoch": 3.0, "test/acc": 0.9, "test/loss": 0.1}, 60)  # nothing left: nothing logged
-    assert handed_on == [({"train/loss": 0.5, "val/test/x": 1.0, "epochs": 3}, 2), ({"val/acc": 0.75}, 12)]
+    assert handed_on == [
+        ({"train/loss": 0.5, "val/test/x": 1.0, "epochs": 3, "custom": 4}, 2),
+        ({"val/acc": 0.75}, 12),
+    ]
     assert type(handed_on[0][1]) is int
 
 
