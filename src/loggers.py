@@ -13,12 +13,13 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-import hydra
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from src.errors import UserError
+from src.instantiate import instantiate_entries
 
+LOGGER_OPTIONS = "choose logger options from conf/logger/, e.g. logger=csv or logger=[tensorboard,csv]"
 # loggers whose package is an optional install: the package each needs
 OPTIONAL_PACKAGES = {"MLFlowLogger": "mlflow", "WandbLogger": "wandb"}
 
@@ -57,15 +58,9 @@ class EpochCSVLogger(CSVLogger):
 
 def build_loggers(config: Mapping[str, Any] | None) -> list[Logger] | bool:
     """The configured loggers, or ``False`` (Lightning's "no logger") when there are none."""
-    loggers = []
     for name, logger in (config or {}).items():
-        if not isinstance(logger, Mapping) or "_target_" not in logger:
-            raise UserError(
-                f"logger.{name}: not a logger config (a mapping with _target_); choose logger options from "
-                "conf/logger/, e.g. logger=csv or logger=[tensorboard,csv]"
-            )
-        package = OPTIONAL_PACKAGES.get(str(logger["_target_"]).rsplit(".", 1)[-1])
+        target = logger.get("_target_") if isinstance(logger, Mapping) else None
+        package = OPTIONAL_PACKAGES.get(str(target).rsplit(".", 1)[-1])
         if package and importlib.util.find_spec(package) is None:
             raise UserError(f"logger={name} needs the {package} package: pip install {package}")
-        loggers.append(hydra.utils.instantiate(logger))
-    return loggers or False
+    return instantiate_entries(config, "logger", Logger, "logger", LOGGER_OPTIONS) or False

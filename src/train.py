@@ -13,6 +13,8 @@ from src.cli import report_user_errors
 from src.console import setup_console
 from src.errors import UserError
 
+CALLBACK_OPTIONS = "choose callbacks from conf/callbacks/, or switch one off with callbacks.<name>=null"
+
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, test the best checkpoint, write ``metrics.json``; returns the metrics it wrote."""
@@ -23,6 +25,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.checks import refused_arguments, validate_train
     from src.config import Activation, build_data
     from src.console import print_run_end
+    from src.instantiate import instantiate_entries
     from src.lit import MLPClassifier
     from src.loggers import build_loggers
     from src.metrics_file import FINAL_METRICS, collect_metrics, write_json
@@ -40,8 +43,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         optimizer=plain["optimizer"],
         data=plain["data"],
     )
-    # callbacks.<name>=null switches that callback off
-    callbacks = [hydra.utils.instantiate(cb) for cb in cfg.callbacks.values() if cb is not None]
+    callbacks = instantiate_entries(
+        cfg.callbacks, "callbacks", L.Callback, "Lightning callback", CALLBACK_OPTIONS
+    )
     logger = build_loggers(cfg.get("logger"))
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(

@@ -110,6 +110,24 @@ from src.train import train
             "data.batchsize=5: data has no setting batchsize; its settings are batch_size",
         ),
         (["+foo=1"], "foo=1: there is no setting foo"),
+        (
+            ["+callbacks.mine._target_=nowhere.Callback"],
+            "callbacks.mine: ImportError: Error loading 'nowhere.Callback': ModuleNotFoundError",
+        ),
+        (
+            ["+callbacks.mine._target_=src.callbacks.StopOnSignal", "+callbacks.mine.every=2"],
+            "callbacks.mine: TypeError: StopOnSignal.__init__() got an unexpected keyword argument 'every'",
+        ),
+        (
+            ["+callbacks.mine._target_=builtins.dict"],
+            "callbacks.mine._target_=builtins.dict is not a Lightning callback (it builds dict); choose callbacks "
+            "from conf/callbacks/, or switch one off with callbacks.<name>=null",
+        ),
+        (["+callbacks.mine=5"], "callbacks.mine: not a Lightning callback config (a mapping with _target_)"),
+        (
+            ["logger=csv", "+logger.csv.bogus=1"],
+            "logger.csv: TypeError: CSVLogger.__init__() got an unexpected keyword argument 'bogus'",
+        ),
         (["optimizer=adam", "optimizer.lr=${oc.env:HOME}"], "optimizer.lr=/"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",

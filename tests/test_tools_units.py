@@ -377,7 +377,7 @@ def test_the_csv_epoch_column_is_a_whole_number(tmp_path, handed_on):
     assert type(handed_on[0][0]["epoch"]) is int
 
 
-@pytest.mark.parametrize("config", [None, {}])
+@pytest.mark.parametrize("config", [None, {}, {"csv": None}])  # logger.csv=null switches that one off
 def test_no_loggers_is_lightnings_false(config):
     assert build_loggers(config) is False
 
@@ -396,7 +396,7 @@ def test_the_configured_loggers_are_built_in_order(tmp_path):
     assert (tensorboard.save_dir, csv.name) == (str(tmp_path), "csv")
 
 
-@pytest.mark.parametrize("logger", ["csv", None, ["x"], {"save_dir": "runs"}])
+@pytest.mark.parametrize("logger", ["csv", ["x"], {"save_dir": "runs"}])
 def test_a_logger_that_is_not_a_logger_config_is_one_error(logger):
     with pytest.raises(UserError) as refused:
         build_loggers({"mine": logger})
