@@ -124,12 +124,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_faults.py",
         ],
     ),
-    # what a run prints and logs: the console, the loggers, the TensorBoard pictures
+    # what a run prints and logs: the console, the loggers, the TensorBoard pictures; and the building of
+    # the callbacks and loggers
     "tools": (
-        ["src/console.py", "src/loggers.py", "src/visualize.py"],
+        ["src/console.py", "src/loggers.py", "src/visualize.py", "src/instantiate.py"],
         [
             "tests/test_tools_units.py",
             "tests/test_visualize_units.py",
+            "tests/test_instantiate_units.py",
             "tests/test_tools.py",
             *(  # not the others: they need tests/conftest.py's trained run, and QUICK loads no conftest
                 f"tests/test_tensorboard.py::{test}"
@@ -1105,6 +1107,13 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     ("src/console.py", "if type(handler) == logging.StreamHandler:  # Hydra's console handler"): (
         "classes compare by identity: == is is"
+    ),
+    ("src/console.py", 'print(f"  {best}{test}  {shown_path(output_dir)}".rstrip(), flush=False)'): (
+        "flushing changes when the line reaches a pipe, not what is printed or in which order: every line "
+        "of a sweep goes through the same sys.stdout"
+    ),
+    ("src/loggers.py", 'package = OPTIONAL_PACKAGES.get(str(target).rsplit(".", 2)[-1])'): (
+        "the part after the last dot is the same however many parts are split off"
     ),
     **{
         ("src/console.py", f'if name is "{name}":'): (

@@ -561,6 +561,13 @@ def test_the_legend_is_below_the_matrix():
     assert torch.equal(image[:, 160:, :], expected)  # the last matrix row's cells end at 159
 
 
+def test_a_class_seen_once_is_all_its_share():
+    """A row of one sample: its cell's share is 1 (the row sum is clamped only where it is 0)."""
+    image = confusion_image(torch.tensor([[1, 0], [0, 2]]))
+    assert torch.equal(cell(image, 1, 1), centred("1", (0, 115, 255), WHITE))
+    assert torch.equal(cell(image, 1, 2), centred("0", WHITE, BLACK))
+
+
 def test_confusion_image_of_a_single_class():
     image = confusion_image(torch.tensor([[3]]))
     assert image.shape == (3, 64 + 18, 64)
