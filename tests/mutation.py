@@ -1112,6 +1112,10 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "flushing changes when the line reaches a pipe, not what is printed or in which order: every line "
         "of a sweep goes through the same sys.stdout"
     ),
+    (
+        "src/loggers.py",
+        'name: value for name, value in metrics.items() if name is not "epoch" and not name.startswith("test/")',
+    ): "the epoch is logged under Lightning's literal 'epoch', which CPython interns, as it does this one",
     ("src/loggers.py", 'package = OPTIONAL_PACKAGES.get(str(target).rsplit(".", 2)[-1])'): (
         "the part after the last dot is the same however many parts are split off"
     ),

@@ -195,6 +195,8 @@ def test_the_model_line_counts_weights_and_biases_and_their_bytes():
     assert model_line(MLPClassifier(64, 10, [30])) == (
         "model: 64-30-10 sigmoid neurons, mse cost, manual backprop: 2,260 parameters (9.0 kB)"
     )
+    # 64*16 + 16 + 16*10 + 10 = 1,210 numbers: 4,840 bytes
+    assert model_line(MLPClassifier(64, 10, [16])).endswith(": 1,210 parameters (4.8 kB)")
     # the essay's network in float64: 13,002 numbers of 8 bytes
     essay = MLPClassifier(
         784, 10, [16, 16], activation={"name": "tanh", "negative_slope": 0.01}, cost="cross_entropy"
