@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 from src import console
@@ -288,7 +289,8 @@ def test_each_logger_names_the_command_or_file_that_shows_what_it_wrote(in_tmp):
     wandb_files = runs / "wandb" / "offline-run-1" / "files"
     wandb = type("WandbLogger", (), {"experiment": SimpleNamespace(dir=str(wandb_files))})()
     assert viewer_command(wandb) == "wandb sync 'my runs/wandb/offline-run-1'"
-    assert viewer_command(type("OtherLogger", (), {})()) is None
+    for other in ("CometLogger", "OtherLogger", "ZLogger"):  # named before, between and after those two
+        assert viewer_command(type(other, (), {})()) is None
 
 
 METRICS = {"test/acc": 0.95, "test/loss": 0.0123456, "val/acc_best": 0.96128}
@@ -377,6 +379,13 @@ def test_the_csv_epoch_column_is_a_whole_number(tmp_path, handed_on):
     logger.log_metrics({"val/acc": 0.75}, 12)
     assert handed_on == [({"test/acc": 0.9, "epoch": 4}, 99), ({"val/acc": 0.75}, 12)]
     assert type(handed_on[0][0]["epoch"]) is int
+
+
+@pytest.mark.parametrize("kind", [EpochTensorBoardLogger, EpochCSVLogger])
+def test_only_rank_0_logs(tmp_path, handed_on, monkeypatch, kind):
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    kind(tmp_path).log_metrics({"val/acc": 0.75, "epoch": 1.0}, 12)
+    assert handed_on == []
 
 
 @pytest.mark.parametrize("config", [None, {}, {"csv": None}])  # logger.csv=null switches that one off
