@@ -1116,6 +1116,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/loggers.py",
         'name: value for name, value in metrics.items() if name is not "epoch" and not name.startswith("test/")',
     ): "the epoch is logged under Lightning's literal 'epoch', which CPython interns, as it does this one",
+    ("src/console.py", "return HydraConfig.initialized() and HydraConfig.get().mode is RunMode.MULTIRUN"): (
+        "an enum's members are singletons: is is =="
+    ),
     ("src/loggers.py", 'package = OPTIONAL_PACKAGES.get(str(target).rsplit(".", 2)[-1])'): (
         "the part after the last dot is the same however many parts are split off"
     ),
