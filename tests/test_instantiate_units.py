@@ -3,8 +3,8 @@ entry set to null left out, and each way an entry can fail one ``UserError`` nam
 
 import pytest
 from omegaconf import OmegaConf
+from runs import refused
 
-from src.errors import UserError
 from src.instantiate import instantiate_entries
 
 OPTIONS = "choose one from conf/things/"
@@ -21,12 +21,6 @@ class Other:
 
 def build(config) -> list[Thing]:
     return instantiate_entries(config, "things", Thing, "thing", OPTIONS)
-
-
-def refusal(config) -> str:
-    with pytest.raises(UserError) as refused:
-        build(config)
-    return str(refused.value)
 
 
 @pytest.mark.parametrize("config", [None, {}, {"a": None}])
@@ -47,22 +41,24 @@ def test_entries_are_built_in_order_with_their_arguments_and_null_ones_left_out(
 
 @pytest.mark.parametrize("entry", [5, "Thing", ["x"], {"size": 3}])
 def test_an_entry_that_is_not_a_config_naming_a_class_is_refused(entry):
-    assert refusal({"mine": entry}) == (
+    assert refused(build, {"mine": entry}) == (
         "things.mine: not a thing config (a mapping with _target_); choose one from conf/things/"
     )
 
 
 def test_an_entry_that_builds_another_kind_of_object_is_refused():
-    assert refusal({"ok": {"_target_": f"{__name__}.Thing"}, "mine": {"_target_": f"{__name__}.Other"}}) == (
+    assert refused(
+        build, {"ok": {"_target_": f"{__name__}.Thing"}, "mine": {"_target_": f"{__name__}.Other"}}
+    ) == (
         f"things.mine._target_={__name__}.Other is not a thing (it builds Other); choose one from conf/things/"
     )
 
 
 def test_a_class_that_cannot_be_found_or_refuses_its_arguments_is_one_line_naming_the_entry():
-    assert refusal({"mine": {"_target_": f"{__name__}.Nowhere"}}).startswith(
+    assert refused(build, {"mine": {"_target_": f"{__name__}.Nowhere"}}).startswith(
         f"things.mine: ImportError: Error loading '{__name__}.Nowhere':"
     )
-    assert refusal({"mine": {"_target_": f"{__name__}.Thing", "colour": "red"}}) == (
+    assert refused(build, {"mine": {"_target_": f"{__name__}.Thing", "colour": "red"}}) == (
         "things.mine: TypeError: Thing.__init__() got an unexpected keyword argument 'colour'"
     )
-    assert "\n" not in refusal({"mine": {"_target_": "nowhere.Thing"}})
+    refused(build, {"mine": {"_target_": "nowhere.Thing"}})  # one line, as every refusal checked here

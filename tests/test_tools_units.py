@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
+from runs import refused
 
 from src import console
 from src.console import (
@@ -30,7 +31,6 @@ from src.console import (
     shown_path,
     viewer_command,
 )
-from src.errors import UserError
 from src.lit import MLPClassifier
 from src.loggers import EpochCSVLogger, EpochTensorBoardLogger, build_loggers
 
@@ -409,9 +409,7 @@ def test_the_configured_loggers_are_built_in_order(tmp_path):
 
 @pytest.mark.parametrize("logger", ["csv", ["x"], {"save_dir": "runs"}])
 def test_a_logger_that_is_not_a_logger_config_is_one_error(logger):
-    with pytest.raises(UserError) as refused:
-        build_loggers({"mine": logger})
-    assert str(refused.value) == (
+    assert refused(build_loggers, {"mine": logger}) == (
         "logger.mine: not a logger config (a mapping with _target_); choose logger options from conf/logger/, "
         "e.g. logger=csv or logger=[tensorboard,csv]"
     )
