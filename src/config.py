@@ -352,7 +352,7 @@ def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[to
     """An optimizer group: torch's class its ``_target_`` names in :data:`OPTIMIZERS` and its keyword
     arguments, each a plain number, flag or list of numbers; the learning rate one torch can use."""
     target = values.get("_target_") if isinstance(values, Mapping) else None
-    if target in UNSUPPORTED_OPTIMIZERS:
+    if isinstance(target, str) and target in UNSUPPORTED_OPTIMIZERS:
         raise UserError(
             f"{prefix}._target_={target}: {UNSUPPORTED_OPTIMIZERS[target]}; choose another optimizer"
         )

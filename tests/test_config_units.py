@@ -161,6 +161,16 @@ def test_an_optimizer_argument_torch_does_not_know_is_refused_by_name(key):
     )
 
 
+@pytest.mark.parametrize(
+    ("target", "shown"), [(["torch.optim.SGD"], "[torch.optim.SGD]"), ({"a": 1}, "{a: 1}")]
+)
+def test_a_target_that_is_no_name_is_one_line(target, shown):
+    """A list or mapping can't be looked up in the tables of names: it was a TypeError (unhashable)."""
+    assert refused(optimizer_arguments, {"_target_": target, "lr": 0.1}).startswith(
+        f"optimizer._target_={shown}: must name a torch.optim optimizer class, e.g. torch.optim.SGD"
+    )
+
+
 def test_an_optimizer_argument_may_be_null_or_true_or_false():
     values = {"_target_": "torch.optim.SGD", "lr": 0.1, "nesterov": False, "maximize": True, "foreach": None}
     assert optimizer_arguments(values) == (
