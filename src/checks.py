@@ -10,7 +10,7 @@ import dataclasses
 import itertools
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import MISSING
 from pathlib import Path
@@ -33,6 +33,7 @@ from src.config import (
     Data,
     Model,
     TorchvisionData,
+    build_optimizer,
     check_value,
     choice,
     flag,
@@ -42,7 +43,6 @@ from src.config import (
     is_number,
     layer_sizes_text,
     memory_bytes,
-    optimizer_arguments,
     parse,
     parse_data,
     seed,
@@ -65,12 +65,11 @@ def validate_train(cfg: DictConfig) -> None:
     model = parse(Model, plain["model"], "model")
     parse(Activation, plain["activation"], "activation")
     parse(Cost, plain["cost"], "cost")
-    optimizer_class, arguments = optimizer_arguments(plain["optimizer"])
+    optimizer = build_optimizer(plain["optimizer"], [torch.zeros(1, requires_grad=True)])  # a throw-away one
     data, data_class = parse_data(plain["data"])
     check_data_files(data)
     check_trainer(plain["trainer"])
     check_max_steps(plain["trainer"], data)
-    optimizer = optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)  # a throw-away one
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
@@ -78,7 +77,9 @@ def validate_train(cfg: DictConfig) -> None:
     check_scheduler(plain.get("scheduler"), optimizer, epochs)
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
-        check_resume(load_checkpoint(str(plain["ckpt_path"])), plain, data_class)
+        checkpoint = load_checkpoint(str(plain["ckpt_path"]))
+        check_resume(checkpoint, plain, data_class)
+        check_schedule_state(checkpoint, plain, optimizer, epochs)
 
 
 def validate_evaluate(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -263,45 +264,43 @@ def check_scheduler(values: Any, optimizer: torch.optim.Optimizer, epochs: int) 
     scheduler that accepts its arguments, built here over a copy of ``optimizer`` and stepped
     through the run's ``epochs``: a rate that stops being a finite number >= 0, or arguments that fail
     only when stepped (``step_size=0``), are refused before training."""
-    import hydra
+    from src.schedule import scheduler_arguments
 
     if not values:
         return
-    arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
-    if "_target_" not in values:  # e.g. experiment=essay_mnist's plateau settings with scheduler=none
-        raise UserError(
-            f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
-            f"scheduler={group_options('scheduler')}"
-        )
+    scheduler_class, arguments = scheduler_arguments(values)
     optimizer = copy.deepcopy(optimizer)  # the scheduler sets its rate and steps it
     try:
-        scheduler = hydra.utils.instantiate(
-            {"_target_": values["_target_"], **arguments}, optimizer=optimizer, _convert_="all"
-        )
-    except InstantiationException as error:
-        cause = error.__cause__ or error
+        scheduler = scheduler_class(optimizer, **arguments)
+    except (TypeError, ValueError) as error:
         raise UserError(
-            f"scheduler: {values['_target_']} refuses its arguments {show(arguments)} "
-            f"({' '.join(str(cause).split())})"
+            f"scheduler: {values['_target_']} refuses its arguments {show(arguments)} ({' '.join(str(error).split())})"
         ) from None
-    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    if plateau and not values.get("monitor"):
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not values.get("monitor"):
         raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
-    optimizer.step()  # no gradients, no change: torch warns of a scheduler stepped before its optimizer
-    for epoch in range(1, epochs + 1):
+    step_through(scheduler, f"scheduler: {values['_target_']} with {show(arguments)}", range(1, epochs + 1))
+
+
+def step_through(scheduler: Any, what: str, epochs: range) -> float:
+    """Step ``scheduler`` (``what`` begins the messages) after each of ``epochs``, a plateau schedule with
+    a metric that never improves: it must not fail, and its rate must stay a finite number >= 0. Returns
+    the highest rate it had, from before the first step on."""
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    highest = scheduler.optimizer.param_groups[0]["lr"]
+    scheduler.optimizer.step()  # no gradients, no change: torch warns of a scheduler stepped before its optimizer
+    for epoch in epochs:
         try:
-            scheduler.step(0.0) if plateau else scheduler.step()  # plateau: a metric that never improves
-        except (ArithmeticError, TypeError, ValueError) as error:
+            scheduler.step(0.0) if plateau else scheduler.step()
+        except (ArithmeticError, AttributeError, TypeError, ValueError) as error:
+            raise UserError(f"{what} fails ({type(error).__name__}: {error})") from None
+        lr = scheduler.optimizer.param_groups[0]["lr"]
+        if not (is_number(lr) and math.isfinite(lr) and lr >= 0):
+            shown = f"{lr:.4g}" if is_number(lr) else show(lr)
             raise UserError(
-                f"scheduler: {values['_target_']} fails with its arguments {show(arguments)} "
-                f"({type(error).__name__}: {error})"
-            ) from None
-        lr = optimizer.param_groups[0]["lr"]
-        if not (math.isfinite(lr) and lr >= 0):
-            raise UserError(
-                f"scheduler: {values['_target_']} with {show(arguments)} makes the learning rate {lr:.4g} after "
-                f"epoch {epoch}: it must stay a finite number >= 0"
+                f"{what} makes the learning rate {shown} after epoch {epoch}: it must stay a finite number >= 0"
             )
+        highest = max(highest, lr)
+    return highest
 
 
 def check_memory(sizes: list[int]) -> None:
@@ -388,9 +387,82 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
             "trained with, or leave out ckpt_path to start a new run"
         )
     check_training_state(checkpoint, plain)
+    check_early_stopping_state(checkpoint, plain)
     check_early_stopping_patience(checkpoint, plain)
     check_resume_position(checkpoint, plain)
     check_something_left_to_train(checkpoint, plain)
+
+
+def check_schedule_state(
+    checkpoint: dict[str, Any], plain: dict[str, Any], optimizer: torch.optim.Optimizer, epochs: int
+) -> None:
+    """The learning-rate schedule's saved state is data too, and torch's ``load_state_dict`` copies every
+    entry of it onto the configured scheduler: it may hold only entries that scheduler has, those its
+    arguments and the learning rate fix (``base_lrs``) equal to a new one's, the others (its progress,
+    :data:`SCHEDULE_PROGRESS`) of the kind they start as; and the restored scheduler, stepped through the
+    epochs left, must not fail or make the rate anything but a finite number >= 0. The epochs left count
+    the checkpoint's own: its validation may have written it before the epoch's end stepped the schedule.
+    ``optimizer`` is ``validate_train``'s throw-away one, ``epochs`` the run's."""
+    from src.checkpoint import WRITTEN_BY
+    from src.schedule import SCHEDULE_PROGRESS, LearningRateSchedule, scheduler_arguments
+
+    saved = nested(checkpoint, "callbacks", LearningRateSchedule.__name__)
+    if not plain.get("scheduler") or not isinstance(saved, dict):  # check_resume compared their presence
+        return
+    where = f"ckpt_path={plain['ckpt_path']}: its learning-rate schedule"
+    scheduler_class, arguments = scheduler_arguments(plain["scheduler"])
+    highest = step_through(
+        scheduler_class(copy.deepcopy(optimizer), **arguments), where, range(1, epochs + 1)
+    )
+    scheduler = scheduler_class(copy.deepcopy(optimizer), **arguments)
+    new = scheduler.state_dict()
+    for key, value in {
+        key: value for key, value in saved.items() if key not in ("pending", "_target_")
+    }.items():
+        if key not in new:
+            raise UserError(
+                f"{where} holds {key}={show(value)}, which {scheduler_class.__name__} has not: {WRITTEN_BY}"
+            )
+        if key in SCHEDULE_PROGRESS:
+            kind, is_of_kind = progress_kind(new[key])
+            if not is_of_kind(value):
+                raise UserError(f"{where} holds {key}={show(value)}, not {kind}: {WRITTEN_BY}")
+        elif value != new[key]:
+            raise UserError(
+                f"{where} holds {key}={show(value)}, but the configured one's is {show(new[key])}: {WRITTEN_BY}"
+            )
+    pending = saved.get("pending")  # the monitored value of a validation the plateau has yet to judge
+    if not (pending is None or (is_number(pending) and math.isfinite(pending))):
+        raise UserError(f"{where} holds pending={show(pending)}, not a metric's value: {WRITTEN_BY}")
+    lr = checkpoint["optimizer_states"][0]["param_groups"][0].get("lr")  # check_training_state: one group
+    if not (is_number(lr) and 0 <= lr <= highest):
+        raise UserError(
+            f"ckpt_path={plain['ckpt_path']}: its optimizer state holds lr={show(lr)}, but the configured "
+            f"schedule's rates run from 0 to {highest:.4g}: {WRITTEN_BY}"
+        )
+    scheduler.load_state_dict(
+        {key: value for key, value in saved.items() if key not in ("pending", "_target_")}
+    )
+    scheduler.optimizer.param_groups[0]["lr"] = lr  # the rate training reached
+    step_through(scheduler, where, range(checkpoint["epoch"] + 1, epochs + 1))
+
+
+def progress_kind(new: Any) -> tuple[str, Callable[[Any], bool]]:
+    """The kind of value a new scheduler's progress entry ``new`` is: in words, and the test of a value."""
+    if isinstance(new, bool):
+        return "true or false", lambda value: isinstance(value, bool)
+    if is_int(new):
+        return "a count >= 0", lambda value: is_int(value) and value >= 0
+    if isinstance(new, list):
+        return (
+            f"a list of {len(new)} finite learning rate{'' if len(new) == 1 else 's'} >= 0",
+            lambda value: (
+                isinstance(value, list)
+                and len(value) == len(new)
+                and all(is_number(rate) and math.isfinite(rate) and rate >= 0 for rate in value)
+            ),
+        )
+    return "a number", lambda value: is_number(value) and not math.isnan(value)
 
 
 def precisions_run(trainer: dict[str, Any]) -> tuple[str, ...]:
@@ -497,6 +569,63 @@ def saved_early_stopping(saved: Any, plain: dict[str, Any]) -> Iterator[tuple[st
             continue
         key = EarlyStopping(monitor=values.get("monitor"), mode=values.get("mode", "min")).state_key
         yield name, values, nested(saved, key)
+
+
+def check_early_stopping_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
+    """Lightning's ``EarlyStopping`` takes its saved state as it is: a best score that is no number in a
+    tensor, or a stopping reason it doesn't know, failed with a traceback at the first validation. Each
+    entry must be of the kind :data:`EARLY_STOPPING_STATE` describes, and those Lightning reads without a
+    default (:data:`EARLY_STOPPING_REQUIRED`) present."""
+    from src.checkpoint import WRITTEN_BY
+
+    for name, _, state in saved_early_stopping(nested(checkpoint, "callbacks") or {}, plain):
+        if state is None:  # trained without it: it starts afresh
+            continue
+        where = f"ckpt_path={plain['ckpt_path']}: its state of callbacks.{name}"
+        missing = [key for key in EARLY_STOPPING_REQUIRED if not (isinstance(state, dict) and key in state)]
+        if missing:
+            raise UserError(f"{where} lacks {', '.join(missing)}: {WRITTEN_BY}")
+        for key, value in state.items():
+            if key not in EARLY_STOPPING_STATE:
+                raise UserError(f"{where} holds {key}, which early stopping has not: {WRITTEN_BY}")
+            kind, is_of_kind = EARLY_STOPPING_STATE[key]
+            if not is_of_kind(value):
+                shown = show(value)
+                if isinstance(value, torch.Tensor):  # its number, or its shape: never all its numbers
+                    shown = (
+                        show(value.item()) if value.numel() == 1 else f"a tensor of shape {list(value.shape)}"
+                    )
+                raise UserError(f"{where} holds {key}={shown}, not {kind}: {WRITTEN_BY}")
+
+
+def is_count(value: Any) -> bool:
+    return is_int(value) and value >= 0
+
+
+def is_score(value: Any) -> bool:
+    """A metric's value as Lightning keeps it: one floating-point number (not NaN) in a tensor."""
+    one = isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()
+    return one and not bool(value.isnan().any())
+
+
+def is_stopping_reason(value: Any) -> bool:
+    """One of the values of Lightning's ``EarlyStoppingReason`` (not stopped, stalled, ...)."""
+    from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+
+    return is_int(value) and value in {reason.value for reason in EarlyStoppingReason}
+
+
+EARLY_STOPPING_STATE: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "wait_count": ("a count >= 0", is_count),
+    "stopped_epoch": ("a count >= 0", is_count),
+    "patience": ("a count >= 0", is_count),
+    "best_score": ("one number (not NaN) in a tensor", is_score),
+    "stopping_reason": ("the value of one of Lightning's EarlyStoppingReason", is_stopping_reason),
+    "stopping_reason_message": ("null or a string", lambda value: value is None or isinstance(value, str)),
+}
+"""What each entry of the state Lightning's ``EarlyStopping`` saves must be."""
+EARLY_STOPPING_REQUIRED = ("wait_count", "stopped_epoch", "best_score", "patience")
+"""The entries ``EarlyStopping.load_state_dict`` reads without a default."""
 
 
 def check_early_stopping_patience(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:

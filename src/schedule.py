@@ -11,11 +11,11 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-import hydra
 import lightning as L
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
+from src.config import group_options, is_number, show
 from src.errors import UserError
 
 
@@ -48,6 +48,88 @@ class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.reductions += 1
 
 
+SCHEDULERS: dict[str, type[LRScheduler] | type[torch.optim.lr_scheduler.ReduceLROnPlateau]] = {
+    f"torch.optim.lr_scheduler.{name}": getattr(
+        torch.optim.lr_scheduler, name
+    )  # constant names, never a file's
+    for name in (
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "ConstantLR",
+        "LinearLR",
+        "PolynomialLR",
+        "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
+        "ReduceLROnPlateau",
+    )
+} | {"src.schedule.ReduceLROnPlateau": ReduceLROnPlateau}
+"""The learning-rate schedulers a ``scheduler._target_`` may name, looked up by exact name, never imported."""
+UNSUPPORTED_SCHEDULERS = {
+    f"torch.optim.lr_scheduler.{name}": reason
+    for names, reason in (
+        (("LambdaLR", "MultiplicativeLR"), "takes a Python function, which a configuration can't hold"),
+        (
+            ("SequentialLR", "ChainedScheduler"),
+            "combines other schedulers, which a configuration can't build",
+        ),
+        (
+            ("CyclicLR", "OneCycleLR"),
+            "sets the rate (and momentum) for each mini-batch, and this project steps a schedule once an epoch",
+        ),
+    )
+    for name in names
+}
+
+SCHEDULE_PROGRESS = (
+    "last_epoch",
+    "_step_count",
+    "_last_lr",
+    "_is_initial",
+    "_get_lr_called_within_step",
+    "T_cur",
+    "T_i",
+    "best",
+    "num_bad_epochs",
+    "cooldown_counter",
+    "reductions",
+    "should_stop",
+)
+"""The entries of a scheduler's state (torch's ``state_dict()``) that change as it steps; each other entry
+of the schedulers in :data:`SCHEDULERS` is fixed by its arguments and the optimizer's learning rate."""
+
+
+def scheduler_arguments(values: Any) -> tuple[type[LRScheduler] | type[ReduceLROnPlateau], dict[str, Any]]:
+    """A non-empty ``scheduler`` group: the class its ``_target_`` names in :data:`SCHEDULERS` and its
+    keyword arguments (all its keys but ``_target_`` and ``monitor``), each a plain number, flag, string or
+    list of numbers."""
+    target = values.get("_target_") if isinstance(values, Mapping) else None
+    if target is None:  # e.g. experiment=essay_mnist's plateau settings with scheduler=none
+        raise UserError(
+            f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
+            f"scheduler={group_options('scheduler')}"
+        )
+    if isinstance(target, str) and target in UNSUPPORTED_SCHEDULERS:
+        raise UserError(
+            f"scheduler._target_={target}: {UNSUPPORTED_SCHEDULERS[target]}; choose another scheduler"
+        )
+    if not isinstance(target, str) or target not in SCHEDULERS:
+        raise UserError(
+            f"scheduler._target_={show(target)}: must name a learning-rate scheduler, e.g. "
+            f"torch.optim.lr_scheduler.StepLR (or choose scheduler={group_options('scheduler')}; allowed: "
+            f"{', '.join(SCHEDULERS)})"
+        )
+    arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
+    for key, value in arguments.items():
+        plain = value is None or isinstance(value, bool | str) or is_number(value)
+        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
+            raise UserError(
+                f"scheduler.{key}={show(value)}: must be a number, true/false, null, a string or a list of "
+                "numbers"
+            )
+    return SCHEDULERS[target], arguments
+
+
 class LearningRateSchedule(L.Callback):
     """Steps the scheduler ``scheduler`` (a config with ``_target_``; ``monitor``: the metric a plateau
     schedule watches) after each training epoch; ``None`` or empty: a constant rate. A plateau schedule
@@ -65,7 +147,8 @@ class LearningRateSchedule(L.Callback):
         if not self.config:
             return
         # src.checks.check_scheduler has built it once already, on a throw-away optimizer
-        self.scheduler = hydra.utils.instantiate(self.config, optimizer=trainer.optimizers[0])
+        scheduler_class, arguments = scheduler_arguments(self.config)
+        self.scheduler = scheduler_class(trainer.optimizers[0], **arguments)
         if self.restored is not None:  # resumed from a checkpoint
             self.scheduler.load_state_dict(self.restored)
 

@@ -581,7 +581,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     (
         "src/schedule.py",
-        "self.scheduler = hydra.utils.instantiate(self.config, optimizer=trainer.optimizers[ -1])",
+        "self.scheduler = scheduler_class(trainer.optimizers[ -1], **arguments)",
     ): ("configure_optimizers returns one optimizer"),
     (
         "src/schedule.py",
@@ -901,9 +901,20 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/checks.py", 'if activation["name"] > "leaky_relu":'): (
         "the names were checked against ACTIVATIONS, and sigmoid, relu and tanh all sort after leaky_relu"
     ),
-    ("src/checks.py", 'lr = optimizer.param_groups[ -1]["lr"]'): (
+    ("src/checks.py", 'lr = scheduler.optimizer.param_groups[ -1]["lr"]'): (
         "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
     ),
+    ("src/checks.py", 'highest = scheduler.optimizer.param_groups[ -1]["lr"]'): (
+        "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
+    ),
+    (
+        "src/checks.py",
+        'lr = checkpoint["optimizer_states"][ -1]["param_groups"][0].get("lr")  # check_training_state: one group',
+    ): ("check_training_state, run first, refuses optimizer_states of other than one optimizer"),
+    (
+        "src/checks.py",
+        'lr = checkpoint["optimizer_states"][0]["param_groups"][ -1].get("lr")  # check_training_state: one group',
+    ): ("check_training_state, run first, refuses an optimizer state of other than one parameter group"),
     ("src/cli.py", "return 128 | (signal.SIGTERM if terminated else signal.SIGINT)"): (
         "SIGINT (2) and SIGTERM (15) are below 128: 128 | n is 128 + n"
     ),

@@ -98,6 +98,28 @@ def test_payloads_anywhere_in_the_hyperparameters_are_refused(tmp_path, trained,
     assert not (tmp_path / "evaluate").exists() and not (tmp_path / "resume").exists()
 
 
+@pytest.mark.slow
+def test_a_schedule_state_that_is_not_the_configured_schedulers_is_refused_before_resuming(tmp_path):
+    """torch's ``load_state_dict`` copies every entry of the saved state onto the scheduler: an ``optimizer``
+    entry replaced the scheduler's optimizer, and the run failed with a traceback at its first epoch end."""
+    schedule = ("scheduler=step", "scheduler.step_size=1")
+    train(compose_config("train", tmp_path / "trained", *QUICK, *schedule))
+    checkpoint = torch.load(tmp_path / "trained" / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["callbacks"]["LearningRateSchedule"]["optimizer"] = 1
+    path = tmp_path / "crafted.ckpt"
+    torch.save(checkpoint, path)
+    resume = compose_config(
+        "train", tmp_path / "resume", *QUICK, *schedule, "trainer.max_epochs=3", f"ckpt_path={path}"
+    )
+    with pytest.raises(UserError) as error:
+        train(resume)
+    assert str(error.value) == (
+        f"ckpt_path={path}: its learning-rate schedule holds optimizer=1, which StepLR has not: give a .ckpt file "
+        "written by python -m src.train"
+    )
+    assert not (tmp_path / "resume").exists()
+
+
 def image_file(tmp_path):
     from PIL import Image
 

@@ -29,6 +29,7 @@ from src.checks import (
     check_data_files,
     check_dataset_files,
     check_early_stopping_patience,
+    check_early_stopping_state,
     check_inputs_match,
     check_max_steps,
     check_memory,
@@ -36,6 +37,7 @@ from src.checks import (
     check_precision,
     check_resume,
     check_resume_position,
+    check_schedule_state,
     check_scheduler,
     check_something_left_to_train,
     check_trainer,
@@ -46,6 +48,7 @@ from src.checks import (
     long_precision,
     progress_counts,
     refused_arguments,
+    step_through,
     validate_evaluate,
     validate_train,
 )
@@ -413,19 +416,19 @@ def test_every_scheduler_of_conf_builds_and_steps_on_a_copy_of_the_optimizer(tmp
         (
             {"_target_": STEP, "step_size": 0},
             1,
-            f"scheduler: {STEP} fails with its arguments {{step_size: 0}} (ZeroDivisionError: integer modulo by zero)",
+            f"scheduler: {STEP} with {{step_size: 0}} fails (ZeroDivisionError: integer modulo by zero)",
         ),
         (
             {"_target_": STEP, "step_size": "2"},
             1,
-            f'scheduler: {STEP} fails with its arguments {{step_size: "2"}} (TypeError: unsupported operand '
+            f'scheduler: {STEP} with {{step_size: "2"}} fails (TypeError: unsupported operand '
             "type(s) for %: 'int' and 'str')",
         ),
-        (  # it steps once when built: the third step is past its two
-            {"_target_": "torch.optim.lr_scheduler.OneCycleLR", "max_lr": 1.0, "total_steps": 2},
+        (  # built and stepped without fault until its first milestone
+            {"_target_": "torch.optim.lr_scheduler.MultiStepLR", "milestones": [3], "gamma": "half"},
             3,
-            "scheduler: torch.optim.lr_scheduler.OneCycleLR fails with its arguments {max_lr: 1.0, total_steps: 2} "
-            "(ValueError: Tried to step 3 times. The specified number of total steps is 2)",
+            "scheduler: torch.optim.lr_scheduler.MultiStepLR with {milestones: [3], gamma: half} fails (TypeError: "
+            "unsupported operand type(s) for ** or pow(): 'str' and 'int')",
         ),
         (
             {"_target_": STEP, "step_size": 2, "gamma": -1},
@@ -1249,6 +1252,307 @@ def plateau_state(scheduler: dict, stalls: int) -> dict:
         schedule.pending = 0.5
         schedule.on_train_epoch_end(trainer, SimpleNamespace(log=lambda *args, **kwargs: None))
     return schedule.state_dict()
+
+
+STOPPING = f"ckpt_path={CKPT}: its state of callbacks.early_stopping"
+
+
+def stopping_checkpoint(**state) -> dict:
+    """A checkpoint of ``callbacks=early_stopping`` whose early stopping's state has ``state`` set."""
+    return checkpoint(
+        resumed("callbacks=early_stopping"), callbacks=early_stopping_state(patience=5, **state)
+    )
+
+
+def early_stopping_entries(trained: dict) -> dict:
+    return next(value for key, value in trained["callbacks"].items() if key.startswith("EarlyStopping"))
+
+
+def test_the_early_stopping_state_lightning_saves_resumes():
+    plain = resumed("callbacks=early_stopping")
+    for state in (
+        {},
+        {"wait_count": 2, "best_score": torch.tensor(0.5, dtype=torch.float64)},
+        {"stopped_epoch": 4},
+    ):
+        check_early_stopping_state(stopping_checkpoint(**state), plain)
+    trained = stopping_checkpoint()
+    for key in ("stopping_reason", "stopping_reason_message"):  # an older Lightning's state lacks them
+        del early_stopping_entries(trained)[key]
+    check_early_stopping_state(trained, plain)
+    check_early_stopping_state(checkpoint(plain), plain)  # trained without it
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda s: s.update(best_score="0.5"),
+            'holds best_score="0.5", not one number (not NaN) in a tensor',
+        ),
+        (lambda s: s.update(best_score=0.5), "holds best_score=0.5, not one number (not NaN) in a tensor"),
+        (
+            lambda s: s.update(best_score=torch.tensor([0.5, 0.6])),
+            "holds best_score=a tensor of shape [2], not one number (not NaN) in a tensor",
+        ),
+        (
+            lambda s: s.update(best_score=torch.tensor(float("nan"))),
+            "holds best_score=nan, not one number (not NaN) in a tensor",
+        ),
+        (
+            lambda s: s.update(best_score=torch.tensor(1)),
+            "holds best_score=1, not one number (not NaN) in a tensor",
+        ),
+        (lambda s: s.update(wait_count="2"), 'holds wait_count="2", not a count >= 0'),
+        (lambda s: s.update(stopped_epoch=-3), "holds stopped_epoch=-3, not a count >= 0"),
+        (lambda s: s.update(patience=5.0), "holds patience=5.0, not a count >= 0"),
+        (
+            lambda s: s.update(stopping_reason=99),
+            "holds stopping_reason=99, not the value of one of Lightning's EarlyStoppingReason",
+        ),
+        (
+            lambda s: s.update(stopping_reason=True),
+            "holds stopping_reason=true, not the value of one of Lightning's EarlyStoppingReason",
+        ),
+        (
+            lambda s: s.update(stopping_reason_message=5),
+            "holds stopping_reason_message=5, not null or a string",
+        ),
+        (lambda s: s.update(extra=1), "holds extra, which early stopping has not"),
+        (lambda s: s.pop("best_score"), "lacks best_score"),
+        (lambda s: [s.pop(key) for key in ("patience", "wait_count")], "lacks wait_count, patience"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_an_early_stopping_state_lightning_would_fail_on_is_one_line(change, message):
+    trained = stopping_checkpoint()
+    change(early_stopping_entries(trained))
+    assert refused(check_early_stopping_state, trained, resumed("callbacks=early_stopping")) == (
+        f"{STOPPING} {message}: {WRITTEN_BY}"
+    )
+
+
+def test_an_early_stopping_state_that_is_no_mapping_lacks_everything():
+    trained = stopping_checkpoint()
+    key = next(key for key in trained["callbacks"] if key.startswith("EarlyStopping"))
+    trained["callbacks"][key] = [1, 2]
+    assert refused(check_early_stopping_state, trained, resumed("callbacks=early_stopping")) == (
+        f"{STOPPING} lacks wait_count, stopped_epoch, best_score, patience: {WRITTEN_BY}"
+    )
+
+
+def scheduled(plain: dict, epochs: int) -> dict:
+    """What ``python -m src.train`` saves at the end of ``epochs`` epochs under ``plain``'s schedule (a
+    plateau's every epoch a stall): the schedule's state, and the rate it reached in the optimizer's."""
+    trained = checkpoint(plain, epochs=epochs)
+    built = throwaway(plain)
+    schedule = LearningRateSchedule(plain["scheduler"])
+    trainer = SimpleNamespace(optimizers=[built], should_stop=False)
+    schedule.on_train_start(trainer, None)
+    for _ in range(epochs):
+        if isinstance(schedule.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            schedule.pending = 0.5
+        schedule.on_train_epoch_end(trainer, SimpleNamespace(log=lambda *args, **kwargs: None))
+    trained["callbacks"] = {"LearningRateSchedule": schedule.state_dict()}
+    trained["optimizer_states"][0]["param_groups"][0]["lr"] = built.param_groups[0]["lr"]
+    return trained
+
+
+def throwaway(plain: dict) -> torch.optim.Optimizer:
+    """The optimizer ``validate_train`` builds of ``plain`` on one throw-away parameter."""
+    return build_optimizer(plain["optimizer"], [torch.zeros(1, requires_grad=True)])
+
+
+def with_scheduler(scheduler: dict) -> dict:
+    return {**resumed(), "scheduler": scheduler}
+
+
+LR = "torch.optim.lr_scheduler"
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        resumed("scheduler=step"),
+        resumed("scheduler=cosine"),
+        resumed("scheduler=plateau"),
+        resumed("scheduler=plateau", "scheduler.max_reductions=0", "optimizer=momentum"),
+        with_scheduler({"_target_": f"{LR}.MultiStepLR", "milestones": [1, 2], "gamma": 0.5}),
+        with_scheduler({"_target_": f"{LR}.ExponentialLR", "gamma": 0.9}),
+        with_scheduler({"_target_": f"{LR}.ConstantLR"}),
+        with_scheduler({"_target_": f"{LR}.LinearLR", "start_factor": 0.5}),
+        with_scheduler({"_target_": f"{LR}.PolynomialLR", "total_iters": 3}),
+        with_scheduler({"_target_": f"{LR}.CosineAnnealingWarmRestarts", "T_0": 1, "T_mult": 2}),
+        with_scheduler(
+            {"_target_": f"{LR}.ReduceLROnPlateau", "monitor": "val/acc", "mode": "max", "patience": 0}
+        ),
+    ],
+    ids=lambda plain: plain["scheduler"]["_target_"].rsplit(".", 1)[1],
+)
+def test_the_state_every_scheduler_saves_resumes(plain):
+    for epochs in (1, 2):
+        check_schedule_state(scheduled(plain, epochs), plain, throwaway(plain), 3)
+
+
+def test_no_schedule_has_no_state_to_check():
+    plain = resumed()
+    trained = scheduled(resumed("scheduler=step"), 2)
+    check_schedule_state(trained, plain, throwaway(plain), 3)  # check_resume refuses the difference
+    trained["callbacks"] = {"LearningRateSchedule": "not a state"}
+    check_schedule_state(trained, resumed("scheduler=step"), throwaway(plain), 3)
+
+
+SAVED = f"ckpt_path={CKPT}: its learning-rate schedule holds"
+
+
+def saved_schedule(trained: dict) -> dict:
+    return trained["callbacks"]["LearningRateSchedule"]
+
+
+def saved_lr(trained: dict, lr) -> None:
+    trained["optimizer_states"][0]["param_groups"][0]["lr"] = lr
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "change", "message"),
+    [
+        ("step", lambda c: saved_schedule(c).update(optimizer=1), "optimizer=1, which StepLR has not"),
+        ("step", lambda c: saved_schedule(c).update(verbose=True), "verbose=true, which StepLR has not"),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(base_lrs=[1e6]),
+            "base_lrs=[1000000.0], but the configured one's is [3.0]",
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(gamma=0.25),
+            "gamma=0.25, but the configured one's is 0.5",
+        ),
+        (
+            "plateau",
+            lambda c: saved_schedule(c).update(mode="min"),
+            "mode=min, but the configured one's is max",
+        ),
+        (
+            "plateau",
+            lambda c: saved_schedule(c).update(max_reductions=9),
+            "max_reductions=9, but the configured one's is null",
+        ),
+        ("step", lambda c: saved_schedule(c).update(last_epoch="2"), 'last_epoch="2", not a count >= 0'),
+        ("step", lambda c: saved_schedule(c).update(last_epoch=-1), "last_epoch=-1, not a count >= 0"),
+        ("step", lambda c: saved_schedule(c).update(last_epoch=True), "last_epoch=true, not a count >= 0"),
+        ("step", lambda c: saved_schedule(c).update(last_epoch=2.0), "last_epoch=2.0, not a count >= 0"),
+        ("step", lambda c: saved_schedule(c).update(_is_initial=1), "_is_initial=1, not true or false"),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(_last_lr=[1.0, 2.0]),
+            "_last_lr=[1.0, 2.0], not a list of 1 finite learning rate >= 0",
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(_last_lr=[-1.0]),
+            "_last_lr=[-1.0], not a list of 1 finite learning rate >= 0",
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(_last_lr=[float("inf")]),
+            "_last_lr=[inf], not a list of 1 finite learning rate >= 0",
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(_last_lr=["1"]),
+            '_last_lr=["1"], not a list of 1 finite learning rate >= 0',
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(_last_lr=1.0),
+            "_last_lr=1.0, not a list of 1 finite learning rate >= 0",
+        ),
+        ("plateau", lambda c: saved_schedule(c).update(best=float("nan")), "best=nan, not a number"),
+        ("plateau", lambda c: saved_schedule(c).update(best="0.9"), 'best="0.9", not a number'),
+        ("plateau", lambda c: saved_schedule(c).update(best=None), "best=null, not a number"),
+        ("plateau", lambda c: saved_schedule(c).update(reductions=-1), "reductions=-1, not a count >= 0"),
+        (
+            "plateau",
+            lambda c: saved_schedule(c).update(should_stop="no"),
+            "should_stop=no, not true or false",
+        ),
+        (
+            "plateau",
+            lambda c: saved_schedule(c).update(pending="0.5"),
+            'pending="0.5", not a metric\'s value',
+        ),
+        (
+            "plateau",
+            lambda c: saved_schedule(c).update(pending=float("nan")),
+            "pending=nan, not a metric's value",
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(pending=float("-inf")),
+            "pending=-inf, not a metric's value",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_saved_schedule_state_that_is_not_the_configured_schedulers_is_one_line(scheduler, change, message):
+    plain = resumed(f"scheduler={scheduler}")
+    trained = scheduled(plain, 2)
+    change(trained)
+    assert (
+        refused(check_schedule_state, trained, plain, throwaway(plain), 3)
+        == f"{SAVED} {message}: {WRITTEN_BY}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lr", "shown"), [(3.0001, "3.0001"), (-0.1, "-0.1"), ("1.5", '"1.5"'), (None, "null")]
+)
+def test_a_saved_rate_outside_the_configured_schedules_is_one_line(lr, shown):
+    plain = resumed("scheduler=step")
+    trained = scheduled(plain, 2)
+    saved_lr(trained, lr)
+    assert refused(check_schedule_state, trained, plain, throwaway(plain), 3) == (
+        f"ckpt_path={CKPT}: its optimizer state holds lr={shown}, but the configured schedule's rates run from 0 "
+        f"to 3: {WRITTEN_BY}"
+    )
+
+
+def test_the_saved_rate_may_be_any_the_configured_schedule_takes_in_the_run():
+    """The highest: here a cosine rising to its eta_min; a plateau's rates only fall."""
+    plain = with_scheduler({"_target_": f"{LR}.CosineAnnealingLR", "T_max": 3, "eta_min": 5.0})
+    for lr in (0, 1.5, 5.0):
+        trained = scheduled(plain, 2)
+        saved_lr(trained, lr)
+        check_schedule_state(trained, plain, throwaway(plain), 3)
+    saved_lr(trained, 5.001)
+    assert "rates run from 0 to 5:" in refused(check_schedule_state, trained, plain, throwaway(plain), 3)
+    plain = resumed("scheduler=plateau")
+    trained = scheduled(plain, 2)
+    saved_lr(trained, 3.0)
+    check_schedule_state(trained, plain, throwaway(plain), 3)
+
+
+def test_the_restored_schedule_is_stepped_through_the_epochs_left_and_no_further():
+    """A checkpoint of epoch 1 (the second) may be the one its validation wrote, before the epoch's end
+    stepped the schedule: a resumed run ends that epoch again, so it steps once more where the run has
+    2 epochs, and not at all where it had 1."""
+    plain = resumed("scheduler=cosine")
+    trained = scheduled(plain, 2)
+    saved_schedule(trained)["last_epoch"] = 10**400  # a count: Python's cos can't take it as a float
+    check_schedule_state(trained, plain, throwaway(plain), 1)
+    for epochs in (2, 3):
+        assert refused(check_schedule_state, trained, plain, throwaway(plain), epochs) == (
+            f"ckpt_path={CKPT}: its learning-rate schedule fails (OverflowError: int too large to convert to float)"
+        )
+
+
+def test_stepping_through_returns_the_highest_rate_from_the_first():
+    falling = torch.optim.lr_scheduler.ExponentialLR(optimizer(), gamma=0.5)
+    assert step_through(falling, "falling", range(1, 4)) == 0.1
+    assert falling.optimizer.param_groups[0]["lr"] == 0.0125
+    rising = torch.optim.lr_scheduler.ExponentialLR(optimizer(), gamma=2.0)
+    assert step_through(rising, "rising", range(1, 3)) == 0.4
 
 
 ENDED = (

@@ -134,7 +134,7 @@ def scheduler_of(tmp_path, *overrides: str) -> dict:
         ),
         (  # fails only when stepped
             ["scheduler=step", "scheduler.step_size=0"],
-            "scheduler: torch.optim.lr_scheduler.StepLR fails with its arguments {step_size: 0, gamma: 0.5} "
+            "scheduler: torch.optim.lr_scheduler.StepLR with {step_size: 0, gamma: 0.5} fails "
             "(ZeroDivisionError: integer modulo by zero)",
         ),
         (

@@ -124,6 +124,10 @@ from src.train import train
             "from conf/callbacks/, or switch one off with callbacks.<name>=null",
         ),
         (["+callbacks.mine=5"], "callbacks.mine: not a Lightning callback config (a mapping with _target_)"),
+        (  # was built, and its first step a traceback
+            ["scheduler=step", "scheduler._target_=builtins.dict"],
+            "scheduler._target_=builtins.dict: must name a learning-rate scheduler, e.g. torch.optim.lr_scheduler.StepLR",
+        ),
         (
             ["logger=csv", "+logger.csv.bogus=1"],
             "logger.csv: TypeError: CSVLogger.__init__() got an unexpected keyword argument 'bogus'",

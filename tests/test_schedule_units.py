@@ -1,13 +1,24 @@
-"""Fast checks of src/schedule.py's comparison of a checkpoint's saved schedule with the configured one
-(:func:`src.schedule.resume_differences`, which ``ckpt_path=...`` runs before resuming), on states saved
-by :class:`src.schedule.LearningRateSchedule` over a real optimizer."""
+"""Fast checks of src/schedule.py: the schedulers a ``scheduler`` group may name and the arguments it may
+give them (:func:`src.schedule.scheduler_arguments`), and the comparison of a checkpoint's saved schedule
+with the configured one (:func:`src.schedule.resume_differences`, which ``ckpt_path=...`` runs before
+resuming), on states saved by :class:`src.schedule.LearningRateSchedule` over a real optimizer."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
+from runs import options, refused
 
-from src.schedule import LearningRateSchedule, resume_differences
+from src.schedule import (
+    SCHEDULERS,
+    UNSUPPORTED_SCHEDULERS,
+    LearningRateSchedule,
+    ReduceLROnPlateau,
+    resume_differences,
+    scheduler_arguments,
+)
 
 COSINE = "torch.optim.lr_scheduler.CosineAnnealingLR"
 STEP = "torch.optim.lr_scheduler.StepLR"
@@ -69,3 +80,143 @@ def test_a_saved_state_without_its_target_is_a_schedule_and_only_what_it_saved_i
     assert resume_differences(state, {**step(0.5), "monitor": "val/acc", "verbose": True}) == []
     assert resume_differences(state, step(0.25)) == ["scheduler.gamma 0.5 (configured: 0.25)"]
     assert resume_differences(None, step(0.5)) == [f"scheduler none (configured: {STEP})"]
+
+
+CHOOSE = f"scheduler={', '.join(options('scheduler')[:-1])} or {options('scheduler')[-1]}"
+
+
+def test_every_scheduler_of_conf_is_one_a_group_may_name():
+    for path in sorted((Path(__file__).parents[1] / "conf" / "scheduler").glob("*.yaml")):
+        values = yaml.safe_load(path.read_text()) or {}
+        if values:
+            scheduler_class, arguments = scheduler_arguments(values)
+            assert SCHEDULERS[values["_target_"]] is scheduler_class
+            assert "monitor" not in arguments and "_target_" not in arguments
+
+
+def test_a_scheduler_is_looked_up_by_its_exact_name_and_given_its_arguments_but_monitor():
+    assert scheduler_arguments({"_target_": STEP, "step_size": 2, "gamma": 0.5}) == (
+        torch.optim.lr_scheduler.StepLR,
+        {"step_size": 2, "gamma": 0.5},
+    )
+    values = {
+        "_target_": "src.schedule.ReduceLROnPlateau",
+        "monitor": "val/acc",
+        "mode": "max",
+        "min_lr": [0.0],
+    }
+    assert scheduler_arguments(values) == (ReduceLROnPlateau, {"mode": "max", "min_lr": [0.0]})
+    assert set(SCHEDULERS) == {
+        *(
+            f"torch.optim.lr_scheduler.{name}"
+            for name in (
+                "StepLR",
+                "MultiStepLR",
+                "ExponentialLR",
+                "ConstantLR",
+                "LinearLR",
+                "PolynomialLR",
+                "CosineAnnealingLR",
+                "CosineAnnealingWarmRestarts",
+                "ReduceLROnPlateau",
+            )
+        ),
+        "src.schedule.ReduceLROnPlateau",
+    }
+    assert all(SCHEDULERS[name].__name__ == name.rsplit(".", 1)[1] for name in SCHEDULERS)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "builtins.dict",  # was built, then failed with a traceback when stepped
+        "os.system",
+        "torch.optim.lr_scheduler.LRScheduler",
+        "torch.optim.lr_scheduler.steplr",
+        "StepLR",
+        "torch.optim.SGD",
+        5,
+        ["torch.optim.lr_scheduler.StepLR"],
+    ],
+    ids=repr,
+)
+def test_a_target_that_names_no_scheduler_is_one_line_with_the_allowed_ones(target):
+    shown = (
+        target if isinstance(target, str) else ("5" if target == 5 else "[torch.optim.lr_scheduler.StepLR]")
+    )
+    assert refused(scheduler_arguments, {"_target_": target, "step_size": 2}) == (
+        f"scheduler._target_={shown}: must name a learning-rate scheduler, e.g. torch.optim.lr_scheduler.StepLR (or "
+        f"choose {CHOOSE}; allowed: {', '.join(SCHEDULERS)})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("LambdaLR", "takes a Python function, which a configuration can't hold"),
+        ("MultiplicativeLR", "takes a Python function, which a configuration can't hold"),
+        ("SequentialLR", "combines other schedulers, which a configuration can't build"),
+        ("ChainedScheduler", "combines other schedulers, which a configuration can't build"),
+        (
+            "CyclicLR",
+            "sets the rate (and momentum) for each mini-batch, and this project steps a schedule once an epoch",
+        ),
+        (
+            "OneCycleLR",
+            "sets the rate (and momentum) for each mini-batch, and this project steps a schedule once an epoch",
+        ),
+    ],
+)
+def test_a_scheduler_this_project_cannot_run_says_why(name, reason):
+    target = f"torch.optim.lr_scheduler.{name}"
+    assert target in UNSUPPORTED_SCHEDULERS and target not in SCHEDULERS
+    assert refused(scheduler_arguments, {"_target_": target}) == (
+        f"scheduler._target_={target}: {reason}; choose another scheduler"
+    )
+
+
+@pytest.mark.parametrize("values", [{"patience": 2}, {"_target_": None, "patience": 2}, 5, None], ids=repr)
+def test_settings_without_a_scheduler_are_one_line(values):
+    shown = (
+        {5: "5", None: "null"}.get(values)
+        if not isinstance(values, dict)
+        else ("{patience: 2}" if "_target_" not in values else "{_target_: null, patience: 2}")
+    )
+    assert refused(scheduler_arguments, values) == (
+        f"scheduler={shown}: settings without a scheduler to take them; choose one with {CHOOSE}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("gamma", {"_target_": "os.system", "command": "touch x"}, "{_target_: os.system, command: touch x}"),
+        ("milestones", ["1", "2"], '["1", "2"]'),
+        ("milestones", [1, [2]], "[1, [2]]"),
+        ("milestones", [1, True], "[1, true]"),
+    ],
+)
+def test_an_argument_that_is_not_a_plain_value_is_one_line(key, value, shown):
+    assert refused(scheduler_arguments, {"_target_": STEP, key: value}) == (
+        f"scheduler.{key}={shown}: must be a number, true/false, null, a string or a list of numbers"
+    )
+
+
+def test_plain_arguments_of_every_kind_pass_unbuilt():
+    values = {"_target_": STEP, "a": 1, "b": 0.5, "c": True, "d": None, "e": "max", "f": [1, 2.5], "g": []}
+    assert scheduler_arguments(values)[1] == {
+        key: value for key, value in values.items() if key != "_target_"
+    }
+
+
+def test_the_callback_builds_the_scheduler_its_group_names():
+    schedule = LearningRateSchedule({**step(0.25), "monitor": None})
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule.on_train_start(SimpleNamespace(optimizers=[optimizer]), None)
+    assert type(schedule.scheduler) is torch.optim.lr_scheduler.StepLR
+    assert schedule.scheduler.optimizer is optimizer
+    assert (schedule.scheduler.step_size, schedule.scheduler.gamma) == (10, 0.25)
+    bad = LearningRateSchedule({"_target_": "builtins.dict"})
+    assert refused(bad.on_train_start, SimpleNamespace(optimizers=[optimizer]), None).startswith(
+        "scheduler._target_=builtins.dict: must name a learning-rate scheduler"
+    )
