@@ -48,10 +48,12 @@ class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.reductions += 1
 
 
-SCHEDULERS: dict[str, type[LRScheduler] | type[torch.optim.lr_scheduler.ReduceLROnPlateau]] = {
-    f"torch.optim.lr_scheduler.{name}": getattr(
-        torch.optim.lr_scheduler, name
-    )  # constant names, never a file's
+Scheduler = LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+"""A learning-rate scheduler of torch's: the plateau schedule has another base class."""
+
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    # constant names, never a file's
+    f"torch.optim.lr_scheduler.{name}": getattr(torch.optim.lr_scheduler, name)
     for name in (
         "StepLR",
         "MultiStepLR",
@@ -99,7 +101,7 @@ SCHEDULE_PROGRESS = (
 of the schedulers in :data:`SCHEDULERS` is fixed by its arguments and the optimizer's learning rate."""
 
 
-def scheduler_arguments(values: Any) -> tuple[type[LRScheduler] | type[ReduceLROnPlateau], dict[str, Any]]:
+def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
     """A non-empty ``scheduler`` group: the class its ``_target_`` names in :data:`SCHEDULERS` and its
     keyword arguments (all its keys but ``_target_`` and ``monitor``), each a plain number, flag, string or
     list of numbers."""
@@ -139,7 +141,7 @@ class LearningRateSchedule(L.Callback):
         config = dict(scheduler or {})
         self.monitor = config.pop("monitor", None)
         self.config = config
-        self.scheduler: LRScheduler | ReduceLROnPlateau | None = None
+        self.scheduler: Scheduler | None = None
         self.restored: dict[str, Any] | None = None
         self.pending: float | None = None  # the monitored value of this epoch's validation, to judge
 
