@@ -13,6 +13,7 @@ file system (tmpfs on many Linux distributions): a kill during that copy leaves 
 """
 
 import dataclasses
+import functools
 import itertools
 import os
 import pickle
@@ -31,7 +32,7 @@ from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 
-from src.config import DEFAULT_OPTIMIZER, PRECISIONS, layer_sizes_text, show
+from src.config import DEFAULT_OPTIMIZER, PRECISIONS, is_one_number, layer_sizes_text, show
 from src.errors import UserError
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
@@ -145,11 +146,42 @@ def check_structure(checkpoint: Any, where: str) -> None:
             f"{where}: its state_dict's net.params holds {int((~torch.isfinite(params)).sum())} NaN or "
             "infinite weights: it was saved from a run that diverged; give a checkpoint saved before that"
         )
+    check_metric_states(state, where)
     precision = checkpoint.get("precision")  # older checkpoints don't record it
     if precision is not None and not (isinstance(precision, str) and precision in PRECISIONS):
         raise UserError(
             f"{where}: its precision={show(precision)} is not one of {', '.join(PRECISIONS)}: {WRITTEN_BY}"
         )
+
+
+def check_metric_states(state: dict[str, Any], where: str) -> None:
+    """Besides the weights, a checkpoint's ``state_dict`` may hold only the running values of the network's
+    metrics (:func:`metric_states`), each one number (not NaN) in a tensor: torchmetrics takes them as they
+    are, and a string or a vector there failed with a traceback when testing or at the epoch's end."""
+    shapes = metric_states()
+    for key, value in state.items():
+        if key == "net.params":
+            continue
+        if key not in shapes:
+            raise UserError(
+                f"{where}: its state_dict holds {key}, which this project's network has not (it has "
+                f"net.params, {', '.join(shapes)}): {WRITTEN_BY}"
+            )
+        if not (is_one_number(value) and value.shape == shapes[key]):
+            raise UserError(
+                f"{where}: its state_dict's {key} is {show(value)}, not one number (not NaN) in a tensor: "
+                f"{WRITTEN_BY}"
+            )
+
+
+@functools.cache
+def metric_states() -> dict[str, torch.Size]:
+    """The entries of :class:`~src.lit.MLPClassifier`'s ``state_dict`` besides ``net.params``, and their
+    shapes: those of the smallest network, since its metrics' states don't depend on its sizes."""
+    from src.lit import MLPClassifier
+
+    state = MLPClassifier(1, 2, hidden=[]).state_dict()
+    return {key: value.shape for key, value in state.items() if key != "net.params"}
 
 
 DTYPE_PRECISIONS = {torch.float64: "64-true", torch.float16: "16-true", torch.bfloat16: "bf16-true"}

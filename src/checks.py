@@ -41,6 +41,7 @@ from src.config import (
     integer,
     is_int,
     is_number,
+    is_one_number,
     layer_sizes_text,
     memory_bytes,
     parse,
@@ -602,12 +603,6 @@ def is_count(value: Any) -> bool:
     return is_int(value) and value >= 0
 
 
-def is_score(value: Any) -> bool:
-    """A metric's value as Lightning keeps it: one floating-point number (not NaN) in a tensor."""
-    one = isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()
-    return one and not bool(value.isnan().any())
-
-
 def is_stopping_reason(value: Any) -> bool:
     """One of the values of Lightning's ``EarlyStoppingReason`` (not stopped, stalled, ...)."""
     from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
@@ -619,7 +614,7 @@ EARLY_STOPPING_STATE: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "wait_count": ("a count >= 0", is_count),
     "stopped_epoch": ("a count >= 0", is_count),
     "patience": ("a count >= 0", is_count),
-    "best_score": ("one number (not NaN) in a tensor", is_score),
+    "best_score": ("one number (not NaN) in a tensor", is_one_number),
     "stopping_reason": ("the value of one of Lightning's EarlyStoppingReason", is_stopping_reason),
     "stopping_reason_message": ("null or a string", lambda value: value is None or isinstance(value, str)),
 }

@@ -402,7 +402,10 @@ def allowed(rule: Any, value: Any) -> str:
 
 def show(value: Any) -> str:
     """A value as it would be written on the command line: a string that reads as a number quoted, as it
-    has to be written to stay a string (``optimizer.lr='"1e-3"'``)."""
+    has to be written to stay a string (``optimizer.lr='"1e-3"'``). A tensor (from a checkpoint) shows its
+    number, or only its shape: never all its numbers."""
+    if isinstance(value, torch.Tensor):
+        return show(value.tolist()) if value.numel() == 1 else f"a tensor of shape {list(value.shape)}"
     if value is None:
         return "null"
     if isinstance(value, str) and looks_like_a_number(value):
@@ -414,6 +417,13 @@ def show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{key}: {show(item)}" for key, item in value.items()) + "}"
     return str(value)
+
+
+def is_one_number(value: Any) -> bool:
+    """One floating-point number (not NaN) in a tensor: a metric's value as Lightning and torchmetrics keep
+    it, e.g. in a checkpoint."""
+    one = isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()
+    return one and not bool(value.isnan().any())
 
 
 def looks_like_a_number(text: str) -> bool:

@@ -196,6 +196,71 @@ def test_weights_other_than_a_finite_float_vector_are_refused_at_load(tmp_path, 
         evaluate(compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={path}"))
 
 
+NETWORK_STATE = "net.params, train_loss.mean_value, train_loss.weight, val_acc_best.max_value"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("train_loss.mean_value", "x", "train_loss.mean_value is x, not one number (not NaN) in a tensor"),
+        (
+            "train_loss.mean_value",
+            torch.tensor([0.5, 0.6]),
+            "train_loss.mean_value is a tensor of shape [2], not one number (not NaN) in a tensor",
+        ),
+        (
+            "train_loss.weight",
+            torch.tensor([8.0]),
+            "train_loss.weight is [8.0], not one number (not NaN) in a tensor",
+        ),
+        (
+            "train_loss.weight",
+            torch.tensor(8),
+            "train_loss.weight is 8, not one number (not NaN) in a tensor",
+        ),
+        (
+            "val_acc_best.max_value",
+            torch.tensor(float("nan")),
+            "val_acc_best.max_value is nan, not one number (not NaN) in a tensor",
+        ),
+        (
+            "extra",
+            torch.tensor(1.0),
+            f"holds extra, which this project's network has not (it has {NETWORK_STATE})",
+        ),
+    ],
+)
+def test_a_metric_state_other_than_one_number_is_refused_at_load(tmp_path, trained, key, value, message):
+    """torchmetrics takes its saved running values as they are: a string failed with a traceback when
+    testing (``'str' object has no attribute 'cpu'``), a vector when logging ``train/loss``."""
+    checkpoint = copy.deepcopy(trained)
+    checkpoint["state_dict"][key] = value
+    path = tmp_path / "bad.ckpt"
+    torch.save(checkpoint, path)
+    expected = (
+        f"ckpt_path={path}: its state_dict{'' if key == 'extra' else chr(39) + 's'} {message}: give a .ckpt"
+    )
+    with pytest.raises(UserError, match=literal(expected)):
+        load_model(path)
+    with pytest.raises(UserError, match=literal(expected)):
+        evaluate(compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={path}"))
+    with pytest.raises(UserError, match=literal(expected)):
+        train(
+            compose_config("train", tmp_path / "resume", *QUICK, "trainer.max_epochs=2", f"ckpt_path={path}")
+        )
+    assert not (tmp_path / "evaluate").exists() and not (tmp_path / "resume").exists()
+
+
+def test_the_metric_states_of_todays_network_load_and_any_may_be_missing(tmp_path, trained):
+    assert set(trained["state_dict"]) == set(NETWORK_STATE.split(", "))
+    checkpoint = copy.deepcopy(trained)
+    checkpoint["state_dict"]["val_acc_best.max_value"] = torch.tensor(float("-inf"))  # before any validation
+    del checkpoint["state_dict"]["train_loss.weight"]
+    path = tmp_path / "older.ckpt"
+    torch.save(checkpoint, path)
+    load_model(path)
+
+
 @pytest.mark.slow
 def test_a_resumed_checkpoint_names_no_file_to_delete_or_copy(tmp_path, trained):
     """The checkpoint callbacks' state holds paths Lightning restores as they are, deletes when a better

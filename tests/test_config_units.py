@@ -17,7 +17,16 @@ from src.command_line import (
     refuse_search_without_its_sweeper,
     refuse_unknown_group_options,
 )
-from src.config import FLOAT32_MAX, FLOAT32_TINY, SEED_MAX, SIZE_MAX, optimizer_arguments, parse, parse_data
+from src.config import (
+    FLOAT32_MAX,
+    FLOAT32_TINY,
+    SEED_MAX,
+    SIZE_MAX,
+    optimizer_arguments,
+    parse,
+    parse_data,
+    show,
+)
 from src.errors import UserError
 
 DIGITS = "src.data.DigitsDataModule"
@@ -159,6 +168,13 @@ def test_an_optimizer_argument_torch_does_not_know_is_refused_by_name(key):
     assert refused(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": 0.1, key: True}).startswith(
         f"optimizer: torch.optim.SGD refuses its arguments {{lr: 0.1, {key}: true}} ("
     )
+
+
+def test_a_tensor_shows_its_one_number_or_only_its_shape():
+    shown = [show(value) for value in (torch.tensor(0.5), torch.tensor([0.5]), torch.tensor(True))]
+    assert shown == ["0.5", "[0.5]", "true"]
+    assert show(torch.zeros(1000, 3)) == "a tensor of shape [1000, 3]"
+    assert show(torch.tensor(float("nan"))) == "nan"
 
 
 @pytest.mark.parametrize(
