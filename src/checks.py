@@ -46,6 +46,7 @@ from src.config import (
     memory_bytes,
     parse,
     parse_data,
+    same,
     seed,
     show,
 )
@@ -417,9 +418,8 @@ def check_schedule_state(
     )
     scheduler = scheduler_class(copy.deepcopy(optimizer), **arguments)
     new = scheduler.state_dict()
-    for key, value in {
-        key: value for key, value in saved.items() if key not in ("pending", "_target_")
-    }.items():
+    state = {key: value for key, value in saved.items() if key not in ("pending", "_target_")}
+    for key, value in state.items():
         if key not in new:
             raise UserError(
                 f"{where} holds {key}={show(value)}, which {scheduler_class.__name__} has not: {WRITTEN_BY}"
@@ -428,7 +428,7 @@ def check_schedule_state(
             kind, is_of_kind = progress_kind(new[key])
             if not is_of_kind(value):
                 raise UserError(f"{where} holds {key}={show(value)}, not {kind}: {WRITTEN_BY}")
-        elif value != new[key]:
+        elif not same(value, new[key]):
             raise UserError(
                 f"{where} holds {key}={show(value)}, but the configured one's is {show(new[key])}: {WRITTEN_BY}"
             )
@@ -441,9 +441,7 @@ def check_schedule_state(
             f"ckpt_path={plain['ckpt_path']}: its optimizer state holds lr={show(lr)}, but the configured "
             f"schedule's rates run from 0 to {highest:.4g}: {WRITTEN_BY}"
         )
-    scheduler.load_state_dict(
-        {key: value for key, value in saved.items() if key not in ("pending", "_target_")}
-    )
+    scheduler.load_state_dict(state)
     scheduler.optimizer.param_groups[0]["lr"] = lr  # the rate training reached
     step_through(scheduler, where, range(checkpoint["epoch"] + 1, epochs + 1))
 
@@ -490,6 +488,11 @@ def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> N
         is_int(count) and count >= 0 for count in counters
     ):
         raise UserError(f"{where}: its epoch, step or loop counters are not counts: {WRITTEN_BY}")
+    last_batch = nested(checkpoint, "loops", "fit_loop", "epoch_loop.batch_progress", "is_last_batch")
+    if not (last_batch is None or isinstance(last_batch, bool)):  # Lightning reads it as a truth
+        raise UserError(
+            f"{where}: its loops' is_last_batch={show(last_batch)} is not true or false: {WRITTEN_BY}"
+        )
     states = checkpoint.get("optimizer_states")
     groups = nested(states[0], "param_groups") if isinstance(states, list) and len(states) == 1 else None
     one_group = isinstance(groups, list) and len(groups) == 1 and isinstance(groups[0], dict)
@@ -502,11 +505,11 @@ def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> N
         saved = group.get(key)
         if key == "lr" and scheduled:  # a schedule moves lr; it keeps the configured one as initial_lr
             saved = group.get("initial_lr", saved)
-            agrees = saved == configured or (
+            agrees = same(saved, configured) or (
                 "initial_lr" not in group and is_number(saved) and 0 < saved <= configured
             )
         else:
-            agrees = key == "_target_" or as_list(saved) == as_list(configured)
+            agrees = key == "_target_" or same(as_list(saved), as_list(configured))
         if not agrees:
             raise UserError(
                 f"{where}: its optimizer state holds {key}={show(saved)}, but its hyper_parameters (and this "
@@ -591,12 +594,7 @@ def check_early_stopping_state(checkpoint: dict[str, Any], plain: dict[str, Any]
                 raise UserError(f"{where} holds {key}, which early stopping has not: {WRITTEN_BY}")
             kind, is_of_kind = EARLY_STOPPING_STATE[key]
             if not is_of_kind(value):
-                shown = show(value)
-                if isinstance(value, torch.Tensor):  # its number, or its shape: never all its numbers
-                    shown = (
-                        show(value.item()) if value.numel() == 1 else f"a tensor of shape {list(value.shape)}"
-                    )
-                raise UserError(f"{where} holds {key}={shown}, not {kind}: {WRITTEN_BY}")
+                raise UserError(f"{where} holds {key}={show(value)}, not {kind}: {WRITTEN_BY}")
 
 
 def is_count(value: Any) -> bool:
@@ -648,7 +646,9 @@ def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
             return (
                 f"early stopping (after {waited} validation{plural} without a better {values.get('monitor')})"
             )
-    if nested(saved, "LearningRateSchedule", "should_stop"):  # as training reads it: any true value stops
+    if (
+        nested(saved, "LearningRateSchedule", "should_stop") is True
+    ):  # check_schedule_state refuses a non-flag
         reductions = nested(saved, "LearningRateSchedule", "max_reductions")
         return f"the plateau schedule (scheduler.max_reductions={reductions} reached)"
     return None

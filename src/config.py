@@ -419,6 +419,15 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def same(value: Any, expected: Any) -> bool:
+    """Whether ``value``, read from a file, equals ``expected``: a tensor never does, and a comparison
+    with no plain truth (a tensor of several numbers inside a list or mapping) is no match either."""
+    try:
+        return not isinstance(value, torch.Tensor) and bool(value == expected)
+    except RuntimeError:  # "Boolean value of Tensor with more than one value is ambiguous"
+        return False
+
+
 def is_one_number(value: Any) -> bool:
     """One floating-point number (not NaN) in a tensor: a metric's value as Lightning and torchmetrics keep
     it, e.g. in a checkpoint."""

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from src.config import group_options, is_number, show
+from src.config import group_options, is_number, same, show
 from src.errors import UserError
 
 
@@ -212,14 +212,20 @@ def resume_differences(saved: Any, configured: Mapping[str, Any] | None) -> list
     trained_target, configured_target = saved.get("_target_"), configured.get("_target_")
     if not saved or not configured:
         if saved or configured:
-            shown = [(trained_target or "a schedule") if saved else "none", configured_target or "none"]
+            named = (
+                isinstance(trained_target, str) and trained_target
+            )  # a file's: only a name is shown as one
+            shown = [
+                (trained_target if named else "a schedule") if saved else "none",
+                configured_target or "none",
+            ]
             return [f"scheduler {shown[0]} (configured: {shown[1]})"]
         return []
-    if trained_target is not None and trained_target != configured_target:
-        return [f"scheduler {trained_target} (configured: {configured_target})"]
+    if trained_target is not None and not same(trained_target, configured_target):
+        return [f"scheduler {show(trained_target)} (configured: {configured_target})"]
     return [
-        f"scheduler.{key} {saved[key]} (configured: {value}"
+        f"scheduler.{key} {show(saved[key])} (configured: {show(value)}"
         + (f"; {PLANNED_OVER_THE_RUN[key]})" if key in PLANNED_OVER_THE_RUN else ")")
         for key, value in configured.items()
-        if key not in ("_target_", "monitor") and key in saved and saved[key] != value
+        if key not in ("_target_", "monitor") and key in saved and not same(saved[key], value)
     ]

@@ -1082,10 +1082,50 @@ def test_resuming_checks_the_state_lightning_restores(change, message):
         lambda c: c.update(epoch=0, global_step=0),
         lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=-1),  # no progress count
         lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=None),
+        lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=False),
     ],
 )
 def test_counts_from_zero_and_a_torch_optimizers_state_are_accepted(change):
     check_training_state(tampered(change), resumed())
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0, "0"), ("true", "true"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")]
+)
+def test_a_last_batch_flag_that_is_no_flag_is_one_line(value, shown):
+    """Lightning reads ``is_last_batch`` as a truth: a tensor of two numbers has none."""
+    trained = tampered(lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=value))
+    assert refused(check_training_state, trained, resumed()) == (
+        f"ckpt_path={CKPT}: its loops' is_last_batch={shown} is not true or false: {WRITTEN_BY}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("momentum", torch.tensor([0.9, 0.9]), "a tensor of shape [2]"),
+        ("momentum", torch.tensor(0.5), "0.5"),
+        ("lr", torch.tensor([3.0, 3.0]), "a tensor of shape [2]"),
+    ],
+)
+def test_a_tensor_in_the_optimizer_state_equals_no_setting(key, value, shown):
+    """Comparing a tensor of two numbers with a setting failed with torch's "Boolean value of Tensor with
+    more than one value is ambiguous"; one of one number is no plain setting either."""
+    plain = resumed("optimizer=momentum")
+    trained = checkpoint(plain)
+    trained["optimizer_states"][0]["param_groups"][0][key] = value
+    assert refused(check_training_state, trained, plain).startswith(
+        f"ckpt_path={CKPT}: its optimizer state holds {key}={shown}, but its hyper_parameters"
+    )
+
+
+def test_a_list_holding_a_tensor_equals_no_setting():
+    plain = resumed("optimizer=adam", "+optimizer.betas=[0.9,0.99]")
+    trained = checkpoint(plain)
+    trained["optimizer_states"][0]["param_groups"][0]["betas"] = (torch.tensor([0.9, 0.9]), 0.99)
+    assert refused(check_training_state, trained, plain).startswith(
+        f"ckpt_path={CKPT}: its optimizer state holds betas=[a tensor of shape [2], 0.99], but its hyper_parameters"
+    )
 
 
 def test_progress_counts_are_the_totals_and_currents_at_every_level():
@@ -1626,8 +1666,9 @@ def test_resuming_where_the_plateau_schedule_ended_the_run_is_one_line():
     )
     trained["callbacks"] = None
     check_something_left_to_train(trained, plain)
-    trained = checkpoint(plain, callbacks={"LearningRateSchedule": {**ended_state, "should_stop": 1}})
-    assert refused(check_something_left_to_train, trained, plain) == ended  # training stops on any true value
+    for flag in (1, torch.tensor([1.0, 2.0])):  # not a flag: check_schedule_state refuses it
+        trained = checkpoint(plain, callbacks={"LearningRateSchedule": {**ended_state, "should_stop": flag}})
+        check_something_left_to_train(trained, plain)
 
 
 @pytest.mark.parametrize(("saved", "configured"), [(5, 2), (2, 5), (5, None), (1000, 1001)])

@@ -25,6 +25,7 @@ from src.config import (
     optimizer_arguments,
     parse,
     parse_data,
+    same,
     show,
 )
 from src.errors import UserError
@@ -168,6 +169,15 @@ def test_an_optimizer_argument_torch_does_not_know_is_refused_by_name(key):
     assert refused(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": 0.1, key: True}).startswith(
         f"optimizer: torch.optim.SGD refuses its arguments {{lr: 0.1, {key}: true}} ("
     )
+
+
+def test_a_value_from_a_file_is_the_same_only_where_it_plainly_equals():
+    assert same(0.5, 0.5) and same([0.9, 0.99], [0.9, 0.99]) and same(0, 0.0) and same("max", "max")
+    assert not same(torch.tensor(0.5), 0.5)
+    assert not same(torch.tensor([0.5, 0.5]), 0.5)
+    assert not same([torch.tensor([1.0, 2.0])], [3.0])
+    assert not same({"a": torch.tensor([1.0, 2.0])}, {"a": 1.0})
+    assert not same("0.5", 0.5) and not same(None, 0.5)
 
 
 def test_a_tensor_shows_its_one_number_or_only_its_shape():

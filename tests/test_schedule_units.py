@@ -220,3 +220,19 @@ def test_the_callback_builds_the_scheduler_its_group_names():
     assert refused(bad.on_train_start, SimpleNamespace(optimizers=[optimizer]), None).startswith(
         "scheduler._target_=builtins.dict: must name a learning-rate scheduler"
     )
+
+
+def test_a_saved_value_that_is_a_tensor_differs_from_every_setting():
+    """Comparing a tensor of two numbers with a setting failed with torch's "Boolean value of Tensor with
+    more than one value is ambiguous"."""
+    state = saved(step(0.5))
+    assert resume_differences({**state, "gamma": torch.tensor([0.5, 0.5])}, step(0.5)) == [
+        "scheduler.gamma a tensor of shape [2] (configured: 0.5)"
+    ]
+    target = torch.tensor([1.0, 2.0])
+    assert resume_differences({**state, "_target_": target}, step(0.5)) == [
+        f"scheduler a tensor of shape [2] (configured: {STEP})"
+    ]
+    assert resume_differences({**state, "_target_": target}, None) == [
+        "scheduler a schedule (configured: none)"
+    ]
