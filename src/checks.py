@@ -26,8 +26,10 @@ from src.config import (
     ACCEPTED_PRECISIONS,
     MODES,
     MONITORS,
+    OPTIMIZERS,
     PRECISIONS,
     SCHEDULE_MONITORS,
+    SIZE_MAX,
     Activation,
     Cost,
     Data,
@@ -473,26 +475,79 @@ def precisions_run(trainer: dict[str, Any]) -> tuple[str, ...]:
 
 
 def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
-    """What Lightning restores besides the weights is data too: the step and epoch counters, the loops'
-    progress counts, and the optimizer's state, whose settings must be those its hyper_parameters (checked
-    against the configuration) describe: a learning rate hidden there would be the one training used."""
+    """What Lightning restores besides the weights is data too: the loops' state (:func:`check_loop_state`)
+    and the optimizer's (:func:`check_optimizer_state`)."""
+    where = f"ckpt_path={plain['ckpt_path']}"
+    check_loop_state(checkpoint, where)
+    check_optimizer_state(checkpoint, plain, where)
+
+
+FIRST_LIGHTNING_LAYOUT = "2.0.0"
+"""The oldest ``pytorch-lightning_version`` a checkpoint may record: Lightning migrates an older one from
+Lightning 1's layout, which fails on this project's (``KeyError: 'epoch_loop.batch_loop...'``)."""
+PROGRESS_ORDER = ("ready", "started", "processed", "completed")
+"""The counts of a Lightning progress tracker, each at most the one before it."""
+
+
+def check_loop_state(checkpoint: dict[str, Any], where: str) -> None:
+    """The Lightning version the checkpoint records, which Lightning parses to migrate it; the step and
+    epoch counters and the loops' progress counts, counts up to :data:`~src.config.SIZE_MAX`, in
+    :data:`PROGRESS_ORDER`; ``is_last_batch``, a flag; and no learning-rate schedulers of Lightning's (this
+    project steps its own, :mod:`src.schedule`)."""
+    from packaging.version import InvalidVersion, Version
+
     from src.checkpoint import WRITTEN_BY
 
-    where = f"ckpt_path={plain['ckpt_path']}"
+    version = checkpoint.get("pytorch-lightning_version")
+    try:
+        recent = isinstance(version, str) and Version(version) >= Version(FIRST_LIGHTNING_LAYOUT)
+    except InvalidVersion:
+        recent = False
+    if not recent:
+        raise UserError(
+            f"{where}: its pytorch-lightning_version={show(version)} is not a Lightning version from "
+            f"{FIRST_LIGHTNING_LAYOUT} on: {WRITTEN_BY}"
+        )
+    fit_loop = nested(checkpoint, "loops", "fit_loop")
+    trackers = progress_trackers(nested(checkpoint, "loops"))
     counters = [
         checkpoint.get("epoch"),
         checkpoint.get("global_step"),
-        *progress_counts(nested(checkpoint, "loops")),
+        *(count for tracker in trackers for count in tracker.values()),
     ]
-    if not isinstance(nested(checkpoint, "loops", "fit_loop"), dict) or not all(
-        is_int(count) and count >= 0 for count in counters
+    stepped = nested(fit_loop, "epoch_loop.state_dict", "_batches_that_stepped")  # Lightning: 0 if missing
+    if stepped is not None:
+        counters.append(stepped)
+    if not isinstance(fit_loop, dict) or not all(
+        is_int(count) and 0 <= count <= SIZE_MAX for count in counters
     ):
         raise UserError(f"{where}: its epoch, step or loop counters are not counts: {WRITTEN_BY}")
-    last_batch = nested(checkpoint, "loops", "fit_loop", "epoch_loop.batch_progress", "is_last_batch")
+    for tracker in trackers:
+        counts = [tracker[key] for key in PROGRESS_ORDER if key in tracker]
+        if counts != sorted(counts, reverse=True):
+            raise UserError(
+                f"{where}: its loops' progress counts {show(tracker)} are out of order (each of "
+                f"{', '.join(PROGRESS_ORDER)} at most the one before): {WRITTEN_BY}"
+            )
+    last_batch = nested(fit_loop, "epoch_loop.batch_progress", "is_last_batch")
     if not (last_batch is None or isinstance(last_batch, bool)):  # Lightning reads it as a truth
         raise UserError(
             f"{where}: its loops' is_last_batch={show(last_batch)} is not true or false: {WRITTEN_BY}"
         )
+    if checkpoint.get("lr_schedulers", []) != []:
+        raise UserError(
+            f"{where}: its lr_schedulers={show(checkpoint['lr_schedulers'])} are Lightning's, but this project "
+            f"steps its own schedule (saved with its callbacks): {WRITTEN_BY}"
+        )
+
+
+def check_optimizer_state(checkpoint: dict[str, Any], plain: dict[str, Any], where: str) -> None:
+    """The optimizer's state: its settings those of the configured optimizer (its hyper_parameters, checked
+    against the configuration, and torch's defaults): a learning rate hidden there would be the one
+    training used; and each parameter's state (a momentum buffer, ...) what the configured optimizer keeps,
+    tensors of the weights' shape and dtype, finite."""
+    from src.checkpoint import WRITTEN_BY
+
     states = checkpoint.get("optimizer_states")
     groups = nested(states[0], "param_groups") if isinstance(states, list) and len(states) == 1 else None
     one_group = isinstance(groups, list) and len(groups) == 1 and isinstance(groups[0], dict)
@@ -500,8 +555,17 @@ def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> N
         raise UserError(
             f"{where}: its optimizer_states are not the state of one torch optimizer: {WRITTEN_BY}"
         )
+    params = checkpoint["state_dict"]["net.params"]  # checked by src.checkpoint.check_structure
+    reference = stepped_optimizer_state(plain["optimizer"], params.shape, params.dtype)
     group, scheduled = groups[0], bool(plain.get("scheduler"))
-    for key, configured in plain["optimizer"].items():
+    name = OPTIMIZERS[plain["optimizer"]["_target_"]].__name__
+    unknown = [key for key in group if key not in reference["param_groups"][0] and key != "initial_lr"]
+    if unknown:
+        raise UserError(
+            f"{where}: its optimizer state holds {unknown[0]}, which {name} has not: {WRITTEN_BY}"
+        )
+    for key, default in reference["param_groups"][0].items():
+        configured = plain["optimizer"].get(key, default)
         saved = group.get(key)
         if key == "lr" and scheduled:  # a schedule moves lr; it keeps the configured one as initial_lr
             saved = group.get("initial_lr", saved)
@@ -509,26 +573,73 @@ def check_training_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> N
                 "initial_lr" not in group and is_number(saved) and 0 < saved <= configured
             )
         else:
-            agrees = key == "_target_" or same(as_list(saved), as_list(configured))
+            agrees = same(as_list(saved), as_list(configured))
         if not agrees:
+            said = (
+                f"its hyper_parameters (and this configuration) say optimizer.{key}={show(configured)}"
+                if key in plain["optimizer"]
+                else f"{name}'s is {show(default)}"
+            )
             raise UserError(
-                f"{where}: its optimizer state holds {key}={show(saved)}, but its hyper_parameters (and this "
-                f"configuration) say optimizer.{key}={show(configured)}: {WRITTEN_BY}"
+                f"{where}: its optimizer state holds {key}={show(saved)}, but {said}: {WRITTEN_BY}"
+            )
+    check_parameter_state(states[0]["state"], reference["state"].get(0, {}), where)
+
+
+def check_parameter_state(state: dict[Any, Any], reference: dict[str, Any], where: str) -> None:
+    """The optimizer's state of the network's one parameter (``net.params``, index 0), if it took a step:
+    only the entries ``reference`` (the configured optimizer's after a step) has, each a finite tensor of
+    its shape and dtype, or the ``None`` or finite number it holds there."""
+    from src.checkpoint import WRITTEN_BY
+
+    entries = state.get(0, {})
+    if set(state) - {0} or not isinstance(entries, dict):
+        raise UserError(
+            f"{where}: its optimizer state is not that of one parameter, net.params: {WRITTEN_BY}"
+        )
+    for key, value in entries.items():
+        if key not in reference:
+            raise UserError(
+                f"{where}: its optimizer state of net.params holds {show(key)}, which the optimizer has not: {WRITTEN_BY}"
+            )
+        expected = reference[key]
+        if isinstance(expected, torch.Tensor):
+            kind = f"a finite {str(expected.dtype).removeprefix('torch.')} tensor of shape {list(expected.shape)}"
+            fits = (
+                isinstance(value, torch.Tensor)
+                and (value.shape, value.dtype, value.layout)
+                == (expected.shape, expected.dtype, torch.strided)
+                and bool(torch.isfinite(value).all())
+            )
+        elif expected is None:
+            kind, fits = "null", value is None
+        else:
+            kind, fits = "a finite number", is_number(value) and math.isfinite(value)
+        if not fits:
+            raise UserError(
+                f"{where}: its optimizer state of net.params holds {key}={show(value)}, not {kind}: {WRITTEN_BY}"
             )
 
 
-def progress_counts(loops: Any) -> list[Any]:
-    """Every count of Lightning's progress trackers in a checkpoint's ``loops`` (the values of its
-    ``total`` and ``current`` entries)."""
+def stepped_optimizer_state(
+    values: Mapping[str, Any], shape: torch.Size, dtype: torch.dtype
+) -> dict[str, Any]:
+    """The ``state_dict()`` of the optimizer group ``values`` over one parameter of ``shape`` and ``dtype``,
+    after one step with a zero gradient: the settings and the parameter's state it keeps."""
+    parameter = torch.zeros(shape, dtype=dtype, requires_grad=True)
+    optimizer = build_optimizer(values, [parameter])
+    parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+def progress_trackers(loops: Any) -> list[dict[str, Any]]:
+    """Every progress tracker of Lightning's in a checkpoint's ``loops``: its ``total`` and ``current``
+    entries, at every level."""
     if not isinstance(loops, dict):
         return []
-    counts = [
-        value
-        for key, part in loops.items()
-        if key in ("total", "current") and isinstance(part, dict)
-        for value in part.values()
-    ]
-    return counts + [count for value in loops.values() for count in progress_counts(value)]
+    trackers = [part for key, part in loops.items() if key in ("total", "current") and isinstance(part, dict)]
+    return trackers + [tracker for value in loops.values() for tracker in progress_trackers(value)]
 
 
 def as_list(value: Any) -> Any:

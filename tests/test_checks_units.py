@@ -46,7 +46,7 @@ from src.checks import (
     config_errors,
     evaluation_data,
     long_precision,
-    progress_counts,
+    progress_trackers,
     refused_arguments,
     step_through,
     validate_evaluate,
@@ -891,8 +891,11 @@ def checkpoint(
         "loops": loops,
         "callbacks": callbacks or {},
         "optimizer_states": [trained_optimizer(plain, model).state_dict()],
+        "state_dict": dict(model.state_dict()),
         "hyper_parameters": dict(model.hparams),
         "precision": plain["trainer"]["precision"],
+        "pytorch-lightning_version": L.__version__,
+        "lr_schedulers": [],
         **saved,
     }
 
@@ -1080,7 +1083,6 @@ def test_resuming_checks_the_state_lightning_restores(change, message):
     [
         lambda c: None,
         lambda c: c.update(epoch=0, global_step=0),
-        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=-1),  # no progress count
         lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=None),
         lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=False),
     ],
@@ -1128,7 +1130,192 @@ def test_a_list_holding_a_tensor_equals_no_setting():
     )
 
 
-def test_progress_counts_are_the_totals_and_currents_at_every_level():
+@pytest.mark.parametrize(
+    ("version", "shown"),
+    [
+        (None, "null"),
+        ("x", "x"),
+        ("1.9.5", "1.9.5"),
+        ("0.1.0", "0.1.0"),
+        (2, "2"),
+        (torch.tensor([1.0, 2.0]), "a tensor of shape [2]"),
+    ],
+)
+def test_a_lightning_version_lightning_would_migrate_or_cannot_parse_is_one_line(version, shown):
+    """Lightning parses it and migrates an older checkpoint from Lightning 1's layout: KeyError
+    'epoch_loop.batch_loop.optimizer_loop.optim_progress' on this project's."""
+    trained = tampered(lambda c: c.update({"pytorch-lightning_version": version}))
+    assert refused(check_training_state, trained, resumed()) == (
+        f"ckpt_path={CKPT}: its pytorch-lightning_version={shown} is not a Lightning version from 2.0.0 on: "
+        f"{WRITTEN_BY}"
+    )
+    trained.pop("pytorch-lightning_version")
+    assert "pytorch-lightning_version=null" in refused(check_training_state, trained, resumed())
+
+
+@pytest.mark.parametrize("version", ["2.0.0", L.__version__, "99.0"])
+def test_a_lightning_version_from_2_on_is_accepted(version):
+    check_training_state(tampered(lambda c: c.update({"pytorch-lightning_version": version})), resumed())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c.update(global_step=2**63),
+        lambda c: fit_loop(c)["epoch_progress"]["total"].update(ready=2**63, started=2**63),
+        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=-1),
+        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped="3"),
+        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=torch.tensor([1.0, 2.0])),
+    ],
+)
+def test_a_count_past_int64_or_of_the_steps_logged_that_is_no_count_is_one_line(change):
+    """Lightning turned a count of 10**30 into "Overflow when unpacking long long", and added to
+    ``_batches_that_stepped`` whatever it held."""
+    assert refused(check_training_state, tampered(change), resumed()) == NOT_COUNTS
+
+
+def test_a_progress_tracker_counts_in_order():
+    """Lightning takes an epoch's ``completed`` count as its current epoch: 10**30 of them behind one
+    processed ended the run with Lightning's MisconfigurationException."""
+    check_training_state(tampered(lambda c: c.update(global_step=2**63 - 1)), resumed())
+    trained = tampered(lambda c: fit_loop(c)["epoch_progress"]["current"].update(completed=2))
+    assert refused(check_training_state, trained, resumed()) == (
+        f"ckpt_path={CKPT}: its loops' progress counts {{ready: 1, completed: 2, started: 1, processed: 1}} are "
+        f"out of order (each of ready, started, processed, completed at most the one before): {WRITTEN_BY}"
+    )
+    trained = tampered(
+        lambda c: fit_loop(c)["epoch_loop.manual_optimization.optim_step_progress"]["total"].update(ready=7)
+    )
+    assert "are out of order" in refused(check_training_state, trained, resumed())
+
+
+@pytest.mark.parametrize(("schedulers", "shown"), [([{"x": 1}], "[{x: 1}]"), (None, "null"), (-1, "-1")])
+def test_lightnings_learning_rate_schedulers_are_none(schedulers, shown):
+    """This project steps its own schedule; Lightning iterated over whatever ``lr_schedulers`` held."""
+    check_training_state(tampered(lambda c: c.pop("lr_schedulers")), resumed())
+    assert refused(
+        check_training_state, tampered(lambda c: c.update(lr_schedulers=schedulers)), resumed()
+    ) == (
+        f"ckpt_path={CKPT}: its lr_schedulers={shown} are Lightning's, but this project steps its own schedule "
+        f"(saved with its callbacks): {WRITTEN_BY}"
+    )
+
+
+def param_group(trained: dict) -> dict:
+    return trained["optimizer_states"][0]["param_groups"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda g: g.update(bogus=1), "holds bogus, which SGD has not"),
+        (lambda g: g.update(dampening="x"), "holds dampening=x, but SGD's is 0"),
+        (lambda g: g.update(dampening=None), "holds dampening=null, but SGD's is 0"),
+        (
+            lambda g: g.update(weight_decay=torch.tensor([1.0, 2.0])),
+            "holds weight_decay=a tensor of shape [2], but SGD's is 0",
+        ),
+        (lambda g: g.update(maximize=1), "holds maximize=1, but SGD's is false"),
+        (lambda g: g.update(params=[0, 1]), "holds params=[0, 1], but SGD's is [0]"),
+        (lambda g: g.update(params=None), "holds params=null, but SGD's is [0]"),
+        (lambda g: g.pop("nesterov"), "holds nesterov=null, but SGD's is false"),
+        (
+            lambda g: g.update(momentum=0.5),
+            "holds momentum=0.5, but its hyper_parameters (and this configuration) say optimizer.momentum=0.9",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_every_setting_of_the_optimizer_state_is_the_configured_optimizers(change, message):
+    """Settings the configuration leaves to torch's defaults too: ``dampening='x'`` failed in torch's
+    step, ``params=None`` in its ``load_state_dict``."""
+    plain = resumed("optimizer=momentum")
+    trained = checkpoint(plain)
+    change(param_group(trained))
+    assert (
+        refused(check_training_state, trained, plain)
+        == f"ckpt_path={CKPT}: its optimizer state {message}: {WRITTEN_BY}"
+    )
+
+
+def momentum_state(trained: dict, **entries) -> dict:
+    """``trained`` whose optimizer took a step: net.params' momentum buffer, with ``entries`` over it."""
+    params = trained["state_dict"]["net.params"]
+    trained["optimizer_states"][0]["state"] = {0: {"momentum_buffer": torch.zeros_like(params), **entries}}
+    return trained
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"momentum_buffer": "x"}, "holds momentum_buffer=x, not a finite float32 tensor of shape [1482]"),
+        (
+            {"momentum_buffer": torch.zeros(2)},
+            "holds momentum_buffer=a tensor of shape [2], not a finite float32 tensor of shape [1482]",
+        ),
+        (
+            {"momentum_buffer": torch.zeros(1482, dtype=torch.float64)},
+            "holds momentum_buffer=a tensor of shape [1482], not a finite float32 tensor of shape [1482]",
+        ),
+        (
+            {"momentum_buffer": torch.full((1482,), float("nan"))},
+            "holds momentum_buffer=a tensor of shape [1482], not a finite float32 tensor of shape [1482]",
+        ),
+        (
+            {"momentum_buffer": torch.zeros(1482).to_sparse()},
+            "holds momentum_buffer=a tensor of shape [1482], not a finite float32 tensor of shape [1482]",
+        ),
+        (
+            {"momentum_buffer": None},
+            "holds momentum_buffer=null, not a finite float32 tensor of shape [1482]",
+        ),
+        ({"step": 1}, "holds step, which the optimizer has not"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_the_optimizer_state_of_the_weights_is_what_the_optimizer_keeps(entries, message):
+    """A momentum buffer that is no tensor of the weights' shape failed in torch's step (``'str' object
+    has no attribute 'mul_'``, or a size mismatch)."""
+    plain = resumed("optimizer=momentum")
+    trained = momentum_state(checkpoint(plain), **entries)
+    assert refused(check_training_state, trained, plain) == (
+        f"ckpt_path={CKPT}: its optimizer state of net.params {message}: {WRITTEN_BY}"
+    )
+
+
+def test_the_optimizer_state_of_another_parameter_is_one_line():
+    plain = resumed("optimizer=momentum")
+    for state in ({1: {}}, {0: {}, "1": {}}, {0: [1]}):
+        trained = checkpoint(plain)
+        trained["optimizer_states"][0]["state"] = state
+        assert refused(check_training_state, trained, plain) == (
+            f"ckpt_path={CKPT}: its optimizer state is not that of one parameter, net.params: {WRITTEN_BY}"
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "dtype"),
+    [
+        ((), torch.float32),
+        (("trainer.precision=64-true",), torch.float64),
+        (("optimizer=adam",), torch.float32),
+    ],
+)
+def test_the_state_a_step_of_the_configured_optimizer_leaves_is_accepted(overrides, dtype):
+    plain = resumed("optimizer=momentum", *overrides)
+    trained = checkpoint(plain)
+    trained["state_dict"]["net.params"] = trained["state_dict"]["net.params"].to(dtype)
+    model_parameter = torch.zeros_like(trained["state_dict"]["net.params"], requires_grad=True)
+    optimizer = build_optimizer(plain["optimizer"], [model_parameter])
+    model_parameter.grad = torch.ones_like(model_parameter)
+    optimizer.step()
+    trained["optimizer_states"] = [optimizer.state_dict()]
+    check_training_state(trained, plain)
+    trained["optimizer_states"][0]["state"] = {}  # no step taken yet
+    check_training_state(trained, plain)
+
+
+def test_progress_trackers_are_the_totals_and_currents_at_every_level():
     loops = {
         "total": {"ready": 1, "completed": 2},
         "state_dict": {"steps": 9, "current": {"ready": 3}},
@@ -1136,10 +1323,11 @@ def test_progress_counts_are_the_totals_and_currents_at_every_level():
         "is_last_batch": {"total": 5},
         "other": 6,
     }
-    assert progress_counts(loops) == [1, 2, 4, 3]  # a count beside is_last_batch is no tracker's
-    assert progress_counts({"total": 5, "current": [6]}) == []
-    assert progress_counts(None) == []
-    assert progress_counts([{"total": {"ready": 1}}]) == []
+    trackers = [{"ready": 1, "completed": 2}, {"ready": 4}, {"ready": 3}]
+    assert progress_trackers(loops) == trackers  # a count beside is_last_batch is no tracker's
+    assert progress_trackers({"total": 5, "current": [6]}) == []
+    assert progress_trackers(None) == []
+    assert progress_trackers([{"total": {"ready": 1}}]) == []
 
 
 @pytest.mark.parametrize(
