@@ -12,10 +12,12 @@ import yaml
 from runs import options, refused
 
 from src.schedule import (
+    SCHEDULE_PROGRESS,
     SCHEDULERS,
     UNSUPPORTED_SCHEDULERS,
     LearningRateSchedule,
     ReduceLROnPlateau,
+    Scheduler,
     resume_differences,
     scheduler_arguments,
 )
@@ -106,24 +108,41 @@ def test_a_scheduler_is_looked_up_by_its_exact_name_and_given_its_arguments_but_
         "min_lr": [0.0],
     }
     assert scheduler_arguments(values) == (ReduceLROnPlateau, {"mode": "max", "min_lr": [0.0]})
-    assert set(SCHEDULERS) == {
-        *(
-            f"torch.optim.lr_scheduler.{name}"
-            for name in (
-                "StepLR",
-                "MultiStepLR",
-                "ExponentialLR",
-                "ConstantLR",
-                "LinearLR",
-                "PolynomialLR",
-                "CosineAnnealingLR",
-                "CosineAnnealingWarmRestarts",
-                "ReduceLROnPlateau",
-            )
-        ),
-        "src.schedule.ReduceLROnPlateau",
-    }
     assert all(SCHEDULERS[name].__name__ == name.rsplit(".", 1)[1] for name in SCHEDULERS)
+
+
+ARGUMENTS = {
+    f"torch.optim.lr_scheduler.{name}": arguments
+    for name, arguments in {
+        "StepLR": {"step_size": 2},
+        "MultiStepLR": {"milestones": [1, 3]},
+        "ExponentialLR": {"gamma": 0.5},
+        "CosineAnnealingLR": {"T_max": 4},
+        "CosineAnnealingWarmRestarts": {"T_0": 1, "T_mult": 2},
+        "ReduceLROnPlateau": {"patience": 0},
+    }.items()
+} | {"src.schedule.ReduceLROnPlateau": {"patience": 0, "max_reductions": 1}}
+"""Arguments for each scheduler of SCHEDULERS (those without a default, and a plateau that stalls at once)."""
+
+
+@pytest.mark.parametrize("target", list(SCHEDULERS))
+def test_every_scheduler_allowed_is_one_of_torchs_and_keeps_its_progress_in_the_entries_named(target):
+    """What ``check_schedule_state`` lets differ from a new scheduler's state in a checkpoint is exactly what
+    stepping changes (for a plateau: stalling, reducing, stopping)."""
+    scheduler_class = SCHEDULERS[target]
+    assert issubclass(scheduler_class, Scheduler)
+    assert f"{scheduler_class.__module__}.{scheduler_class.__name__}" == target
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = scheduler_class(optimizer, **ARGUMENTS.get(target, {}))
+    new = scheduler.state_dict()
+    changed = set()
+    for _ in range(6):
+        optimizer.step()
+        plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        scheduler.step(0.5) if plateau else scheduler.step()
+        changed |= {key for key, value in scheduler.state_dict().items() if value != new[key]}
+    assert changed and changed <= set(SCHEDULE_PROGRESS)
+    assert set(scheduler.state_dict()) == set(new)
 
 
 @pytest.mark.parametrize(
