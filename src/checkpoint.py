@@ -245,7 +245,9 @@ def checked_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
     )
     cost = hparams.get("cost", Cost.name)
     check_value(Cost.__dataclass_fields__["name"], cost, "hyper_parameters.cost")
-    optimizer = hparams.get("optimizer") or dict(DEFAULT_OPTIMIZER)
+    optimizer = hparams.get("optimizer")
+    if optimizer is None or optimizer == {}:  # a tensor: no truth, but no optimizer either
+        optimizer = dict(DEFAULT_OPTIMIZER)
     optimizer_arguments(optimizer, "hyper_parameters.optimizer")
     data = hparams.get("data")
     if data is not None:

@@ -515,9 +515,9 @@ def check_loop_state(checkpoint: dict[str, Any], where: str) -> None:
         checkpoint.get("global_step"),
         *(count for tracker in trackers for count in tracker.values()),
     ]
-    stepped = nested(fit_loop, "epoch_loop.state_dict", "_batches_that_stepped")  # Lightning: 0 if missing
-    if stepped is not None:
-        counters.append(stepped)
+    epoch_loop = nested(fit_loop, "epoch_loop.state_dict")
+    if isinstance(epoch_loop, dict) and "_batches_that_stepped" in epoch_loop:  # Lightning: 0 if missing
+        counters.append(epoch_loop["_batches_that_stepped"])
     if not isinstance(fit_loop, dict) or not all(
         is_int(count) and 0 <= count <= SIZE_MAX for count in counters
     ):

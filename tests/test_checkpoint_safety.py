@@ -134,15 +134,18 @@ def entries(node: object, path: tuple = ()):
 
 
 HOSTILE = [torch.tensor([1.0, 2.0]), "x", -1, None, {"a": 1}, [1], float("nan"), 10**30]
+DELETED = object()
+"""In :data:`HOSTILE`'s place: the entry removed."""
 
 
 @pytest.mark.slow
 def test_any_entry_of_a_checkpoint_replaced_is_resumed_or_refused_in_one_line(tmp_path):
     """Every entry of a real checkpoint but its weights (its hyperparameters, the loops', optimizer's,
-    schedule's, early stopping's and checkpoint callbacks' state) replaced in turn by each of
-    :data:`HOSTILE`: resuming's checks accept it or refuse it with one line, never another exception. A
-    tensor of two numbers in the optimizer's or the schedule's state or as ``is_last_batch`` failed with a
-    traceback before (compared with a setting, or read as a truth)."""
+    schedule's, early stopping's and checkpoint callbacks' state), and every mapping or list that holds
+    them, replaced in turn by each of :data:`HOSTILE` or removed: resuming's checks accept it or refuse it
+    with one line, never another exception. A tensor of two numbers in the optimizer's or the schedule's
+    state, as ``is_last_batch`` or as the hyperparameters' optimizer failed with a traceback before
+    (compared with a setting, or read as a truth)."""
     groups = (
         "scheduler=plateau",
         "callbacks=early_stopping",
@@ -155,16 +158,20 @@ def test_any_entry_of_a_checkpoint_replaced_is_resumed_or_refused_in_one_line(tm
     resume = compose_config(
         "train", tmp_path / "resume", "trainer.max_epochs=3", *groups, f"ckpt_path={path}"
     )
-    places = [place for place in entries(trained) if place[:2] != ("state_dict", "net.params")]
-    assert len(places) > 100
+    leaves = [place for place in entries(trained) if place[:2] != ("state_dict", "net.params")]
+    places = sorted({place[:depth] for place in leaves for depth in range(1, len(place) + 1)}, key=len)
+    assert len(leaves) > 100 and len(places) > 200
     for place in places:
-        for value in HOSTILE:
+        for value in [DELETED, *HOSTILE]:
             checkpoint = copy.deepcopy(trained)
             *parents, key = place
             node = checkpoint
             for parent in parents:
                 node = node[parent]
-            node[key] = value
+            if value is DELETED:
+                del node[key]
+            else:
+                node[key] = value
             torch.save(checkpoint, path)
             try:
                 validate_train(resume)

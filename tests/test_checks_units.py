@@ -1165,6 +1165,7 @@ def test_a_lightning_version_from_2_on_is_accepted(version):
         lambda c: fit_loop(c)["epoch_progress"]["total"].update(ready=2**63, started=2**63),
         lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=-1),
         lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped="3"),
+        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=None),
         lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=torch.tensor([1.0, 2.0])),
     ],
 )
