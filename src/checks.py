@@ -7,6 +7,7 @@ manual optimization) is written out by hand here. Every refusal is one :class:`U
 
 import copy
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -391,7 +392,7 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
             "trained with, or leave out ckpt_path to start a new run"
         )
     check_training_state(checkpoint, plain)
-    check_early_stopping_state(checkpoint, plain)
+    check_callback_states(checkpoint, plain)
     check_early_stopping_patience(checkpoint, plain)
     check_resume_position(checkpoint, plain)
     check_something_left_to_train(checkpoint, plain)
@@ -490,10 +491,11 @@ PROGRESS_ORDER = ("ready", "started", "processed", "completed")
 
 
 def check_loop_state(checkpoint: dict[str, Any], where: str) -> None:
-    """The Lightning version the checkpoint records, which Lightning parses to migrate it; the step and
-    epoch counters and the loops' progress counts, counts up to :data:`~src.config.SIZE_MAX`, in
-    :data:`PROGRESS_ORDER`; ``is_last_batch``, a flag; and no learning-rate schedulers of Lightning's (this
-    project steps its own, :mod:`src.schedule`)."""
+    """The Lightning version the checkpoint records, which Lightning parses to migrate it; the epoch and
+    step counters, counts up to :data:`~src.config.SIZE_MAX`; the loops' state, which Lightning reads back
+    by name: every mapping and entry a new trainer's has (:func:`loop_state_mismatch`), each tracker's
+    counts in :data:`PROGRESS_ORDER`, and the training data's position (:func:`check_data_position`); and
+    no learning-rate schedulers of Lightning's (this project steps its own, :mod:`src.schedule`)."""
     from packaging.version import InvalidVersion, Version
 
     from src.checkpoint import WRITTEN_BY
@@ -508,20 +510,16 @@ def check_loop_state(checkpoint: dict[str, Any], where: str) -> None:
             f"{where}: its pytorch-lightning_version={show(version)} is not a Lightning version from "
             f"{FIRST_LIGHTNING_LAYOUT} on: {WRITTEN_BY}"
         )
-    fit_loop = nested(checkpoint, "loops", "fit_loop")
     trackers = progress_trackers(nested(checkpoint, "loops"))
-    counters = [
-        checkpoint.get("epoch"),
-        checkpoint.get("global_step"),
-        *(count for tracker in trackers for count in tracker.values()),
-    ]
-    epoch_loop = nested(fit_loop, "epoch_loop.state_dict")
-    if isinstance(epoch_loop, dict) and "_batches_that_stepped" in epoch_loop:  # Lightning: 0 if missing
-        counters.append(epoch_loop["_batches_that_stepped"])
-    if not isinstance(fit_loop, dict) or not all(
-        is_int(count) and 0 <= count <= SIZE_MAX for count in counters
-    ):
+    counters = [checkpoint.get("epoch"), checkpoint.get("global_step")]
+    counters += [count for tracker in trackers for count in tracker.values()]
+    if not all(is_count(count) for count in counters):
         raise UserError(f"{where}: its epoch, step or loop counters are not counts: {WRITTEN_BY}")
+    mismatch = loop_state_mismatch(new_loops_state(), checkpoint.get("loops"), "loops")
+    if mismatch is not None:
+        raise UserError(
+            f"{where}: its {mismatch} (Lightning's loops read back every entry they save): {WRITTEN_BY}"
+        )
     for tracker in trackers:
         counts = [tracker[key] for key in PROGRESS_ORDER if key in tracker]
         if counts != sorted(counts, reverse=True):
@@ -529,15 +527,79 @@ def check_loop_state(checkpoint: dict[str, Any], where: str) -> None:
                 f"{where}: its loops' progress counts {show(tracker)} are out of order (each of "
                 f"{', '.join(PROGRESS_ORDER)} at most the one before): {WRITTEN_BY}"
             )
-    last_batch = nested(fit_loop, "epoch_loop.batch_progress", "is_last_batch")
-    if not (last_batch is None or isinstance(last_batch, bool)):  # Lightning reads it as a truth
+    check_data_position(nested(checkpoint, "loops", "fit_loop", "state_dict"), where)
+    schedulers = checkpoint.get("lr_schedulers")
+    if not (isinstance(schedulers, list) and not schedulers):  # Lightning reads it even where it is empty
         raise UserError(
-            f"{where}: its loops' is_last_batch={show(last_batch)} is not true or false: {WRITTEN_BY}"
+            f"{where}: its lr_schedulers={show(schedulers)} is not Lightning's empty list (this project steps "
+            f"its own schedule, saved with its callbacks): {WRITTEN_BY}"
         )
-    if checkpoint.get("lr_schedulers", []) != []:
+
+
+LOOPS = ("fit_loop", "validate_loop", "test_loop", "predict_loop")
+"""The loops whose state a Lightning checkpoint keeps under ``loops``."""
+
+
+@functools.cache
+def new_loops_state() -> dict[str, Any]:
+    """The loops' state a new Lightning trainer would save in a checkpoint: the mappings and entries
+    Lightning reads back when resuming (each loop's public ``state_dict()``)."""
+    import logging
+
+    import lightning as L
+
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = rank_zero.level
+    rank_zero.setLevel(logging.WARNING)  # no "GPU available: ..." lines for a trainer that never runs
+    try:
+        trainer = L.Trainer(
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
+            devices=1,
+        )
+    finally:
+        rank_zero.setLevel(level)
+    return {name: getattr(trainer, name).state_dict() for name in LOOPS}
+
+
+def loop_state_mismatch(new: dict[str, Any], saved: Any, path: str) -> str | None:
+    """Where the loops' state ``saved`` (at ``path``) lacks a mapping or an entry ``new`` has, or holds
+    another kind of value: a mapping, a flag or a count up to :data:`~src.config.SIZE_MAX`; ``None`` if
+    nowhere. Entries ``new`` has not (a data loader's position) are left to other checks."""
+    if not isinstance(saved, dict):
+        return f"{path} is {show(saved)}, not a mapping"
+    for key, value in new.items():
+        if key not in saved:
+            return f"{path} holds no {key}"
+        inner = saved[key]
+        if isinstance(value, dict):
+            mismatch = loop_state_mismatch(value, inner, f"{path}.{key}")
+            if mismatch is not None:
+                return mismatch
+        elif isinstance(value, bool) and not isinstance(inner, bool):
+            return f"{path}.{key}={show(inner)} is not true or false"
+        elif is_int(value) and not is_count(inner):
+            return f"{path}.{key}={show(inner)} is not a count"
+    return None
+
+
+def check_data_position(loop_state: dict[str, Any], where: str) -> None:
+    """The training data's position Lightning saves beside the fit loop's state (``combined_loader``: one
+    :class:`src.data.MiniBatchChunks` state, or none where ``overfit_batches`` replaced the sampler) must
+    be one :class:`~src.data.ResumableLoader` can restore: a mapping of counts."""
+    from src.checkpoint import WRITTEN_BY
+
+    if "combined_loader" not in loop_state:
+        return
+    loaders = loop_state["combined_loader"]
+    one = isinstance(loaders, list) and len(loaders) == 1 and isinstance(loaders[0], dict)
+    if not (one and all(isinstance(key, str) and is_count(count) for key, count in loaders[0].items())):
         raise UserError(
-            f"{where}: its lr_schedulers={show(checkpoint['lr_schedulers'])} are Lightning's, but this project "
-            f"steps its own schedule (saved with its callbacks): {WRITTEN_BY}"
+            f"{where}: its loops.fit_loop.state_dict.combined_loader={show(loaders)} is not the position of "
+            f"one training data loader (a mapping of counts): {WRITTEN_BY}"
         )
 
 
@@ -686,30 +748,54 @@ def saved_early_stopping(saved: Any, plain: dict[str, Any]) -> Iterator[tuple[st
         yield name, values, nested(saved, key)
 
 
-def check_early_stopping_state(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
-    """Lightning's ``EarlyStopping`` takes its saved state as it is: a best score that is no number in a
-    tensor, or a stopping reason it doesn't know, failed with a traceback at the first validation. Each
-    entry must be of the kind :data:`EARLY_STOPPING_STATE` describes, and those Lightning reads without a
-    default (:data:`EARLY_STOPPING_REQUIRED`) present."""
+def check_callback_states(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
+    """Lightning hands each callback the state saved under its key as it is (``if state:``, a truth a tensor
+    of two numbers has not): the callbacks' states must be mappings, and those of early stopping and of
+    the model checkpoints hold entries of the kinds Lightning reads (:data:`EARLY_STOPPING_STATE`,
+    :data:`MODEL_CHECKPOINT_STATE`); a best score that is a string failed at the first validation."""
     from src.checkpoint import WRITTEN_BY
 
-    for name, _, state in saved_early_stopping(nested(checkpoint, "callbacks") or {}, plain):
-        if state is None:  # trained without it: it starts afresh
-            continue
-        where = f"ckpt_path={plain['ckpt_path']}: its state of callbacks.{name}"
-        missing = [key for key in EARLY_STOPPING_REQUIRED if not (isinstance(state, dict) and key in state)]
-        if missing:
-            raise UserError(f"{where} lacks {', '.join(missing)}: {WRITTEN_BY}")
-        for key, value in state.items():
-            if key not in EARLY_STOPPING_STATE:
-                raise UserError(f"{where} holds {key}, which early stopping has not: {WRITTEN_BY}")
-            kind, is_of_kind = EARLY_STOPPING_STATE[key]
-            if not is_of_kind(value):
-                raise UserError(f"{where} holds {key}={show(value)}, not {kind}: {WRITTEN_BY}")
+    where = f"ckpt_path={plain['ckpt_path']}"
+    states = checkpoint.get("callbacks")
+    if states is None:  # Lightning restores no callback
+        return
+    if not isinstance(states, dict):
+        raise UserError(
+            f"{where}: its callbacks={show(states)} is not a mapping of callback states: {WRITTEN_BY}"
+        )
+    for key, state in states.items():
+        if not isinstance(state, dict):
+            raise UserError(f"{where}: its state of {key} is {show(state)}, not a mapping: {WRITTEN_BY}")
+    for name, _, state in saved_early_stopping(states, plain):
+        if state is not None:  # else trained without it: it starts afresh
+            check_state_entries(state, EARLY_STOPPING_STATE, f"{where}: its state of callbacks.{name}")
+    for key, state in states.items():
+        if key.startswith("ModelCheckpoint{"):  # the state key of Lightning's class and of ours
+            check_state_entries(state, MODEL_CHECKPOINT_STATE, f"{where}: its state of {key}")
+
+
+def check_state_entries(
+    state: dict[str, Any], rules: dict[str, tuple[str, Callable[[Any], bool], bool]], where: str
+) -> None:
+    """``state`` may hold only the entries ``rules`` names, each of its kind (in words, and its test), and
+    must hold those the rule marks required (read without a default)."""
+    from src.checkpoint import WRITTEN_BY
+
+    missing = [key for key, (_, _, required) in rules.items() if required and key not in state]
+    if missing:
+        raise UserError(f"{where} lacks {', '.join(missing)}: {WRITTEN_BY}")
+    for key, value in state.items():
+        if key not in rules:
+            raise UserError(f"{where} holds {show(key)}, which Lightning's callback has not: {WRITTEN_BY}")
+        kind, is_of_kind, _ = rules[key]
+        if not is_of_kind(value):
+            raise UserError(f"{where} holds {key}={show(value)}, not {kind}: {WRITTEN_BY}")
 
 
 def is_count(value: Any) -> bool:
-    return is_int(value) and value >= 0
+    """An integer from 0 to :data:`~src.config.SIZE_MAX` (torch's int64: Lightning turned a count of 10**30
+    into "Overflow when unpacking long long")."""
+    return is_int(value) and 0 <= value <= SIZE_MAX
 
 
 def is_stopping_reason(value: Any) -> bool:
@@ -719,17 +805,54 @@ def is_stopping_reason(value: Any) -> bool:
     return is_int(value) and value in {reason.value for reason in EarlyStoppingReason}
 
 
-EARLY_STOPPING_STATE: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "wait_count": ("a count >= 0", is_count),
-    "stopped_epoch": ("a count >= 0", is_count),
-    "patience": ("a count >= 0", is_count),
-    "best_score": ("one number (not NaN) in a tensor", is_one_number),
-    "stopping_reason": ("the value of one of Lightning's EarlyStoppingReason", is_stopping_reason),
-    "stopping_reason_message": ("null or a string", lambda value: value is None or isinstance(value, str)),
+def is_score(value: Any) -> bool:
+    """``None`` or a metric's value (:func:`~src.config.is_one_number`): a model checkpoint's score."""
+    return value is None or is_one_number(value)
+
+
+def is_path(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+COUNT, SCORE, PATH = (
+    ("a count >= 0", is_count),
+    ("null or one number (not NaN) in a tensor", is_score),
+    ("a string", is_path),
+)
+EARLY_STOPPING_STATE: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
+    "wait_count": (*COUNT, True),
+    "stopped_epoch": (*COUNT, True),
+    "patience": (*COUNT, True),
+    "best_score": ("one number (not NaN) in a tensor", is_one_number, True),
+    "stopping_reason": ("the value of one of Lightning's EarlyStoppingReason", is_stopping_reason, False),
+    "stopping_reason_message": (
+        "null or a string",
+        lambda value: value is None or isinstance(value, str),
+        False,
+    ),
 }
-"""What each entry of the state Lightning's ``EarlyStopping`` saves must be."""
-EARLY_STOPPING_REQUIRED = ("wait_count", "stopped_epoch", "best_score", "patience")
-"""The entries ``EarlyStopping.load_state_dict`` reads without a default."""
+"""Each entry of the state Lightning's ``EarlyStopping`` saves: its kind, and whether
+``EarlyStopping.load_state_dict`` reads it without a default."""
+MODEL_CHECKPOINT_STATE: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
+    "monitor": ("null or a string", lambda value: value is None or isinstance(value, str), False),
+    "best_model_score": (*SCORE, True),
+    "best_model_path": (*PATH, False),
+    "current_score": (*SCORE, False),
+    "dirpath": ("null or a string", lambda value: value is None or isinstance(value, str), False),
+    "best_k_models": (
+        "a mapping of paths to scores",
+        lambda value: (
+            isinstance(value, dict)
+            and all(is_path(path) and is_score(score) for path, score in value.items())
+        ),
+        False,
+    ),
+    "kth_best_model_path": (*PATH, False),
+    "kth_value": (*SCORE, False),
+    "last_model_path": (*PATH, False),
+}
+"""The same for ``ModelCheckpoint`` (Lightning's, and this project's :class:`~src.callbacks.BestCheckpoint`,
+which keeps its paths only where they name checkpoints beside the one resumed)."""
 
 
 def check_early_stopping_patience(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:

@@ -25,11 +25,11 @@ from runs import compose_config, options, refused, write_idx
 import src.checks as checks
 from src.checkpoint import load_checkpoint
 from src.checks import (
+    check_callback_states,
     check_cuda_graph,
     check_data_files,
     check_dataset_files,
     check_early_stopping_patience,
-    check_early_stopping_state,
     check_inputs_match,
     check_max_steps,
     check_memory,
@@ -843,6 +843,7 @@ def test_a_schedule_is_stepped_through_lightnings_1000_epochs_where_the_trainer_
 CKPT = "trained.ckpt"
 AS_WRITTEN = f"ckpt_path={CKPT}: its optimizer_states are not the state of one torch optimizer: {WRITTEN_BY}"
 NOT_COUNTS = f"ckpt_path={CKPT}: its epoch, step or loop counters are not counts: {WRITTEN_BY}"
+LOOPS = f"ckpt_path={CKPT}: its loops{{}} (Lightning's loops read back every entry they save): {WRITTEN_BY}"
 
 
 @functools.cache
@@ -1038,9 +1039,29 @@ def fit_loop(trained: dict) -> dict:
         (lambda c: fit_loop(c)["epoch_progress"]["current"].update(processed=-1), NOT_COUNTS),
         (lambda c: fit_loop(c)["epoch_loop.val_loop.batch_progress"]["total"].update(ready=-1), NOT_COUNTS),
         (lambda c: c["loops"]["test_loop"]["batch_progress"]["current"].update(started=None), NOT_COUNTS),
-        (lambda c: c["loops"].pop("fit_loop"), NOT_COUNTS),
-        (lambda c: c["loops"].update(fit_loop=[]), NOT_COUNTS),
-        (lambda c: c.pop("loops"), NOT_COUNTS),
+        (lambda c: c["loops"].pop("fit_loop"), LOOPS.format(" holds no fit_loop")),
+        (lambda c: c["loops"].update(fit_loop=[]), LOOPS.format(".fit_loop is [], not a mapping")),
+        (lambda c: c.pop("loops"), LOOPS.format(" is null, not a mapping")),
+        (
+            lambda c: fit_loop(c).update(epoch_progress=None),
+            LOOPS.format(".fit_loop.epoch_progress is null, not a mapping"),
+        ),
+        (
+            lambda c: fit_loop(c)["epoch_progress"].pop("current"),
+            LOOPS.format(".fit_loop.epoch_progress holds no current"),
+        ),
+        (
+            lambda c: fit_loop(c)["epoch_progress"]["total"].pop("ready"),
+            LOOPS.format(".fit_loop.epoch_progress.total holds no ready"),
+        ),
+        (
+            lambda c: fit_loop(c)["epoch_loop.batch_progress"].pop("is_last_batch"),
+            LOOPS.format(".fit_loop.epoch_loop.batch_progress holds no is_last_batch"),
+        ),
+        (
+            lambda c: fit_loop(c).update(state_dict="x"),
+            LOOPS.format(".fit_loop.state_dict is x, not a mapping"),
+        ),
         (lambda c: c.pop("optimizer_states"), AS_WRITTEN),
         (lambda c: c.update(optimizer_states=c["optimizer_states"][0]), AS_WRITTEN),
         (lambda c: c.update(optimizer_states=c["optimizer_states"] * 2), AS_WRITTEN),
@@ -1083,7 +1104,6 @@ def test_resuming_checks_the_state_lightning_restores(change, message):
     [
         lambda c: None,
         lambda c: c.update(epoch=0, global_step=0),
-        lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=None),
         lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=False),
     ],
 )
@@ -1092,13 +1112,14 @@ def test_counts_from_zero_and_a_torch_optimizers_state_are_accepted(change):
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(0, "0"), ("true", "true"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")]
+    ("value", "shown"),
+    [(0, "0"), ("true", "true"), (None, "null"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")],
 )
 def test_a_last_batch_flag_that_is_no_flag_is_one_line(value, shown):
     """Lightning reads ``is_last_batch`` as a truth: a tensor of two numbers has none."""
     trained = tampered(lambda c: fit_loop(c)["epoch_loop.batch_progress"].update(is_last_batch=value))
-    assert refused(check_training_state, trained, resumed()) == (
-        f"ckpt_path={CKPT}: its loops' is_last_batch={shown} is not true or false: {WRITTEN_BY}"
+    assert refused(check_training_state, trained, resumed()) == LOOPS.format(
+        f".fit_loop.epoch_loop.batch_progress.is_last_batch={shown} is not true or false"
     )
 
 
@@ -1163,16 +1184,23 @@ def test_a_lightning_version_from_2_on_is_accepted(version):
     [
         lambda c: c.update(global_step=2**63),
         lambda c: fit_loop(c)["epoch_progress"]["total"].update(ready=2**63, started=2**63),
-        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=-1),
-        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped="3"),
-        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=None),
-        lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=torch.tensor([1.0, 2.0])),
     ],
 )
-def test_a_count_past_int64_or_of_the_steps_logged_that_is_no_count_is_one_line(change):
-    """Lightning turned a count of 10**30 into "Overflow when unpacking long long", and added to
-    ``_batches_that_stepped`` whatever it held."""
+def test_a_count_past_int64_is_one_line(change):
+    """Lightning turned a count of 10**30 into "Overflow when unpacking long long"."""
     assert refused(check_training_state, tampered(change), resumed()) == NOT_COUNTS
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(-1, "-1"), ("3", '"3"'), (None, "null"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")],
+)
+def test_a_count_of_the_steps_logged_that_is_no_count_is_one_line(value, shown):
+    """Lightning adds 1 to ``_batches_that_stepped`` whatever it holds."""
+    trained = tampered(lambda c: fit_loop(c)["epoch_loop.state_dict"].update(_batches_that_stepped=value))
+    assert refused(check_training_state, trained, resumed()) == LOOPS.format(
+        f".fit_loop.epoch_loop.state_dict._batches_that_stepped={shown} is not a count"
+    )
 
 
 def test_a_progress_tracker_counts_in_order():
@@ -1190,15 +1218,22 @@ def test_a_progress_tracker_counts_in_order():
     assert "are out of order" in refused(check_training_state, trained, resumed())
 
 
-@pytest.mark.parametrize(("schedulers", "shown"), [([{"x": 1}], "[{x: 1}]"), (None, "null"), (-1, "-1")])
-def test_lightnings_learning_rate_schedulers_are_none(schedulers, shown):
-    """This project steps its own schedule; Lightning iterated over whatever ``lr_schedulers`` held."""
-    check_training_state(tampered(lambda c: c.pop("lr_schedulers")), resumed())
-    assert refused(
-        check_training_state, tampered(lambda c: c.update(lr_schedulers=schedulers)), resumed()
-    ) == (
-        f"ckpt_path={CKPT}: its lr_schedulers={shown} are Lightning's, but this project steps its own schedule "
-        f"(saved with its callbacks): {WRITTEN_BY}"
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (lambda c: c.update(lr_schedulers=[{"x": 1}]), "[{x: 1}]"),
+        (lambda c: c.update(lr_schedulers=None), "null"),
+        (lambda c: c.update(lr_schedulers=-1), "-1"),
+        (lambda c: c.pop("lr_schedulers"), "null"),
+    ],
+)
+def test_lightnings_learning_rate_schedulers_are_an_empty_list(change, shown):
+    """This project steps its own schedule; Lightning iterated over whatever ``lr_schedulers`` held, and
+    without it said the checkpoint held only the model (KeyError)."""
+    check_training_state(tampered(lambda c: None), resumed())
+    assert refused(check_training_state, tampered(change), resumed()) == (
+        f"ckpt_path={CKPT}: its lr_schedulers={shown} is not Lightning's empty list (this project steps its own "
+        f"schedule, saved with its callbacks): {WRITTEN_BY}"
     )
 
 
@@ -1314,6 +1349,56 @@ def test_the_state_a_step_of_the_configured_optimizer_leaves_is_accepted(overrid
     check_training_state(trained, plain)
     trained["optimizer_states"][0]["state"] = {}  # no step taken yet
     check_training_state(trained, plain)
+
+
+@pytest.mark.parametrize(
+    ("loaders", "shown"),
+    [
+        (
+            [{"epoch": 0, "chunks_trained": "x", "world_size": 1}],
+            "[{epoch: 0, chunks_trained: x, world_size: 1}]",
+        ),
+        ([{"epoch": -1}], "[{epoch: -1}]"),
+        ([], "[]"),
+        ([{"epoch": 0}, {"epoch": 0}], "[{epoch: 0}, {epoch: 0}]"),
+        ({"epoch": 0}, "{epoch: 0}"),
+        ([5], "[5]"),
+        (None, "null"),
+    ],
+)
+def test_a_data_position_the_loader_cannot_restore_is_one_line(loaders, shown):
+    """The training loader's position (``src.data.MiniBatchChunks``' state): a mid-epoch resume slices the
+    epoch's chunks at ``chunks_trained``."""
+    trained = tampered(lambda c: fit_loop(c)["state_dict"].update(combined_loader=loaders))
+    assert refused(check_training_state, trained, resumed()) == (
+        f"ckpt_path={CKPT}: its loops.fit_loop.state_dict.combined_loader={shown} is not the position of one "
+        f"training data loader (a mapping of counts): {WRITTEN_BY}"
+    )
+
+
+@pytest.mark.parametrize("loaders", [[{"epoch": 1, "chunks_trained": 3, "world_size": 1}], [{}]])
+def test_a_data_position_of_counts_or_none_is_accepted(loaders):
+    """``[{}]``: ``trainer.overfit_batches`` swapped in Lightning's sampler, which has no position."""
+    check_training_state(
+        tampered(lambda c: fit_loop(c)["state_dict"].update(combined_loader=loaders)), resumed()
+    )
+
+
+def test_the_loops_state_of_a_new_trainer_is_read_quietly(caplog):
+    """Building the trainer logs none of Lightning's "GPU available" lines (a trainer built as usual does,
+    as the first half shows), and leaves its logger's level as it was."""
+    import logging
+
+    trainer_arguments = {"logger": False, "enable_checkpointing": False, "accelerator": "cpu", "devices": 1}
+    L.Trainer(**trainer_arguments, enable_progress_bar=False, enable_model_summary=False)
+    assert any("GPU available" in record.getMessage() for record in caplog.records)
+    caplog.clear()
+    level = logging.getLogger("lightning.pytorch.utilities.rank_zero").level
+    loops = checks.new_loops_state.__wrapped__()
+    assert set(loops) == {"fit_loop", "validate_loop", "test_loop", "predict_loop"}
+    assert loops["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] is False
+    assert not any("GPU available" in record.getMessage() for record in caplog.records)
+    assert logging.getLogger("lightning.pytorch.utilities.rank_zero").level == level
 
 
 def test_progress_trackers_are_the_totals_and_currents_at_every_level():
@@ -1504,12 +1589,12 @@ def test_the_early_stopping_state_lightning_saves_resumes():
         {"wait_count": 2, "best_score": torch.tensor(0.5, dtype=torch.float64)},
         {"stopped_epoch": 4},
     ):
-        check_early_stopping_state(stopping_checkpoint(**state), plain)
+        check_callback_states(stopping_checkpoint(**state), plain)
     trained = stopping_checkpoint()
     for key in ("stopping_reason", "stopping_reason_message"):  # an older Lightning's state lacks them
         del early_stopping_entries(trained)[key]
-    check_early_stopping_state(trained, plain)
-    check_early_stopping_state(checkpoint(plain), plain)  # trained without it
+    check_callback_states(trained, plain)
+    check_callback_states(checkpoint(plain), plain)  # trained without it
 
 
 @pytest.mark.parametrize(
@@ -1547,7 +1632,7 @@ def test_the_early_stopping_state_lightning_saves_resumes():
             lambda s: s.update(stopping_reason_message=5),
             "holds stopping_reason_message=5, not null or a string",
         ),
-        (lambda s: s.update(extra=1), "holds extra, which early stopping has not"),
+        (lambda s: s.update(extra=1), "holds extra, which Lightning's callback has not"),
         (lambda s: s.pop("best_score"), "lacks best_score"),
         (lambda s: [s.pop(key) for key in ("patience", "wait_count")], "lacks wait_count, patience"),
     ],
@@ -1556,18 +1641,87 @@ def test_the_early_stopping_state_lightning_saves_resumes():
 def test_an_early_stopping_state_lightning_would_fail_on_is_one_line(change, message):
     trained = stopping_checkpoint()
     change(early_stopping_entries(trained))
-    assert refused(check_early_stopping_state, trained, resumed("callbacks=early_stopping")) == (
+    assert refused(check_callback_states, trained, resumed("callbacks=early_stopping")) == (
         f"{STOPPING} {message}: {WRITTEN_BY}"
     )
 
 
-def test_an_early_stopping_state_that_is_no_mapping_lacks_everything():
+def model_checkpoint_state(**entries) -> tuple[str, dict]:
+    """The key and the state Lightning saves of a ``ModelCheckpoint`` on ``val/acc`` with two checkpoints,
+    with ``entries`` over it."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    callback = ModelCheckpoint(dirpath="checkpoints", monitor="val/acc", mode="max", save_top_k=2)
+    callback.best_k_models = {
+        "checkpoints/epoch_000.ckpt": torch.tensor(0.5),
+        "checkpoints/epoch_001.ckpt": torch.tensor(0.7),
+    }
+    callback.best_model_path, callback.best_model_score = "checkpoints/epoch_001.ckpt", torch.tensor(0.7)
+    callback.kth_best_model_path, callback.kth_value = "checkpoints/epoch_000.ckpt", torch.tensor(0.5)
+    return callback.state_key, {**callback.state_dict(), **entries}
+
+
+def test_the_model_checkpoint_state_lightning_saves_resumes():
+    plain = resumed()
+    for entries in ({}, {"best_model_score": None, "current_score": None, "best_k_models": {}}):
+        key, state = model_checkpoint_state(**entries)
+        check_callback_states(checkpoint(plain, callbacks={key: state}), plain)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (
+            {"best_model_score": "0.7"},
+            'holds best_model_score="0.7", not null or one number (not NaN) in a tensor',
+        ),
+        (
+            {"kth_value": torch.tensor([0.5, 0.6])},
+            "holds kth_value=a tensor of shape [2], not null or one number (not NaN) in a tensor",
+        ),
+        (
+            {"current_score": torch.tensor(float("nan"))},
+            "holds current_score=nan, not null or one number (not NaN) in a tensor",
+        ),
+        (
+            {"best_k_models": {"checkpoints/epoch_000.ckpt": "x"}},
+            "holds best_k_models={checkpoints/epoch_000.ckpt: x}, not a mapping of paths to scores",
+        ),
+        ({"best_k_models": [1]}, "holds best_k_models=[1], not a mapping of paths to scores"),
+        ({"dirpath": 5}, "holds dirpath=5, not null or a string"),
+        ({"best_model_path": None}, "holds best_model_path=null, not a string"),
+        ({"extra": 1}, "holds extra, which Lightning's callback has not"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_model_checkpoint_state_lightning_would_fail_on_is_one_line(entries, message):
+    """A best score that is a string failed when the next checkpoint competed with it."""
+    key, state = model_checkpoint_state(**entries)
+    plain = resumed()
+    assert refused(check_callback_states, checkpoint(plain, callbacks={key: state}), plain) == (
+        f"ckpt_path={CKPT}: its state of {key} {message}: {WRITTEN_BY}"
+    )
+    del state["best_model_score"]
+    assert refused(check_callback_states, checkpoint(plain, callbacks={key: state}), plain).endswith(
+        f"lacks best_model_score: {WRITTEN_BY}"
+    )
+
+
+def test_a_callback_state_that_is_no_mapping_is_one_line():
+    """Lightning hands a callback its state after ``if state:``, a truth a tensor of two numbers has not."""
     trained = stopping_checkpoint()
     key = next(key for key in trained["callbacks"] if key.startswith("EarlyStopping"))
-    trained["callbacks"][key] = [1, 2]
-    assert refused(check_early_stopping_state, trained, resumed("callbacks=early_stopping")) == (
-        f"{STOPPING} lacks wait_count, stopped_epoch, best_score, patience: {WRITTEN_BY}"
+    for state, shown in (([1, 2], "[1, 2]"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")):
+        trained["callbacks"][key] = state
+        assert refused(check_callback_states, trained, resumed("callbacks=early_stopping")) == (
+            f"ckpt_path={CKPT}: its state of {key} is {shown}, not a mapping: {WRITTEN_BY}"
+        )
+    trained["callbacks"] = [1]
+    assert refused(check_callback_states, trained, resumed("callbacks=early_stopping")) == (
+        f"ckpt_path={CKPT}: its callbacks=[1] is not a mapping of callback states: {WRITTEN_BY}"
     )
+    trained["callbacks"] = None  # Lightning restores no callback
+    check_callback_states(trained, resumed("callbacks=early_stopping"))
 
 
 def scheduled(plain: dict, epochs: int) -> dict:
