@@ -2,6 +2,7 @@
 PNG images."""
 
 import base64
+import copy
 import csv
 import io
 import os
@@ -186,3 +187,73 @@ def refused(check, *args, **kwargs) -> str:
         check(*args, **kwargs)
     assert "\n" not in str(error.value)
     return str(error.value)
+
+
+HOSTILE = [torch.tensor([1.0, 2.0]), "x", -1, None, {"a": 1}, [1], float("nan"), 10**30]
+"""What a crafted checkpoint may put in place of any of its entries: a tensor of two numbers (no truth,
+no plain equality), a string, a negative number, null, a mapping, a list, NaN and a number past int64."""
+DELETED = object()
+"""In :data:`HOSTILE`'s place: the entry removed."""
+SWEEP_GROUPS = (
+    "scheduler=plateau",
+    "callbacks=early_stopping",
+    "optimizer=momentum",
+    "data.batches_per_step=4",
+)
+"""The run whose checkpoint the sweep changes: every kind of state a checkpoint can hold."""
+
+
+def train_for_sweep(run_dir: Path) -> dict:
+    """The ``last.ckpt`` of one epoch of a run with :data:`SWEEP_GROUPS`, loaded."""
+    from src.train import train
+
+    train(compose_config("train", run_dir, "trainer.max_epochs=1", *SWEEP_GROUPS))
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def sweep_resume_config(run_dir: Path, ckpt_path: Path) -> DictConfig:
+    """The configuration that resumes the sweep's run from ``ckpt_path`` for two more epochs of three
+    chunks."""
+    return compose_config(
+        "train",
+        run_dir,
+        "trainer.max_epochs=3",
+        "+trainer.limit_train_batches=3",
+        *SWEEP_GROUPS,
+        f"ckpt_path={ckpt_path}",
+    )
+
+
+def checkpoint_places(checkpoint: dict) -> list[tuple]:
+    """The path of every entry, mapping and list of ``checkpoint`` but its weights (a list of numbers is
+    one entry), shortest first."""
+
+    def leaves(node: object, path: tuple = ()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from leaves(value, (*path, key))
+        elif isinstance(node, list) and not all(isinstance(item, int | float) for item in node):
+            for index, value in enumerate(node):
+                yield from leaves(value, (*path, index))
+        else:
+            yield path
+
+    ends = [path for path in leaves(checkpoint) if path[:2] != ("state_dict", "net.params")]
+    return sorted(
+        {path[:depth] for path in ends for depth in range(1, len(path) + 1)},
+        key=lambda path: (len(path), str(path)),
+    )
+
+
+def changed(checkpoint: dict, place: tuple, value: object) -> dict:
+    """A copy of ``checkpoint`` with ``value`` at ``place``, or without the entry there (:data:`DELETED`)."""
+    result = copy.deepcopy(checkpoint)
+    *parents, key = place
+    node = result
+    for parent in parents:
+        node = node[parent]
+    if value is DELETED:
+        del node[key]
+    else:
+        node[key] = value
+    return result

@@ -7,7 +7,18 @@ import copy
 
 import pytest
 import torch
-from runs import QUICK, compose_config, literal, run_module
+from runs import (
+    DELETED,
+    HOSTILE,
+    QUICK,
+    changed,
+    checkpoint_places,
+    compose_config,
+    literal,
+    run_module,
+    sweep_resume_config,
+    train_for_sweep,
+)
 
 from src.checkpoint import load_checkpoint, load_model
 from src.checks import validate_train
@@ -120,59 +131,23 @@ def test_a_schedule_state_that_is_not_the_configured_schedulers_is_refused_befor
     assert not (tmp_path / "resume").exists()
 
 
-def entries(node: object, path: tuple = ()):
-    """The path of every entry of a checkpoint that holds no further mapping or list (a list of numbers is
-    one entry)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from entries(value, (*path, key))
-    elif isinstance(node, list) and not all(isinstance(item, int | float) for item in node):
-        for index, value in enumerate(node):
-            yield from entries(value, (*path, index))
-    else:
-        yield path
-
-
-HOSTILE = [torch.tensor([1.0, 2.0]), "x", -1, None, {"a": 1}, [1], float("nan"), 10**30]
-DELETED = object()
-"""In :data:`HOSTILE`'s place: the entry removed."""
-
-
 @pytest.mark.slow
 def test_any_entry_of_a_checkpoint_replaced_is_resumed_or_refused_in_one_line(tmp_path):
     """Every entry of a real checkpoint but its weights (its hyperparameters, the loops', optimizer's,
     schedule's, early stopping's and checkpoint callbacks' state), and every mapping or list that holds
-    them, replaced in turn by each of :data:`HOSTILE` or removed: resuming's checks accept it or refuse it
-    with one line, never another exception. A tensor of two numbers in the optimizer's or the schedule's
+    them, removed or replaced in turn by each of :data:`runs.HOSTILE`: resuming's checks accept it or refuse
+    it with one line, never another exception. A tensor of two numbers in the optimizer's or the schedule's
     state, as ``is_last_batch`` or as the hyperparameters' optimizer failed with a traceback before
-    (compared with a setting, or read as a truth)."""
-    groups = (
-        "scheduler=plateau",
-        "callbacks=early_stopping",
-        "optimizer=momentum",
-        "data.batches_per_step=4",
-    )
-    train(compose_config("train", tmp_path / "trained", "trainer.max_epochs=1", *groups))
-    trained = torch.load(tmp_path / "trained" / "checkpoints" / "last.ckpt", weights_only=True)
+    (compared with a setting, or read as a truth). ``python -m tests.checkpoint_sweep`` also resumes
+    training from each one the checks accept."""
+    trained = train_for_sweep(tmp_path / "trained")
     path = tmp_path / "crafted.ckpt"
-    resume = compose_config(
-        "train", tmp_path / "resume", "trainer.max_epochs=3", *groups, f"ckpt_path={path}"
-    )
-    leaves = [place for place in entries(trained) if place[:2] != ("state_dict", "net.params")]
-    places = sorted({place[:depth] for place in leaves for depth in range(1, len(place) + 1)}, key=len)
-    assert len(leaves) > 100 and len(places) > 200
+    resume = sweep_resume_config(tmp_path / "resume", path)
+    places = checkpoint_places(trained)
+    assert len(places) > 200
     for place in places:
         for value in [DELETED, *HOSTILE]:
-            checkpoint = copy.deepcopy(trained)
-            *parents, key = place
-            node = checkpoint
-            for parent in parents:
-                node = node[parent]
-            if value is DELETED:
-                del node[key]
-            else:
-                node[key] = value
-            torch.save(checkpoint, path)
+            torch.save(changed(trained, place, value), path)
             try:
                 validate_train(resume)
             except UserError as error:
