@@ -184,6 +184,7 @@ def test_a_tensor_shows_its_one_number_or_only_its_shape():
     shown = [show(value) for value in (torch.tensor(0.5), torch.tensor([0.5]), torch.tensor(True))]
     assert shown == ["0.5", "[0.5]", "true"]
     assert show(torch.zeros(1000, 3)) == "a tensor of shape [1000, 3]"
+    assert show(torch.zeros(0)) == "a tensor of shape [0]"  # no number to show
     assert show(torch.tensor(float("nan"))) == "nan"
 
 
