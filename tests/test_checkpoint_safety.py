@@ -342,7 +342,7 @@ def set_lr(checkpoint: dict, lr: object) -> None:
             lambda c: c.update(optimizer_states=None),
             "its optimizer_states are not the state of one torch optimizer",
         ),
-        (lambda c: c.update(loops="garbage"), "its epoch, step or loop counters are not counts"),
+        (lambda c: c.update(loops="garbage"), "its loops is garbage, not a mapping"),
         (lambda c: c.update(global_step=-5), "its epoch, step or loop counters are not counts"),
         (
             lambda c: c["loops"]["fit_loop"]["epoch_progress"]["current"].update(processed="x"),
