@@ -686,13 +686,18 @@ def check_parameter_state(state: dict[Any, Any], reference: dict[str, Any], wher
 def stepped_optimizer_state(
     values: Mapping[str, Any], shape: torch.Size, dtype: torch.dtype
 ) -> dict[str, Any]:
-    """The ``state_dict()`` of the optimizer group ``values`` over one parameter of ``shape`` and ``dtype``,
-    after one step with a zero gradient: the settings and the parameter's state it keeps."""
+    """The ``state_dict()`` of the optimizer group ``values`` over one parameter of ``shape`` and ``dtype``
+    after one step with a zero gradient: its settings as configured, and the state it keeps for the
+    parameter. The step is taken with ``capturable`` off, which torch steps only on a GPU: it keeps the
+    same entries."""
     parameter = torch.zeros(shape, dtype=dtype, requires_grad=True)
-    optimizer = build_optimizer(values, [parameter])
+    settings = build_optimizer(values, [parameter]).state_dict()["param_groups"]
+    optimizer = build_optimizer(
+        {**values, "capturable": False} if "capturable" in values else values, [parameter]
+    )
     parameter.grad = torch.zeros_like(parameter)
     optimizer.step()
-    return optimizer.state_dict()
+    return {"param_groups": settings, "state": optimizer.state_dict()["state"]}
 
 
 def progress_trackers(loops: Any) -> list[dict[str, Any]]:

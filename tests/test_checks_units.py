@@ -1351,6 +1351,24 @@ def test_the_state_a_step_of_the_configured_optimizer_leaves_is_accepted(overrid
     check_training_state(trained, plain)
 
 
+def test_the_state_of_a_capturable_optimizer_is_checked_without_a_gpu():
+    """torch steps a ``capturable`` Adam only on a GPU: the state it keeps is read from a step without."""
+    plain = resumed("optimizer=adam", "+optimizer.capturable=true")
+    trained = checkpoint(plain)
+    parameter = torch.zeros_like(trained["state_dict"]["net.params"], requires_grad=True)
+    optimizer = build_optimizer({**plain["optimizer"], "capturable": False}, [parameter])
+    parameter.grad = torch.ones_like(parameter)
+    optimizer.step()
+    state = optimizer.state_dict()
+    state["param_groups"][0]["capturable"] = True  # as a run on a GPU saves it
+    trained["optimizer_states"] = [state]
+    check_training_state(trained, plain)
+    state["param_groups"][0]["capturable"] = False
+    assert refused(check_training_state, trained, plain).startswith(
+        f"ckpt_path={CKPT}: its optimizer state holds capturable=false, but its hyper_parameters"
+    )
+
+
 @pytest.mark.parametrize(
     ("loaders", "shown"),
     [
