@@ -166,10 +166,13 @@ def test_an_older_checkpoint_without_a_slope_gets_the_old_default():
 def test_a_state_dict_the_network_does_not_have_is_refused(tmp_path):
     path = tmp_path / "extra.ckpt"
     torch.save(network(**{"net.extra": torch.ones(1)}), path)
-    assert load_checkpoint(path)  # the structure is ours; the network's own load finds the extra key
-    message = f"ckpt_path={path}: its hyper_parameters and state_dict don't make this project's network"
-    with pytest.raises(UserError, match=re.escape(f"{message} (RuntimeError: ")):
-        load_model(path)
+    message = (
+        f"ckpt_path={path}: its state_dict holds net.extra, which this project's network has not (it has "
+        "net.params, train_loss.mean_value, train_loss.weight, val_acc_best.max_value): give a .ckpt file"
+    )
+    for load in (load_checkpoint, load_model):
+        with pytest.raises(UserError, match=re.escape(message)):
+            load(path)
     assert torch.equal(load_model(network(), "given").net.params.detach(), torch.arange(17.0))
 
 
