@@ -22,6 +22,7 @@ from src.config import (
     FLOAT32_TINY,
     SEED_MAX,
     SIZE_MAX,
+    is_one_number,
     optimizer_arguments,
     parse,
     parse_data,
@@ -178,6 +179,14 @@ def test_a_value_from_a_file_is_the_same_only_where_it_plainly_equals():
     assert not same([torch.tensor([1.0, 2.0])], [3.0])
     assert not same({"a": torch.tensor([1.0, 2.0])}, {"a": 1.0})
     assert not same("0.5", 0.5) and not same(None, 0.5)
+
+
+def test_one_number_is_a_float_tensor_of_one_element_that_is_no_nan():
+    assert is_one_number(torch.tensor(0.5)) and is_one_number(
+        torch.tensor([float("inf")], dtype=torch.float64)
+    )
+    for value in (torch.zeros(0), torch.zeros(2), torch.tensor(1), torch.tensor(float("nan")), 0.5, None):
+        assert not is_one_number(value), value
 
 
 def test_a_tensor_shows_its_one_number_or_only_its_shape():
