@@ -13,7 +13,6 @@ file system (tmpfs on many Linux distributions): a kill during that copy leaves 
 """
 
 import dataclasses
-import functools
 import itertools
 import os
 import pickle
@@ -174,7 +173,6 @@ def check_metric_states(state: dict[str, Any], where: str) -> None:
             )
 
 
-@functools.cache
 def metric_states() -> dict[str, torch.Size]:
     """The entries of :class:`~src.lit.MLPClassifier`'s ``state_dict`` besides ``net.params``, and their
     shapes: those of the smallest network, since its metrics' states don't depend on its sizes."""
@@ -274,23 +272,17 @@ def load_model(path: str | Path | dict[str, Any], key: str = "ckpt_path"):
     loaded by :func:`load_checkpoint` may be given instead of its path (it is checked again)."""
     if isinstance(path, dict):
         check_structure(path, key)
-        return model_from(path, key)
-    return model_from(load_checkpoint(path, key), f"{key}={path}")
+        return model_from(path)
+    return model_from(load_checkpoint(path, key))
 
 
-def model_from(checkpoint: dict[str, Any], where: str, dtype: torch.dtype = torch.float32):
+def model_from(checkpoint: dict[str, Any], dtype: torch.dtype = torch.float32):
     """The :class:`~src.lit.MLPClassifier` of a checkpoint :func:`load_checkpoint` returned, its weights
     loaded into a network of ``dtype`` (float64 keeps a ``64-true`` checkpoint's weights as they are)."""
     from src.lit import MLPClassifier
 
-    try:
-        model = MLPClassifier(**checkpoint["hyper_parameters"]).to(dtype)
-        model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise UserError(
-            f"{where}: its hyper_parameters and state_dict don't make this project's network "
-            f"({short_reason(error)}): {WRITTEN_BY}"
-        ) from None
+    model = MLPClassifier(**checkpoint["hyper_parameters"]).to(dtype)
+    model.load_state_dict(checkpoint["state_dict"])  # check_structure checked every entry
     return model.eval()
 
 

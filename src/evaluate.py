@@ -28,7 +28,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     checkpoint, data_config, precision = validate_evaluate(cfg)
     # 64-true: the weights are loaded as they were saved, not rounded to float32 first
     dtype = torch.float64 if precision == "64-true" else torch.float32
-    model = model_from(checkpoint, f"ckpt_path={cfg.ckpt_path}", dtype)
+    model = model_from(checkpoint, dtype)
     datamodule = build_data(data_config)
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(

@@ -56,8 +56,8 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
     its outputs against the checkpoint's."""
     if format not in SUFFIXES:
         raise UserError(f"format={format}: choose one of {', '.join(SUFFIXES)}")
-    checkpoint, where = load_checkpoint(ckpt_path), f"ckpt_path={ckpt_path}"
-    module = Forward(model_from(checkpoint, where).net).eval()
+    checkpoint = load_checkpoint(ckpt_path)
+    module = Forward(model_from(checkpoint).net).eval()
     features = checkpoint["hyper_parameters"]["in_features"]
     example = torch.rand(2, features, generator=torch.Generator().manual_seed(0))
     check = torch.rand(CHECK_BATCH, features, generator=torch.Generator().manual_seed(1))
@@ -67,7 +67,7 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
         difference = float((run(check) - expected).abs().max())
         rounding = None
         if checkpoint["state_dict"]["net.params"].dtype == torch.float64:
-            saved = model_from(checkpoint, where, torch.float64).net
+            saved = model_from(checkpoint, torch.float64).net
             rounding = float((expected.double() - saved(check.double())).abs().max())
     if not difference <= TOLERANCE:
         path.unlink(missing_ok=True)

@@ -550,6 +550,19 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "header says, the same verdict, memory still bounded"
     ),
     ("src/checkpoint.py", "if path.stat().st_size <= 0:"): "a file's size is never negative",
+    ("src/checkpoint.py", "state = MLPClassifier( 2, 2, hidden=[]).state_dict()"): (
+        "the metrics' states are the same whatever the network's sizes"
+    ),
+    ("src/checkpoint.py", "state = MLPClassifier(1, 3, hidden=[]).state_dict()"): (
+        "the metrics' states are the same whatever the network's sizes"
+    ),
+    ("src/checkpoint.py", "if not (is_one_number(value) and value.shape <= shapes[key]):"): (
+        "every metric state is a scalar, shape (): a tuple of sizes is <= () only if it is ()"
+    ),
+    (
+        "src/checkpoint.py",
+        'return {key: value.shape for key, value in state.items() if key > "net.params"}',
+    ): ("the metric states' names (train_loss..., val_acc_best...) sort after net.params"),
     ("src/checkpoint.py", "if params.layout is not torch.strided:"): (
         "torch's layouts are singletons: is not and != agree on every tensor"
     ),

@@ -23,6 +23,7 @@ from src.checkpoint import (
     short_reason,
     trained_precision,
 )
+from src.config import DEFAULT_OPTIMIZER
 from src.errors import UserError
 
 
@@ -158,6 +159,20 @@ def test_hyperparameters_are_checked_key_by_key(tmp_path, hparams, message):
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("optimizer", [None, {}])
+def test_a_checkpoint_that_names_no_optimizer_gets_the_essays_sgd(optimizer):
+    hparams = {"in_features": 2, "num_classes": 2, "hidden": [3], "optimizer": optimizer}
+    assert checked_hparams(hparams)["optimizer"] == DEFAULT_OPTIMIZER
+    del hparams["optimizer"]
+    assert checked_hparams(hparams)["optimizer"] == DEFAULT_OPTIMIZER
+
+
+def test_a_checkpoints_optimizer_is_kept():
+    adam = {"_target_": "torch.optim.Adam", "lr": 0.01}
+    hparams = {"in_features": 2, "num_classes": 2, "hidden": [3], "optimizer": adam}
+    assert checked_hparams(hparams)["optimizer"] == adam
+
+
 def test_an_older_checkpoint_without_a_slope_gets_the_old_default():
     hparams = {"in_features": 2, "num_classes": 2, "hidden": [3], "activation": "leaky_relu"}
     assert checked_hparams(hparams)["activation"] == {"name": "leaky_relu", "negative_slope": 0.01}
@@ -211,8 +226,8 @@ def test_a_recorded_precision_this_project_does_not_train_at_is_refused(tmp_path
 def test_a_float64_checkpoint_keeps_its_weights_in_a_float64_network():
     params = torch.arange(17.0, dtype=torch.float64) / 3  # thirds: not representable in float32
     checkpoint = network(**{"net.params": params})
-    assert torch.equal(model_from(checkpoint, "given", torch.float64).net.params.detach(), params)
-    rounded = model_from(checkpoint, "given").net.params.detach()
+    assert torch.equal(model_from(checkpoint, torch.float64).net.params.detach(), params)
+    rounded = model_from(checkpoint).net.params.detach()
     assert rounded.dtype == torch.float32 and not torch.equal(rounded.double(), params)
 
 

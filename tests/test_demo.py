@@ -628,7 +628,7 @@ def page_server(request: pytest.FixtureRequest) -> Iterator[tuple[DemoServer, Pa
     before = hashlib.sha256(ckpt.read_bytes()).hexdigest()
     checkpoint = load_checkpoint(ckpt)
     network = DemoNetwork(
-        model_from(checkpoint, str(ckpt)).net, first_rate(None, checkpoint["hyper_parameters"]["optimizer"])
+        model_from(checkpoint).net, first_rate(None, checkpoint["hyper_parameters"]["optimizer"])
     )
     samples = samples_to_pick(checkpoint["hyper_parameters"].get("data"), network.sizes[0])
     with serving(network, samples) as demo:

@@ -56,7 +56,7 @@ def serve(cfg: DictConfig) -> None:
     checkpoint = load_checkpoint(ckpt_path)
     hparams = checkpoint["hyper_parameters"]
     rate = first_rate(OmegaConf.to_container(cfg).get("rate"), hparams.get("optimizer"))
-    network = DemoNetwork(model_from(checkpoint, f"ckpt_path={ckpt_path}").net, rate, hparams.get("data"))
+    network = DemoNetwork(model_from(checkpoint).net, rate, hparams.get("data"))
     samples = samples_to_pick(hparams.get("data"), network.sizes[0])
     try:
         server = DemoServer((host, port), network, samples)
