@@ -914,6 +914,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/checks.py", 'if activation["name"] > "leaky_relu":'): (
         "the names were checked against ACTIVATIONS, and sigmoid, relu and tanh all sort after leaky_relu"
     ),
+    ("src/checks.py", 'for key, default in reference["param_groups"][ -1].items():'): (
+        "the reference optimizer is built over one parameter group"
+    ),
     ("src/checks.py", 'lr = scheduler.optimizer.param_groups[ -1]["lr"]'): (
         "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
     ),

@@ -1684,6 +1684,9 @@ def test_the_model_checkpoint_state_lightning_saves_resumes():
     for entries in ({}, {"best_model_score": None, "current_score": None, "best_k_models": {}}):
         key, state = model_checkpoint_state(**entries)
         check_callback_states(checkpoint(plain, callbacks={key: state}), plain)
+    key, state = model_checkpoint_state()
+    only_the_score = {"best_model_score": state["best_model_score"]}  # Lightning reads the rest with defaults
+    check_callback_states(checkpoint(plain, callbacks={key: only_the_score}), plain)
 
 
 @pytest.mark.parametrize(
