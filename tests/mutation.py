@@ -914,6 +914,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/checks.py", 'if activation["name"] > "leaky_relu":'): (
         "the names were checked against ACTIVATIONS, and sigmoid, relu and tanh all sort after leaky_relu"
     ),
+    ("src/checks.py", "enable_progress_bar=True,"): (
+        "the trainer whose loops' state new_loops_state reads never runs, so it never shows a progress bar"
+    ),
     ("src/checks.py", 'for key, default in reference["param_groups"][ -1].items():'): (
         "the reference optimizer is built over one parameter group"
     ),

@@ -1351,6 +1351,20 @@ def test_the_state_a_step_of_the_configured_optimizer_leaves_is_accepted(overrid
     check_training_state(trained, plain)
 
 
+def test_a_scheduled_checkpoint_read_back_from_a_file_resumes():
+    """Read back from a file, its names are new strings, not the interned ones torch wrote: they are
+    compared by value (``initial_lr``, which a schedule adds to the optimizer's settings)."""
+    import io
+
+    plain = resumed("optimizer=momentum", "scheduler=step")
+    buffer = io.BytesIO()
+    torch.save(checkpoint(plain), buffer)
+    buffer.seek(0)
+    trained = torch.load(buffer, weights_only=True)
+    assert "initial_lr" in trained["optimizer_states"][0]["param_groups"][0]
+    check_training_state(trained, plain)
+
+
 def test_the_state_of_a_capturable_optimizer_is_checked_without_a_gpu():
     """torch steps a ``capturable`` Adam only on a GPU: the state it keeps is read from a step without."""
     plain = resumed("optimizer=adam", "+optimizer.capturable=true")
