@@ -914,6 +914,15 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/checks.py", 'if activation["name"] > "leaky_relu":'): (
         "the names were checked against ACTIVATIONS, and sigmoid, relu and tanh all sort after leaky_relu"
     ),
+    ("src/checks.py", "enable_checkpointing=True,"): (
+        "the trainer whose loops' state new_loops_state reads never runs, so it never writes a checkpoint"
+    ),
+    ("src/checks.py", "and len(value) is len(new)"): (
+        "the lists are the rates of the one parameter group: CPython keeps one object of each small int"
+    ),
+    ("src/checks.py", "if counts < sorted(counts, reverse=True):"): (
+        "sorted from the largest is the greatest order of the same counts: any other order is less, so < is !="
+    ),
     ("src/checks.py", "enable_progress_bar=True,"): (
         "the trainer whose loops' state new_loops_state reads never runs, so it never shows a progress bar"
     ),
