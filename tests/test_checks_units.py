@@ -1951,6 +1951,17 @@ def test_the_saved_rate_may_be_any_the_configured_schedule_takes_in_the_run():
     check_schedule_state(trained, plain, throwaway(plain), 3)
 
 
+def test_the_highest_rate_is_the_schedules_within_the_run():
+    """A cosine rising towards an eta_min of 5 over T_max 4 epochs reaches 4 in a run of 2: a rate it would
+    reach only later is refused."""
+    plain = with_scheduler({"_target_": f"{LR}.CosineAnnealingLR", "T_max": 4, "eta_min": 5.0})
+    trained = scheduled(plain, 1)
+    saved_lr(trained, 4.0)
+    check_schedule_state(trained, plain, throwaway(plain), 2)
+    saved_lr(trained, 4.5)
+    assert "rates run from 0 to 4:" in refused(check_schedule_state, trained, plain, throwaway(plain), 2)
+
+
 def test_the_restored_schedule_is_stepped_through_the_epochs_left_and_no_further():
     """A checkpoint of epoch 1 (the second) may be the one its validation wrote, before the epoch's end
     stepped the schedule: a resumed run ends that epoch again, so it steps once more where the run has
