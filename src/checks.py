@@ -819,10 +819,11 @@ def is_path(value: Any) -> bool:
     return isinstance(value, str)
 
 
-COUNT, SCORE, PATH = (
+COUNT, SCORE, PATH, TEXT = (
     ("a count >= 0", is_count),
     ("null or one number (not NaN) in a tensor", is_score),
     ("a string", is_path),
+    ("null or a string", lambda value: value is None or isinstance(value, str)),
 )
 EARLY_STOPPING_STATE: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "wait_count": (*COUNT, True),
@@ -830,20 +831,16 @@ EARLY_STOPPING_STATE: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
     "patience": (*COUNT, True),
     "best_score": ("one number (not NaN) in a tensor", is_one_number, True),
     "stopping_reason": ("the value of one of Lightning's EarlyStoppingReason", is_stopping_reason, False),
-    "stopping_reason_message": (
-        "null or a string",
-        lambda value: value is None or isinstance(value, str),
-        False,
-    ),
+    "stopping_reason_message": (*TEXT, False),
 }
 """Each entry of the state Lightning's ``EarlyStopping`` saves: its kind, and whether
 ``EarlyStopping.load_state_dict`` reads it without a default."""
 MODEL_CHECKPOINT_STATE: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
-    "monitor": ("null or a string", lambda value: value is None or isinstance(value, str), False),
+    "monitor": (*TEXT, False),
     "best_model_score": (*SCORE, True),
     "best_model_path": (*PATH, False),
     "current_score": (*SCORE, False),
-    "dirpath": ("null or a string", lambda value: value is None or isinstance(value, str), False),
+    "dirpath": (*TEXT, False),
     "best_k_models": (
         "a mapping of paths to scores",
         lambda value: (
@@ -885,9 +882,8 @@ def what_ended_the_run(saved: Any, plain: dict[str, Any]) -> str | None:
             return (
                 f"early stopping (after {waited} validation{plural} without a better {values.get('monitor')})"
             )
-    if (
-        nested(saved, "LearningRateSchedule", "should_stop") is True
-    ):  # check_schedule_state refuses a non-flag
+    # a flag as training reads it: check_schedule_state refuses any other value
+    if nested(saved, "LearningRateSchedule", "should_stop") is True:
         reductions = nested(saved, "LearningRateSchedule", "max_reductions")
         return f"the plateau schedule (scheduler.max_reductions={reductions} reached)"
     return None
