@@ -78,7 +78,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
-    epochs = plain["trainer"].get("max_epochs", 1000)  # Lightning's default where max_epochs is left out
+    epochs = last_epoch(plain["trainer"])
     check_scheduler(plain.get("scheduler"), optimizer, epochs)
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
@@ -286,24 +286,39 @@ def check_scheduler(values: Any, optimizer: torch.optim.Optimizer, epochs: int) 
     step_through(scheduler, f"scheduler: {values['_target_']} with {show(arguments)}", range(1, epochs + 1))
 
 
+def last_epoch(trainer: dict[str, Any]) -> int:
+    """The last epoch a run may train: ``trainer.max_epochs``; where it is left out, Lightning's 1000, or
+    :data:`~src.config.SIZE_MAX` (no limit) where ``max_steps`` or ``max_time`` ends the run instead."""
+    if "max_epochs" in trainer:
+        return trainer["max_epochs"]
+    if trainer.get("max_steps", -1) not in (None, -1) or trainer.get("max_time") is not None:
+        return SIZE_MAX
+    return 1000
+
+
+SCHEDULE_EPOCHS_CHECKED = 100_000
+"""The most epochs :func:`step_through` steps a schedule through before training. A step takes about 7 µs
+here, so no ``trainer.max_epochs`` makes the check take more than a second or so. Later epochs are checked
+as the run reaches them (:func:`src.schedule.check_rate`)."""
+
+
 def step_through(scheduler: Any, what: str, epochs: range) -> float:
-    """Step ``scheduler`` (``what`` begins the messages) after each of ``epochs``, a plateau schedule with
-    a metric that never improves: it must not fail, and its rate must stay a finite number >= 0. Returns
-    the highest rate it had, from before the first step on."""
+    """Step ``scheduler`` (``what`` begins the messages) after each of ``epochs``, the first
+    :data:`SCHEDULE_EPOCHS_CHECKED` of them at most, a plateau schedule with a metric that never improves:
+    it must not fail, and its rate must stay a finite number >= 0. Returns the highest rate it had, from
+    before the first step on."""
+    from src.schedule import check_rate
+
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     highest = scheduler.optimizer.param_groups[0]["lr"]
     scheduler.optimizer.step()  # no gradients, no change: torch warns of a scheduler stepped before its optimizer
-    for epoch in epochs:
+    for epoch in itertools.islice(epochs, SCHEDULE_EPOCHS_CHECKED):
         try:
             scheduler.step(0.0) if plateau else scheduler.step()
         except (ArithmeticError, AttributeError, TypeError, ValueError) as error:
             raise UserError(f"{what} fails ({type(error).__name__}: {error})") from None
         lr = scheduler.optimizer.param_groups[0]["lr"]
-        if not (is_number(lr) and math.isfinite(lr) and lr >= 0):
-            shown = f"{lr:.4g}" if is_number(lr) else show(lr)
-            raise UserError(
-                f"{what} makes the learning rate {shown} after epoch {epoch}: it must stay a finite number >= 0"
-            )
+        check_rate(what, lr, epoch)
         highest = max(highest, lr)
     return highest
 

@@ -7,6 +7,7 @@ optimizer itself and reads its learning rate once per chunk of mini-batches, so 
 from the next epoch's first SGD step.
 """
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -132,6 +133,17 @@ def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
     return SCHEDULERS[target], arguments
 
 
+def check_rate(what: str, lr: Any, epoch: int) -> None:
+    """A schedule's rate after ``epoch`` (``what`` names the schedule) must be a finite number >= 0.
+    :func:`src.checks.check_scheduler` steps through a run's first epochs before training; past those,
+    a rising schedule (``ExponentialLR`` with ``gamma > 1``) is checked here as the run reaches them."""
+    if not (is_number(lr) and math.isfinite(lr) and lr >= 0):
+        shown = f"{lr:.4g}" if is_number(lr) else show(lr)
+        raise UserError(
+            f"{what} makes the learning rate {shown} after epoch {epoch}: it must stay a finite number >= 0"
+        )
+
+
 class LearningRateSchedule(L.Callback):
     """Steps the scheduler ``scheduler`` (a config with ``_target_``; ``monitor``: the metric a plateau
     schedule watches) after each training epoch; ``None`` or empty: a constant rate. A plateau schedule
@@ -183,6 +195,12 @@ class LearningRateSchedule(L.Callback):
                 # weights in place instead (src/lit.py), so the warning is wrong here
                 warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
                 self.scheduler.step()
+            arguments = {key: value for key, value in self.config.items() if key != "_target_"}
+            check_rate(
+                f"scheduler: {self.config['_target_']} with {show(arguments)}",
+                trainer.optimizers[0].param_groups[0]["lr"],
+                self.scheduler.last_epoch,  # epochs stepped, those before a resume included
+            )
 
     def state_dict(self) -> dict[str, Any]:
         if self.scheduler is None:

@@ -45,6 +45,7 @@ from src.checks import (
     check_validation_watched,
     config_errors,
     evaluation_data,
+    last_epoch,
     long_precision,
     progress_trackers,
     refused_arguments,
@@ -52,7 +53,7 @@ from src.checks import (
     validate_evaluate,
     validate_train,
 )
-from src.config import DigitsData, TorchvisionData, build_optimizer
+from src.config import SIZE_MAX, DigitsData, TorchvisionData, build_optimizer
 from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
 from src.errors import UserError
 from src.lit import MLPClassifier
@@ -1968,6 +1969,44 @@ def test_stepping_through_returns_the_highest_rate_from_the_first():
     assert falling.optimizer.param_groups[0]["lr"] == 0.0125
     rising = torch.optim.lr_scheduler.ExponentialLR(optimizer(), gamma=2.0)
     assert step_through(rising, "rising", range(1, 3)) == 0.4
+
+
+@pytest.mark.parametrize(
+    "trainer, last",
+    [
+        ({"max_epochs": 7}, 7),
+        ({"max_epochs": 7, "max_steps": 30}, 7),
+        ({}, 1000),  # Lightning's default
+        ({"max_steps": -1, "max_time": None}, 1000),
+        ({"max_steps": 30}, SIZE_MAX),  # Lightning trains without an epoch limit then
+        ({"max_time": "00:00:01:00"}, SIZE_MAX),
+    ],
+)
+def test_the_last_epoch_of_a_run_is_max_epochs_or_lightnings_default(trainer, last):
+    assert last_epoch(trainer) == last
+
+
+def test_a_schedule_is_stepped_through_its_first_epochs_only_and_checked_later_as_the_run_reaches_them(
+    monkeypatch,
+):
+    """``trainer.max_epochs=100000000 scheduler=step`` spent minutes in the check, stepping the schedule
+    once per epoch of the run, before training began."""
+    monkeypatch.setattr(checks, "SCHEDULE_EPOCHS_CHECKED", 40)
+    values = {"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 50, "gamma": -1.0}
+    check_scheduler(values, optimizer(), SIZE_MAX)  # the rate turns negative after epoch 50
+    stepped = torch.optim.lr_scheduler.StepLR(optimizer(), step_size=50)
+    assert step_through(stepped, "stepped", range(1, SIZE_MAX)) == 0.1
+    assert stepped.last_epoch == 40
+    schedule = LearningRateSchedule(values)
+    trainer = SimpleNamespace(optimizers=[optimizer()])
+    module = SimpleNamespace(log=lambda *args, **kwargs: None)
+    schedule.on_train_start(trainer, module)
+    for _ in range(49):
+        schedule.on_train_epoch_end(trainer, module)
+    assert refused(schedule.on_train_epoch_end, trainer, module) == (
+        "scheduler: torch.optim.lr_scheduler.StepLR with {step_size: 50, gamma: -1.0} makes the learning "
+        "rate -0.1 after epoch 50: it must stay a finite number >= 0"
+    )
 
 
 ENDED = (
