@@ -348,19 +348,50 @@ def build_data(values: Mapping[str, Any]):
     return module_class(**dataclasses.asdict(settings))
 
 
+def allowed_class(
+    target: Any,
+    prefix: str,
+    allowed: Mapping[str, Any],
+    unsupported: Mapping[str, str],
+    kind: str,
+    example: str,
+) -> Any:
+    """The class a group's ``_target_`` names in its allow-list ``allowed`` (the group: the last part of
+    ``prefix``, e.g. ``optimizer``; ``kind``: what its classes are, ``example`` one of them); one error line
+    otherwise, saying why for a class ``unsupported`` names."""
+    group = prefix.rsplit(".", 1)[-1]
+    if isinstance(target, str) and target in unsupported:
+        raise UserError(f"{prefix}._target_={target}: {unsupported[target]}; choose another {group}")
+    if not isinstance(target, str) or target not in allowed:
+        raise UserError(
+            f"{prefix}._target_={show(target)}: must name a {kind}, e.g. {example} (or choose "
+            f"{group}={group_options(group)}; allowed: {', '.join(allowed)})"
+        )
+    return allowed[target]
+
+
+def check_plain_arguments(arguments: Mapping[str, Any], prefix: str, strings: bool) -> None:
+    """Each of a group's arguments (``prefix.key``) is a plain value: a number, a flag, ``None``, a string
+    (where ``strings``) or a list of numbers, never a mapping a constructor could build from."""
+    for key, value in arguments.items():
+        plain = (
+            value is None
+            or isinstance(value, bool)
+            or is_number(value)
+            or (strings and isinstance(value, str))
+        )
+        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
+            kinds = ["a number", "true/false", "null", *(["a string"] if strings else [])]
+            raise UserError(f"{prefix}.{key}={show(value)}: must be {', '.join(kinds)} or a list of numbers")
+
+
 def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[torch.optim.Optimizer], dict]:
     """An optimizer group: torch's class its ``_target_`` names in :data:`OPTIMIZERS` and its keyword
     arguments, each a plain number, flag or list of numbers; the learning rate one torch can use."""
     target = values.get("_target_") if isinstance(values, Mapping) else None
-    if isinstance(target, str) and target in UNSUPPORTED_OPTIMIZERS:
-        raise UserError(
-            f"{prefix}._target_={target}: {UNSUPPORTED_OPTIMIZERS[target]}; choose another optimizer"
-        )
-    if not isinstance(target, str) or target not in OPTIMIZERS:
-        raise UserError(
-            f"{prefix}._target_={show(target)}: must name a torch.optim optimizer class, e.g. torch.optim.SGD "
-            f"(or choose optimizer={group_options('optimizer')}; allowed: {', '.join(OPTIMIZERS)})"
-        )
+    optimizer_class = allowed_class(
+        target, prefix, OPTIMIZERS, UNSUPPORTED_OPTIMIZERS, "torch.optim optimizer class", "torch.optim.SGD"
+    )
     arguments = {key: value for key, value in values.items() if key != "_target_"}
     lr = arguments.get("lr")
     if not (is_number(lr) and math.isfinite(lr) and FLOAT32_TINY <= lr <= FLOAT32_MAX):
@@ -368,13 +399,7 @@ def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[to
             f"{prefix}.lr={show(lr)}: the learning rate must be a finite number > 0 (from {FLOAT32_TINY:.4g} to "
             f"{FLOAT32_MAX:.4g}, the smallest normal and the largest float32)"
         )
-    for key, value in arguments.items():
-        plain = value is None or isinstance(value, bool) or is_number(value)
-        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
-            raise UserError(
-                f"{prefix}.{key}={show(value)}: must be a number, true/false, null or a list of numbers"
-            )
-    optimizer_class = OPTIMIZERS[target]
+    check_plain_arguments(arguments, prefix, strings=False)
     try:  # the optimizer's own checks of its arguments, on a throw-away parameter
         optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
     except (TypeError, ValueError) as error:

@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from src.config import group_options, is_number, same, show
+from src.config import allowed_class, check_plain_arguments, group_options, is_number, same, show
 from src.errors import UserError
 
 
@@ -112,25 +112,17 @@ def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
             f"scheduler={show(values)}: settings without a scheduler to take them; choose one with "
             f"scheduler={group_options('scheduler')}"
         )
-    if isinstance(target, str) and target in UNSUPPORTED_SCHEDULERS:
-        raise UserError(
-            f"scheduler._target_={target}: {UNSUPPORTED_SCHEDULERS[target]}; choose another scheduler"
-        )
-    if not isinstance(target, str) or target not in SCHEDULERS:
-        raise UserError(
-            f"scheduler._target_={show(target)}: must name a learning-rate scheduler, e.g. "
-            f"torch.optim.lr_scheduler.StepLR (or choose scheduler={group_options('scheduler')}; allowed: "
-            f"{', '.join(SCHEDULERS)})"
-        )
+    scheduler_class = allowed_class(
+        target,
+        "scheduler",
+        SCHEDULERS,
+        UNSUPPORTED_SCHEDULERS,
+        "learning-rate scheduler",
+        "torch.optim.lr_scheduler.StepLR",
+    )
     arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
-    for key, value in arguments.items():
-        plain = value is None or isinstance(value, bool | str) or is_number(value)
-        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
-            raise UserError(
-                f"scheduler.{key}={show(value)}: must be a number, true/false, null, a string or a list of "
-                "numbers"
-            )
-    return SCHEDULERS[target], arguments
+    check_plain_arguments(arguments, "scheduler", strings=True)
+    return scheduler_class, arguments
 
 
 def check_rate(what: str, lr: Any, epoch: int) -> None:
