@@ -146,6 +146,7 @@ class LearningRateSchedule(L.Callback):
         self.monitor = config.pop("monitor", None)
         self.config = config
         self.scheduler: Scheduler | None = None
+        self.described = ""  # the scheduler and its arguments, as messages name it
         self.restored: dict[str, Any] | None = None
         self.pending: float | None = None  # the monitored value of this epoch's validation, to judge
 
@@ -155,6 +156,7 @@ class LearningRateSchedule(L.Callback):
         # src.checks.check_scheduler has built it once already, on a throw-away optimizer
         scheduler_class, arguments = scheduler_arguments(self.config)
         self.scheduler = scheduler_class(trainer.optimizers[0], **arguments)
+        self.described = f"scheduler: {self.config['_target_']} with {show(arguments)}"
         if self.restored is not None:  # resumed from a checkpoint
             self.scheduler.load_state_dict(self.restored)
 
@@ -174,7 +176,8 @@ class LearningRateSchedule(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.scheduler is None:
             return
-        pl_module.log("train/lr", trainer.optimizers[0].param_groups[0]["lr"])  # the rate of this epoch
+        group = self.scheduler.optimizer.param_groups[0]  # configure_optimizers builds one group (net.params)
+        pl_module.log("train/lr", group["lr"])  # the rate of this epoch
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             if self.pending is None:  # check_val_every_n_epoch > 1: no new value to judge
                 return
@@ -187,12 +190,7 @@ class LearningRateSchedule(L.Callback):
                 # weights in place instead (src/lit.py), so the warning is wrong here
                 warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
                 self.scheduler.step()
-            arguments = {key: value for key, value in self.config.items() if key != "_target_"}
-            check_rate(
-                f"scheduler: {self.config['_target_']} with {show(arguments)}",
-                trainer.optimizers[0].param_groups[0]["lr"],
-                self.scheduler.last_epoch,  # epochs stepped, those before a resume included
-            )
+            check_rate(self.described, group["lr"], self.scheduler.last_epoch)  # resumed epochs count too
 
     def state_dict(self) -> dict[str, Any]:
         if self.scheduler is None:

@@ -598,11 +598,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ): ("configure_optimizers returns one optimizer"),
     (
         "src/schedule.py",
-        'pl_module.log("train/lr", trainer.optimizers[ -1].param_groups[0]["lr"])  # the rate of this epoch',
-    ): "configure_optimizers returns one optimizer",
-    (
-        "src/schedule.py",
-        'pl_module.log("train/lr", trainer.optimizers[0].param_groups[ -1]["lr"])  # the rate of this epoch',
+        "group = self.scheduler.optimizer.param_groups[ -1]  # configure_optimizers builds one group (net.params)",
     ): "configure_optimizers builds one parameter group (net.params)",
     ("src/cuda_graph.py", "if type(optimizer) == torch.optim.SGD:"): (
         "two classes are equal only when they are the same object: == is is"

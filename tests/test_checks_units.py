@@ -1986,27 +1986,18 @@ def test_the_last_epoch_of_a_run_is_max_epochs_or_lightnings_default(trainer, la
     assert last_epoch(trainer) == last
 
 
-def test_a_schedule_is_stepped_through_its_first_epochs_only_and_checked_later_as_the_run_reaches_them(
+def test_a_schedule_is_stepped_through_its_first_epochs_only(
     monkeypatch,
 ):
     """``trainer.max_epochs=100000000 scheduler=step`` spent minutes in the check, stepping the schedule
-    once per epoch of the run, before training began."""
+    once per epoch of the run, before training began. The later epochs' rates are checked as the run
+    reaches them (tests/test_schedule_units.py)."""
     monkeypatch.setattr(checks, "SCHEDULE_EPOCHS_CHECKED", 40)
     values = {"_target_": "torch.optim.lr_scheduler.StepLR", "step_size": 50, "gamma": -1.0}
     check_scheduler(values, optimizer(), SIZE_MAX)  # the rate turns negative after epoch 50
     stepped = torch.optim.lr_scheduler.StepLR(optimizer(), step_size=50)
     assert step_through(stepped, "stepped", range(1, SIZE_MAX)) == 0.1
     assert stepped.last_epoch == 40
-    schedule = LearningRateSchedule(values)
-    trainer = SimpleNamespace(optimizers=[optimizer()])
-    module = SimpleNamespace(log=lambda *args, **kwargs: None)
-    schedule.on_train_start(trainer, module)
-    for _ in range(49):
-        schedule.on_train_epoch_end(trainer, module)
-    assert refused(schedule.on_train_epoch_end, trainer, module) == (
-        "scheduler: torch.optim.lr_scheduler.StepLR with {step_size: 50, gamma: -1.0} makes the learning "
-        "rate -0.1 after epoch 50: it must stay a finite number >= 0"
-    )
 
 
 ENDED = (

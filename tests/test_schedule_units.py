@@ -18,6 +18,7 @@ from src.schedule import (
     LearningRateSchedule,
     ReduceLROnPlateau,
     Scheduler,
+    check_rate,
     resume_differences,
     scheduler_arguments,
 )
@@ -239,6 +240,39 @@ def test_the_callback_builds_the_scheduler_its_group_names():
     assert refused(bad.on_train_start, SimpleNamespace(optimizers=[optimizer]), None).startswith(
         "scheduler._target_=builtins.dict: must name a learning-rate scheduler"
     )
+
+
+def test_a_rate_the_schedule_reaches_in_the_run_must_be_a_finite_number_at_least_0():
+    """src.checks steps a schedule through a run's first epochs only (SCHEDULE_EPOCHS_CHECKED): the callback
+    checks each later rate as the run reaches it, with the same line."""
+    values = {"_target_": STEP, "step_size": 3, "gamma": -1.0}
+    schedule = LearningRateSchedule({**values, "monitor": None})
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+    trainer, logged = SimpleNamespace(optimizers=[optimizer]), []
+    module = SimpleNamespace(log=lambda name, value: logged.append((name, value)))
+    schedule.on_train_start(trainer, module)
+    schedule.on_train_epoch_end(trainer, module)
+    schedule.on_train_epoch_end(trainer, module)
+    assert refused(schedule.on_train_epoch_end, trainer, module) == (
+        f"scheduler: {STEP} with {{step_size: 3, gamma: -1.0}} makes the learning rate -0.5 after epoch 3: it "
+        "must stay a finite number >= 0"
+    )
+    assert logged == [("train/lr", 0.5)] * 3
+
+
+@pytest.mark.parametrize(
+    "lr, shown",
+    [(-1e-9, "-1e-09"), (float("inf"), "inf"), (float("nan"), "nan"), (None, "null"), ("0.1", '"0.1"')],
+)
+def test_a_rate_that_is_not_a_finite_number_at_least_0_is_one_line(lr, shown):
+    assert refused(check_rate, "scheduler: S", lr, 7) == (
+        f"scheduler: S makes the learning rate {shown} after epoch 7: it must stay a finite number >= 0"
+    )
+
+
+def test_every_finite_rate_from_0_is_one():
+    for lr in (0, 0.0, 1e-300, 0.1, 1e308):
+        check_rate("scheduler: S", lr, 1)
 
 
 def test_a_saved_value_that_is_a_tensor_differs_from_every_setting():
