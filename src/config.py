@@ -12,6 +12,7 @@ A whole command's checks (a checkpoint against the configuration, files on disk,
 """
 
 import dataclasses
+import inspect
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -370,19 +371,46 @@ def allowed_class(
     return allowed[target]
 
 
-def check_plain_arguments(arguments: Mapping[str, Any], prefix: str, strings: bool) -> None:
-    """Each of a group's arguments (``prefix.key``) is a plain value: a number, a flag, ``None``, a string
-    (where ``strings``) or a list of numbers, never a mapping a constructor could build from."""
-    for key, value in arguments.items():
-        plain = (
-            value is None
-            or isinstance(value, bool)
-            or is_number(value)
-            or (strings and isinstance(value, str))
+def argument_kind(default: Any) -> tuple[str, Callable[[Any], bool]]:
+    """What an optimizer's argument must be, judged by its default in torch's signature: in words, and the
+    test of a value. A ``None`` default is a flag torch may choose itself (``foreach``, ``fused``)."""
+    if isinstance(default, bool):
+        return "true or false", lambda value: isinstance(value, bool)
+    if is_number(default):
+        return "a number", is_number
+    if isinstance(default, tuple):
+        return (
+            f"a list of {len(default)} numbers",
+            lambda value: (
+                isinstance(value, list)
+                and len(value) == len(default)
+                and all(is_number(item) for item in value)
+            ),
         )
-        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
-            kinds = ["a number", "true/false", "null", *(["a string"] if strings else [])]
-            raise UserError(f"{prefix}.{key}={show(value)}: must be {', '.join(kinds)} or a list of numbers")
+    return "true, false or null", lambda value: value is None or isinstance(value, bool)
+
+
+def check_optimizer_arguments(target: str, arguments: Mapping[str, Any], prefix: str) -> None:
+    """Each argument that torch's optimizer ``target`` has a default for is of its default's kind: torch's
+    own checks let ``dampening=[0.1]`` through to fail in the second SGD step, and fail on ``betas=[0.9]``
+    with an ``IndexError``. Its other arguments (``params``) are not the configuration's."""
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(OPTIMIZERS[target]).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    for key, value in arguments.items():
+        if key not in defaults:
+            raise UserError(
+                f"{prefix}.{key}={show(value)}: {target} takes no argument {key}; its arguments are "
+                f"{', '.join(defaults)}"
+            )
+        kind, is_of_kind = argument_kind(defaults[key])
+        if not is_of_kind(value):
+            default = list(defaults[key]) if isinstance(defaults[key], tuple) else defaults[key]
+            raise UserError(
+                f"{prefix}.{key}={show(value)}: must be {kind} ({target}'s default: {show(default)})"
+            )
 
 
 def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[torch.optim.Optimizer], dict]:
@@ -399,7 +427,7 @@ def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[to
             f"{prefix}.lr={show(lr)}: the learning rate must be a finite number > 0 (from {FLOAT32_TINY:.4g} to "
             f"{FLOAT32_MAX:.4g}, the smallest normal and the largest float32)"
         )
-    check_plain_arguments(arguments, prefix, strings=False)
+    check_optimizer_arguments(target, arguments, prefix)
     try:  # the optimizer's own checks of its arguments, on a throw-away parameter
         optimizer_class([torch.zeros(1, requires_grad=True)], **arguments)
     except (TypeError, ValueError) as error:

@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from src.config import allowed_class, check_plain_arguments, group_options, is_number, same, show
+from src.config import allowed_class, group_options, is_number, same, show
 from src.errors import UserError
 
 
@@ -121,7 +121,13 @@ def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
         "torch.optim.lr_scheduler.StepLR",
     )
     arguments = {key: value for key, value in values.items() if key not in ("_target_", "monitor")}
-    check_plain_arguments(arguments, "scheduler", strings=True)
+    for key, value in arguments.items():
+        plain = value is None or isinstance(value, bool | str) or is_number(value)
+        if not (plain or (isinstance(value, list) and all(is_number(item) for item in value))):
+            raise UserError(
+                f"scheduler.{key}={show(value)}: must be a number, true/false, null, a string or a list of "
+                "numbers"
+            )
     return scheduler_class, arguments
 
 

@@ -3,6 +3,7 @@ at each rule's edges, accepted and refused, and the exact one-line refusal. The 
 lines and exit with 2 are run whole in tests/test_errors.py."""
 
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from src.command_line import (
 from src.config import (
     FLOAT32_MAX,
     FLOAT32_TINY,
+    OPTIMIZERS,
     SEED_MAX,
     SIZE_MAX,
     is_one_number,
@@ -164,14 +166,6 @@ def test_an_integer_may_be_as_large_as_its_rule_allows_and_no_larger():
     )
 
 
-@pytest.mark.parametrize("key", ["_partial_", "LR"])
-def test_an_optimizer_argument_torch_does_not_know_is_refused_by_name(key):
-    """Every key but ``_target_`` goes to torch, whatever it sorts like: none is dropped without a word."""
-    assert refused(optimizer_arguments, {"_target_": "torch.optim.SGD", "lr": 0.1, key: True}).startswith(
-        f"optimizer: torch.optim.SGD refuses its arguments {{lr: 0.1, {key}: true}} ("
-    )
-
-
 def test_a_value_from_a_file_is_the_same_only_where_it_plainly_equals():
     assert same(0.5, 0.5) and same([0.9, 0.99], [0.9, 0.99]) and same(0, 0.0) and same("max", "max")
     assert not same(torch.tensor(0.5), 0.5)
@@ -213,11 +207,66 @@ def test_an_optimizer_argument_may_be_null_or_true_or_false():
         torch.optim.SGD,
         {k: v for k, v in values.items() if k != "_target_"},
     )
-    for value in (["0.9", 0.99], {"beta": 0.9}):
-        assert refused(optimizer_arguments, {**values, "betas": value}).startswith("optimizer.betas=")
     assert refused(optimizer_arguments, {**values, "foreach": "yes"}) == (
-        "optimizer.foreach=yes: must be a number, true/false, null or a list of numbers"
+        "optimizer.foreach=yes: must be true, false or null (torch.optim.SGD's default: null)"
     )
+
+
+ADAM = {"_target_": "torch.optim.Adam", "lr": 0.1}
+SGD = {"_target_": "torch.optim.SGD", "lr": 0.1}
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        # an IndexError in Adam's own check of betas
+        ({**ADAM, "betas": [0.9]}, "optimizer.betas=[0.9]: must be a list of 2 numbers"),
+        ({**ADAM, "betas": []}, "optimizer.betas=[]: must be a list of 2 numbers"),
+        ({**ADAM, "betas": ["0.9", 0.99]}, 'optimizer.betas=["0.9", 0.99]: must be a list of 2 numbers'),
+        ({**ADAM, "betas": 0.9}, "optimizer.betas=0.9: must be a list of 2 numbers"),
+        ({**ADAM, "amsgrad": 1}, "optimizer.amsgrad=1: must be true or false"),
+        # accepted by SGD's constructor, a TypeError in the second momentum step
+        ({**SGD, "momentum": 0.9, "dampening": [0.1]}, "optimizer.dampening=[0.1]: must be a number"),
+        ({**SGD, "momentum": True}, "optimizer.momentum=true: must be a number"),
+        ({**SGD, "weight_decay": None}, "optimizer.weight_decay=null: must be a number"),
+    ],
+)
+def test_an_optimizer_argument_must_be_of_the_kind_of_torchs_default(values, message):
+    key = message.split("=")[0].removeprefix("optimizer.")
+    default = inspect.signature(OPTIMIZERS[values["_target_"]]).parameters[key].default
+    shown = show(list(default) if isinstance(default, tuple) else default)
+    assert refused(optimizer_arguments, values) == f"{message} ({values['_target_']}'s default: {shown})"
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("_partial_", True),
+        ("LR", True),
+        ("betas", [0.9, 0.99]),
+        ("params", 1),
+        ("closure", {"_target_": "os.system"}),
+    ],
+)
+def test_an_argument_the_optimizer_does_not_take_is_refused_with_those_it_takes(key, value):
+    """Every key but ``_target_`` is an argument of torch's optimizer, whatever it sorts like: none is
+    dropped without a word, and ``params`` is the network's."""
+    assert refused(optimizer_arguments, {**SGD, key: value}) == (
+        f"optimizer.{key}={show(value)}: torch.optim.SGD takes no argument {key}; its arguments are lr, "
+        "momentum, dampening, weight_decay, nesterov, maximize, foreach, differentiable, fused"
+    )
+
+
+def test_every_allowed_optimizer_takes_its_own_defaults():
+    """Every argument with a default in the signature of each optimizer of the allow-list is of a kind
+    argument_kind knows, and its default is of that kind (a new torch may add kinds)."""
+    for target, optimizer_class in OPTIMIZERS.items():
+        defaults = {
+            name: list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
+            for name, parameter in inspect.signature(optimizer_class).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        assert optimizer_arguments({"_target_": target, **defaults, "lr": 0.1})[1] == {**defaults, "lr": 0.1}
 
 
 def test_the_learning_rate_may_be_any_normal_float32():

@@ -31,7 +31,19 @@ from src.train import train
         (["optimizer.lr=fast"], "optimizer.lr=fast: the learning rate must be a finite number > 0"),
         (["optimizer.lr='1e-3'"], 'optimizer.lr="1e-3": the learning rate must be a finite number > 0'),
         (["optimizer=momentum", "optimizer.momentum=-1"], "optimizer: torch.optim.SGD refuses .*momentum"),
-        (["+optimizer.betas=[0.9,0.99]"], "optimizer: torch.optim.SGD refuses .*betas"),
+        (
+            ["+optimizer.betas=[0.9,0.99]"],
+            "optimizer.betas=[0.9, 0.99]: torch.optim.SGD takes no argument betas",
+        ),
+        # found by a tester on 2026-12-07: an IndexError in Adam's constructor; a TypeError in the second step
+        (
+            ["optimizer=adam", "+optimizer.betas=[0.9]"],
+            "optimizer.betas=[0.9]: must be a list of 2 numbers",
+        ),
+        (
+            ["optimizer=momentum", "+optimizer.dampening=[0.1]"],
+            "optimizer.dampening=[0.1]: must be a number",
+        ),
         (
             ["optimizer._target_=torch.nn.Linear"],
             "optimizer._target_=torch.nn.Linear: must name a torch.optim",
