@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from src.cli import process_rank, report_user_errors
 from src.errors import UserError
+from src.run_dir_cleanup import make_run_directory
 
 LOCK_FILE = ".run.lock"
 EARLIER_RUN = (".hydra", "checkpoints", "metrics.json")
@@ -45,7 +46,7 @@ def claim_run_directory(directory: Path, key: str, check: Callable[[], None] | N
     unwritable = f"give a directory you can write to with {key}=..."
     lock_path = directory / LOCK_FILE
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_run_directory(directory)
         made = not lock_path.exists()
         lock = open(lock_path, "a+")  # noqa: SIM115 (held open for the whole run)
     except OSError as error:

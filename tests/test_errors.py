@@ -206,12 +206,22 @@ def test_evaluate_needs_a_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_command_line_prints_one_error_line_and_exits_2(tmp_path):
-    run = run_module("src.train", "model.hidden=[16,0]", f"hydra.run.dir={tmp_path / 'run'}")
+    run = run_module("src.train", "model.hidden=[16,0]", f"hydra.run.dir={tmp_path / 'new' / 'day' / 'run'}")
     assert run.returncode == 2
     assert run.stderr == "error: model.hidden=[16, 0]: every hidden layer size must be an integer >= 1\n"
     # Hydra writes the run's configuration and log before our code runs (and src.run_dir its lock file);
-    # a refused run removes them again
-    assert not (tmp_path / "run").exists()
+    # a refused run removes them again, and the parents made for it (a tester found outputs/<date>/ left)
+    assert not (tmp_path / "new").exists() and tmp_path.is_dir()
+
+
+@pytest.mark.slow
+def test_a_refused_multirun_leaves_no_sweep_directory_nor_its_parents(tmp_path):
+    (tmp_path / "outputs" / "kept").mkdir(parents=True)
+    sweep_dir = tmp_path / "outputs" / "multirun" / "day" / "time"
+    run = run_module("src.train", "-m", "trainer=ddp_cpu", "seed=1,2", f"hydra.sweep.dir={sweep_dir}")
+    assert run.returncode == 2
+    assert run.stderr.endswith("or sweep with a single-process trainer (trainer=cpu or trainer=gpu)\n")
+    assert [path.name for path in (tmp_path / "outputs").iterdir()] == ["kept"]
 
 
 @pytest.mark.slow

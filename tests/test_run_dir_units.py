@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+import src.run_dir_cleanup as run_dir_cleanup
 from src.config import CONF  # importing src.config registers the bases conf/ extends, as the commands do
 from src.errors import UserError
 from src.run_dir import LOCK_FILE, RunDirectoryLock, claim_run_directory, refuse_an_earlier_run
@@ -286,3 +287,42 @@ def test_without_hydra_nothing_is_removed(tmp_path, monkeypatch):
     monkeypatch.chdir(made(tmp_path, ".hydra/config.yaml", "train.log"))
     discard_unused_run_dir()
     assert sorted(path.name for path in tmp_path.iterdir()) == [".hydra", "train.log"]
+
+
+def test_a_run_directory_made_remembers_the_parents_it_lacked_innermost_first(tmp_path, monkeypatch):
+    made: list[Path] = []
+    monkeypatch.setattr(run_dir_cleanup, "MADE_FOR_THIS_RUN", made)
+    (tmp_path / "outputs").mkdir()
+    run_dir_cleanup.make_run_directory(tmp_path / "outputs" / "day" / "time")
+    assert (tmp_path / "outputs" / "day" / "time").is_dir()
+    assert made == [tmp_path / "outputs" / "day" / "time", tmp_path / "outputs" / "day"]
+    run_dir_cleanup.make_run_directory(tmp_path / "outputs" / "day" / "time")  # there already: none made
+    assert made == [tmp_path / "outputs" / "day" / "time", tmp_path / "outputs" / "day"]
+
+
+@pytest.mark.parametrize("mode", [RunMode.RUN, RunMode.MULTIRUN])
+def test_a_refused_run_removes_the_parents_made_for_it(tmp_path, monkeypatch, mode):
+    """A refused first run of the day left an empty ``outputs/<date>/`` (a tester, 2026-12-07)."""
+    monkeypatch.setattr(run_dir_cleanup, "MADE_FOR_THIS_RUN", [])
+    made(tmp_path / "outputs", "kept/metrics.json")
+    top = tmp_path / "outputs" / "day" / "time"
+    run_dir_cleanup.make_run_directory(top)  # as src.run_dir makes the run's, or the sweep's
+    if mode == RunMode.MULTIRUN:
+        run_dir = made(top / "0_seed=1", ".hydra/config.yaml", "train.log")
+        made(top, "multirun.yaml", LOCK_FILE)
+    else:
+        run_dir = made(top, ".hydra/config.yaml", "train.log", LOCK_FILE)
+    hydra_run(monkeypatch, run_dir, top, mode)
+    discard_unused_run_dir()
+    assert [path.name for path in (tmp_path / "outputs").iterdir()] == ["kept"]
+
+
+def test_a_parent_made_for_a_refused_run_that_holds_anything_else_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_dir_cleanup, "MADE_FOR_THIS_RUN", [])
+    run_dir = tmp_path / "outputs" / "day" / "time"
+    run_dir_cleanup.make_run_directory(run_dir)
+    made(run_dir, ".hydra/config.yaml", "train.log", LOCK_FILE)
+    made(tmp_path / "outputs" / "day", "other/metrics.json")  # another run of the day, started meanwhile
+    hydra_run(monkeypatch, run_dir, tmp_path / "sweep", RunMode.RUN)
+    discard_unused_run_dir()
+    assert [path.name for path in (tmp_path / "outputs" / "day").iterdir()] == ["other"]
