@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from src.config import CONF, compose_config, show
+from src.config import BASES, CONF, compose_config, meant, show
 from src.errors import UserError
 
 OUTPUT_DIRS = ("hydra.run.dir", "hydra.sweep.dir")
@@ -105,17 +105,63 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
         for argument in overrides:
             key = argument.lstrip("+~").partition("=")[0]
             if f"Could not override '{key}'" in message:
-                message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"
+                others = [other for other in overrides if other is not argument]
+                message = unknown_key_message(config_name, others, argument, key)
                 break
         raise UserError(message) from None
     refuse_unknown_top_level_keys(OmegaConf.to_container(composed), config_name)
 
 
+def unknown_key_message(config_name: str, others: list[str], argument: str, key: str) -> str:
+    """What to say of ``argument``, an override of ``key``, which the configuration composed with the
+    ``others`` lacks: the key it most likely meant, and whether ``+key=`` would add it. A group whose
+    settings src/config.py fixes (:data:`~src.config.BASES`) and the top level take no new keys."""
+    parent, _, name = key.rpartition(".")
+    group = key.split(".")[0]
+    known = known_top_level_keys(config_name)
+    if not parent or group not in known:
+        return f"{argument}: there is no setting {key}{meant(group, known)}; see conf/{config_name}.yaml"
+    node = composed_node(config_name, others, parent)
+    if node is None and parent != group:  # callbacks.early_stopping without callbacks=early_stopping
+        return f"{argument}: this configuration has no {parent}; see the options in conf/{group}/"
+    settings = (
+        [str(setting) for setting in node if not str(setting).startswith("_")]
+        if OmegaConf.is_dict(node)
+        else []
+    )
+    if not settings:  # evaluate's data: the checkpoint's, with any key given here over it
+        return f"{argument}: {parent} holds no settings here; to set {name}, write +{argument}"
+    hint = meant(name, settings, f"{parent}.")
+    if parent in BASES:
+        return f"{argument}: {parent} has no setting {name}{hint}; its settings are {', '.join(settings)}"
+    return f"{argument}: there is no setting {key}{hint}; to add a new key, write +{argument}"
+
+
+def composed_node(config_name: str, others: list[str], key: str) -> Any:
+    """The node at ``key`` of the configuration composed with the ``others``, or, where another of them
+    fails too, with only their ``group=option`` choices; ``None`` where there is none."""
+    from hydra.errors import HydraException
+
+    choices = [other for other in others if "." not in other.lstrip("+~").partition("=")[0]]
+    for overrides in (others, choices):
+        try:
+            return OmegaConf.select(compose_config(config_name, overrides), key)
+        except HydraException:
+            continue
+    return None
+
+
+def known_top_level_keys(config_name: str) -> set[str]:
+    """The top-level keys of ``conf/<config_name>.yaml`` and the config groups: all a command reads."""
+    return set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
+
+
 def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> None:
     """``+foo=1`` adds a key nothing reads: refuse it (a typo of a real one, most likely)."""
-    known = set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
+    known = known_top_level_keys(config_name)
     for key in plain:
         if key not in known:
             raise UserError(
-                f"{key}={show(plain[key])}: there is no setting {key}; see conf/{config_name}.yaml"
+                f"{key}={show(plain[key])}: there is no setting {key}{meant(key, known)}; see "
+                f"conf/{config_name}.yaml"
             )

@@ -12,10 +12,11 @@ A whole command's checks (a checkpoint against the configuration, files on disk,
 """
 
 import dataclasses
+import difflib
 import inspect
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,8 +320,8 @@ def parse(settings: type, values: Any, prefix: str, ignore: tuple[str, ...] = ()
             continue
         if key not in fields:
             raise UserError(
-                f"{prefix}.{key}={show(value)}: {prefix} has no setting {key}; its settings are "
-                f"{', '.join(fields)}"
+                f"{prefix}.{key}={show(value)}: {prefix} has no setting {key}{meant(key, fields, f'{prefix}.')}; "
+                f"its settings are {', '.join(fields)}"
             )
         if not fields[key].metadata["valid"](value):
             raise UserError(f"{prefix}.{key}={show(value)}: {allowed(fields[key], value)}")
@@ -451,6 +452,12 @@ def allowed(rule: Any, value: Any) -> str:
     """What the field ``rule`` allows, said for ``value``."""
     text = rule.metadata["allowed"]
     return text if isinstance(text, str) else text(value)
+
+
+def meant(name: str, names: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean <prefix><the closest of names>?)``, or nothing where none is close to ``name``."""
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 def show(value: Any) -> str:

@@ -983,7 +983,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     (
         "src/command_line.py",
         "continue",
-        'message = f"{argument}: there is no setting {key} (to add a new key, write +{argument})"',
+        "message = unknown_key_message(config_name, others, argument, key)",
     ): ("the message set no longer holds Hydra's 'Could not override': no later argument matches it"),
     **{
         ("src/config.py", f"eval_batch_size: int = integer( {size}, 1)"): (

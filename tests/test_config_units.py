@@ -285,12 +285,55 @@ def test_the_learning_rate_may_be_any_normal_float32():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["foo=1"], "foo=1: there is no setting foo (to add a new key, write +foo=1)"),
-        (["seed=1", "model.hiddden=[4]"], "model.hiddden=[4]: there is no setting model.hiddden"),
+        # the top level takes no new key (refuse_unknown_top_level_keys), so +foo=1 is not offered
+        (["foo=1"], "foo=1: there is no setting foo; see conf/train.yaml"),
+        (["sed=1"], "sed=1: there is no setting sed (did you mean seed?); see conf/train.yaml"),
+        (
+            ["modle.hidden=[4]"],
+            "modle.hidden=[4]: there is no setting modle.hidden (did you mean model?); see conf/train.yaml",
+        ),
+        # a group whose settings src/config.py fixes takes no new key either: its settings are listed
+        (
+            ["seed=1", "model.hiddden=[4]"],
+            "model.hiddden=[4]: model has no setting hiddden (did you mean model.hidden?); its settings are "
+            "hidden, backprop, init, cuda_graph",
+        ),
+        (  # as composed with data=mnist, and with the other typo left out
+            ["data=mnist", "data.rot=x", "model.hiddden=[4]"],
+            "data.rot=x: data has no setting rot (did you mean data.root?); its settings are batch_size, "
+            "batches_per_step, eval_batch_size, seed, name, root, download, val_size, split_seed",
+        ),
+        # Lightning's and torch's arguments may be added
+        (
+            ["trainer.max_epoch=3"],
+            "trainer.max_epoch=3: there is no setting trainer.max_epoch (did you mean trainer.max_epochs?); to "
+            "add a new key, write +trainer.max_epoch=3",
+        ),
+        (
+            ["optimizer.nesterow=true"],
+            "optimizer.nesterow=true: there is no setting optimizer.nesterow; to add a new key, write "
+            "+optimizer.nesterow=true",
+        ),
+        (
+            ["callbacks.early_stopping.patiense=2"],
+            "callbacks.early_stopping.patiense=2: this configuration has no callbacks.early_stopping; see the "
+            "options in conf/callbacks/",
+        ),
+        (
+            ["scheduler.gamma=0.5"],
+            "scheduler.gamma=0.5: scheduler holds no settings here; to set gamma, write +scheduler.gamma=0.5",
+        ),
     ],
 )
-def test_an_override_of_a_key_the_configuration_lacks_is_one_line(capsys, argv, message):
-    assert command_line_refusal(capsys, "train", argv).startswith(f"error: {message}")
+def test_an_override_of_a_key_the_configuration_lacks_is_one_line_with_what_to_do(capsys, argv, message):
+    """A tester followed "to add a new key, write +foo=1" and "+model.hiddden=[4]" to another refusal."""
+    assert command_line_refusal(capsys, "train", argv) == f"error: {message}\n"
+
+
+def test_evaluate_is_told_to_add_a_data_setting_over_the_checkpoints(capsys):
+    assert command_line_refusal(capsys, "evaluate", ["ckpt_path=x", "data.batch_size=5"]) == (
+        "error: data.batch_size=5: data holds no settings here; to set batch_size, write +data.batch_size=5\n"
+    )
 
 
 def test_another_override_hydra_cannot_apply_is_hydras_message_on_one_line(capsys):

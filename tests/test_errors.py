@@ -116,10 +116,13 @@ from src.train import train
         ),
         ([f"data.split_seed={2**40}"], f"data.split_seed={2**40}: must be an integer from 0 to 4294967295"),
         (["model.hidden=[1000000000]"], "a 64-1000000000-10 network has 75000000010 weights and .* GiB"),
-        (["+model.hiddden=[4]"], "model.hiddden=[4]: model has no setting hiddden; its settings are hidden"),
+        (
+            ["+model.hiddden=[4]"],
+            "model.hiddden=[4]: model has no setting hiddden (did you mean model.hidden?); its settings are hidden",
+        ),
         (
             ["+data.batchsize=5"],
-            "data.batchsize=5: data has no setting batchsize; its settings are batch_size",
+            "data.batchsize=5: data has no setting batchsize (did you mean data.batch_size?); its settings are batch_size",
         ),
         (["+foo=1"], "foo=1: there is no setting foo"),
         (
@@ -158,14 +161,14 @@ def test_bad_config_values_are_refused_before_anything_is_built(tmp_path, overri
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
-        ("foo=1", "error: foo=1: there is no setting foo (to add a new key, write +foo=1)\n"),
+        ("foo=1", "error: foo=1: there is no setting foo; see conf/train.yaml\n"),
         (
             "model.hiddden=[4]",
-            "error: model.hiddden=[4]: there is no setting model.hiddden (to add a new key, write +model.hiddden=[4])\n",
+            "error: model.hiddden=[4]: model has no setting hiddden (did you mean model.hidden?); its settings are hidden, backprop, init, cuda_graph\n",
         ),
         (
             "+data.batchsize=5",
-            "error: data.batchsize=5: data has no setting batchsize; its settings are batch_size, batches_per_step, eval_batch_size, seed, val_fraction, test_fraction, split_seed\n",
+            "error: data.batchsize=5: data has no setting batchsize (did you mean data.batch_size?); its settings are batch_size, batches_per_step, eval_batch_size, seed, val_fraction, test_fraction, split_seed\n",
         ),
     ],
 )
