@@ -5,6 +5,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -248,8 +249,13 @@ class SafeModelCheckpoint(ModelCheckpoint):
             self.restore(checkpoints_beside(state_dict, self._folder))
 
     def restore(self, state_dict: dict[str, Any]) -> None:
-        """Take ``state_dict``, its paths already checked, as Lightning does."""
-        super().load_state_dict(state_dict)
+        """Take ``state_dict``, its paths already checked, as Lightning does. Resumed into a new run
+        directory, Lightning warns that the best score and the best checkpoints are not carried over: a
+        checkpoint that watches no metric (``last.ckpt``'s) has none, so the warning is dropped there."""
+        with warnings.catch_warnings():
+            if self.monitor is None:
+                warnings.filterwarnings("ignore", message="The dirpath has changed from")
+            super().load_state_dict(state_dict)
 
 
 class BestCheckpoint(SafeModelCheckpoint):

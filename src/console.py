@@ -47,9 +47,17 @@ DROPPED_MESSAGES = (
 # callbacks=early_stopping (verbose) announces every better epoch; only its line saying why it stops is kept
 DROPPED_PATTERN = re.compile(r"Metric \S+ improved")
 
-# Lightning (2.6) builds a pytree LeafSpec for every data loader, which torch >= 2.9 deprecates; nothing
-# in our code can avoid it.
-IGNORED_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+IGNORED_WARNINGS = (
+    # Lightning (2.6) builds a pytree LeafSpec for every data loader, which torch >= 2.9 deprecates;
+    # nothing in our code can avoid it
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # conf/trainer/ddp*.yaml: torch 2.13 renamed broadcast_buffers=false, which older torch (from 2.4, as
+    # pyproject.toml allows) knows only by that name
+    r"`broadcast_buffers` is deprecated",
+    # both are the same on every process already: train/loss is torchmetrics' mean over every process's
+    # samples, train/samples_per_sec counts every process's samples
+    r"It is recommended to use `self\.log\('train/(loss|samples_per_sec)', \.\.\., sync_dist=True\)`",
+)
 
 
 class DropMessages(logging.Filter):

@@ -743,6 +743,21 @@ def test_a_safe_checkpoint_restores_only_paths_beside_the_checkpoint_read(run_fo
     restored(checkpoint, state, run_folder / "last.ckpt", TrainerFn.FITTING)
 
 
+def test_resumed_into_another_directory_only_a_checkpoint_with_scores_warns_that_they_are_lost(
+    run_folder, tmp_path
+):
+    """A tester found Lightning's "The dirpath has changed ... best_model_score ... won't be reloaded" on
+    every resume into a new run directory: last.ckpt's checkpoint, which watches no metric, has none."""
+    for monitor, warned in ((None, False), ("val/acc", True)):
+        checkpoint = SafeModelCheckpoint(dirpath=str(tmp_path / "new"), monitor=monitor, mode="max")
+        trainer = stand_in_trainer(ckpt_path=str(run_folder / "last.ckpt"), state=None, is_global_zero=True)
+        checkpoint.on_load_checkpoint(trainer, None, {})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            checkpoint.load_state_dict(saved_state(run_folder))
+        assert any("The dirpath has changed" in str(warning.message) for warning in caught) == warned
+
+
 @pytest.mark.parametrize("state", [None, "epoch_002.ckpt", ["best_model_path"]])
 def test_a_state_that_is_not_a_dict_is_ignored(run_folder, state):
     checkpoint = SafeModelCheckpoint(dirpath=str(run_folder), monitor="val/acc", mode="max")

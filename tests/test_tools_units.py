@@ -145,14 +145,19 @@ def test_setup_console_keeps_the_handlers_settings_and_adds_one_filter_to_each(l
 
 def test_the_warnings_our_use_of_the_libraries_triggers_are_silenced(logging_setup, single_run):
     logging_setup.setup_console()
-    (message,) = IGNORED_WARNINGS
     ignored = [entry for entry in warnings.filters if entry[0] == "ignore" and entry[1] is not None]
-    assert message in [entry[1].pattern for entry in ignored]
+    assert set(IGNORED_WARNINGS) <= {entry[1].pattern for entry in ignored}
+    recommended = "It is recommended to use `self.log({!r}, ..., sync_dist=True)` when logging on epoch level"
     with warnings.catch_warnings(record=True) as caught:
         warnings.filters[:] = [entry for entry in warnings.filters if entry[0] == "ignore"]
         warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning, stacklevel=1)
+        warnings.warn(
+            "`broadcast_buffers` is deprecated. Use `forward_sync_buffers` ...", FutureWarning, stacklevel=1
+        )
+        for name in ("train/loss", "train/samples_per_sec", "val/acc"):
+            warnings.warn(recommended.format(name), UserWarning, stacklevel=1)
         warnings.warn("another warning", FutureWarning, stacklevel=1)
-    assert [str(warning.message) for warning in caught] == ["another warning"]
+    assert [str(warning.message) for warning in caught] == [recommended.format("val/acc"), "another warning"]
 
 
 @pytest.mark.parametrize(
