@@ -103,6 +103,16 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
     except HydraException as error:
         message = " ".join(str(error).split())
         for argument in overrides:
+            key, _, value = argument.partition("=")
+            if "~" in value and value[:1] not in "'\"" and argument in message:  # data.root=~/datasets
+                home = (
+                    f", or let the shell expand it: {key}=$HOME{value[1:]}" if value.startswith("~/") else ""
+                )
+                raise UserError(
+                    f"{argument}: Hydra's override parser refuses an unquoted ~; quote the value: "
+                    f"'{key}=\"{value}\"'{home}"
+                ) from None
+        for argument in overrides:
             key = argument.lstrip("+~").partition("=")[0]
             if f"Could not override '{key}'" in message:
                 others = [other for other in overrides if other is not argument]

@@ -330,6 +330,28 @@ def test_an_override_of_a_key_the_configuration_lacks_is_one_line_with_what_to_d
     assert command_line_refusal(capsys, "train", argv) == f"error: {message}\n"
 
 
+@pytest.mark.parametrize(
+    "argument, fix",
+    [
+        (
+            "data.root=~/datasets",
+            """'data.root="~/datasets"', or let the shell expand it: data.root=$HOME/datasets""",
+        ),
+        ("+data.root=a~b", """'+data.root="a~b"'"""),
+    ],
+)
+def test_an_unquoted_tilde_is_one_line_saying_how_to_write_it(capsys, argument, fix):
+    """Hydra's own message was its lexer's exception, naming neither the cause nor the fix (a tester)."""
+    assert command_line_refusal(capsys, "evaluate", ["ckpt_path=x", argument]) == (
+        f"error: {argument}: Hydra's override parser refuses an unquoted ~; quote the value: {fix}\n"
+    )
+    assert command_line_refusal(
+        capsys, "train", ["data=mnist", """data.root="~/none" """.strip(), "foo=1"]
+    ) == (
+        "error: foo=1: there is no setting foo; see conf/train.yaml\n"  # quoted, the ~ passes
+    )
+
+
 def test_evaluate_is_told_to_add_a_data_setting_over_the_checkpoints(capsys):
     assert command_line_refusal(capsys, "evaluate", ["ckpt_path=x", "data.batch_size=5"]) == (
         "error: data.batch_size=5: data holds no settings here; to set batch_size, write +data.batch_size=5\n"
