@@ -24,6 +24,7 @@ from src.config import (
     OPTIMIZERS,
     SEED_MAX,
     SIZE_MAX,
+    group_options,
     is_one_number,
     optimizer_arguments,
     parse,
@@ -209,6 +210,17 @@ def test_an_optimizer_argument_may_be_null_or_true_or_false():
     )
     assert refused(optimizer_arguments, {**values, "foreach": "yes"}) == (
         "optimizer.foreach=yes: must be true, false or null (torch.optim.SGD's default: null)"
+    )
+
+
+def test_a_checkpoints_optimizer_is_refused_naming_its_key_and_the_group_to_choose_from():
+    prefix = "hyper_parameters.optimizer"
+    assert refused(optimizer_arguments, {"_target_": "builtins.dict"}, prefix) == (
+        f"{prefix}._target_=builtins.dict: must name a torch.optim optimizer class, e.g. torch.optim.SGD (or "
+        f"choose optimizer={group_options('optimizer')}; allowed: {', '.join(OPTIMIZERS)})"
+    )
+    assert refused(optimizer_arguments, {"_target_": "torch.optim.LBFGS"}, prefix).endswith(
+        "; choose another optimizer"
     )
 
 
