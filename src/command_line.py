@@ -112,10 +112,10 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
                     f"{argument}: Hydra's override parser refuses an unquoted ~; quote the value: "
                     f"'{key}=\"{value}\"'{home}"
                 ) from None
-        for argument in overrides:
+        for index, argument in enumerate(overrides):
             key = argument.lstrip("+~").partition("=")[0]
             if f"Could not override '{key}'" in message:
-                others = [other for other in overrides if other is not argument]
+                others = overrides[:index] + overrides[index + 1 :]
                 message = unknown_key_message(config_name, others, argument, key)
                 break
         raise UserError(message) from None

@@ -980,6 +980,9 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/command_line.py",
         'if not equals or "." in key and "/" in key or "(" in value or not folder.is_dir():',
     ): ("no folder of conf/ has a dot in its name: a dotted key is skipped by not folder.is_dir() anyway"),
+    ("src/config.py", "if parameter.default != inspect.Parameter.empty"): (
+        "no default of a torch optimizer's signature equals the class inspect.Parameter.empty: != is is not"
+    ),
     ("src/config.py", 'group = prefix.rsplit(".", 2)[-1]'): (
         "the last part of a split from the right is the same however many splits are allowed"
     ),

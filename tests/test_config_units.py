@@ -310,6 +310,11 @@ def test_the_learning_rate_may_be_any_normal_float32():
             "model.hiddden=[4]: model has no setting hiddden (did you mean model.hidden?); its settings are "
             "hidden, backprop, init, cuda_graph",
         ),
+        (  # as composed with data=mnist, given after it
+            ["data.rot=x", "data=mnist"],
+            "data.rot=x: data has no setting rot (did you mean data.root?); its settings are batch_size, "
+            "batches_per_step, eval_batch_size, seed, name, root, download, val_size, split_seed",
+        ),
         (  # as composed with data=mnist, and with the other typo left out
             ["data=mnist", "data.rot=x", "model.hiddden=[4]"],
             "data.rot=x: data has no setting rot (did you mean data.root?); its settings are batch_size, "
@@ -357,6 +362,8 @@ def test_an_unquoted_tilde_is_one_line_saying_how_to_write_it(capsys, argument, 
     assert command_line_refusal(capsys, "evaluate", ["ckpt_path=x", argument]) == (
         f"error: {argument}: Hydra's override parser refuses an unquoted ~; quote the value: {fix}\n"
     )
+    unbalanced = command_line_refusal(capsys, "train", ["""data.root="~/none"""])  # Hydra's own message then
+    assert unbalanced.startswith("error: LexerNoViableAltException: ") and "unquoted" not in unbalanced
     assert command_line_refusal(
         capsys, "train", ["data=mnist", """data.root="~/none" """.strip(), "foo=1"]
     ) == (
