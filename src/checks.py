@@ -269,7 +269,7 @@ def check_scheduler(values: Any, optimizer: torch.optim.Optimizer, epochs: int) 
     scheduler that accepts its arguments, built here over a copy of ``optimizer`` and stepped
     through the run's ``epochs``: a rate that stops being a finite number >= 0, or arguments that fail
     only when stepped (``step_size=0``), are refused before training."""
-    from src.schedule import scheduler_arguments
+    from src.schedule import described, scheduler_arguments
 
     if not values:
         return
@@ -283,7 +283,7 @@ def check_scheduler(values: Any, optimizer: torch.optim.Optimizer, epochs: int) 
         ) from None
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and not values.get("monitor"):
         raise UserError("scheduler.monitor is missing: ReduceLROnPlateau needs a metric, e.g. val/acc")
-    step_through(scheduler, f"scheduler: {values['_target_']} with {show(arguments)}", range(1, epochs + 1))
+    step_through(scheduler, described(values), range(1, epochs + 1))
 
 
 def last_epoch(trainer: dict[str, Any]) -> int:

@@ -416,7 +416,8 @@ def check_optimizer_arguments(target: str, arguments: Mapping[str, Any], prefix:
 
 def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[torch.optim.Optimizer], dict]:
     """An optimizer group: torch's class its ``_target_`` names in :data:`OPTIMIZERS` and its keyword
-    arguments, each a plain number, flag or list of numbers; the learning rate one torch can use."""
+    arguments, each of the kind of torch's default for it (:func:`check_optimizer_arguments`); the learning
+    rate one torch can use."""
     target = values.get("_target_") if isinstance(values, Mapping) else None
     optimizer_class = allowed_class(
         target, prefix, OPTIMIZERS, UNSUPPORTED_OPTIMIZERS, "torch.optim optimizer class", "torch.optim.SGD"

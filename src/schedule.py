@@ -131,6 +131,11 @@ def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
     return scheduler_class, arguments
 
 
+def described(values: Mapping[str, Any]) -> str:
+    """How the messages about a ``scheduler`` group's rates begin: its target and its arguments."""
+    return f"scheduler: {values['_target_']} with {show(scheduler_arguments(values)[1])}"
+
+
 def check_rate(what: str, lr: Any, epoch: int) -> None:
     """A schedule's rate after ``epoch`` (``what`` names the schedule) must be a finite number >= 0.
     :func:`src.checks.check_scheduler` steps through a run's first epochs before training; past those,
@@ -152,7 +157,7 @@ class LearningRateSchedule(L.Callback):
         self.monitor = config.pop("monitor", None)
         self.config = config
         self.scheduler: Scheduler | None = None
-        self.described = ""  # the scheduler and its arguments, as messages name it
+        self.described = ""  # the scheduler and its arguments, as messages name them (described())
         self.restored: dict[str, Any] | None = None
         self.pending: float | None = None  # the monitored value of this epoch's validation, to judge
 
@@ -162,7 +167,7 @@ class LearningRateSchedule(L.Callback):
         # src.checks.check_scheduler has built it once already, on a throw-away optimizer
         scheduler_class, arguments = scheduler_arguments(self.config)
         self.scheduler = scheduler_class(trainer.optimizers[0], **arguments)
-        self.described = f"scheduler: {self.config['_target_']} with {show(arguments)}"
+        self.described = described(self.config)
         if self.restored is not None:  # resumed from a checkpoint
             self.scheduler.load_state_dict(self.restored)
 
