@@ -469,7 +469,7 @@ def progress_kind(new: Any) -> tuple[str, Callable[[Any], bool]]:
     if isinstance(new, bool):
         return "true or false", lambda value: isinstance(value, bool)
     if is_int(new):
-        return "a count >= 0", lambda value: is_int(value) and value >= 0
+        return COUNT
     if isinstance(new, list):
         return (
             f"a list of {len(new)} finite learning rate{'' if len(new) == 1 else 's'} >= 0",

@@ -1847,6 +1847,11 @@ def saved_lr(trained: dict, lr) -> None:
         ("step", lambda c: saved_schedule(c).update(last_epoch=-1), "last_epoch=-1, not a count >= 0"),
         ("step", lambda c: saved_schedule(c).update(last_epoch=True), "last_epoch=true, not a count >= 0"),
         ("step", lambda c: saved_schedule(c).update(last_epoch=2.0), "last_epoch=2.0, not a count >= 0"),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(last_epoch=2**63),  # past torch's int64
+            "last_epoch=9223372036854775808, not a count >= 0",
+        ),
         ("step", lambda c: saved_schedule(c).update(_is_initial=1), "_is_initial=1, not true or false"),
         (
             "step",
@@ -1949,18 +1954,24 @@ def test_the_highest_rate_is_the_schedules_within_the_run():
     assert "rates run from 0 to 4:" in refused(check_schedule_state, trained, plain, throwaway(plain), 2)
 
 
-def test_the_restored_schedule_is_stepped_through_the_epochs_left_and_no_further():
+def test_the_restored_schedule_is_stepped_through_the_epochs_left_and_no_further(monkeypatch):
     """A checkpoint of epoch 1 (the second) may be the one its validation wrote, before the epoch's end
     stepped the schedule: a resumed run ends that epoch again, so it steps once more where the run has
     2 epochs, and not at all where it had 1."""
     plain = resumed("scheduler=cosine")
     trained = scheduled(plain, 2)
-    saved_schedule(trained)["last_epoch"] = 10**400  # a count: Python's cos can't take it as a float
-    check_schedule_state(trained, plain, throwaway(plain), 1)
-    for epochs in (2, 3):
-        assert refused(check_schedule_state, trained, plain, throwaway(plain), epochs) == (
-            f"ckpt_path={CKPT}: its learning-rate schedule fails (OverflowError: int too large to convert to float)"
-        )
+    stepped: list[list[int]] = []
+    step_through = checks.step_through
+
+    def recorded(scheduler, what, epochs):
+        stepped.append(list(epochs))
+        return step_through(scheduler, what, epochs)
+
+    monkeypatch.setattr(checks, "step_through", recorded)
+    for epochs, left in ((1, []), (2, [2]), (3, [2, 3])):
+        stepped.clear()
+        check_schedule_state(trained, plain, throwaway(plain), epochs)
+        assert stepped == [list(range(1, epochs + 1)), left]  # the whole run's rates, then the epochs left
 
 
 def test_stepping_through_returns_the_highest_rate_from_the_first():
