@@ -21,9 +21,9 @@ An image is made to look like the training data before it reaches the network (:
    A blank image becomes an all-zero input.
 
 Inputs: a file is read whatever its extension; a directory contributes its visible files whose extension
-is in :data:`IMAGE_SUFFIXES` (not recursively). An image Pillow cannot decode, or larger than
-:data:`MAX_PIXELS`, is reported on its own ``skipped:`` line and left out (README, "Classifying your own
-images").
+is in :data:`IMAGE_SUFFIXES` (not recursively), and names the others on one ``left out`` line. An image
+Pillow cannot decode, or larger than :data:`MAX_PIXELS`, is reported on its own ``skipped:`` line and left
+out (README, "Classifying your own images").
 """
 
 import math
@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import hydra
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageOps
@@ -106,38 +107,46 @@ def layout_for(in_features: int, data: object = None) -> Layout:
     return Layout(side, round(side * 20 / 28), centre_of_mass=True)
 
 
-def images_in(directory: Path) -> list[Path]:
-    """The image files directly in ``directory``, sorted: visible files with an image extension."""
+def images_in(directory: Path) -> tuple[list[Path], list[Path]]:
+    """The files directly in ``directory``, sorted: the visible ones with an image extension, and the other
+    visible ones."""
     try:
         children = sorted(directory.iterdir())
     except OSError as error:
         raise UserError(
             f"inputs={directory} cannot be read ({error.strerror}): give a readable directory"
         ) from None
-    found = [
-        child
-        for child in children
-        if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in IMAGE_SUFFIXES
-    ]
+    visible = [child for child in children if child.is_file() and not child.name.startswith(".")]
+    found = [child for child in visible if child.suffix.lower() in IMAGE_SUFFIXES]
     if not found:
         raise UserError(
             f"inputs={directory} holds no image files: allowed extensions are {', '.join(IMAGE_SUFFIXES)}"
         )
-    return found
+    return found, [child for child in visible if child not in found]
 
 
-def image_files(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The image files ``inputs`` names: files as given, directories expanded to their images."""
+def image_files(inputs: str | Path | Sequence[str | Path], left_out: list[Path] | None = None) -> list[Path]:
+    """The image files ``inputs`` names: files as given, directories expanded to their images (their other
+    files appended to ``left_out``, where given)."""
     paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    if not paths:
+    # an empty name: Path("") is the working directory, which the user did not name (inputs=$UNSET)
+    if not paths or any(isinstance(item, str) and not item.strip() for item in paths):
         raise UserError("inputs is empty: give an image file or a directory of images")
     files: list[Path] = []
     # str(): an item Hydra parsed as a number, null or a list names a file too (inputs=[3])
     for path in (Path(item if isinstance(item, str | Path) else str(item)).expanduser() for item in paths):
         if path.is_dir():
-            files += images_in(path)
+            images, others = images_in(path)
+            files += images
+            if left_out is not None:
+                left_out += others
         elif path.is_file():
             files.append(path)
+        elif path.is_symlink():
+            raise UserError(
+                f"inputs={path} is a broken symbolic link (to {path.readlink()}): give an image file or a "
+                "directory of images"
+            )
         else:
             what = "is neither a file nor a directory" if path.exists() else "does not exist"
             raise UserError(f"inputs={path} {what}: give an image file or a directory of images")
@@ -157,15 +166,39 @@ def read_image(path: Path) -> Image.Image:
                 )
             image.load()
             return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except OSError as error:
+        if error.errno is None:  # Pillow's decoding errors (unknown format, truncated data) carry no errno
+            raise UserError(
+                f"inputs: {path} is not a readable image ({short_reason(error)}): allowed are "
+                f"{', '.join(IMAGE_FORMATS)} images ({', '.join(IMAGE_SUFFIXES)})"
+            ) from None
+        raise UserError(f"inputs: {path} cannot be read ({short_reason(error)})") from None
+    except (SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise UserError(
             f"inputs: {path} is not a readable image ({short_reason(error)}): allowed are "
             f"{', '.join(IMAGE_FORMATS)} images ({', '.join(IMAGE_SUFFIXES)})"
         ) from None
 
 
+WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+"""Pillow's modes of grey images of more than 8 bits: 16-bit PNG and TIFF, 32-bit integer and float TIFF.
+Its conversion to RGB clips their values at 255, which turned a 16-bit digit into a blank input."""
+
+
 def to_grey(image: Image.Image) -> Tensor:
-    """``(1, H, W)`` grey levels in [0, 1]; transparent parts count as white paper."""
+    """``(1, H, W)`` grey levels in [0, 1]; transparent parts count as white paper. A grey image of more
+    than 8 bits (:data:`WIDE_GREY_MODES`) is scaled from its darkest pixel (0) to its lightest (1): its
+    values may be on any scale (a float TIFF's often run from 0 to 1), and :func:`bright_ink` judges the
+    background and the ink by their grey levels relative to each other only. A float pixel that is not a
+    number counts as the darkest, an infinite one as the darkest or lightest."""
+    if image.mode in WIDE_GREY_MODES:
+        values = torch.from_numpy(np.asarray(image).astype(np.float64))
+        finite = values[values.isfinite()]
+        if finite.numel() == 0 or finite.min() == finite.max():
+            return torch.zeros(1, *values.shape)
+        low, high = finite.min(), finite.max()
+        values = values.nan_to_num(nan=float(low), posinf=float(high), neginf=float(low))
+        return ((values - low) / (high - low)).to(torch.float32)[None]
     if image.has_transparency_data:
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
     rgb = F.to_dtype(F.to_image(image.convert("RGB")), torch.float32, scale=True)
@@ -216,12 +249,13 @@ def predict(
     ckpt_path: str | Path,
     inputs: str | Path | Sequence[str | Path],
     skipped: list[UserError] | None = None,
+    left_out: list[Path] | None = None,
 ) -> list[Prediction]:
     """Classify the image file(s) ``inputs`` (files and/or directories) with the network of the checkpoint
     at ``ckpt_path``, loaded with ``weights_only=True``. An unreadable image raises its
     :class:`UserError`, or, given a ``skipped`` list, is appended to it and left out (unless none is
-    readable)."""
-    files = image_files(inputs)
+    readable). A directory's files without an image extension go to ``left_out``, where given."""
+    files = image_files(inputs, left_out)
     model = load_model(ckpt_path)
     layout = layout_for(model.hparams.in_features, model.hparams.data)
     readable: list[tuple[Path, Tensor]] = []
@@ -247,15 +281,33 @@ def predict(
     ]
 
 
+SHOWN_LEFT_OUT = 5  # names on the "left out" line; a folder of thousands of other files stays one short line
+
+
+def left_out_line(left_out: list[Path]) -> str:
+    """The line naming the files of the input directories that were not read: no image extension."""
+    names = ", ".join(str(path) for path in left_out[:SHOWN_LEFT_OUT])
+    more = f" and {len(left_out) - SHOWN_LEFT_OUT} more" if len(left_out) > SHOWN_LEFT_OUT else ""
+    return (
+        f"left out {len(left_out)} file{'' if len(left_out) == 1 else 's'} without an image extension "
+        f"({', '.join(IMAGE_SUFFIXES)}; give a file by name to read it whatever its name): {names}{more}"
+    )
+
+
 def run(cfg: DictConfig) -> list[Prediction]:
     """Predict as ``cfg`` says, print one line per file and write ``predictions.json``."""
     for key, example in (("ckpt_path", "PATH"), ("inputs", "FILE_OR_DIR")):
         if OmegaConf.is_missing(cfg, key) or cfg[key] is None:
             raise UserError(f"{key} is missing: pass {key}={example}")
-    inputs, skipped = cfg.inputs, []
+    inputs, skipped, left_out = cfg.inputs, [], []
     predictions = predict(
-        cfg.ckpt_path, OmegaConf.to_container(inputs) if OmegaConf.is_list(inputs) else str(inputs), skipped
+        cfg.ckpt_path,
+        OmegaConf.to_container(inputs) if OmegaConf.is_list(inputs) else str(inputs),
+        skipped,
+        left_out,
     )
+    if left_out:
+        print(printable(left_out_line(left_out)), file=sys.stderr)
     for error in skipped:
         print(printable(f"skipped: {error}"), file=sys.stderr)
     for prediction in predictions:
@@ -264,9 +316,14 @@ def run(cfg: DictConfig) -> list[Prediction]:
     written = Path(cfg.paths.output_dir) / "predictions.json"
     write_json(
         written,
-        {"ckpt_path": str(cfg.ckpt_path), "predictions": records, "skipped": [str(e) for e in skipped]},
+        {
+            "ckpt_path": str(cfg.ckpt_path),
+            "predictions": records,
+            "skipped": [str(e) for e in skipped],
+            "left_out": [str(path) for path in left_out],
+        },
     )
-    print(f"wrote {len(predictions)} predictions to {written}")
+    print(f"wrote {len(predictions)} prediction{'' if len(predictions) == 1 else 's'} to {written}")
     if skipped:
         raise UserError(
             f"inputs: {len(skipped)} of {len(skipped) + len(predictions)} files could not be read (skipped above); "

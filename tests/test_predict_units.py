@@ -87,11 +87,13 @@ def test_a_network_whose_inputs_are_no_square_image_is_refused():
     )
 
 
-def test_a_directory_contributes_its_visible_image_files_sorted(tmp_path):
+def test_a_directory_contributes_its_visible_image_files_sorted_and_names_the_others(tmp_path):
     for name in ("b.png", "a.JPG", "c.webp", ".hidden.png", "notes.txt", "png"):
         (tmp_path / name).write_text("")
     (tmp_path / "folder.png").mkdir()  # an image extension, but not a file
-    assert [path.name for path in images_in(tmp_path)] == ["a.JPG", "b.png", "c.webp"]
+    images, others = images_in(tmp_path)
+    assert [path.name for path in images] == ["a.JPG", "b.png", "c.webp"]
+    assert [path.name for path in others] == ["notes.txt", "png"]
 
 
 def test_a_directory_without_images_or_unreadable_is_one_line(tmp_path):
@@ -379,7 +381,7 @@ def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, cap
     config = compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs=[{images / 'a.png'}]")
     [prediction] = run(config)
     written = tmp_path / "run" / "predictions.json"
-    assert capsys.readouterr().out == f"{prediction}\nwrote 1 predictions to {written}\n"
+    assert capsys.readouterr().out == f"{prediction}\nwrote 1 prediction to {written}\n"
     config = compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs={images}")
     with pytest.raises(UserError) as error:
         run(config)
@@ -387,7 +389,7 @@ def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, cap
         f"inputs: 2 of 3 files could not be read (skipped above); the others' predictions are in {written}"
     )
     out, err = capsys.readouterr()
-    assert out == f"{prediction}\nwrote 1 predictions to {written}\n"
+    assert out == f"{prediction}\nwrote 1 prediction to {written}\n"
     skipped = [line.removeprefix("skipped: ") for line in err.splitlines()]
     assert [line.split(" is not a readable image")[0] for line in skipped] == [
         f"inputs: {images / name}" for name in ("b.png", "c.png")
@@ -398,7 +400,98 @@ def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, cap
             {"path": str(images / "a.png"), "label": prediction.label, "activations": prediction.activations}
         ],
         "skipped": skipped,
+        "left_out": [],
     }
+
+
+def test_run_names_the_files_of_a_directory_it_left_out_on_one_line(tmp_path, tiny_ckpt, capsys):
+    """Files without an image extension are not read from a directory (a folder of digits may hold
+    notes), but they are named, so an image saved as ``.HEIC`` or without an extension is not missed."""
+    ckpt, _ = tiny_ckpt
+    images = tmp_path / "images"
+    images.mkdir()
+    stroke(images / "a.png")
+    others = [images / name for name in ("b.HEIC", "c", "d", "e", "f", "g", "h")]
+    for path in others:  # the same PNG under names without an image extension
+        path.write_bytes((images / "a.png").read_bytes())
+    config = compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs={images}")
+    [prediction] = run(config)
+    out, err = capsys.readouterr()
+    assert err == (
+        f"left out 7 files without an image extension ({', '.join(IMAGE_SUFFIXES)}; give a file by name to "
+        f"read it whatever its name): {', '.join(str(path) for path in others[:5])} and 2 more\n"
+    )
+    assert out.splitlines()[0] == str(prediction)
+    written = json.loads((tmp_path / "run" / "predictions.json").read_text())
+    assert written["left_out"] == [str(path) for path in others]
+    assert [p.label for p in predict(ckpt, others[0])] == [p.label for p in predict(ckpt, images / "a.png")]
+
+
+@pytest.mark.parametrize("inputs", ["", " ", ["a.png", ""]], ids=["empty", "blank", "empty-item"])
+def test_an_empty_input_name_is_refused_not_taken_for_the_working_directory(tmp_path, monkeypatch, inputs):
+    """``inputs=$UNSET`` gives Hydra an empty string, and ``Path("")`` is the working directory."""
+    stroke(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as error:
+        image_files(inputs)
+    assert str(error.value) == "inputs is empty: give an image file or a directory of images"
+
+
+def test_a_broken_link_is_named_with_its_target(tmp_path):
+    (tmp_path / "digit.png").symlink_to(tmp_path / "moved.png")
+    with pytest.raises(UserError) as error:
+        image_files(tmp_path / "digit.png")
+    assert str(error.value) == (
+        f"inputs={tmp_path / 'digit.png'} is a broken symbolic link (to {tmp_path / 'moved.png'}): give an "
+        "image file or a directory of images"
+    )
+
+
+def test_a_file_the_system_will_not_read_is_not_called_a_bad_image(tmp_path, monkeypatch):
+    """chmod 000 stops every user but root (the tests may run as root): the refusal is played by open."""
+    path = stroke(tmp_path / "a.png")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", refused)
+    with pytest.raises(UserError) as error:
+        read_image(path)
+    assert (
+        str(error.value)
+        == f"inputs: {path} cannot be read (PermissionError: [Errno 13] Permission denied: '{path}')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "scale", "suffix"),
+    [("I;16", 257, ".png"), ("I", 257 * 1000, ".tif"), ("F", 1 / 255, ".tif")],
+    ids=["16-bit-png", "32-bit-int-tiff", "float-tiff"],
+)
+def test_a_grey_image_of_more_than_8_bits_gives_the_input_of_its_8_bit_copy(tmp_path, mode, scale, suffix):
+    """Pillow's RGB conversion clipped such images at 255: a 16-bit digit became a blank input."""
+    eight_bit = stroke(tmp_path / "page.png", (30, 40))
+    grey = torch.tensor(list(Image.open(eight_bit).getdata()), dtype=torch.float64).reshape(40, 30)
+    array = (grey * scale).numpy().astype({"I;16": "uint16", "I": "int32", "F": "float32"}[mode])
+    wide = tmp_path / f"wide{suffix}"
+    Image.fromarray(array).save(wide)
+    assert Image.open(wide).mode == mode
+    expected = to_input(read_image(eight_bit), DIGITS)
+    assert expected.max() == 1.0
+    assert torch.allclose(to_input(read_image(wide), DIGITS), expected, atol=1e-6)
+
+
+def test_a_float_image_without_contrast_or_numbers_is_blank_and_nan_counts_as_darkest():
+    blank = Image.fromarray(torch.full((8, 8), float("nan")).numpy())
+    assert to_input(blank, DIGITS).count_nonzero() == 0
+    assert to_input(Image.fromarray(torch.full((8, 8), 7.0).numpy()), DIGITS).count_nonzero() == 0
+    page = torch.zeros(16, 16)
+    page[4:12, 7:9] = 5.0
+    holes = page.clone()
+    holes[0, 0], holes[15, 15] = float("nan"), float("-inf")
+    assert torch.equal(
+        to_input(Image.fromarray(holes.numpy()), DIGITS), to_input(Image.fromarray(page.numpy()), DIGITS)
+    )
 
 
 def test_the_command_ends_on_a_user_error_in_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys):
