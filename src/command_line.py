@@ -1,8 +1,10 @@
-"""The command line, checked before Hydra starts (each entry point's ``__main__``): an unknown
-``group=option``, an empty run directory, a search without its sweeper or an override of a key the
-configuration lacks ends as one ``error:`` line with exit code 2, like any other bad value; Hydra's own
-report is many lines and exit code 1. ``group=null`` becomes ``~group`` for every group."""
+"""The command line, checked before Hydra starts (each entry point's ``__main__``): an override Hydra's
+parser cannot read, an unknown ``group=option``, an empty run directory, a search without its sweeper or an
+override of a key the configuration lacks ends as one ``error:`` line with exit code 2, like any other bad
+value; Hydra's own report is many lines and exit code 1. ``group=null`` becomes ``~group`` for every
+group."""
 
+import shlex
 import sys
 from typing import Any
 
@@ -35,6 +37,7 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
         null_groups_as_deletions(sys.argv)
     arguments = sys.argv[1:] if argv is None else argv
     try:
+        refuse_overrides_hydra_cannot_read(arguments)
         refuse_unknown_group_options(arguments)
         refuse_empty_output_dirs(arguments)
         refuse_search_without_its_sweeper(arguments)
@@ -42,6 +45,42 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
     except UserError as error:
         report(f"error: {error}")
         raise SystemExit(EXIT_USER_ERROR) from None
+
+
+def refuse_overrides_hydra_cannot_read(arguments: list[str]) -> None:
+    """An override Hydra's grammar cannot read: a value with a space, brackets, a quote, ``#``, ``~`` or a
+    letter outside ASCII must be quoted (``inputs=digit (1).png``, ``inputs=café.png``). Hydra's own
+    message is its parser's (``LexerNoViableAltException: ...``), which names neither the cause nor the
+    fix. Flags and their values (``-m``, ``--cfg job``) hold no ``=`` or begin with ``-``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for argument in arguments:
+        if argument.startswith("-") or "=" not in argument:
+            continue
+        try:
+            parser.parse_overrides([argument])
+        except OverrideParseException as error:
+            raise UserError(unreadable_override_message(argument, str(error))) from None
+
+
+def unreadable_override_message(argument: str, error: str) -> str:
+    """What to do about ``argument``, which Hydra's parser refused with ``error``: quote its value, for
+    Hydra (in double quotes, a ``"`` in it escaped) inside the shell's quotes (:func:`shlex.quote`)."""
+    key, _, value = argument.partition("=")
+    reason = " ".join(error.split()).split(" See https://")[0]
+    if value[:1] and value[:1] in "'\"":  # quoted already, the quotes unbalanced: Hydra's reason is the fix
+        return f"{argument}: Hydra's override parser cannot read it ({reason})"
+    quoted = shlex.quote(f'{key}="{value.replace(chr(34), chr(92) + chr(34))}"')
+    if "~" in value:
+        home = f", or let the shell expand it: {key}=$HOME{value[1:]}" if value.startswith("~/") else ""
+        return f"{argument}: Hydra's override parser refuses an unquoted ~; quote the value: {quoted}{home}"
+    listed = f" ({reason}): a list is written [16,16], a mapping {{a:1}}" if value[:1] in ("[", "{") else ""
+    return (
+        f"{argument}: Hydra's override parser cannot read this value unquoted{listed}; a name or text with "
+        f"spaces, brackets, quotes, # or letters outside ASCII must be quoted: {quoted}"
+    )
 
 
 def refuse_unknown_group_options(arguments: list[str]) -> None:
@@ -102,16 +141,6 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
         composed = compose_config(config_name, overrides)
     except HydraException as error:
         message = " ".join(str(error).split())
-        for argument in overrides:
-            key, _, value = argument.partition("=")
-            if "~" in value and value[:1] not in "'\"" and argument in message:  # data.root=~/datasets
-                home = (
-                    f", or let the shell expand it: {key}=$HOME{value[1:]}" if value.startswith("~/") else ""
-                )
-                raise UserError(
-                    f"{argument}: Hydra's override parser refuses an unquoted ~; quote the value: "
-                    f"'{key}=\"{value}\"'{home}"
-                ) from None
         for index, argument in enumerate(overrides):
             key = argument.lstrip("+~").partition("=")[0]
             if f"Could not override '{key}'" in message:
