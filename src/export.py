@@ -9,9 +9,11 @@ weights are exported in float32 too, and what that rounding costs is reported. T
 (:func:`src.checkpoint.load_checkpoint`).
 """
 
+import contextlib
 import importlib.util
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -91,6 +93,26 @@ def write_torchscript(module: torch.nn.Module, example: Tensor, path: Path) -> C
         return torch.jit.load(path)
 
 
+ONNX_LOGGERS = ("onnx_ir", "onnxscript")
+"""The ONNX graph optimiser's loggers. Their lines ("Removed 13 unused nodes", a whole graph node printed,
+and the warning "Skipping constant folding for op Split with multiple outputs") are about the optimiser's
+own work, not the export's result, which :func:`export` checks by comparing outputs."""
+
+
+@contextlib.contextmanager
+def quiet(names: tuple[str, ...]) -> Iterator[None]:
+    """Only errors from the loggers ``names`` while the block runs."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def write_onnx(module: torch.nn.Module, example: Tensor, path: Path) -> Callable[[Tensor], Tensor]:
     missing = [
         name for name in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None
@@ -100,14 +122,16 @@ def write_onnx(module: torch.nn.Module, example: Tensor, path: Path) -> Callable
     import onnxruntime
 
     batch = torch.export.Dim("batch")
-    torch.onnx.export(
-        module,
-        (example,),
-        path,
-        input_names=["x"],
-        output_names=["activations"],
-        dynamic_shapes=({0: batch},),
-    )
+    with quiet(ONNX_LOGGERS):
+        torch.onnx.export(
+            module,
+            (example,),
+            path,
+            input_names=["x"],
+            output_names=["activations"],
+            dynamic_shapes=({0: batch},),
+            verbose=False,  # else about 20 lines of "[torch.onnx] ..." progress before ours
+        )
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
 

@@ -1,6 +1,7 @@
 """``python -m src.export``: the trained network's forward pass as a file, checked against the checkpoint."""
 
 import importlib.util
+import logging
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from runs import run_module
 
 from src.checkpoint import load_model
 from src.errors import UserError
-from src.export import TOLERANCE, export
+from src.export import ONNX_LOGGERS, SUFFIXES, TOLERANCE, export, quiet
 from src.network.mlp import MLP
 
 
@@ -24,12 +25,16 @@ def reference(ckpt: str, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("format", ["torch_export", "torchscript", "onnx"])
-def test_exported_network_gives_the_checkpoints_outputs(tmp_path, digits_ckpt, format):
+def test_exported_network_gives_the_checkpoints_outputs(tmp_path, digits_ckpt, format, capfd, caplog):
     if format == "onnx":
         for name in ("onnx", "onnxruntime", "onnxscript"):
             pytest.importorskip(name)
-    path = tmp_path / f"model.{format}"
-    check = export(digits_ckpt, format, path)
+    path = tmp_path / f"model{SUFFIXES[format]}"  # torch warns of a .pt2 archive named otherwise
+    with caplog.at_level(logging.INFO):
+        check = export(digits_ckpt, format, path)
+    # the ONNX exporter printed about 20 lines of its progress and its optimiser's internals (a tester)
+    assert capfd.readouterr() == ("", "")
+    assert [record.getMessage() for record in caplog.records] == []
     assert check.difference <= TOLERANCE and check.rounding is None
     x = torch.rand(5, 64, generator=torch.Generator().manual_seed(3))
     if format == "torch_export":
@@ -78,3 +83,12 @@ def test_cli_says_where_it_wrote(tmp_path, digits_ckpt):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith(f"wrote {tmp_path / 'model.pt'} (format=torchscript; outputs within ")
     assert run.stderr == ""
+
+
+def test_quiet_loggers_say_errors_only_and_get_their_level_back():
+    logger = logging.getLogger(ONNX_LOGGERS[0])
+    logger.setLevel(logging.DEBUG)
+    with quiet(ONNX_LOGGERS):
+        assert [logging.getLogger(name).level for name in ONNX_LOGGERS] == [logging.ERROR] * 2
+    assert logger.level == logging.DEBUG
+    logger.setLevel(logging.NOTSET)
