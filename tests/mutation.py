@@ -755,9 +755,6 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/demo/server.py", 'if ("png" in body) is ("input" in body):'): (
         "in gives True or False, singletons: is is =="
     ),
-    ("src/demo/server.py", 'path = self.path.split("?", 2)[0]'): (
-        "what comes before the first ? is the same whatever the number of splits"
-    ),
     ("src/demo/views.py", "last = index >= len(grads) - 1"): (
         "weight_choice allows layers up to the output's: index never exceeds len(grads) - 1"
     ),

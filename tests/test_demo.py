@@ -18,16 +18,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image, ImageDraw
 from runs import REPO, compose_config, png_of, run_module, write_idx
+from test_demo_units import call, raw, raw_answer, serving
 
 from src.checkpoint import load_checkpoint, load_model, model_from
 from src.demo.__main__ import first_rate, newest_checkpoint
@@ -62,57 +61,6 @@ def server() -> Iterator[DemoServer]:
     network = DemoNetwork(MLP([64, 16, 16, 10]), rate=3.0)
     with serving(network, samples_to_pick(DIGITS_DATA, 64)) as demo:
         yield demo
-
-
-@contextmanager
-def serving(network: DemoNetwork, samples: Samples) -> Iterator[DemoServer]:
-    """A :class:`DemoServer` on a free port, serving in a thread until the block ends."""
-    demo = DemoServer(("127.0.0.1", 0), network, samples)
-    # shutdown() waits for serve_forever's next poll: 0.05 s instead of the default 0.5 s per test
-    thread = threading.Thread(target=demo.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield demo
-    finally:
-        demo.shutdown()
-        demo.server_close()
-        thread.join()
-
-
-def call(
-    demo: DemoServer,
-    method: str,
-    path: str,
-    body: object = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict]:
-    """``(status, JSON answer)`` of one request; ``body`` is sent as JSON unless it is bytes."""
-    connection = http.client.HTTPConnection(*demo.server_address[:2], timeout=60)
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    sent = {"Content-Type": "application/json", **(headers or {})}
-    connection.request(method, path, body=data, headers=sent)
-    response = connection.getresponse()
-    payload = json.loads(response.read())
-    connection.close()
-    return response.status, payload
-
-
-def raw_answer(demo: DemoServer, request: bytes, timeout: float = 10) -> bytes:
-    """Send ``request`` as bytes (headers a normal client would not send); the whole answer, read until the
-    server closes the connection. It closes it after each answer: one kept open would wait out the
-    handler's 30 s for a next request, past this socket's ``timeout``, which fails the test."""
-    with socket.create_connection(demo.server_address[:2], timeout=timeout) as connection:
-        connection.sendall(request)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    return answer
-
-
-def raw(demo: DemoServer, request: bytes) -> tuple[int, dict]:
-    """:func:`raw_answer`'s ``(status, JSON answer)``."""
-    head, _, body = raw_answer(demo, request).partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
 
 
 def stroke_image(size: int = 280) -> Image.Image:
@@ -262,7 +210,7 @@ def test_newest_checkpoint_and_first_rate(tmp_path: Path) -> None:
         first_rate(-1, None)
     # the step API refuses a rate over MAX_RATE: the page must not offer one (every step was a 400)
     assert first_rate(MAX_RATE, None) == MAX_RATE
-    with pytest.raises(UserError, match=r"^rate=5000: the page's SGD step takes at most 1000"):
+    with pytest.raises(UserError, match=r"^rate=5000: the SGD step's learning rate must be .* at most 1000"):
         first_rate(5000, None)
     with pytest.raises(
         UserError, match=r"^rate is null and the checkpoint's optimizer\.lr=2000\.0: .*at most"
@@ -317,13 +265,19 @@ def bad_png() -> str:
             "weight.neuron=10: must be an integer from 0 to 9",
         ),
         ("/api/backprop", {"input": [0.0] * 64, "digit": 1, "weight": [4, 0, 0]}, 400, "weight: must be"),
-        ("/api/step", {"input": [0.0] * 64, "digit": 1, "rate": -1}, 400, "rate=-1: must be between 0 and"),
+        (
+            "/api/step",
+            {"input": [0.0] * 64, "digit": 1, "rate": -1},
+            400,
+            "rate=-1: the SGD step's learning rate must be a finite number > 0 and at most 1000",
+        ),
         (
             "/api/step",
             {"input": [0.0] * 64, "digit": 1, "rate": "fast"},
             400,
-            'rate="fast": must be a finite',
+            'rate="fast": the SGD step\'s learning rate must be a finite',
         ),
+        ("/api/step", {"input": [0.0] * 64, "digit": 1, "rate": 0}, 400, "rate=0: the SGD step's"),
         ("/api/nothing", {}, 404, "no such API"),
         ("/", {}, 405, "use GET"),
         ("/api/model", {}, 405, "use GET"),
@@ -368,7 +322,7 @@ def test_bad_requests_of_every_other_kind_get_a_clear_4xx(server: DemoServer) ->
             413,
             f"at most {MAX_BODY} bytes",
         ),
-        (raw(server, b"BREW / HTTP/1.1\r\n\r\n"), 501, "Unsupported method"),
+        (raw(server, b"BREW / HTTP/1.1\r\n\r\n"), 501, "BREW /: unknown method: use GET or POST"),
     ]
     for (status, answer), expected_status, message in cases:
         assert status == expected_status and message in answer["error"], answer
@@ -420,18 +374,19 @@ def test_a_malformed_request_is_answered_and_its_connection_closed_at_once(serve
     """Kept open, the connection would wait up to the handler's 30 s for a next request."""
     answer = raw_answer(server, b"BREW / HTTP/1.1\r\n\r\n", timeout=5)  # 5 s without the close fail it
     assert answer.startswith(b"HTTP/1.0 501 ") and answer.endswith(
-        b'{"error": "501: Unsupported method (\'BREW\')"}'
+        b'{"error": "BREW /: unknown method: use GET or POST"}'
     )
 
 
-def test_a_body_that_is_not_json_is_named_with_80_characters_of_the_parsers_message(
-    server: DemoServer,
-) -> None:
+def test_a_body_nested_too_deep_is_named_with_the_parsers_whole_message(server: DemoServer) -> None:
+    with pytest.raises(RecursionError) as parsed:
+        json.loads(b"[" * 100000)
     status, answer = call(server, "POST", "/api/forward", b"[" * 100000)
-    prefix = "POST /api/forward: the body is not valid JSON ("
-    assert status == 400 and answer["error"].startswith(prefix + "maximum recursion depth exceeded")
-    # the parser's message is longer than 80 characters: the line keeps its first 80
-    assert len(answer["error"]) == len(prefix) + 80 + len(")")
+    # once cut at 80 characters, mid-word: "... from a unicode stri)"
+    assert (status, answer["error"]) == (
+        400,
+        f"POST /api/forward: the body is not valid JSON ({parsed.value})",
+    )
 
 
 def test_a_body_of_exactly_4_mib_is_read_and_one_byte_more_is_refused(server: DemoServer) -> None:
@@ -581,6 +536,8 @@ def test_serves_until_ctrl_c_then_exits_130_without_a_traceback(digits_ckpt: Pat
         process.kill()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "interrupted"
+    # the log is named after the command, as src.predict's predict.log, not after its module (__main__)
+    assert (tmp_path / "demo.log").is_file() and not (tmp_path / "__main__.log").exists()
 
 
 # ---------------------------------------------------------------------------------- in Chromium

@@ -1,18 +1,30 @@
 """The demo server's checks of a request, called directly: the exact 400 line each bad value gets, and the
-limits at their edges. Quick and without ``tests/conftest.py``'s trained run, so the mutation runs
-(``python -m tests.mutation demo``) have them; ``tests/test_demo.py`` asks a running server."""
+limits at their edges; a few ask a server on a free port, serving in a thread (:func:`serving`, which
+``tests/test_demo.py`` uses too). Quick and without ``tests/conftest.py``'s trained run, so the mutation
+runs (``python -m tests.mutation demo``) have them; ``tests/test_demo.py`` asks a running server."""
 
 import base64
+import http.client
+import io
+import json
+import socket
 import struct
+import threading
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from PIL import Image
 from runs import png_of
 
+from src.config import CONF
 from src.data import SyntheticDataModule, TorchvisionDataModule
+from src.demo.__main__ import first_rate, serve
 from src.demo.samples import Samples, data_module, samples_to_pick
 from src.demo.server import (
     ApiError,
@@ -20,11 +32,15 @@ from src.demo.server import (
     DemoServer,
     canvas_image,
     integer,
+    learning_rate,
     number,
+    one_line,
     pixels,
+    request_path,
     weight_choice,
 )
-from src.demo.views import DemoNetwork, WeightChoice
+from src.demo.views import DemoNetwork, Diverged, WeightChoice
+from src.errors import UserError
 from src.network.mlp import MLP
 
 SIZES = [64, 16, 16, 10]  # W_{2,1} is 16x64, W_{3,2} 16x16, W_{4,3} 10x16
@@ -228,11 +244,14 @@ def png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
-def test_a_decompression_bomb_is_refused_with_80_characters_of_pils_reason() -> None:
+def test_a_decompression_bomb_is_refused_with_pils_whole_reason() -> None:
     # 400 megapixels: PIL refuses to open it at all, before the 2048-pixel side is checked
+    with pytest.raises(Image.DecompressionBombError) as opened:
+        Image.open(io.BytesIO(png_header(20000, 20000)))
     message = refusal(canvas_image, base64.b64encode(png_header(20000, 20000)).decode())
-    reason = message.removeprefix("png: not a readable PNG image (").removesuffix(")")
-    assert reason.startswith("Image size (400000000 pixels) exceeds limit of") and len(reason) == 80
+    # once cut at 80 characters, mid-word ("could be decomp)")
+    assert message == f"png: not a readable PNG image ({opened.value})"
+    assert str(opened.value).startswith("Image size (400000000 pixels) exceeds limit of")
 
 
 def test_a_checkpoints_keys_are_compared_by_value_not_identity() -> None:
@@ -246,3 +265,303 @@ def test_a_test_set_wider_than_the_network_gives_no_samples() -> None:
     data = {"_target_": "src.data.SyntheticDataModule", "train_size": 10, "val_size": 10, "test_size": 20}
     samples = samples_to_pick(data, 64)
     assert samples == Samples([], [], "no test digits to pick: its test images have 784 pixels")
+
+
+# ------------------------------------------------------------------------- a server in a thread
+
+
+@contextmanager
+def serving(network: DemoNetwork, samples: Samples, host: str = "127.0.0.1") -> Iterator[DemoServer]:
+    """A :class:`DemoServer` on a free port of ``host``, serving in a thread until the block ends."""
+    demo = DemoServer((host, 0), network, samples)
+    # shutdown() waits for serve_forever's next poll: 0.05 s instead of the default 0.5 s per test
+    thread = threading.Thread(target=demo.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield demo
+    finally:
+        demo.shutdown()
+        demo.server_close()
+        thread.join()
+
+
+def strict_json(text: bytes) -> object:
+    """``text`` read as JSON as a browser's ``JSON.parse`` reads it: NaN and Infinity are no JSON (Python's
+    parser takes them by default)."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is no JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def call(
+    demo: DemoServer,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict]:
+    """``(status, JSON answer)`` of one request; ``body`` is sent as JSON unless it is bytes."""
+    connection = http.client.HTTPConnection(*demo.server_address[:2], timeout=60)
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    connection.request(method, path, body=data, headers=sent)
+    response = connection.getresponse()
+    payload = strict_json(response.read())
+    connection.close()
+    return response.status, payload
+
+
+def raw_answer(demo: DemoServer, request: bytes, timeout: float = 10) -> bytes:
+    """Send ``request`` as bytes (headers a normal client would not send); the whole answer, read until the
+    server closes the connection. It closes it after each answer: one kept open would wait out the
+    handler's 30 s for a next request, past this socket's ``timeout``, which fails the test."""
+    with socket.create_connection(demo.server_address[:2], timeout=timeout) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def raw(demo: DemoServer, request: bytes) -> tuple[int, dict]:
+    """:func:`raw_answer`'s ``(status, JSON answer)``."""
+    head, _, body = raw_answer(demo, request).partition(b"\r\n\r\n")
+    return int(head.split()[1]), strict_json(body)
+
+
+def diverging_network() -> DemoNetwork:
+    """A 64-16-16-10 leaky_relu network with the cross-entropy cost (seeded), as the tester's checkpoint."""
+    torch.manual_seed(0)
+    return DemoNetwork(MLP(SIZES, "leaky_relu", cost="cross_entropy"), rate=1.0)
+
+
+def steps_until_refused(
+    step: Callable[[list[float], int], str | None], inputs: torch.Tensor
+) -> tuple[int, str]:
+    """``step(x, digit)`` at rate 1000 for each input (digit: its index mod 10) until one is refused: the
+    steps taken, and the refusal's index and message."""
+    for index, x in enumerate(inputs.tolist()):
+        refused = step(x, index % 10)
+        if refused is not None:
+            return index, refused
+    raise AssertionError(f"{len(inputs)} SGD steps at rate 1000 and none diverged")
+
+
+def test_an_sgd_step_that_diverges_is_refused_and_the_network_kept_as_it_was() -> None:
+    network = diverging_network()
+    inputs = torch.rand(20, 64, generator=torch.Generator().manual_seed(1))
+    kept: list[torch.Tensor] = []
+
+    def step(x: list[float], digit: int) -> str | None:
+        kept.append(network.net.params.detach().clone())
+        try:
+            answer = network.step(x, digit, 1000.0)
+        except Diverged as error:
+            return str(error)
+        assert answer["steps"] == len(kept)
+        assert all(torch.isfinite(torch.tensor(answer[key])).all() for key in ("output_after", "cost_after"))
+        return None
+
+    index, message = steps_until_refused(step, inputs)
+    assert index >= 1 and message == (
+        "the SGD step diverged (a parameter, the output or the cost became NaN or infinite) and was not "
+        "taken: try a smaller rate"
+    )
+    assert torch.equal(network.net.params.detach(), kept[-1]) and network.steps == index
+    assert network.describe()["steps"] == index
+
+
+def test_a_diverging_step_is_a_422_the_page_shows_and_every_answer_after_it_json() -> None:
+    with serving(diverging_network(), Samples([], [], "none")) as demo:
+        inputs = torch.rand(20, 64, generator=torch.Generator().manual_seed(1))
+
+        def step(x: list[float], digit: int) -> str | None:
+            status, answer = call(demo, "POST", "/api/step", {"input": x, "digit": digit, "rate": 1000})
+            if status == 200:
+                return None
+            assert status == 422  # a status the page's api() shows the error of, as any other
+            return answer["error"]
+
+        index, message = steps_until_refused(step, inputs)
+        assert message == (
+            "POST /api/step: rate=1000: the SGD step diverged (a parameter, the output or the cost became "
+            "NaN or infinite) and was not taken: try a smaller rate"
+        )
+        # once the bare NaN JSON.parse refuses, in every answer: call() parses as strictly
+        status, model = call(demo, "GET", "/api/model")
+        assert status == 200 and model["steps"] == index
+        x = inputs[index].tolist()
+        assert call(demo, "POST", "/api/forward", {"input": x})[0] == 200
+        weight = {"layer": 2, "neuron": 0, "source": 0}
+        assert call(demo, "POST", "/api/backprop", {"input": x, "digit": 1, "weight": weight})[0] == 200
+
+
+def overflowing_network() -> DemoNetwork:
+    """A 4-2-2 network with finite parameters whose forward pass gives NaN for an input of ones: its hidden
+    layer overflows to inf (4 * 3e38 + 3e38 in float32) and the output's weights of 0 make 0 * inf = NaN."""
+    network = DemoNetwork(MLP([4, 2, 2], "leaky_relu"), rate=1.0)
+    (w_hidden, b_hidden), (w_out, b_out) = network.net.layers()
+    with torch.no_grad():
+        w_hidden.fill_(3e38), b_hidden.fill_(3e38), w_out.zero_(), b_out.zero_()
+    assert network.net.params.isfinite().all()
+    return network
+
+
+def test_an_answer_that_would_hold_nan_is_a_500_json_error() -> None:
+    with serving(overflowing_network(), Samples([], [], "none")) as demo:
+        status, answer = call(demo, "POST", "/api/forward", {"input": [1.0] * 4})
+        assert (status, answer) == (
+            500,
+            {
+                "error": "POST /api/forward: the answer would hold NaN or an infinite number, which JSON "
+                "can't carry: the network's numbers overflow for this input (SGD steps with a large rate "
+                'make its weights huge): reset it with "Reset to the checkpoint" (POST /api/reset)'
+            },
+        )
+        # a step from there is refused before it is taken: no rate would help
+        status, answer = call(demo, "POST", "/api/step", {"input": [1.0] * 4, "digit": 0, "rate": 0.5})
+        assert (status, answer["error"]) == (
+            422,
+            "POST /api/step: rate=0.5: no step taken: the network's output or cost for this input is already "
+            "NaN or infinite (earlier steps made its weights huge): reset it to the checkpoint",
+        )
+        # an input of zeros stays finite (the hidden layer is its biases, 3e38 in float32): answered
+        hidden = [torch.tensor(3e38).item()] * 2
+        assert call(demo, "POST", "/api/forward", {"input": [0.0] * 4}) == (
+            200,
+            {"input": [0.0] * 4, "activations": [[0.0] * 4, hidden, [0.5, 0.5]], "prediction": 0},
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_by_api", "shown_on_command_line"),
+    [
+        (0, "0", "0"),
+        (-1, "-1", "-1"),
+        (1000.5, "1000.5", "1000.5"),
+        ("0.5", '"0.5"', '"0.5"'),
+        (True, "true", "true"),
+        (None, "null", "null"),
+    ],
+)
+def test_the_api_and_the_command_line_refuse_the_same_rates(
+    value: object, shown_by_api: str, shown_on_command_line: str
+) -> None:
+    rule = "the SGD step's learning rate must be a finite number > 0 and at most 1000"
+    assert refusal(learning_rate, value) == f"rate={shown_by_api}: {rule}"
+    with pytest.raises(UserError) as refused:
+        first_rate(value, None) if value is not None else first_rate(None, {"lr": None})
+    where = "rate" if value is not None else "rate is null and the checkpoint's optimizer.lr"
+    assert str(refused.value) == f"{where}={shown_on_command_line}: {rule}, e.g. rate=0.5"
+
+
+def test_a_rate_of_inf_is_refused_as_no_finite_number_and_the_edges_are_taken() -> None:
+    rule = "the SGD step's learning rate must be a finite number > 0 and at most 1000"
+    with pytest.raises(UserError, match=r"^rate=inf: the SGD step's learning rate must be a finite number"):
+        first_rate(float("inf"), None)
+    assert refusal(learning_rate, 10**400) == f"rate={str(10**400)[:40]}: {rule}"
+    for rate in (1000, 1e-30, 0.5):
+        assert learning_rate(rate) == first_rate(rate, None) == float(rate)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "message"),
+    [
+        (None, 0, "host=null: give an address to listen on, e.g. host=127.0.0.1"),
+        (["a"], 0, "host=[a]: give an address to listen on, e.g. host=127.0.0.1"),
+        ("127.0.0.1", "8000", 'port="8000": give a port from 1 to 65535, or 0 for a free one'),
+        ("127.0.0.1", True, "port=true: give a port from 1 to 65535, or 0 for a free one"),
+        ("127.0.0.1", 65536, "port=65536: give a port from 1 to 65535, or 0 for a free one"),
+    ],
+)
+def test_a_bad_host_or_port_on_the_command_line_is_shown_as_written(
+    host: object, port: object, message: str
+) -> None:
+    cfg = OmegaConf.create({"ckpt_path": "none.ckpt", "host": host, "port": port, "rate": None})
+    with pytest.raises(UserError) as refused:  # before the checkpoint is read
+        serve(cfg)
+    assert str(refused.value) == message
+
+
+def test_a_query_string_is_ignored_in_a_post_as_in_a_get() -> None:
+    assert request_path("/api/reset?x=1") == "/api/reset"
+    assert request_path("//evil.example/api/model") == "//evil.example/api/model"  # no page: no host is read
+    with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none")) as demo:
+        assert call(demo, "POST", "/api/reset?x=1", {}) == (200, {"steps": 0})
+        assert call(demo, "GET", "/api/model?x=1")[0] == 200
+        assert call(demo, "POST", "/api/model?x=1", {})[1]["error"] == "POST /api/model?x=1: use GET"
+        assert call(demo, "POST", "//evil.example/api/reset", {})[0] == 404
+
+
+def test_every_loopback_address_checks_the_host_header() -> None:
+    for host in ("127.0.0.2", "localhost"):
+        with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none"), host) as demo:
+            address, port = demo.server_address[:2]
+            assert demo.allowed_hosts() == {
+                f"{address}:{port}",
+                f"127.0.0.1:{port}",
+                f"localhost:{port}",
+                f"[::1]:{port}",
+            }
+            status, answer = call(demo, "GET", "/api/model", headers={"Host": "evil.example"})
+            assert (status, answer["error"]) == (
+                403,
+                f"GET /api/model: Host 'evil.example' is not this server: open http://{address}:{port}/",
+            )
+            assert call(demo, "GET", "/api/model")[0] == 200  # http.client sends Host: <address>:<port>
+
+
+def test_on_every_interface_the_url_is_one_a_browser_opens() -> None:
+    with bound("0.0.0.0") as demo:
+        assert demo.every_interface and demo.url == f"http://127.0.0.1:{demo.server_address[1]}/"
+    with bound("127.0.0.1") as demo:
+        assert not demo.every_interface
+    try:
+        demo = bound("::")
+    except OSError as error:  # a machine without IPv6
+        pytest.skip(f"no IPv6: {error}")
+    with demo:
+        assert demo.every_interface and demo.url == f"http://[::1]:{demo.server_address[1]}/"
+
+
+def test_the_demos_log_is_named_after_the_command() -> None:
+    # python -m src.demo runs src/demo/__main__.py: Hydra names the job (and its log) after the module file
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3", job_name="__main__"):
+        cfg = compose("demo", return_hydra_config=True)
+    assert cfg.hydra.job.name == "demo"
+
+
+def test_a_body_nested_too_deep_is_refused_with_the_parsers_whole_reason() -> None:
+    body = b"[" * 100000
+    with pytest.raises(RecursionError) as parsed:
+        json.loads(body)
+    handler = DemoHandler.__new__(DemoHandler)
+    handler.command, handler.path, handler.close_connection = "POST", "/api/forward", False
+    handler.headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    handler.rfile = io.BytesIO(body)
+    assert refusal(handler.read_json) == f"POST /api/forward: the body is not valid JSON ({parsed.value})"
+    assert len(str(parsed.value)) > 80  # the length it was once cut to, mid-word
+
+
+def test_a_long_reason_is_cut_after_a_whole_word() -> None:
+    assert one_line("one  two\nthree") == "one two three"
+    assert one_line("abc def ghi", limit=7) == "abc def ..."
+    assert one_line("abc def ghi", limit=6) == "abc ..."
+    assert one_line("x" * 200, limit=10) == "x" * 10 + " ..."  # one word longer than the limit
+
+
+def test_an_unknown_method_gets_501_naming_it_and_the_methods_allowed() -> None:
+    with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none")) as demo:
+        assert raw(demo, b"BREW /api/model HTTP/1.1\r\n\r\n") == (
+            501,
+            {"error": "BREW /api/model: unknown method: use GET or POST"},
+        )
+        # a method of any length is read as one: the line quotes 20 characters of it
+        assert raw(demo, b"X" * 1000 + b" / HTTP/1.1\r\n\r\n") == (
+            501,
+            {"error": f"{'X' * 20} /: unknown method: use GET or POST"},
+        )
+        status, answer = call(demo, "DELETE", "/")
+        assert (status, answer["error"]) == (405, "DELETE /: DELETE is not allowed: use GET or POST")

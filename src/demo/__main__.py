@@ -1,13 +1,13 @@
 """``python -m src.demo [ckpt_path=PATH] [host=127.0.0.1] [port=0]``: serve the demo page for a trained
 checkpoint (default: the newest ``*.ckpt`` under ``outputs/``) and print its URL; Ctrl-C stops it."""
 
-import math
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.cli import report_user_errors
+from src.config import show
 from src.errors import UserError
 
 
@@ -24,15 +24,14 @@ def newest_checkpoint(directory: Path) -> Path:
 
 
 def first_rate(cfg_rate: object, optimizer: object) -> float:
-    """The page's first learning rate: ``rate=`` if given, else the checkpoint's ``optimizer.lr``."""
-    from src.demo.server import MAX_RATE
+    """The page's first learning rate: ``rate=`` if given, else the checkpoint's ``optimizer.lr``; either
+    must follow the rule the SGD step's API applies (the page would offer it, and every step be refused)."""
+    from src.demo.server import RATE_RULE, is_rate
 
     rate = optimizer.get("lr") if cfg_rate is None and isinstance(optimizer, dict) else cfg_rate
     where = "rate" if cfg_rate is not None else "rate is null and the checkpoint's optimizer.lr"
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not (math.isfinite(rate) and rate > 0):
-        raise UserError(f"{where}={rate}: give a learning rate > 0, e.g. rate=0.5")
-    if rate > MAX_RATE:  # the page would offer it, and every SGD step would be refused
-        raise UserError(f"{where}={rate}: the page's SGD step takes at most {MAX_RATE:g}: give rate=0.5, say")
+    if not is_rate(rate):
+        raise UserError(f"{where}={show(rate)}: {RATE_RULE}, e.g. rate=0.5")
     return float(rate)
 
 
@@ -48,26 +47,32 @@ def serve(cfg: DictConfig) -> None:
         if cfg.ckpt_path is not None
         else newest_checkpoint(Path(str(cfg.checkpoints_dir)))
     )
-    host, port = cfg.host, cfg.port
+    values = OmegaConf.to_container(cfg, resolve=True)  # plain values, which show() writes as typed
+    host, port = values.get("host"), values.get("port")
     if not isinstance(host, str) or not host:
-        raise UserError(f"host={host}: give an address to listen on, e.g. host=127.0.0.1")
+        raise UserError(f"host={show(host)}: give an address to listen on, e.g. host=127.0.0.1")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise UserError(f"port={port}: give a port from 1 to 65535, or 0 for a free one")
+        raise UserError(f"port={show(port)}: give a port from 1 to 65535, or 0 for a free one")
     checkpoint = load_checkpoint(ckpt_path)
     hparams = checkpoint["hyper_parameters"]
-    rate = first_rate(OmegaConf.to_container(cfg).get("rate"), hparams.get("optimizer"))
+    rate = first_rate(values.get("rate"), hparams.get("optimizer"))
     network = DemoNetwork(model_from(checkpoint).net, rate, hparams.get("data"))
     samples = samples_to_pick(hparams.get("data"), network.sizes[0])
     try:
         server = DemoServer((host, port), network, samples)
     except OSError as error:
-        raise UserError(f"host={host} port={port}: can't listen there ({error.strerror or error})") from None
+        raise UserError(
+            f"host={show(host)} port={show(port)}: can't listen there ({error.strerror or error})"
+        ) from None
     with server:
         sizes = "-".join(map(str, network.sizes))
         print(f"demo: the {sizes} network of {ckpt_path}", flush=True)
         if samples.note:
             print(f"demo: {samples.note}", flush=True)
-        print(f"open {server.url}  (Ctrl-C stops)", flush=True)
+        # 0.0.0.0 and :: are no address a browser opens: the URL is the loopback one, and the line says
+        # that other machines reach the page too
+        where = f"listening on every interface, as host={host} asks; " if server.every_interface else ""
+        print(f"open {server.url}  ({where}Ctrl-C stops)", flush=True)
         server.serve_forever()
 
 

@@ -9,14 +9,19 @@
                            activations
 ``POST /api/backprop``     ``{"input", "digit", "weight": {"layer", "neuron", "source"}}``: cost,
                            deltas, ``grad C`` and the chain rule for the chosen weight
-``POST /api/step``         ``{"input", "digit", "rate"}``: one SGD step on the in-memory network
+``POST /api/step``         ``{"input", "digit", "rate"}``: one SGD step on the in-memory network; a
+                           step that would make a number NaN or infinite is refused (422) and not
+                           taken
 ``POST /api/reset``        ``{}``: back to the checkpoint's parameters
 =========================  ======================================================================
 
-A bad request gets a 4xx status and ``{"error": "<what is wrong and what is allowed>"}``; the server
-carries on. POST bodies must be JSON (``Content-Type: application/json``, which a page of another site
-can't send here without the browser asking first) of at most :data:`MAX_BODY` bytes; the ``Host`` header
-must name this server when it listens on a loopback address (against DNS rebinding).
+A bad request gets a 4xx status and ``{"error": "<what is wrong and what is allowed>"}`` (a method it
+does not know, such as BREW: 501, HTTP's status for a method a server does not implement); the server
+carries on. A query string (``?x=1``) is ignored. POST bodies must be JSON (``Content-Type:
+application/json``, which a page of another site can't send here without the browser asking first) of at
+most :data:`MAX_BODY` bytes; the ``Host`` header must name this server when it listens on a loopback
+address (127.0.0.0/8, ::1; against DNS rebinding). Every answer is strict JSON: one that would hold NaN
+or Infinity is a 500 with an error instead.
 """
 
 import base64
@@ -31,17 +36,23 @@ from dataclasses import asdict
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
+from ipaddress import ip_address
 from typing import Any
+from urllib.parse import urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
 from src.demo.samples import Samples
-from src.demo.views import DemoNetwork, WeightChoice
+from src.demo.views import DemoNetwork, Diverged, WeightChoice
 from src.predict import to_input
 
 MAX_BODY = 4 * 2**20  # bytes of a POST body: a canvas PNG is tens of KiB, an input 784 numbers
 MAX_CANVAS_SIDE = 2048  # pixels of a drawing's width or height
-MAX_RATE = 1000.0  # the largest learning rate the SGD button accepts
+MAX_RATE = 1000.0  # the largest learning rate the SGD step takes (the page must not offer a larger one)
+RATE_RULE = f"the SGD step's learning rate must be a finite number > 0 and at most {MAX_RATE:g}"
+MAX_REASON = 120  # characters of a library's reason for refusing a body: the json module's, base64's and
+# PIL's are shorter and quote none of it, so this only bounds an unexpected one (a request line echoed)
+METHODS = ("GET", "POST")  # the methods the page and the API use
 PAGE = files("src.demo") / "page"
 PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -77,16 +88,54 @@ class DemoServer(ThreadingHTTPServer):
         super().__init__(address, DemoHandler)
 
     @property
+    def every_interface(self) -> bool:
+        """Whether it listens on every interface (``host=0.0.0.0`` or ``host=::``)."""
+        return ip_address(self.server_address[0]).is_unspecified
+
+    @property
     def url(self) -> str:
+        """The address a browser on this machine opens: on every interface, the loopback address of the
+        same family (0.0.0.0 and :: are no address to connect to)."""
         host, port = self.server_address[:2]
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        if self.every_interface:
+            host = "::1" if ":" in host else "127.0.0.1"
+        return f"http://{url_host(host)}:{port}/"
 
     def allowed_hosts(self) -> set[str] | None:
-        """The ``Host`` headers accepted, or ``None`` (any) when listening beyond the loopback address."""
+        """The ``Host`` headers accepted, or ``None`` (any) when listening beyond the loopback network.
+        ``server_address`` holds the address bound, in digits even for ``host=localhost``."""
         host, port = self.server_address[:2]
-        if host not in ("127.0.0.1", "::1"):
+        if not ip_address(host).is_loopback:  # all of 127.0.0.0/8, not only 127.0.0.1
             return None
-        return {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+        return {f"{name}:{port}" for name in (url_host(host), "127.0.0.1", "localhost", "[::1]")}
+
+
+def url_host(host: str) -> str:
+    """``host`` as a URL or a ``Host`` header writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def as_sent(value: Any) -> str:
+    """A value of a request's JSON body, as the client wrote it: its JSON, up to 40 characters (a client
+    may send megabytes in one value)."""
+    return json.dumps(value)[:40]
+
+
+def is_rate(value: Any) -> bool:
+    """Whether ``value`` follows :data:`RATE_RULE`: the one rule for the command line's ``rate=`` and the
+    API's ``rate`` (0 would take a step that changes nothing). inf is past :data:`MAX_RATE` and NaN fails
+    every comparison; an integer past float range (JSON's 1 followed by 400 zeros) compares exactly."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= MAX_RATE
+
+
+def one_line(text: str, limit: int = MAX_REASON) -> str:
+    """``text`` on one line, cut where it is longer than ``limit`` after the last whole word that fits
+    (a cut mid-word reads as a typo: "from a unicode stri"), with `` ...`` to show the cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit + 1)
+    return f"{text[:space] if space > 0 else text[:limit]} ..."
 
 
 def number(value: Any, key: str, low: float, high: float) -> float:
@@ -94,10 +143,10 @@ def number(value: Any, key: str, low: float, high: float) -> float:
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     # an int is not given to math.isfinite, which raises for one past float range (10**400)
     if not numeric or (isinstance(value, float) and not math.isfinite(value)):
-        raise ApiError(HTTPStatus.BAD_REQUEST, f"{key}={json.dumps(value)[:40]}: must be a finite number")
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"{key}={as_sent(value)}: must be a finite number")
     if not low <= value <= high:  # also for an integer too large for a float (JSON's 1 followed by 400 zeros)
         raise ApiError(
-            HTTPStatus.BAD_REQUEST, f"{key}={json.dumps(value)[:40]}: must be between {low:g} and {high:g}"
+            HTTPStatus.BAD_REQUEST, f"{key}={as_sent(value)}: must be between {low:g} and {high:g}"
         )
     return float(value)
 
@@ -107,9 +156,16 @@ def integer(value: Any, key: str, count: int, first: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not first <= value < count:
         raise ApiError(
             HTTPStatus.BAD_REQUEST,
-            f"{key}={json.dumps(value)[:40]}: must be an integer from {first} to {count - 1}",
+            f"{key}={as_sent(value)}: must be an integer from {first} to {count - 1}",
         )
     return value
+
+
+def learning_rate(value: Any) -> float:
+    """``value`` as the SGD step's learning rate (:func:`is_rate`)."""
+    if not is_rate(value):
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"rate={as_sent(value)}: {RATE_RULE}")
+    return float(value)
 
 
 def pixels(value: Any, size: int) -> list[float]:
@@ -135,7 +191,7 @@ def canvas_image(value: Any) -> Image.Image:
         image.load()
     except (binascii.Error, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         unknown = isinstance(error, UnidentifiedImageError)  # its message names a BytesIO object
-        reason = "not a PNG file" if unknown else " ".join(str(error).split())[:80]
+        reason = "not a PNG file" if unknown else one_line(str(error))
         raise ApiError(HTTPStatus.BAD_REQUEST, f"png: not a readable PNG image ({reason})") from None
     return image
 
@@ -169,12 +225,21 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.handle_api(self.post)
 
     def refuse_method(self) -> None:
-        self.handle_api(lambda: self.fail(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed"))
+        self.handle_api(
+            lambda: self.fail(
+                HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed: use {' or '.join(METHODS)}"
+            )
+        )
 
     do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = refuse_method
 
+    def request_named(self) -> str:
+        """``METHOD /path`` as an error line starts: at most 100 characters of the path and 20 of a method
+        the server does not know (the base class reads any word of up to 64 KiB as one)."""
+        return f"{self.command[:20]} {self.path[:100]}"
+
     def fail(self, status: HTTPStatus, message: str) -> None:
-        raise ApiError(status, f"{self.command} {self.path[:100]}: {message}")
+        raise ApiError(status, f"{self.request_named()}: {message}")
 
     def handle_api(self, answer) -> None:
         try:
@@ -200,7 +265,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.fail(HTTPStatus.FORBIDDEN, f"Host {host[:60]!r} is not this server: open {self.server.url}")
 
     def get(self) -> None:
-        path = self.path.split("?", 1)[0]
+        path = request_path(self.path)
         if path == "/api/model":
             self.send_json(self.model())
         elif path in PAGE_FILES:
@@ -215,9 +280,10 @@ class DemoHandler(BaseHTTPRequestHandler):
         return self.server.network.describe() | {"samples": asdict(self.server.samples)}
 
     def post(self) -> None:
-        route = POST_ROUTES.get(self.path)
+        path = request_path(self.path)
+        route = POST_ROUTES.get(path)
         if route is None:
-            if self.path in PAGE_FILES or self.path == "/api/model":
+            if path in PAGE_FILES or path == "/api/model":
                 self.fail(HTTPStatus.METHOD_NOT_ALLOWED, "use GET")
             self.fail(HTTPStatus.NOT_FOUND, f"no such API: POST to {', '.join(POST_ROUTES)}")
         self.send_json(route(self, self.read_json()))
@@ -249,9 +315,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         try:
             body = json.loads(data, parse_constant=refuse_constant)
         except (ValueError, RecursionError) as error:
-            self.fail(
-                HTTPStatus.BAD_REQUEST, f"the body is not valid JSON ({' '.join(str(error).split())[:80]})"
-            )
+            self.fail(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON ({one_line(str(error))})")
         if not isinstance(body, dict):
             self.fail(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
         return body
@@ -278,13 +342,24 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def step(self, body: dict[str, Any]) -> dict[str, Any]:
         x, digit = self.sample(body)
-        return self.server.network.step(x, digit, number(body.get("rate"), "rate", 0.0, MAX_RATE))
+        try:
+            return self.server.network.step(x, digit, learning_rate(body.get("rate")))
+        except Diverged as error:  # the body is valid; the step it asks for can't be taken: 422, not 400
+            self.fail(HTTPStatus.UNPROCESSABLE_ENTITY, f"rate={as_sent(body['rate'])}: {error}")
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.server.network.reset()
 
     def send_json(self, payload: dict[str, Any], status: HTTPStatus = HTTPStatus.OK) -> None:
-        self.send_bytes(json.dumps(payload).encode(), "application/json", status)
+        """``payload`` as strict JSON: NaN and Infinity are no JSON (the page's ``JSON.parse`` refuses
+        them). A refused SGD step keeps them out of the parameters, but a network steps have made huge can
+        still overflow for another input than the one stepped on: that answer is a 500 saying so."""
+        try:
+            text = json.dumps(payload, allow_nan=False)
+        except ValueError:  # "Out of range float values are not JSON compliant"
+            status = HTTPStatus.INTERNAL_SERVER_ERROR
+            text = json.dumps({"error": f"{self.request_named()}: {NOT_FINITE}"})
+        self.send_bytes(text.encode(), "application/json", status)
 
     def send_bytes(self, body: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK) -> None:
         self.send_response(status)
@@ -297,15 +372,32 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The base class's errors (a malformed request line, an unknown method) as JSON too."""
+        """The base class's errors (a malformed request line, an unknown method) as JSON too, on one line."""
         self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # no do_<method>: the request line was read whole
+            text = f"{self.request_named()}: unknown method: use {' or '.join(METHODS)}"
+        else:  # its message may quote a malformed request line of up to 64 KiB
+            text = one_line(message or HTTPStatus(code).phrase)
         with contextlib.suppress(OSError):  # the client may be gone
-            self.send_json({"error": f"{code}: {message or HTTPStatus(code).phrase}"}, HTTPStatus(code))
+            self.send_json({"error": text}, HTTPStatus(code))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the page calls the API on every stroke."""
 
 
+def request_path(target: str) -> str:
+    """A request's path, without its query string (``/api/model?x=1`` is ``/api/model``) for every
+    method alike. A target urlsplit reads a host or scheme off (``//host/api/model``) is kept whole, so it
+    is no page: a browser only sends paths."""
+    parts = urlsplit(target)
+    return target if parts.scheme or parts.netloc else parts.path
+
+
+NOT_FINITE = (
+    "the answer would hold NaN or an infinite number, which JSON can't carry: the network's numbers "
+    "overflow for this input (SGD steps with a large rate make its weights huge): reset it with "
+    '"Reset to the checkpoint" (POST /api/reset)'
+)
 POST_ROUTES = {
     "/api/forward": DemoHandler.forward,
     "/api/backprop": DemoHandler.backprop,

@@ -11,7 +11,9 @@ network; nothing here knows of HTTP.
   ``dC/dW = dC/da_j * da_j/dAS_j * dAS_j/dW`` with ``dC/da_j`` the cost's derivative (output layer) or
   ``(delta_{l+1} W_{l+1,l})_j`` (a hidden layer), ``da_j/dAS_j = S'(AS_j)`` the activation's derivative
   and ``dAS_j/dW = a_k``;
-- gradient descent (section 4): ``P <- P - r grad C`` on the copy; the checkpoint file never changes.
+- gradient descent (section 4): ``P <- P - r grad C`` on the copy; the checkpoint file never changes. A
+  step that would make a parameter, the output or the cost NaN or infinite is refused (:class:`Diverged`)
+  and the copy kept as it was: NaN parameters would make every later answer NaN.
 
 Layers are numbered as in the essay: ``L_1`` is the input layer, ``W_{l,l-1}`` feeds layer ``l``.
 """
@@ -38,6 +40,15 @@ class WeightChoice:
     layer: int
     neuron: int
     source: int
+
+
+class Diverged(ArithmeticError):
+    """An SGD step not taken: it would make (or the network already makes) a number NaN or infinite."""
+
+
+def all_finite(*tensors: Tensor) -> bool:
+    """Whether no number of ``tensors`` is NaN or infinite."""
+    return all(bool(tensor.isfinite().all()) for tensor in tensors)
 
 
 def finite_or_none(value: float) -> float | None:
@@ -167,19 +178,35 @@ class DemoNetwork:
         }
 
     def step(self, x: list[float], digit: int, rate: float) -> dict[str, Any]:
-        """One SGD step ``P <- P - r grad C`` for this sample: the output and cost before and after."""
+        """One SGD step ``P <- P - r grad C`` for this sample: the output and cost before and after.
+        Raises :class:`Diverged`, the parameters unchanged, where a parameter, the output or the cost
+        is NaN or infinite before or after it."""
         with self.lock, torch.no_grad():
             sample, expected = self.as_input(x), self.identity[digit][None]
             before = self.net(sample)[0]
             cost_before, grad = self._cost_and_gradient(sample, expected)
+            if not all_finite(before, cost_before):  # no rate helps: earlier steps made the weights huge
+                raise Diverged(
+                    "no step taken: the network's output or cost for this input is already NaN or infinite "
+                    "(earlier steps made its weights huge): reset it to the checkpoint"
+                )
+            kept = self.net.params.detach().clone()
             self.net.params.add_(grad, alpha=-rate)
-            self.steps += 1
+            after = self.net(sample)[0]
             cost_after, _ = self._cost_and_gradient(sample, expected)
+            # finite parameters may still overflow to inf - inf = NaN in the forward pass: all are checked
+            if not all_finite(self.net.params, after, cost_after):
+                self.net.params.copy_(kept)
+                raise Diverged(
+                    "the SGD step diverged (a parameter, the output or the cost became NaN or infinite) and "
+                    "was not taken: try a smaller rate"
+                )
+            self.steps += 1
             return {
                 "rate": rate,
                 "steps": self.steps,
                 "output_before": before.tolist(),
-                "output_after": self.net(sample)[0].tolist(),
+                "output_after": after.tolist(),
                 "cost_before": float(cost_before),
                 "cost_after": float(cost_after),
             }
