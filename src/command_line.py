@@ -35,7 +35,10 @@ def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
 
     if argv is None:
         null_groups_as_deletions(sys.argv)
-    arguments = sys.argv[1:] if argv is None else argv
+    else:  # checked as Hydra would read them, the program's name first
+        argv = ["", *argv]
+        null_groups_as_deletions(argv)
+    arguments = (sys.argv if argv is None else argv)[1:]
     try:
         refuse_overrides_hydra_cannot_read(arguments)
         refuse_unknown_group_options(arguments)
@@ -84,15 +87,25 @@ def unreadable_override_message(argument: str, error: str) -> str:
 
 
 def refuse_unknown_group_options(arguments: list[str]) -> None:
-    """Check ``group=option`` overrides (``activation=relu``, ``-m optimizer=sgd,adam``) against the
-    options in ``conf/<group>/``."""
+    """Check ``group=option`` overrides (``activation=relu``, ``-m optimizer=sgd,adam``,
+    ``-m 'activation=choice(relu,tanh)'``) against the options in ``conf/<group>/``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
     for argument in arguments:
         key, equals, value = argument.lstrip("+~").partition("=")
         folder = CONF / key
-        if not equals or "." in key or "/" in key or "(" in value or not folder.is_dir():
+        if not equals or "." in key or "/" in key or not folder.is_dir():
             continue
+        if "(" in value:  # a sweep function: choice(...) and range(...) list their values
+            try:
+                values = list(OverridesParser.create().parse_overrides([argument])[0].sweep_string_iterator())
+            except HydraException:  # glob(...) or an interval: no list of options to check
+                continue
+        else:
+            values = value.strip("[]").split(",")  # also a list: logger=[tensorboard,csv]
         options = sorted(path.stem for path in folder.glob("*.yaml"))
-        for option in value.strip("[]").split(","):  # also a list: logger=[tensorboard,csv]
+        for option in values:
             if option.strip() not in (*options, "null"):
                 raise UserError(
                     f"{key}={option.strip()} is not an option of {key}: choose one of {', '.join(options)}"
@@ -130,13 +143,33 @@ def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
 
 def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:
     """An override of a key the configuration lacks (``foo=1``, ``model.hiddden=[4]``) or an added top-level
-    key nothing reads (``+fooo=1``): compose the configuration first. Sweeps and Hydra's own flags (``-m``,
-    ``--cfg``) are left to Hydra (and ``src.train`` checks the composed keys again)."""
+    key nothing reads (``+fooo=1``): compose the configuration first. In a multirun (``-m``), as Hydra
+    composes it before its sweep: with the overrides that sweep nothing (:func:`multirun_message` says
+    why a key a swept group brings is missing there). Hydra's other flags (``--cfg``, ``--help``) are
+    left to Hydra (and ``src.train`` checks the composed keys again)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    if any(argument.startswith("-") for argument in arguments):
+    if any(argument.startswith("-") and argument not in MULTIRUN_FLAGS for argument in arguments):
         return
-    overrides = [argument for argument in arguments if not argument.lstrip("+~").startswith("hydra")]
+    overrides = [
+        argument
+        for argument in arguments
+        if argument not in MULTIRUN_FLAGS and not argument.lstrip("+~").startswith("hydra")
+    ]
+    swept: list[str] = []
+    if len(overrides) < len(arguments) and any(argument in MULTIRUN_FLAGS for argument in arguments):
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        swept = [override.input_line for override in parsed if override.is_sweep_override()]
+        overrides = [override.input_line for override in parsed if not override.is_sweep_override()]
+    known = known_top_level_keys(config_name)
+    for argument in overrides:
+        key = argument.lstrip("+~").partition("=")[0]
+        if key.split(".")[0] not in known:  # +model.hidden=[8] for src.evaluate: Hydra would add it
+            raise UserError(
+                f"{argument}: there is no setting {key}{meant(key.split('.')[0], known)}; see "
+                f"conf/{config_name}.yaml"
+            )
     try:
         composed = compose_config(config_name, overrides)
     except HydraException as error:
@@ -145,10 +178,31 @@ def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) 
             key = argument.lstrip("+~").partition("=")[0]
             if f"Could not override '{key}'" in message:
                 others = overrides[:index] + overrides[index + 1 :]
-                message = unknown_key_message(config_name, others, argument, key)
+                message = multirun_message(argument, key, swept) or unknown_key_message(
+                    config_name, others, argument, key
+                )
                 break
         raise UserError(message) from None
     refuse_unknown_top_level_keys(OmegaConf.to_container(composed), config_name)
+
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def multirun_message(argument: str, key: str, swept: list[str]) -> str | None:
+    """Why a multirun cannot set ``key``, where a swept group (``swept``) may bring it: Hydra composes a
+    multirun's configuration with the overrides that sweep nothing before its jobs, so the README's
+    ``-m experiment=essay_mnist,nielsen_ch1 data.root=DIR`` failed on the digits' data, which has no
+    ``root``. ``None`` where no group is swept (a typo, most likely)."""
+    groups = [line.lstrip("+~").partition("=")[0] for line in swept]
+    groups = [group for group in groups if "." not in group and (CONF / group).is_dir()]
+    if not groups:
+        return None
+    return (
+        f"{argument}: a multirun sets it before its jobs choose {', '.join(groups)}, on the default "
+        f"configuration, which has no {key}; write ++{argument} (set, or add where missing), or choose on the "
+        f"command line too the option that has it (data=mnist has data.root)"
+    )
 
 
 def unknown_key_message(config_name: str, others: list[str], argument: str, key: str) -> str:
@@ -191,8 +245,14 @@ def composed_node(config_name: str, others: list[str], key: str) -> Any:
 
 
 def known_top_level_keys(config_name: str) -> set[str]:
-    """The top-level keys of ``conf/<config_name>.yaml`` and the config groups: all a command reads."""
-    return set(OmegaConf.load(CONF / f"{config_name}.yaml")) | {p.name for p in CONF.iterdir() if p.is_dir()}
+    """The top-level keys of ``conf/<config_name>.yaml`` and the config groups its defaults list names: all
+    a command reads. ``src.evaluate`` takes the network from the checkpoint, so ``+model.hidden=[8]`` there
+    would be recorded and ignored (a tester)."""
+    config = OmegaConf.load(CONF / f"{config_name}.yaml")
+    entries = [str(entry) if isinstance(entry, str) else str(next(iter(entry))) for entry in config.defaults]
+    # "optional data", "override hydra/job_logging", "paths", "_self_" -> data, hydra, paths
+    groups = {entry.split()[-1].split("/")[0].split("@")[0] for entry in entries} - {"_self_"}
+    return (set(config) - {"defaults"}) | groups
 
 
 def refuse_unknown_top_level_keys(plain: dict[str, Any], config_name: str) -> None:

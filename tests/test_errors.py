@@ -304,7 +304,7 @@ def test_unknown_options_in_sweeps_and_additions_are_refused(capsys, argv, messa
 def test_known_options_and_other_overrides_pass():
     check_command_line(
         "train",
-        ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data.root=/x", "seed=1"],
+        ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data=mnist", "data.root=/x"],
     )
 
 
@@ -316,11 +316,11 @@ def test_known_options_and_other_overrides_pass():
         (
             "evaluate",
             ["ckpt_path=x.ckpt", "+fooo=1"],
-            "fooo=1: there is no setting fooo; see conf/evaluate.yaml",
+            "+fooo=1: there is no setting fooo; see conf/evaluate.yaml",
         ),
-        ("predict", ["ckpt_path=x.ckpt", "inputs=x.png", "+topk=3"], "topk=3: there is no setting topk"),
-        ("export", ["ckpt_path=x.ckpt", "+output=x.pt2"], "output=x.pt2: there is no setting output"),
-        ("demo", ["+foo=1"], "foo=1: there is no setting foo; see conf/demo.yaml"),
+        ("predict", ["ckpt_path=x.ckpt", "inputs=x.png", "+topk=3"], "+topk=3: there is no setting topk"),
+        ("export", ["ckpt_path=x.ckpt", "+output=x.pt2"], "+output=x.pt2: there is no setting output"),
+        ("demo", ["+foo=1"], "+foo=1: there is no setting foo; see conf/demo.yaml"),
     ],
 )
 def test_every_command_refuses_an_empty_run_directory_or_an_added_key(capsys, config_name, argv, message):
