@@ -204,11 +204,25 @@ def evaluate_command(checkpoint: Path) -> str:
     """``python -m src.evaluate ckpt_path=<checkpoint>``, with this command's overrides (``data=...``,
     ``trainer.precision=...``) when it is ``src.evaluate`` itself (``src.train``'s are no evaluate
     settings: the checkpoint records its data)."""
+    from src.command_line import override_of
+
     return shlex.join(
-        ["python", "-m", "src.evaluate", *task_overrides("evaluate"), f"ckpt_path={checkpoint}"]
+        [
+            "python",
+            "-m",
+            "src.evaluate",
+            *task_overrides("evaluate"),
+            override_of("ckpt_path", str(checkpoint)),
+        ]
     )
 
 
 def resume_command(checkpoint: Path) -> str:
-    """``python -m src.train <this run's overrides> ckpt_path=<checkpoint>``, quoted for a POSIX shell."""
-    return shlex.join(["python", "-m", "src.train", *task_overrides(), f"ckpt_path={checkpoint}"])
+    """``python -m src.train <this run's overrides> ckpt_path=<checkpoint>``, quoted for Hydra
+    (:func:`~src.command_line.override_of`) and for a POSIX shell. A search's trial resumes as the one run
+    it is: its overrides hold the values the search chose, and ``hparams_search=...`` would start a new
+    search of 20 trials, each resuming from the checkpoint (a tester)."""
+    from src.command_line import override_of
+
+    overrides = [item for item in task_overrides() if item.lstrip("+~").partition("=")[0] != "hparams_search"]
+    return shlex.join(["python", "-m", "src.train", *overrides, override_of("ckpt_path", str(checkpoint))])

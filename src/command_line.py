@@ -75,7 +75,7 @@ def unreadable_override_message(argument: str, error: str) -> str:
     reason = " ".join(error.split()).split(" See https://")[0]
     if value[:1] and value[:1] in "'\"":  # quoted already, the quotes unbalanced: Hydra's reason is the fix
         return f"{argument}: Hydra's override parser cannot read it ({reason})"
-    quoted = shlex.quote(f'{key}="{value.replace(chr(34), chr(92) + chr(34))}"')
+    quoted = shlex.quote(f"{key}={hydra_quoted(value)}")
     if "~" in value:
         home = f", or let the shell expand it: {key}=$HOME{value[1:]}" if value.startswith("~/") else ""
         return f"{argument}: Hydra's override parser refuses an unquoted ~; quote the value: {quoted}{home}"
@@ -84,6 +84,28 @@ def unreadable_override_message(argument: str, error: str) -> str:
         f"{argument}: Hydra's override parser cannot read this value unquoted{listed}; a name or text with "
         f"spaces, brackets, quotes, # or letters outside ASCII must be quoted: {quoted}"
     )
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` in Hydra's double quotes, a ``"`` in it escaped: read back as that string."""
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def override_of(key: str, value: str) -> str:
+    """``key=value`` as Hydra reads back the string ``value``: unquoted where it can (``ckpt_path=a.ckpt``),
+    in quotes where its parser would refuse it or read another value (a sweep job's directory holds ``=``
+    and ``,``: ``ckpt_path=".../0_optimizer.lr=1,seed=2/last.ckpt"``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    plain = f"{key}={value}"
+    try:
+        [override] = OverridesParser.create().parse_overrides([plain])
+        if override.value() == value and not override.is_sweep_override():
+            return plain
+    except HydraException:
+        pass
+    return f"{key}={hydra_quoted(value)}"
 
 
 def refuse_unknown_group_options(arguments: list[str]) -> None:

@@ -4,6 +4,7 @@ around the entry points is tested in tests/test_errors.py, the commands' endings
 and tests/test_interrupt.py."""
 
 import errno
+import shlex
 import signal
 import sys
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
@@ -123,6 +125,18 @@ def test_the_resume_command_repeats_every_override_but_the_checkpoint(hydra_job)
     assert resume_command(Path("run/last.ckpt")) == (
         "python -m src.train activation=relu trainer.max_epochs=3 '~logger' +a=1 ckpt_path=run/last.ckpt"
     )
+
+
+def test_a_trial_of_a_search_resumes_as_one_run_and_a_sweep_jobs_path_is_quoted_for_hydra(hydra_job):
+    """A tester pasted the resume line of an interrupted sweep job: Hydra refused the path's ``=`` and
+    ``,``; and a search's line started a new search. The line is read back as the path it names."""
+    job = "outputs/multirun/d/1_optimizer.lr=2,seed=1/interrupted.ckpt"
+    hydra_job("train", ["hparams_search=optuna", "optimizer.lr=2", "+hparams_search=x", "seed=1"])
+    command = resume_command(Path(job))
+    assert command == f"""python -m src.train optimizer.lr=2 seed=1 'ckpt_path="{job}"'"""
+    [override] = OverridesParser.create().parse_overrides([shlex.split(command)[-1]])
+    assert override.value() == job
+    assert evaluate_command(Path(job)) == f"""python -m src.evaluate 'ckpt_path="{job}"'"""
 
 
 def test_the_evaluate_command_repeats_only_evaluates_own_overrides(hydra_job):
