@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from src.config import BASES, CONF, compose_config, meant, show
+from src.config import BASES, CONF, compose_config, is_int, meant, show
 from src.errors import UserError
 
 OUTPUT_DIRS = ("hydra.run.dir", "hydra.sweep.dir")
@@ -161,6 +161,35 @@ def refuse_search_without_its_sweeper(arguments: list[str]) -> None:
         raise UserError(
             f"{searches[0]} needs Hydra's Optuna sweeper, which is not installed: pip install -e '.[sweep]'"
         )
+    refuse_bad_search_settings(arguments)
+
+
+SEARCH_DIRECTIONS = ("maximize", "minimize")  # Optuna's, for the one metric a search optimises
+
+
+def refuse_bad_search_settings(arguments: list[str]) -> None:
+    """The search's own settings, which Optuna refuses with a traceback once the sweep has started (a
+    tester): ``hydra.sweeper.n_trials`` (0 ended in "No trials are completed yet"),
+    ``hydra.sweeper.direction``, and each ``interval(low, high)`` searched: ``low <= high``, and
+    ``low > 0`` on a log scale (``tag(log, interval(...))``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    parser = OverridesParser.create()
+    for argument in arguments:
+        if argument.startswith("-") or "=" not in argument:
+            continue
+        [override] = parser.parse_overrides([argument])
+        key, value = override.get_key_element().lstrip("+~"), override.value()
+        if key == "hydra.sweeper.n_trials" and not (is_int(value) and value >= 1):
+            raise UserError(f"{argument}: the number of trials must be an integer >= 1")
+        if key == "hydra.sweeper.direction" and value not in SEARCH_DIRECTIONS:
+            raise UserError(f"{argument}: the search's direction is {' or '.join(SEARCH_DIRECTIONS)}")
+        if isinstance(value, IntervalSweep):
+            if not value.start <= value.end:
+                raise UserError(f"{argument}: an interval's low end must be <= its high end")
+            if "log" in value.tags and not value.start > 0:
+                raise UserError(f"{argument}: a log-scale interval's low end must be > 0")
 
 
 def refuse_overrides_hydra_cannot_apply(config_name: str, arguments: list[str]) -> None:

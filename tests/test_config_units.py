@@ -7,6 +7,7 @@ import inspect
 import shlex
 import sys
 from pathlib import Path
+from typing import Any, Literal, Optional, Union
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from src.command_line import (
     check_command_line,
     known_top_level_keys,
     null_groups_as_deletions,
+    refuse_bad_search_settings,
     refuse_search_without_its_sweeper,
     refuse_unknown_group_options,
 )
@@ -36,7 +38,6 @@ from src.config import (
     same,
     show,
 )
-from src.errors import UserError
 
 DIGITS = "src.data.DigitsDataModule"
 SYNTHETIC = "src.data.SyntheticDataModule"
@@ -295,6 +296,116 @@ def test_the_learning_rate_may_be_any_normal_float32():
         )
 
 
+class Annotated:
+    """A class of every kind of argument annotation_kind judges, and of some it leaves alone."""
+
+    def __init__(
+        self,
+        flag: bool = False,
+        count: int = 1,
+        rate: float = 0.5,
+        name: str = "a",
+        limit: float | None = None,
+        side: Literal["min", "max"] = "min",
+        folder: Path | str = ".",
+        loose=1,
+    ) -> None:
+        self.count = count
+
+
+class PassesOn(Annotated):
+    """Its ``**kwargs`` go to :class:`Annotated`: it takes their arguments too."""
+
+    def __init__(self, *args, extra: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+class Own(Annotated):
+    """Without ``**kwargs``: only its own argument reaches the class."""
+
+    def __init__(self, size: int = 1) -> None:
+        super().__init__()
+
+
+@pytest.mark.parametrize(
+    ("annotation", "words", "accepted", "refused_values"),
+    [
+        (bool, "true or false", [True, False], [0, 1, None, "true"]),
+        (int, "an integer", [0, -3, 2**70], [1.5, True, "1", None]),
+        (float, "a number", [0, 1.5, -1, float("inf")], [float("nan"), True, "1.5", None]),
+        (str, "a string", ["", "val/acc"], [1, None, True]),
+        (float | None, "a number or null", [None, 0.5, 2], ["x", True, float("nan")]),
+        (Optional[float], "a number or null", [None, 0.5], ["x"]),  # noqa: UP045 (Lightning's spelling)
+        (Optional[bool], "true, false or null", [None, True], [0, "auto"]),  # noqa: UP045
+        (Union[bool, Literal["link"], None], "true, false, link or null", [True, "link", None], ["links", 1]),  # noqa: UP007
+        (Literal["min", "max"], "min or max", ["min", "max"], ["mean", None, 1]),
+        (int | str, "an integer or a string", [3, "x"], [1.5, None]),
+    ],
+)
+def test_an_annotation_says_what_an_argument_must_be(annotation, words, accepted, refused_values):
+    kind, is_of_kind = config.annotation_kind(annotation)
+    assert kind == words
+    assert all(is_of_kind(value) for value in accepted)
+    assert not any(is_of_kind(value) for value in refused_values)
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [Path, Path | str, dict[str, int], list[int], Any, Literal[1], inspect.Parameter.empty, Optional[Path]],  # noqa: UP045
+)
+def test_an_annotation_no_plain_value_is_judged_by_is_left_to_the_class(annotation):
+    assert config.annotation_kind(annotation) is None
+
+
+def test_a_class_takes_the_arguments_its_kwargs_pass_on_to_its_bases():
+    base = {
+        "flag": bool,
+        "count": int,
+        "rate": float,
+        "name": str,
+        "limit": float | None,
+        "side": Literal["min", "max"],
+        "folder": Path | str,
+        "loose": inspect.Parameter.empty,
+    }
+    assert config.class_arguments(Annotated) == base
+    assert config.class_arguments(PassesOn) == {"extra": int, **base}
+    assert config.class_arguments(Own) == {"size": int}
+    assert config.class_arguments(dict) == {}  # a builtin: no signature to read
+
+
+def test_the_rules_of_a_base_class_apply_to_its_subclasses_unless_they_have_their_own():
+    name = f"{Annotated.__module__}.{Annotated.__qualname__}"
+    at_least_1, at_least_2, half = config.integer(1, 1), config.integer(1, 2), config.fraction(0.5)
+    rules = {
+        name: {"count": at_least_1, "rate": half},
+        f"{name[: -len('Annotated')]}PassesOn": {"count": at_least_2},
+    }
+    assert config.rules_of(Annotated, rules) == {"count": at_least_1, "rate": half}
+    assert config.rules_of(PassesOn, rules) == {"count": at_least_2, "rate": half}
+    assert config.rules_of(int, rules) == {}
+
+
+def test_a_classs_arguments_follow_their_rules_else_their_annotations():
+    rules = {f"{Annotated.__module__}.Annotated": {"count": config.integer(1, 0, "the count")}}
+    for arguments in (
+        {},
+        {"flag": True, "count": 0, "rate": 2, "name": "x", "limit": None, "side": "max"},
+        {"folder": 3, "loose": [1], "extra": 2, "unknown": "left to the class"},
+    ):
+        config.check_class_arguments(PassesOn, arguments, "things.mine", rules)
+    for arguments, message in (
+        ({"count": -1}, "things.mine.count=-1: the count must be an integer >= 0"),
+        ({"count": 1.5}, "things.mine.count=1.5: the count must be an integer >= 0"),
+        ({"flag": "yes"}, "things.mine.flag=yes: must be true or false"),
+        ({"rate": "0.5"}, 'things.mine.rate="0.5": must be a number'),
+        ({"limit": "none"}, "things.mine.limit=none: must be a number or null"),
+        ({"side": "up"}, "things.mine.side=up: must be min or max"),
+        ({"extra": None}, "things.mine.extra=null: must be an integer"),
+    ):
+        assert refused(config.check_class_arguments, PassesOn, arguments, "things.mine", rules) == message
+
+
 # --- src/command_line.py ----------------------------------------------------------------------------------
 
 
@@ -491,6 +602,41 @@ def test_a_sweep_over_a_groups_options_checks_each_option_it_lists():
         assert refused(refuse_unknown_group_options, [sweep]).startswith(
             f"activation={option} is not" if sweep.startswith("activation") else f"optimizer={option} is not"
         )
+
+
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ("hydra.sweeper.n_trials=0", "the number of trials must be an integer >= 1"),
+        ("hydra.sweeper.n_trials=-1", "the number of trials must be an integer >= 1"),
+        ("hydra.sweeper.n_trials=2.5", "the number of trials must be an integer >= 1"),
+        ("hydra.sweeper.direction=foo", "the search's direction is maximize or minimize"),
+        ("optimizer.lr=tag(log, interval(-1, 5))", "a log-scale interval's low end must be > 0"),
+        (
+            "hydra.sweeper.params.optimizer.lr=tag(log,interval(0,1))",
+            "a log-scale interval's low end must be > 0",
+        ),
+        ("optimizer.lr=interval(5, 0.5)", "an interval's low end must be <= its high end"),
+    ],
+)
+def test_a_searchs_own_settings_are_checked_before_optuna_starts(argument, message):
+    """Optuna refused each with a traceback once the sweep had begun, leaving its directory (a tester)."""
+    assert (
+        refused(refuse_bad_search_settings, ["-m", "hparams_search=optuna", argument])
+        == f"{argument}: {message}"
+    )
+
+
+def test_a_searchs_good_settings_pass():
+    refuse_bad_search_settings(
+        [
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=1",
+            "hydra.sweeper.direction=minimize",
+            "optimizer.lr=tag(log, interval(0.5, 5))",
+            "data.batch_size=interval(10, 10)",
+        ]
+    )
 
 
 def test_a_search_without_even_hydras_plugin_namespace_is_one_line(monkeypatch):
