@@ -101,9 +101,15 @@ def fraction(default: float) -> Any:
     )
 
 
-def text(default: str) -> Any:
-    """A plain string: an unresolved ``${...}`` (from a checkpoint) is refused, never resolved."""
-    return setting(default, "must be a plain string", lambda v: isinstance(v, str) and "${" not in v)
+def folder(default: str) -> Any:
+    """A folder's name: a plain string, not empty (``data.root=$UNSET`` would read, and with
+    ``download=true`` write, the working directory); an unresolved ``${...}`` (from a checkpoint) is
+    refused, never resolved."""
+    return setting(
+        default,
+        "must name a folder: a plain string, not empty",
+        lambda v: isinstance(v, str) and bool(v.strip()) and "${" not in v,
+    )
 
 
 def seed(default: int, meaning: str = "") -> Any:
@@ -206,7 +212,7 @@ class TorchvisionData(Data):
     """``conf/data/mnist.yaml``, ``conf/data/fashion_mnist.yaml``: torchvision's files under ``root``."""
 
     name: str = choice("MNIST", ("MNIST", "FashionMNIST"))
-    root: str = text("data")
+    root: str = folder("data")
     download: bool = flag(False)
     val_size: int = integer(10000, 1, "the number of validation images")
     split_seed: int = seed(0)
@@ -462,14 +468,17 @@ def meant(name: str, names: Iterable[str], prefix: str = "") -> str:
 
 
 def show(value: Any) -> str:
-    """A value as it would be written on the command line: a string that reads as a number quoted, as it
-    has to be written to stay a string (``optimizer.lr='"1e-3"'``). A tensor (from a checkpoint) shows its
-    number, or only its shape: never all its numbers."""
+    """A value as it would be written on the command line: a string that reads as a number, a flag or null
+    quoted, as it has to be written to stay a string (``optimizer.lr='"1e-3"'``), and an empty or blank one
+    too, to be seen. A tensor (from a checkpoint) shows its number, or only its shape: never all its
+    numbers."""
     if isinstance(value, torch.Tensor):
         return show(value.tolist()) if value.numel() == 1 else f"a tensor of shape {list(value.shape)}"
     if value is None:
         return "null"
-    if isinstance(value, str) and looks_like_a_number(value):
+    if isinstance(value, str) and (
+        looks_like_a_number(value) or not value.strip() or value.lower() in ("null", "true", "false")
+    ):
         return f'"{value}"'
     if isinstance(value, bool):
         return str(value).lower()

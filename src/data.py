@@ -474,6 +474,8 @@ class TorchvisionDataModule(InMemoryDataModule):
         self.load()
 
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        if self.root.exists() and not self.root.is_dir():  # else "... /MNIST/raw/... is missing" misleads
+            raise UserError(f"data.root={self.root} is a file: give the folder that holds {self.name}/raw/")
         try:
             train_x, train_y = read_idx_pair(self.raw, "train", self.num_classes)
             test_x, test_y = read_idx_pair(self.raw, "t10k", self.num_classes)
@@ -482,7 +484,7 @@ class TorchvisionDataModule(InMemoryDataModule):
         if self.val_size >= len(train_y):
             raise UserError(
                 f"data.val_size={self.val_size}: must be less than the {len(train_y):,} images of "
-                f"{self.raw / 'train-images-idx3-ubyte'}, to leave some for training"
+                f"{idx_file(self.raw, 'train-images-idx3-ubyte')}, to leave some for training"
             )
         train_idx, val_idx = train_val_split(len(train_y), self.val_size, self.split_seed)
         x = train_x.flatten(1).float() / 255.0

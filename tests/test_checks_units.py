@@ -1100,7 +1100,8 @@ def test_counts_from_zero_and_a_torch_optimizers_state_are_accepted(change):
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(0, "0"), ("true", "true"), (None, "null"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")],
+    # the string "true" is shown quoted: "is_last_batch=true is not true or false" read as nonsense
+    [(0, "0"), ("true", '"true"'), (None, "null"), (torch.tensor([1.0, 2.0]), "a tensor of shape [2]")],
 )
 def test_a_last_batch_flag_that_is_no_flag_is_one_line(value, shown):
     """Lightning reads ``is_last_batch`` as a truth: a tensor of two numbers has none."""

@@ -102,12 +102,14 @@ def test_a_split_fraction_too_small_for_every_class_names_the_smallest():
 
 
 @pytest.mark.parametrize(
-    ("root", "shown"), [(5, "5"), (["data"], "[data]"), ("${oc.env:HOME}", "${oc.env:HOME}")]
+    ("root", "shown"),
+    [(5, "5"), (["data"], "[data]"), ("${oc.env:HOME}", "${oc.env:HOME}"), ("", '""'), (" ", '" "')],
 )
-def test_a_data_root_must_be_a_plain_string(root, shown):
-    """A checkpoint's ``data.root`` is data: an interpolation in it is refused, never resolved."""
+def test_a_data_root_must_be_a_plain_string_naming_a_folder(root, shown):
+    """A checkpoint's ``data.root`` is data: an interpolation in it is refused, never resolved. An empty
+    one (``data.root=$UNSET``) was the working directory, where ``download=true`` would write."""
     assert refused(parse_data, {"_target_": TORCHVISION, "root": root}) == (
-        f"data.root={shown}: must be a plain string"
+        f"data.root={shown}: must name a folder: a plain string, not empty"
     )
     assert parse_data({"_target_": TORCHVISION, "root": "$HOME/{data}"})[0].root == "$HOME/{data}"
 
@@ -195,6 +197,15 @@ def test_a_tensor_shows_its_one_number_or_only_its_shape():
     assert show(torch.zeros(1000, 3)) == "a tensor of shape [1000, 3]"
     assert show(torch.zeros(0)) == "a tensor of shape [0]"  # no number to show
     assert show(torch.tensor(float("nan"))) == "nan"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("", '""'), ("  ", '"  "'), ("true", '"true"'), ("Null", '"Null"'), ("1e-3", '"1e-3"'), ("a b", "a b")],
+)
+def test_a_string_is_shown_quoted_where_it_would_read_as_another_value_or_nothing(value, shown):
+    """``data.root=: must name a folder`` showed no value at all."""
+    assert show(value) == shown
 
 
 @pytest.mark.parametrize(

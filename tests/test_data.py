@@ -230,11 +230,30 @@ def test_a_compression_bomb_is_read_no_further_than_its_header_says(tmp_path):
 
 
 @pytest.mark.parametrize("val_size", [3, 4])
-def test_a_validation_set_as_large_as_the_training_file_is_refused(tmp_path, val_size):
-    write_good_files(tmp_path / "MNIST" / "raw")
-    message = f"data.val_size={val_size}: must be less than the 3 images of {tmp_path / 'MNIST/raw'}"
-    with pytest.raises(UserError, match=literal(message)):
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_validation_set_as_large_as_the_training_file_is_refused(tmp_path, val_size, gzipped):
+    """The message names the file there is: a tester's named the extracted one beside the .gz."""
+    raw = tmp_path / "MNIST" / "raw"
+    write_good_files(raw)
+    if gzipped:
+        compress(raw)
+    file = raw / f"train-images-idx3-ubyte{'.gz' if gzipped else ''}"
+    with pytest.raises(UserError) as error:
         TorchvisionDataModule(root=str(tmp_path), val_size=val_size).check()
+    assert str(error.value) == (
+        f"data.val_size={val_size}: must be less than the 3 images of {file}, to leave some for training"
+    )
+
+
+def test_a_data_root_that_is_a_file_is_named_so(tmp_path):
+    """It was said to lack <file>/MNIST/raw/... (a tester)."""
+    (tmp_path / "mnist.gz").write_bytes(b"")
+    with pytest.raises(UserError) as error:
+        TorchvisionDataModule(root=str(tmp_path / "mnist.gz")).check()
+    assert (
+        str(error.value)
+        == f"data.root={tmp_path / 'mnist.gz'} is a file: give the folder that holds MNIST/raw/"
+    )
 
 
 @pytest.mark.slow
