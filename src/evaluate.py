@@ -44,7 +44,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         stop.checkpoint = stop.checkpoint or Path(str(cfg.ckpt_path))
         raise
     metrics = collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
-    metrics["ckpt_path"] = str(cfg.ckpt_path)
+    metrics["ckpt_path"] = str(Path(str(cfg.ckpt_path)).absolute())  # as src.train records it
     metrics["precision"] = trainer.precision
     if trainer.is_global_zero:  # trainer.devices=2: every process has the summed metrics; one reports them
         write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)

@@ -1,6 +1,7 @@
 """Training and evaluation end to end: every config option, the run directory, evaluate, resume."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -108,9 +109,13 @@ def test_checkpoint_loads_weights_only_with_plain_hyperparameters(tmp_path):
     assert hparams["data"]["_target_"] == "src.data.DigitsDataModule"
 
 
-def test_evaluate_reproduces_the_test_metrics_of_training(tmp_path):
+def test_evaluate_reproduces_the_test_metrics_of_training(tmp_path, monkeypatch):
+    """A relative ``ckpt_path`` is recorded as the absolute path training records (a tester): the
+    ``metrics.json`` is read from elsewhere than the directory it was relative to."""
     trained = train(compose_config("train", tmp_path / "train", "trainer.max_epochs=3"))
-    cfg = compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={trained['ckpt_path']}")
+    monkeypatch.chdir(tmp_path)
+    relative = os.path.relpath(trained["ckpt_path"], tmp_path)
+    cfg = compose_config("evaluate", tmp_path / "evaluate", f"ckpt_path={relative}")
     evaluated = evaluate(cfg)
     assert evaluated["test/acc"] == trained["test/acc"]
     assert evaluated["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
