@@ -5,8 +5,10 @@ produced and how to look at it.
   Hydra's logging only (the console, and ``<task>.log`` in the run directory) instead of also through
   Lightning's own stderr handler, which printed every line twice; Lightning's advert tips are dropped;
   warnings that our use of the libraries triggers and can't avoid are silenced, each named below. In a
-  Hydra multirun (``-m``) Lightning logs warnings only, so a sweep prints one line per job and its
-  summary (:mod:`src.sweep`), not each job's log.
+  Hydra multirun (``-m``) Lightning's lines and the model line go to the job's ``<task>.log`` only, their
+  warnings to the console too (:class:`FileOnlyInMultirun`), so a sweep prints one line per job and its
+  summary (:mod:`src.sweep`), not each job's log, and each job's ``<task>.log`` holds what a single run's
+  does.
 - :class:`ConsoleCallback`: a one-line model summary instead of Lightning's table (whose ``0 Total Flops``
   row is wrong: our backpropagation is a custom autograd Function that FLOP counting doesn't see, and
   whose other rows list the metrics); an error raised during training starts on its own line, not after
@@ -46,6 +48,9 @@ DROPPED_MESSAGES = (
 )
 # callbacks=early_stopping (verbose) announces every better epoch; only its line saying why it stops is kept
 DROPPED_PATTERN = re.compile(r"Metric \S+ improved")
+# in a multirun, the lines below WARNING of these loggers (Lightning's and the model line's) go to the job's
+# <task>.log only: the console shows one line per job
+FILE_ONLY_IN_MULTIRUN = (*LIGHTNING_LOGGERS, __name__)
 
 IGNORED_WARNINGS = (
     # Lightning (2.6) builds a pytree LeafSpec for every data loader, which torch >= 2.9 deprecates;
@@ -67,6 +72,16 @@ class DropMessages(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
         return not (message.startswith(DROPPED_MESSAGES) or DROPPED_PATTERN.match(message))
+
+
+class FileOnlyInMultirun(logging.Filter):
+    """The console handler's filter in a multirun: drops the records below WARNING of the loggers in
+    :data:`FILE_ONLY_IN_MULTIRUN` (and their children), which the job's log file still gets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not any(
+            record.name == name or record.name.startswith(f"{name}.") for name in FILE_ONLY_IN_MULTIRUN
+        )
 
 
 class ProgressBarAwareHandler(logging.StreamHandler):
@@ -106,12 +121,19 @@ def setup_console() -> None:
             console.setLevel(handler.level)
             root.removeHandler(handler)
             root.addHandler(console)
+    multirun = in_multirun()
     for handler in root.handlers:
         if not any(isinstance(f, DropMessages) for f in handler.filters):
             handler.addFilter(DropMessages())
-    level = logging.WARNING if in_multirun() else logging.INFO
-    logging.getLogger("lightning.pytorch").setLevel(level)
-    logging.getLogger("lightning.fabric").setLevel(level)
+        # the console's only, not the levels of Lightning's loggers: the job's log file gets every line
+        if (
+            multirun
+            and type(handler) is ProgressBarAwareHandler
+            and not any(isinstance(f, FileOnlyInMultirun) for f in handler.filters)
+        ):
+            handler.addFilter(FileOnlyInMultirun())
+    logging.getLogger("lightning.pytorch").setLevel(logging.INFO)
+    logging.getLogger("lightning.fabric").setLevel(logging.INFO)
     for message in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
 
@@ -120,7 +142,7 @@ class ConsoleCallback(ModelSummary):
     """The console side of a training run (see the module's docstring)."""
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and not in_multirun():
+        if trainer.is_global_zero:  # in a multirun to the job's log file only (FileOnlyInMultirun)
             log.info(model_line(pl_module))
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

@@ -8,6 +8,9 @@ directory (:func:`claim_run_directory`) before Hydra writes anything into it, an
 the files of an earlier run that has ended (:func:`refuse_an_earlier_run`), unless training resumes from
 that run's own checkpoint.
 
+:func:`refuse_unwritable_directory` refuses, before training, another directory the run will write into
+(a logger's ``save_dir``) that can't be written, with the same one line.
+
 The lock is ``fcntl.flock`` on ``.run.lock``, which the operating system releases when the process ends,
 however it ends (``kill -9`` included). The file itself stays (it holds the process id of the run that
 last held it). Under data parallelism only process 0 takes the lock: all processes share the run
@@ -17,6 +20,7 @@ directory, and the others start while process 0 holds it.
 import fcntl
 import functools
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -37,20 +41,41 @@ EARLIER_SWEEP = ("multirun.yaml", "summary.md", "summary.json")
 """What an earlier multirun leaves in its sweep directory, beside its jobs' directories."""
 
 
+def cannot_write(value: str | Path, key: str, error: OSError) -> UserError:
+    """The one line for config key ``key`` whose ``value`` names a directory that can't be written."""
+    return UserError(
+        f"{key}={value}: can't write there ({error.strerror}): give a directory you can write to with "
+        f"{key}=..."
+    )
+
+
+def refuse_unwritable_directory(directory: Path, key: str, value: str | None = None) -> None:
+    """Refuse ``directory``, named by config key ``key`` (whose value is ``value``: by default the
+    directory), where something writes later in the run (a logger's ``save_dir``), unless a directory can
+    be made in it or, where it doesn't exist yet, in the nearest directory above it that does: so it is
+    refused before training, not by a traceback once training has started. Leaves nothing behind: the
+    directory made to find out is removed at once, and a missing ``directory`` is not made (a refused run
+    would leave it)."""
+    try:  # (a relative path's parents end at ".", an absolute one's at "/": one of them exists)
+        existing = next(path for path in (directory, *directory.parents) if path.exists())
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
+    except OSError as error:  # e.g. under /proc, a read-only file system, no permission, under a file
+        raise cannot_write(directory if value is None else value, key, error) from None
+
+
 def claim_run_directory(directory: Path, key: str, check: Callable[[], None] | None = None) -> TextIO:
     """Create ``directory`` (the value of config key ``key``), check that it can be written and lock it:
     the open file returned holds the lock until it is closed or the process ends. ``check`` runs once the
     lock is held (so that a run still writing there is named as such) and before anything is written; its
     :class:`UserError` releases the lock and removes the lock file if this call made it."""
     where = f"{key}={directory}"
-    unwritable = f"give a directory you can write to with {key}=..."
     lock_path = directory / LOCK_FILE
     try:
         make_run_directory(directory)
         made = not lock_path.exists()
         lock = open(lock_path, "a+")  # noqa: SIM115 (held open for the whole run)
     except OSError as error:
-        raise UserError(f"{where}: can't write there ({error.strerror}): {unwritable}") from None
+        raise cannot_write(directory, key, error) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -76,7 +101,7 @@ def claim_run_directory(directory: Path, key: str, check: Callable[[], None] | N
         os.fsync(lock.fileno())
     except OSError as error:
         lock.close()
-        raise UserError(f"{where}: can't write there ({error.strerror}): {unwritable}") from None
+        raise cannot_write(directory, key, error) from None
     return lock
 
 

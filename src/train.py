@@ -31,6 +31,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.metrics_file import FINAL_METRICS, collect_metrics, write_json
 
     validate_train(cfg)
+    # before the data (which may download) and the trainer: a logger refused (a missing package, a
+    # directory that can't be written) stops the run before anything else is done
+    logger = build_loggers(cfg.get("logger"))
     plain = OmegaConf.to_container(cfg, resolve=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_data(plain["data"])
@@ -46,7 +49,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = instantiate_entries(
         cfg.callbacks, "callbacks", L.Callback, "Lightning callback", CALLBACK_OPTIONS
     )
-    logger = build_loggers(cfg.get("logger"))
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]

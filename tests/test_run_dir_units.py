@@ -18,7 +18,13 @@ from omegaconf import DictConfig, OmegaConf
 import src.run_dir_cleanup as run_dir_cleanup
 from src.config import CONF  # importing src.config registers the bases conf/ extends, as the commands do
 from src.errors import UserError
-from src.run_dir import LOCK_FILE, RunDirectoryLock, claim_run_directory, refuse_an_earlier_run
+from src.run_dir import (
+    LOCK_FILE,
+    RunDirectoryLock,
+    claim_run_directory,
+    refuse_an_earlier_run,
+    refuse_unwritable_directory,
+)
 from src.run_dir_cleanup import discard_unused_run_dir
 
 KEY = "hydra.run.dir"
@@ -64,6 +70,56 @@ def test_a_run_directory_under_a_file_is_one_line(tmp_path):
         f"{KEY}={tmp_path / 'file' / 'run'}: can't write there (Not a directory): give a directory you can "
         f"write to with {KEY}=..."
     )
+
+
+# --- another directory the run writes into (a logger's save_dir) ---------------------------------------
+
+SAVE_DIR = "logger.csv.save_dir"
+
+
+def cannot_write(value: str | Path, why: str, key: str = SAVE_DIR) -> str:
+    return f"{key}={value}: can't write there ({why}): give a directory you can write to with {key}=..."
+
+
+@pytest.mark.parametrize(
+    ("directory", "why"),
+    [
+        ("/proc/foo", "No such file or directory"),  # /proc takes no new directory, even from root
+        ("/proc/foo/bar", "No such file or directory"),
+        ("file", "Not a directory"),
+        ("file/logs", "Not a directory"),
+    ],
+)
+def test_a_directory_that_cannot_be_written_is_one_line(tmp_path, directory, why):
+    (tmp_path / "file").write_text("")
+    path = Path(directory) if directory.startswith("/") else tmp_path / directory
+    with pytest.raises(UserError) as error:
+        refuse_unwritable_directory(path, SAVE_DIR)
+    assert str(error.value) == cannot_write(path, why)
+    assert [entry.name for entry in tmp_path.iterdir()] == ["file"]  # nothing left of the check
+
+
+def test_a_directory_is_shown_as_its_key_names_it(tmp_path):
+    (tmp_path / "file").write_text("")
+    uri = f"sqlite:///{tmp_path}/file/mlflow.db"
+    with pytest.raises(UserError) as error:
+        refuse_unwritable_directory(tmp_path / "file", "logger.mlflow.tracking_uri", uri)
+    assert str(error.value) == cannot_write(uri, "Not a directory", "logger.mlflow.tracking_uri")
+
+
+@pytest.mark.parametrize("directory", [".", "runs", "runs/logs/csv"])
+def test_a_directory_that_exists_or_can_be_made_is_accepted_and_nothing_is_made(
+    tmp_path, monkeypatch, directory
+):
+    """Nor is a missing one made: a run refused later on would leave it behind."""
+    made(tmp_path, "runs/metrics.json")
+    monkeypatch.chdir(tmp_path)
+    refuse_unwritable_directory(Path(directory), SAVE_DIR)
+    refuse_unwritable_directory(tmp_path / directory, SAVE_DIR)
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == [
+        "runs",
+        "runs/metrics.json",
+    ]
 
 
 def test_a_full_disk_when_the_lock_file_is_written_is_one_line_and_releases_the_lock(tmp_path, monkeypatch):
@@ -271,6 +327,33 @@ def test_a_refused_first_job_removes_the_sweep_directory_too(tmp_path, monkeypat
     hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
     discard_unused_run_dir()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_refused_job_named_by_a_path_removes_the_folders_the_path_made(tmp_path, monkeypatch, relative):
+    """``-m a=/tmp/x,...``: Hydra names the job ``0_a=/tmp/x``, folders ``0_a=`` and ``tmp`` holding
+    its directory ``x``. The sweep directory is as given (relative by default), the job's absolute."""
+    sweep_dir = made(tmp_path / "sweep", "multirun.yaml", LOCK_FILE)
+    run_dir = made(sweep_dir / "0_a=" / "tmp" / "x", ".hydra/config.yaml", "train.log")
+    monkeypatch.chdir(tmp_path)
+    hydra_run(monkeypatch, run_dir, Path("sweep") if relative else sweep_dir, RunMode.MULTIRUN)
+    discard_unused_run_dir()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_later_job_named_by_a_path_removes_its_folders_only(tmp_path, monkeypatch):
+    sweep_dir = made(tmp_path / "sweep", "multirun.yaml", LOCK_FILE, "0_a=/tmp/x/metrics.json")
+    run_dir = made(sweep_dir / "1_a=" / "tmp" / "y", ".hydra/config.yaml", "train.log")
+    hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
+    discard_unused_run_dir()
+    assert sorted(str(path.relative_to(sweep_dir)) for path in sweep_dir.rglob("*")) == [
+        LOCK_FILE,
+        "0_a=",
+        "0_a=/tmp",
+        "0_a=/tmp/x",
+        "0_a=/tmp/x/metrics.json",
+        "multirun.yaml",
+    ]
 
 
 def test_a_refused_later_job_keeps_the_sweep_directory_and_the_jobs_before_it(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 ``setup_console`` installs (on a logging set-up saved and put back around each test), the model line, the
 lines printed at the end of a run and of a sweep, and what the loggers hand on to Lightning's."""
 
+import importlib.util
 import io
 import logging
 import warnings
@@ -15,7 +16,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
-from runs import refused
+from runs import compose_config, refused
 
 from src import console
 from src.console import (
@@ -23,6 +24,7 @@ from src.console import (
     LIGHTNING_LOGGERS,
     ConsoleCallback,
     DropMessages,
+    FileOnlyInMultirun,
     ProgressBarAwareHandler,
     SweepEnd,
     model_line,
@@ -32,7 +34,7 @@ from src.console import (
     viewer_command,
 )
 from src.lit import MLPClassifier
-from src.loggers import EpochCSVLogger, EpochTensorBoardLogger, build_loggers
+from src.loggers import EpochCSVLogger, EpochTensorBoardLogger, build_loggers, written_directories
 
 
 @pytest.fixture(params=[False, True], ids=["run", "multirun"])
@@ -101,7 +103,9 @@ def logging_setup() -> LoggingSetup:
         logger.handlers, logger.propagate = handlers, propagate
         logger.setLevel(level)
     for handler in setup.filtered:
-        handler.filters = [f for f in handler.filters if not isinstance(f, DropMessages)]
+        handler.filters = [
+            f for f in handler.filters if not isinstance(f, (DropMessages, FileOnlyInMultirun))
+        ]
     warnings.filters[:] = filters
 
 
@@ -113,11 +117,15 @@ def test_each_lightning_line_is_printed_once_through_hydras_console_and_job_log(
     lightning.info("💡 Tip: try our cloud")
     lightning.info("Trainer already configured with model summary callbacks: [ConsoleCallback]")
     lightning.info("`Trainer.fit` stopped: `max_epochs=1` reached.")
-    expected = ["[lightning.pytorch][WARNING] - GPU available: False"]
-    if not multirun:  # a multirun logs Lightning's warnings only
-        expected.append("[lightning.pytorch][INFO] - `Trainer.fit` stopped: `max_epochs=1` reached.")
-    assert logging_setup.hydra_stream.getvalue().splitlines() == expected
-    assert logging_setup.log_file.getvalue().splitlines() == [line.split(" - ")[1] for line in expected]
+    logging.getLogger("src.console").info("model: 64-30-10 ...")
+    logged = [
+        "[lightning.pytorch][WARNING] - GPU available: False",
+        "[lightning.pytorch][INFO] - `Trainer.fit` stopped: `max_epochs=1` reached.",
+        "[src.console][INFO] - model: 64-30-10 ...",
+    ]
+    # a multirun's console shows Lightning's warnings only; the job's log file gets every line, as a run's
+    assert logging_setup.hydra_stream.getvalue().splitlines() == (logged[:1] if multirun else logged)
+    assert logging_setup.log_file.getvalue().splitlines() == [line.split(" - ")[1] for line in logged]
     assert logging_setup.lightning_stream.getvalue() == ""
 
 
@@ -132,14 +140,19 @@ def test_setup_console_keeps_the_handlers_settings_and_adds_one_filter_to_each(l
     assert console_handler.stream is logging_setup.hydra_stream
     assert console_handler.formatter._fmt == "[%(name)s][%(levelname)s] - %(message)s"
     assert console_handler.level == logging.INFO
-    for handler in (console_handler, job_log):
-        assert [type(f) for f in handler.filters] == [DropMessages]
-    level = logging.WARNING if multirun else logging.INFO
+    assert [type(f) for f in console_handler.filters] == (
+        [DropMessages, FileOnlyInMultirun] if multirun else [DropMessages]
+    )
+    assert [type(f) for f in job_log.filters] == [DropMessages]
     for name in LIGHTNING_LOGGERS:
         assert logging.getLogger(name).propagate is True
         assert logging.StreamHandler not in [type(handler) for handler in logging.getLogger(name).handlers]
+    # INFO in a multirun too: the job's log file gets Lightning's lines (FileOnlyInMultirun keeps them off
+    # the console)
     assert (
-        logging.getLogger("lightning.pytorch").level == logging.getLogger("lightning.fabric").level == level
+        logging.getLogger("lightning.pytorch").level
+        == logging.getLogger("lightning.fabric").level
+        == logging.INFO
     )
 
 
@@ -176,6 +189,30 @@ def test_the_warnings_our_use_of_the_libraries_triggers_are_silenced(logging_set
 def test_messages_dropped_and_kept(message, kept):
     record = logging.LogRecord("lightning.pytorch", logging.INFO, "", 0, message, None, None)
     assert DropMessages().filter(record) is kept
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "kept"),
+    [
+        ("lightning.pytorch.utilities.rank_zero", logging.INFO, False),
+        ("lightning.pytorch", logging.INFO, False),
+        ("lightning.fabric", logging.DEBUG, False),
+        ("lightning_fabric", logging.INFO, False),
+        ("pytorch_lightning", logging.INFO, False),
+        ("src.console", logging.INFO, False),  # the model line
+        ("lightning.pytorch.utilities.rank_zero", logging.WARNING, True),
+        ("src.console", logging.ERROR, True),
+        ("lightningx", logging.INFO, True),  # another package whose name only starts the same
+        ("src.consoles", logging.INFO, True),
+        ("src.callbacks", logging.INFO, True),
+        ("hydra._internal.core_plugins.basic_launcher", logging.INFO, True),  # `#0 : ...`
+    ],
+)
+def test_a_multirun_console_leaves_lightnings_and_the_model_lines_below_warning_to_the_log_file(
+    name, level, kept
+):
+    record = logging.LogRecord(name, level, "", 0, "text", None, None)
+    assert FileOnlyInMultirun().filter(record) is kept
 
 
 def test_a_message_that_is_not_a_string_is_read_as_its_text():
@@ -225,9 +262,9 @@ def model_logged(caplog, rank_zero: bool) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == "src.console"]
 
 
-def test_the_model_line_is_logged_once_by_rank_0_outside_a_multirun(caplog, multirun):
-    expected = [] if multirun else [model_line(MLPClassifier(64, 10, [30]))]
-    assert model_logged(caplog, rank_zero=True) == expected
+def test_the_model_line_is_logged_once_by_rank_0_in_a_run_and_in_a_multirun(caplog, multirun):
+    # in a multirun FileOnlyInMultirun keeps it off the console, in the job's log file only
+    assert model_logged(caplog, rank_zero=True) == [model_line(MLPClassifier(64, 10, [30]))]
     caplog.clear()
     assert model_logged(caplog, rank_zero=False) == []
 
@@ -418,3 +455,87 @@ def test_a_logger_that_is_not_a_logger_config_is_one_error(logger):
         "logger.mine: not a logger config (a mapping with _target_); choose logger options from conf/logger/, "
         "e.g. logger=csv or logger=[tensorboard,csv]"
     )
+
+
+def logger_config(tmp_path: Path, *overrides: str) -> dict:
+    """The ``logger`` mapping of ``src.train``'s config with ``overrides``, run directory ``tmp_path``."""
+    return OmegaConf.to_container(compose_config("train", tmp_path, *overrides).logger, resolve=True)
+
+
+@pytest.mark.parametrize("option", ["tensorboard", "csv", "wandb"])
+def test_each_logger_option_writes_into_its_save_dir(tmp_path, option):
+    (name, logger), *_ = logger_config(tmp_path, f"logger={option}").items()
+    assert written_directories(f"logger.{name}", logger) == [
+        (f"logger.{option}.save_dir", str(tmp_path), tmp_path)
+    ]
+
+
+def test_mlflow_writes_into_the_directory_of_its_database(tmp_path):
+    (logger,) = logger_config(tmp_path, "logger=mlflow", f"paths.root_dir={tmp_path}").values()
+    uri = f"sqlite:///{tmp_path}/outputs/mlflow.db"  # an absolute path: sqlite://// and the path
+    assert logger["tracking_uri"] == uri
+    assert written_directories("logger.mlflow", logger) == [
+        ("logger.mlflow.tracking_uri", uri, tmp_path / "outputs")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("logger", "expected"),
+    [
+        (
+            {"save_dir": "runs", "dir": "/w"},
+            [("l.save_dir", "runs", Path("runs")), ("l.dir", "/w", Path("/w"))],
+        ),
+        ({"save_dir": None}, []),
+        ({"save_dir": "s3://bucket/runs"}, []),  # fsspec's, no local directory
+        # MLflow: a local tracking_uri, not the save_dir it ignores beside one
+        (
+            {"save_dir": "x", "tracking_uri": "sqlite:///rel/m.db"},
+            [("l.tracking_uri", "sqlite:///rel/m.db", Path("rel"))],
+        ),
+        ({"tracking_uri": "sqlite:////abs/m.db"}, [("l.tracking_uri", "sqlite:////abs/m.db", Path("/abs"))]),
+        (
+            {"tracking_uri": "file:///abs/mlruns"},
+            [("l.tracking_uri", "file:///abs/mlruns", Path("/abs/mlruns"))],
+        ),
+        ({"tracking_uri": "file:mlruns"}, [("l.tracking_uri", "file:mlruns", Path("mlruns"))]),
+        ({"save_dir": "x", "tracking_uri": "http://localhost:5000"}, []),  # a tracking server
+        ({"save_dir": "./mlruns", "tracking_uri": None}, [("l.save_dir", "./mlruns", Path("mlruns"))]),
+    ],
+)
+def test_the_directories_a_logger_config_writes_into(logger, expected):
+    assert written_directories("l", logger) == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value"),
+    [
+        (["logger=csv", "logger.csv.save_dir=/proc/foo"], "logger.csv.save_dir", "/proc/foo"),
+        (["logger.tensorboard.save_dir=/proc/foo"], "logger.tensorboard.save_dir", "/proc/foo"),
+        (
+            ["logger=many_loggers", "logger.csv.save_dir=/proc/foo/csv"],
+            "logger.csv.save_dir",
+            "/proc/foo/csv",
+        ),
+        (["logger=wandb", "logger.wandb.save_dir=/proc/foo"], "logger.wandb.save_dir", "/proc/foo"),
+        (
+            ["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:////proc/foo/mlflow.db"],
+            "logger.mlflow.tracking_uri",
+            "sqlite:////proc/foo/mlflow.db",
+        ),
+    ],
+)
+def test_a_logger_directory_that_cannot_be_written_is_refused_before_any_logger_is_built(
+    tmp_path, monkeypatch, overrides, key, value
+):
+    """Lightning's loggers make their directories once training has started: a traceback, until this."""
+    real_find_spec = importlib.util.find_spec  # mlflow and wandb as if installed: their check comes first
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n: object() if n in ("mlflow", "wandb") else real_find_spec(n)
+    )
+    config = logger_config(tmp_path, *overrides)
+    assert refused(build_loggers, config) == (
+        f"{key}={value}: can't write there (No such file or directory): give a directory you can write to "
+        f"with {key}=..."
+    )
+    assert list(tmp_path.iterdir()) == []  # not even the loggers that come first (many_loggers: tensorboard)
