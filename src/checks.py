@@ -8,6 +8,7 @@ manual optimization) is written out by hand here. Every refusal is one :class:`U
 import copy
 import dataclasses
 import functools
+import importlib
 import itertools
 import math
 import os
@@ -37,6 +38,7 @@ from src.config import (
     Model,
     TorchvisionData,
     build_optimizer,
+    check_class_arguments,
     check_value,
     choice,
     flag,
@@ -51,6 +53,7 @@ from src.config import (
     parse_data,
     same,
     seed,
+    setting,
     show,
 )
 from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
@@ -77,6 +80,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_max_steps(plain["trainer"], data)
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
+    check_callbacks(plain.get("callbacks"))
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
     epochs = last_epoch(plain["trainer"])
     check_scheduler(plain.get("scheduler"), optimizer, epochs)
@@ -241,6 +245,55 @@ def check_monitors(callbacks: Any, scheduler: Any) -> None:
             check_value(choice(MISSING, metrics), values["monitor"], f"{key}.monitor")
         if "mode" in values:
             check_value(choice(MISSING, MODES), values["mode"], f"{key}.mode")
+
+
+CALLBACK_RULES: dict[str, dict[str, Any]] = {
+    "lightning.pytorch.callbacks.early_stopping.EarlyStopping": {
+        # null: Lightning's RuntimeError after the first epoch (check_monitors judges the other values)
+        "monitor": choice(MISSING, MONITORS),
+        "patience": integer(MISSING, 0, "the number of validations without improvement that stops training"),
+        # Lightning counts a value better when it beats the best by more than min_delta; a negative one
+        # counted a worse value within it as better, and made it the best: the best drifted down, and
+        # training stopped only on a fall larger than |min_delta| (never, for val/acc and min_delta=-1)
+        "min_delta": setting(
+            MISSING,
+            "must be a finite number >= 0 (the least change of the monitored metric that counts as an "
+            "improvement)",
+            lambda value: is_number(value) and math.isfinite(value) and value >= 0,
+        ),
+    },
+}
+"""The rules of the callback arguments that a kind (:func:`~src.config.annotation_kind`) can't say, by the
+callback's class (``module.QualName``, the rules of a base class applying to its subclasses too)."""
+HYDRA_KEYS = ("_target_", "_recursive_", "_convert_", "_partial_", "_args_")
+"""The keys of a config entry that tell Hydra's ``instantiate`` how to build it: no arguments."""
+
+
+def check_callbacks(callbacks: Any) -> None:
+    """Each callback's arguments, before anything is built: of the kind its class's signature annotates,
+    and within the range :data:`CALLBACK_RULES` gives. Lightning's ``EarlyStopping`` takes any value and
+    failed with a ``TypeError`` at the first epoch it judged (``patience=null``, ``min_delta=abc``), and
+    the callbacks of this project compared them with a traceback when built. A class that can't be found is
+    left to :func:`src.instantiate.instantiate_entries`, which says so in one line."""
+    for name, values in (callbacks or {}).items():
+        if not (isinstance(values, Mapping) and isinstance(values.get("_target_"), str)):
+            continue  # switched off (null), or src.instantiate refuses it in one line
+        callback_class = named_class(values["_target_"])
+        if callback_class is None:
+            continue
+        arguments = {key: value for key, value in values.items() if key not in HYDRA_KEYS}
+        check_class_arguments(callback_class, arguments, f"callbacks.{name}", CALLBACK_RULES)
+
+
+def named_class(path: str) -> type | None:
+    """The class ``module.Name`` names, imported as ``instantiate`` would import it; ``None`` where there is
+    none (Hydra's ``get_class`` would log an error line of its own)."""
+    module, _, name = path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except Exception:  # any failure to import: src.instantiate builds it next and reports it in one line
+        return None
+    return found if isinstance(found, type) else None
 
 
 def check_validation_watched(trainer: dict[str, Any], callbacks: Any, scheduler: Any) -> None:
@@ -982,11 +1035,14 @@ def config_errors() -> Iterator[None]:
 @contextmanager
 def refused_arguments(key: str) -> Iterator[None]:
     """Turn an error raised while instantiating config group ``key`` into a :class:`UserError` naming it:
-    e.g. a Trainer argument Lightning refuses (``trainer.accelerator=gpu`` on a machine without one)."""
+    e.g. a Trainer argument Lightning refuses (``trainer.accelerator=gpu`` on a machine without one). A
+    :class:`UserError` the class raises itself names its key already, and is raised as it is."""
     try:
         yield
     except InstantiationException as error:
         cause = error.__cause__ or error
+        if isinstance(cause, UserError):  # "callbacks.x: UserError: callbacks.x.key=..." said it twice
+            raise cause from None
         raise UserError(f"{key}: {type(cause).__name__}: {' '.join(str(cause).split())}") from None
 
 

@@ -16,6 +16,8 @@ import difflib
 import inspect
 import math
 import os
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -418,6 +420,104 @@ def check_optimizer_arguments(target: str, arguments: Mapping[str, Any], prefix:
             raise UserError(
                 f"{prefix}.{key}={show(value)}: must be {kind} ({target}'s default: {show(default)})"
             )
+
+
+def annotation_kind(annotation: Any) -> tuple[str, Callable[[Any], bool]] | None:
+    """What an argument annotated ``annotation`` must be, in words and the test of a value, for the
+    annotations a configuration's plain values can meet: ``bool``, ``int``, ``float`` (any number but NaN),
+    ``str``, a ``Literal`` of strings, and unions of them with ``None`` (``Optional[float]``: ``a number or
+    null``). ``None`` for any other (a path, a mapping, a class of its own): not judged here. Unlike
+    :func:`argument_kind` this reads the annotation, not the default: Lightning's ``stopping_threshold``
+    defaults to ``None`` and takes a number, and its ``patience`` defaults to ``3`` and takes only integers."""
+    alternatives: list[str] = []
+    tests: list[Callable[[Any], bool]] = []
+    members = typing.get_args(annotation) if is_union(annotation) else (annotation,)
+    for member in members:
+        if member is type(None):
+            alternatives.append("null")
+            tests.append(lambda value: value is None)
+        elif member is bool:
+            alternatives += ["true", "false"]
+            tests.append(lambda value: isinstance(value, bool))
+        elif member is int:
+            alternatives.append("an integer")
+            tests.append(is_int)
+        elif member is float:
+            alternatives.append("a number")
+            tests.append(lambda value: is_number(value) and not math.isnan(value))
+        elif member is str:
+            alternatives.append("a string")
+            tests.append(lambda value: isinstance(value, str))
+        elif typing.get_origin(member) is typing.Literal and all(
+            isinstance(option, str) for option in typing.get_args(member)
+        ):
+            options = typing.get_args(member)
+            alternatives += [show(option) for option in options]
+            tests.append(lambda value, options=options: isinstance(value, str) and value in options)
+        else:
+            return None
+    # "null" last: "a number or null", "true, false or null"
+    alternatives.sort(key=lambda words: words == "null")
+    words = (
+        alternatives[0] if len(alternatives) == 1 else f"{', '.join(alternatives[:-1])} or {alternatives[-1]}"
+    )
+    return words, lambda value: any(test(value) for test in tests)
+
+
+def is_union(annotation: Any) -> bool:
+    """``Union[...]``, ``Optional[...]`` or ``X | Y``."""
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def class_arguments(cls: type) -> dict[str, Any]:
+    """The keyword arguments ``cls`` takes, each with its annotation (``inspect.Parameter.empty`` where it
+    has none, or where it can't be read), the arguments a ``**kwargs`` passes on to a base class included:
+    ``src.callbacks.BestCheckpoint(*args, **kwargs)`` takes Lightning's ``ModelCheckpoint``'s."""
+    arguments: dict[str, Any] = {}
+    for base in cls.__mro__:
+        init = base.__dict__.get("__init__")
+        if init is None or base is object:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            return arguments
+        try:
+            hints = typing.get_type_hints(init)
+        except (NameError, TypeError, AttributeError, SyntaxError):  # a name imported for type checkers only
+            hints = {}
+        for name, parameter in parameters.items():
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY) and name != "self":
+                arguments.setdefault(name, hints.get(name, inspect.Parameter.empty))
+        if not any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters.values()):
+            break
+    return arguments
+
+
+def rules_of(cls: type, rules: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The rules (:func:`setting` fields) ``rules`` gives the arguments of ``cls`` and of its base classes,
+    each keyed by its ``module.QualName``; a class's own over its bases'."""
+    found: dict[str, Any] = {}
+    for base in reversed(cls.__mro__):
+        found |= rules.get(f"{base.__module__}.{base.__qualname__}", {})
+    return found
+
+
+def check_class_arguments(
+    cls: type, arguments: Mapping[str, Any], prefix: str, rules: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Each of ``arguments`` that ``cls`` takes follows its rule in ``rules`` (:func:`rules_of`: a range,
+    a choice), else is of the kind its annotation says (:func:`annotation_kind`). A key ``cls`` doesn't
+    take, or takes through ``**kwargs`` only, is left to the class, which refuses it when it is built."""
+    rules = rules_of(cls, rules)
+    annotations = class_arguments(cls)
+    for key, value in arguments.items():
+        if key in rules:
+            check_value(rules[key], value, f"{prefix}.{key}")
+            continue
+        kind = annotation_kind(annotations.get(key, inspect.Parameter.empty))
+        if kind is not None and not kind[1](value):
+            raise UserError(f"{prefix}.{key}={show(value)}: must be {kind[0]}")
 
 
 def optimizer_arguments(values: Any, prefix: str = "optimizer") -> tuple[type[torch.optim.Optimizer], dict]:

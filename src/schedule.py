@@ -7,17 +7,22 @@ optimizer itself and reads its learning rate once per chunk of mini-batches, so 
 from the next epoch's first SGD step.
 """
 
+import logging
 import math
 import warnings
 from collections.abc import Mapping
+from dataclasses import MISSING
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from torch.optim.lr_scheduler import LRScheduler
 
-from src.config import allowed_class, group_options, is_number, same, show
+from src.config import allowed_class, check_value, group_options, integer, is_number, rules_of, same, show
 from src.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -47,6 +52,23 @@ class ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.should_stop = True
         else:
             self.reductions += 1
+
+    def stop_reason(self, monitor: str) -> str:
+        """Why :attr:`should_stop` became true, in one line worded as Lightning's ``EarlyStopping`` says it
+        (``monitor``: the metric it was stepped with). The stall was ``patience + 1`` epochs in a row: torch
+        lowers the rate when the count of stalled epochs passes ``patience``."""
+        stalled = self.patience + 1
+        return (
+            f"Monitored metric {monitor} did not improve in the last {stalled} record{plural(stalled)} after "
+            f"{self.reductions} learning-rate reduction{plural(self.reductions)} "
+            f"(scheduler.max_reductions={self.max_reductions}). Best score: {self.best:.3f}. Signaling Trainer "
+            "to stop."
+        )
+
+
+def plural(count: int) -> str:
+    """``s`` unless ``count`` is 1."""
+    return "" if count == 1 else "s"
 
 
 Scheduler = LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
@@ -84,6 +106,15 @@ UNSUPPORTED_SCHEDULERS = {
     for name in names
 }
 
+SCHEDULER_RULES: dict[str, dict[str, Any]] = {
+    "torch.optim.lr_scheduler.ReduceLROnPlateau": {
+        # torch compares the count of stalled epochs with it as it is: -1 lowered the rate every epoch
+        "patience": integer(MISSING, 0, "the number of stalled epochs to wait before lowering the rate"),
+    },
+}
+"""The rules of scheduler arguments that torch takes without a word but misreads, by the scheduler's class
+(``module.QualName``; :class:`ReduceLROnPlateau` here follows torch's)."""
+
 SCHEDULE_PROGRESS = (
     "last_epoch",
     "_step_count",
@@ -105,7 +136,7 @@ of the schedulers in :data:`SCHEDULERS` is fixed by its arguments and the optimi
 def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
     """A non-empty ``scheduler`` group: the class its ``_target_`` names in :data:`SCHEDULERS` and its
     keyword arguments (all its keys but ``_target_`` and ``monitor``), each a plain number, flag, string or
-    list of numbers."""
+    list of numbers, and within its range where :data:`SCHEDULER_RULES` gives one."""
     target = values.get("_target_") if isinstance(values, Mapping) else None
     if target is None:  # e.g. experiment=essay_mnist's plateau settings with scheduler=none
         raise UserError(
@@ -128,6 +159,9 @@ def scheduler_arguments(values: Any) -> tuple[type[Scheduler], dict[str, Any]]:
                 f"scheduler.{key}={show(value)}: must be a number, true/false, null, a string or a list of "
                 "numbers"
             )
+    for key, rule in rules_of(scheduler_class, SCHEDULER_RULES).items():
+        if key in arguments:
+            check_value(rule, arguments[key], f"scheduler.{key}")
     return scheduler_class, arguments
 
 
@@ -150,7 +184,8 @@ def check_rate(what: str, lr: Any, epoch: int) -> None:
 class LearningRateSchedule(L.Callback):
     """Steps the scheduler ``scheduler`` (a config with ``_target_``; ``monitor``: the metric a plateau
     schedule watches) after each training epoch; ``None`` or empty: a constant rate. A plateau schedule
-    steps only after epochs that ran validation, and its ``should_stop`` ends training."""
+    steps only after epochs that ran validation, and its ``should_stop`` ends training, with a log line
+    saying why (:meth:`ReduceLROnPlateau.stop_reason`)."""
 
     def __init__(self, scheduler: Mapping[str, Any] | None = None) -> None:
         config = dict(scheduler or {})
@@ -193,8 +228,13 @@ class LearningRateSchedule(L.Callback):
             if self.pending is None:  # check_val_every_n_epoch > 1: no new value to judge
                 return
             value, self.pending = self.pending, None
+            stopped = getattr(self.scheduler, "should_stop", False)
             self.scheduler.step(value)
-            trainer.should_stop = trainer.should_stop or getattr(self.scheduler, "should_stop", False)
+            if getattr(self.scheduler, "should_stop", False):
+                trainer.should_stop = True
+                # early stopping says in one line why it ends a run; so does this, once, on rank 0
+                if not stopped and rank_zero_only.rank == 0:
+                    log.info(self.scheduler.stop_reason(self.monitor))
         else:
             with warnings.catch_warnings():
                 # torch warns when optimizer.step() was never called; the plain-SGD step updates the

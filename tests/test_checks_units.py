@@ -26,6 +26,7 @@ import src.checks as checks
 from src.checkpoint import load_checkpoint
 from src.checks import (
     check_callback_states,
+    check_callbacks,
     check_cuda_graph,
     check_data_files,
     check_dataset_files,
@@ -329,6 +330,132 @@ def test_monitors_of_metrics_training_logs_are_accepted(tmp_path):
 )
 def test_a_monitor_or_mode_training_never_logs_is_one_line(callbacks, scheduler, message):
     assert refused(check_monitors, callbacks, scheduler) == message
+
+
+EARLY_STOPPING = "lightning.pytorch.callbacks.EarlyStopping"
+PATIENCE = "the number of validations without improvement that stops training must be an integer >= 0"
+MIN_DELTA = (
+    "must be a finite number >= 0 (the least change of the monitored metric that counts as an improvement)"
+)
+
+
+def early_stopping(**changes) -> dict:
+    """callbacks=early_stopping's callbacks, its early stopping's arguments changed."""
+    callbacks = plain_config("callbacks=early_stopping")["callbacks"]
+    callbacks["early_stopping"] |= changes
+    return callbacks
+
+
+def test_every_callback_of_conf_takes_its_arguments():
+    check_callbacks(plain_config("callbacks=early_stopping")["callbacks"])
+    check_callbacks(None)
+    check_callbacks({"early_stopping": None, "mine": {"size": 2}})  # off, and no config: src.instantiate's
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"patience": 0},  # stops at the first validation without improvement, as 1 does
+        {"patience": 10**6, "min_delta": 0},
+        {"min_delta": 0.01, "stopping_threshold": 0.99, "divergence_threshold": 0},
+        {"stopping_threshold": None, "check_on_train_epoch_end": None, "strict": False},
+        {
+            "check_on_train_epoch_end": True,
+            "check_finite": False,
+            "log_rank_zero_only": True,
+            "verbose": False,
+        },
+        {"monitor": "val/loss", "mode": "min"},
+    ],
+)
+def test_early_stopping_arguments_lightning_reads_as_meant_are_accepted(changes):
+    check_callbacks(early_stopping(**changes))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # a TypeError after the first epoch
+        ({"min_delta": "abc"}, f"min_delta=abc: {MIN_DELTA}"),
+        # a TypeError at the first validation without improvement
+        ({"patience": None}, f"patience=null: {PATIENCE}"),
+        ({"patience": "abc"}, f"patience=abc: {PATIENCE}"),
+        ({"patience": "3"}, f'patience="3": {PATIENCE}'),
+        # accepted, and read otherwise than meant: -1 stopped at the first validation without improvement,
+        # 1.5 as 2, a negative min_delta took a worse value for the best, nan and inf never improved
+        ({"patience": -1}, f"patience=-1: {PATIENCE}"),
+        ({"patience": 1.5}, f"patience=1.5: {PATIENCE}"),
+        ({"patience": True}, f"patience=true: {PATIENCE}"),
+        ({"min_delta": -1}, f"min_delta=-1: {MIN_DELTA}"),
+        ({"min_delta": float("nan")}, f"min_delta=nan: {MIN_DELTA}"),
+        ({"min_delta": float("inf")}, f"min_delta=inf: {MIN_DELTA}"),
+        ({"min_delta": None}, f"min_delta=null: {MIN_DELTA}"),
+        # no metric: Lightning's RuntimeError after the first epoch
+        ({"monitor": None}, "monitor=null: choose one of val/acc, val/loss, val/acc_best, train/loss"),
+        ({"stopping_threshold": "high"}, "stopping_threshold=high: must be a number or null"),
+        ({"divergence_threshold": True}, "divergence_threshold=true: must be a number or null"),
+        ({"stopping_threshold": float("nan")}, "stopping_threshold=nan: must be a number or null"),
+        ({"check_finite": 1}, "check_finite=1: must be true or false"),
+        ({"verbose": "yes"}, "verbose=yes: must be true or false"),
+        ({"strict": None}, "strict=null: must be true or false"),
+        ({"log_rank_zero_only": 0}, "log_rank_zero_only=0: must be true or false"),
+        ({"check_on_train_epoch_end": "auto"}, "check_on_train_epoch_end=auto: must be true, false or null"),
+        ({"mode": 1}, "mode=1: must be a string"),  # validate_train's check_monitors names the modes first
+    ],
+)
+def test_early_stopping_arguments_lightning_fails_on_or_misreads_are_one_line(changes, message):
+    assert refused(check_callbacks, early_stopping(**changes)) == f"callbacks.early_stopping.{message}"
+
+
+def test_a_subclass_of_early_stopping_follows_its_rules():
+    callbacks = early_stopping(
+        _target_=f"{EarlyStopping.__module__}.{EarlyStopping.__qualname__}", patience=-1
+    )
+    assert refused(check_callbacks, callbacks) == f"callbacks.early_stopping.patience=-1: {PATIENCE}"
+    callbacks["early_stopping"]["_target_"] = f"{__name__}.PatientStopping"
+    assert refused(check_callbacks, callbacks) == f"callbacks.early_stopping.patience=-1: {PATIENCE}"
+
+
+class PatientStopping(EarlyStopping):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "message"),
+    [
+        # src.visualize.TensorBoardFigures compared "abc" < 1: a TypeError naming neither key nor rule
+        ("tensorboard_figures", {"every_n_epochs": "abc"}, "every_n_epochs=abc: must be an integer"),
+        ("tensorboard_figures", {"every_n_epochs": 1.5}, "every_n_epochs=1.5: must be an integer"),
+        ("tensorboard_figures", {"max_misclassified": None}, "max_misclassified=null: must be an integer"),
+        # src.callbacks.BestCheckpoint(**kwargs) passes them on to Lightning's ModelCheckpoint
+        ("model_checkpoint", {"save_top_k": "all"}, "save_top_k=all: must be an integer"),
+        ("model_checkpoint", {"save_last": "yes"}, "save_last=yes: must be true, false, link or null"),
+        ("last_checkpoint", {"every_n_epochs": 0.5}, "every_n_epochs=0.5: must be an integer or null"),
+        ("interrupt_checkpoint", {"dirpath": 5}, "dirpath=5: must be a string or null"),
+    ],
+)
+def test_a_callback_argument_not_of_the_kind_its_class_annotates_is_one_line(name, changes, message):
+    callbacks = plain_config()["callbacks"]
+    callbacks[name] |= changes
+    assert refused(check_callbacks, callbacks) == f"callbacks.{name}.{message}"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"_target_": "nowhere.Callback", "patience": -1},
+        {"_target_": "src.callbacks.Nowhere"},
+        {"_target_": "builtins.dict", "patience": -1},
+        {"_target_": "builtins.len"},
+        {"_target_": "src.callbacks.StopOnSignal", "every": 2},
+        {"_target_": f"{__name__}.PatientStopping", "_partial_": True},
+        {"_target_": 5},
+    ],
+    ids=repr,
+)
+def test_a_class_that_cannot_be_found_or_an_argument_it_does_not_take_is_left_to_instantiate(entry):
+    """src.instantiate builds them next, and names what fails in one line (tests/test_errors.py)."""
+    check_callbacks({"mine": entry})
 
 
 def test_no_validation_is_refused_where_early_stopping_or_the_plateau_schedule_watches_it(tmp_path):
@@ -795,6 +922,14 @@ def test_arguments_the_trainer_refuses_are_one_line_naming_the_group():
         hydra.utils.instantiate({"_target_": "datetime.timedelta", "days": 1})
 
 
+def test_a_refusal_of_the_class_built_is_raised_as_it_is():
+    """It names its key already: wrapped, it read "callbacks.tensorboard_figures: UserError:
+    callbacks.tensorboard_figures.every_n_epochs=0: ..."."""
+    with pytest.raises(UserError) as error, refused_arguments("callbacks.tensorboard_figures"):
+        hydra.utils.instantiate({"_target_": "src.visualize.TensorBoardFigures", "every_n_epochs": 0})
+    assert str(error.value) == "callbacks.tensorboard_figures.every_n_epochs=0: must be an integer >= 1"
+
+
 def test_the_training_configuration_of_conf_is_accepted(tmp_path):
     validate_train(config())
     validate_train(config("callbacks=early_stopping", "scheduler=plateau"))
@@ -813,6 +948,11 @@ def test_the_training_configuration_of_conf_is_accepted(tmp_path):
         ),
         ("+trainer.limit_val_batches=0", "trainer.limit_val_batches=0: runs no validation, but scheduler."),
         ("scheduler.factor=2", "scheduler: src.schedule.ReduceLROnPlateau refuses its arguments"),
+        ("scheduler.patience=-1", "scheduler.patience=-1: the number of stalled epochs to wait before"),
+        (
+            "callbacks.tensorboard_figures.every_n_epochs=abc",
+            "callbacks.tensorboard_figures.every_n_epochs=abc: ",
+        ),
         ("model.hidden=[100000000000]", "model.hidden=[100000000000]: a 64-100000000000-10 network"),
         ("model.cuda_graph=on", "model.cuda_graph=on: the network trains on the cpu"),
         ("trainer.max_epochs=${nope}", "trainer.max_epochs: Interpolation key 'nope' not found"),
@@ -821,6 +961,18 @@ def test_the_training_configuration_of_conf_is_accepted(tmp_path):
 def test_validate_train_runs_every_check(tmp_path, override, message):
     cfg = config("scheduler=plateau", override)
     assert refused(validate_train, cfg).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("callbacks.early_stopping.min_delta=abc", f"callbacks.early_stopping.min_delta=abc: {MIN_DELTA}"),
+        ("callbacks.early_stopping.patience=null", f"callbacks.early_stopping.patience=null: {PATIENCE}"),
+        ("callbacks.early_stopping.mode=1", "callbacks.early_stopping.mode=1: choose one of max, min"),
+    ],
+)
+def test_early_stopping_is_checked_before_training(override, message):
+    assert refused(validate_train, config("callbacks=early_stopping", override)) == message
 
 
 def test_a_missing_data_root_is_refused_before_training(tmp_path):

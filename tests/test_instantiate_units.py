@@ -5,6 +5,7 @@ import pytest
 from omegaconf import OmegaConf
 from runs import refused
 
+from src.errors import UserError
 from src.instantiate import instantiate_entries
 
 OPTIONS = "choose one from conf/things/"
@@ -62,3 +63,19 @@ def test_a_class_that_cannot_be_found_or_refuses_its_arguments_is_one_line_namin
         "things.mine: TypeError: Thing.__init__() got an unexpected keyword argument 'colour'"
     )
     refused(build, {"mine": {"_target_": "nowhere.Thing"}})  # one line, as every refusal checked here
+
+
+class Checked(Thing):
+    """Refuses a bad size itself, naming its key, as src.visualize.TensorBoardFigures does."""
+
+    def __init__(self, size: int = 1) -> None:
+        if size < 1:
+            raise UserError(f"things.mine.size={size}: must be an integer >= 1")
+        super().__init__(size)
+
+
+def test_a_refusal_of_the_class_itself_is_its_own_line():
+    """It was wrapped as "things.mine: UserError: things.mine.size=0: ...", the entry named twice."""
+    assert refused(build, {"mine": {"_target_": f"{__name__}.Checked", "size": 0}}) == (
+        "things.mine.size=0: must be an integer >= 1"
+    )

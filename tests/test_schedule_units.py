@@ -3,12 +3,14 @@ give them (:func:`src.schedule.scheduler_arguments`), and the comparison of a ch
 with the configured one (:func:`src.schedule.resume_differences`, which ``ckpt_path=...`` runs before
 resuming), on states saved by :class:`src.schedule.LearningRateSchedule` over a real optimizer."""
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 import yaml
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from runs import options, refused
 
 from src.schedule import (
@@ -289,3 +291,87 @@ def test_a_saved_value_that_is_a_tensor_differs_from_every_setting():
     assert resume_differences({**state, "_target_": target}, None) == [
         "scheduler a schedule (configured: none)"
     ]
+
+
+PLATEAUS = ["torch.optim.lr_scheduler.ReduceLROnPlateau", "src.schedule.ReduceLROnPlateau"]
+PATIENCE = "the number of stalled epochs to wait before lowering the rate must be an integer >= 0"
+
+
+@pytest.mark.parametrize("target", PLATEAUS)
+@pytest.mark.parametrize(
+    ("patience", "shown"), [(-1, "-1"), (1.5, "1.5"), (None, "null"), ("3", '"3"'), (True, "true")]
+)
+def test_a_plateau_patience_torch_would_misread_is_one_line(target, patience, shown):
+    """torch compares its count of stalled epochs with any value: -1 lowered the rate every epoch."""
+    values = {"_target_": target, "monitor": "val/acc", "patience": patience}
+    assert refused(scheduler_arguments, values) == f"scheduler.patience={shown}: {PATIENCE}"
+
+
+@pytest.mark.parametrize("target", PLATEAUS)
+def test_a_plateau_patience_from_0_is_accepted(target):
+    for patience in (0, 3, 10**6):
+        values = {"_target_": target, "monitor": "val/acc", "patience": patience}
+        assert scheduler_arguments(values)[1] == {"patience": patience}
+
+
+def test_the_plateau_rules_are_for_the_plateau_schedulers_only():
+    """StepLR takes no patience: torch says so when it is built (src.checks.check_scheduler)."""
+    assert scheduler_arguments({"_target_": STEP, "step_size": 2, "patience": -1})[1]["patience"] == -1
+
+
+def plateau_stop(
+    max_reductions: int, patience: int, accuracies: list[float], caplog
+) -> tuple[list[bool], list[str]]:
+    """Whether training was told to stop after each validated epoch of a plateau schedule (lr 1, halved)
+    watching ``accuracies``, and the lines it logged."""
+    schedule = LearningRateSchedule(
+        {
+            "_target_": "src.schedule.ReduceLROnPlateau",
+            "monitor": "val/acc",
+            "mode": "max",
+            "factor": 0.5,
+            "patience": patience,
+            "threshold": 0.0,
+            "max_reductions": max_reductions,
+        }
+    )
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    trainer = SimpleNamespace(sanity_checking=False, optimizers=[optimizer], should_stop=False)
+    module = SimpleNamespace(log=lambda *args: None)
+    schedule.on_train_start(trainer, module)
+    stops = []
+    with caplog.at_level(logging.INFO, logger="src.schedule"):
+        for accuracy in accuracies:
+            trainer.callback_metrics = {"val/acc": torch.tensor(accuracy)}
+            schedule.on_validation_end(trainer, module)
+            schedule.on_train_epoch_end(trainer, module)
+            stops.append(trainer.should_stop)
+    return stops, [record.getMessage() for record in caplog.records if record.name == "src.schedule"]
+
+
+def test_the_plateau_stop_says_why_in_one_line_as_early_stopping_does(caplog):
+    """Early stopping ends a run with "Monitored metric val/acc did not improve in the last 5 records. Best
+    score: 0.944. Signaling Trainer to stop."; the plateau schedule's max_reductions ended it without a word."""
+    stops, lines = plateau_stop(1, 1, [0.5, 0.625, 0.6, 0.6, 0.6, 0.6, 0.6], caplog)
+    assert stops == [False, False, False, False, False, True, True]  # halved after epoch 4, stopped after 6
+    assert lines == [
+        "Monitored metric val/acc did not improve in the last 2 records after 1 learning-rate reduction "
+        "(scheduler.max_reductions=1). Best score: 0.625. Signaling Trainer to stop."
+    ]  # once, when it stops
+    caplog.clear()
+    _, lines = plateau_stop(0, 0, [0.5, 0.4], caplog)
+    assert lines == [
+        "Monitored metric val/acc did not improve in the last 1 record after 0 learning-rate reductions "
+        "(scheduler.max_reductions=0). Best score: 0.500. Signaling Trainer to stop."
+    ]
+
+
+def test_the_plateau_stop_is_said_on_rank_0_only(caplog, monkeypatch):
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    stops, lines = plateau_stop(0, 0, [0.5, 0.4], caplog)
+    assert (stops, lines) == ([False, True], [])
+
+
+def test_a_plateau_that_never_stops_says_nothing(caplog):
+    stops, lines = plateau_stop(None, 0, [0.5, 0.4, 0.3, 0.2], caplog)
+    assert (stops, lines) == ([False] * 4, [])
