@@ -112,25 +112,19 @@ def _mlp(work: Workload, backprop: str) -> MLP:
 @contextmanager
 def quiet() -> Iterator[None]:
     """Lightning's progress bar, info lines and warnings and ``train``'s prints go to ``/dev/null``."""
-    import logging
     import warnings
 
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
-    levels = [logger.level for logger in loggers]
+    from src.console import quiet_loggers  # here: --help must not import Lightning
+
     with (
         open(os.devnull, "w") as devnull,
         redirect_stdout(devnull),
         redirect_stderr(devnull),
         warnings.catch_warnings(),
+        quiet_loggers(("lightning.pytorch", "lightning.fabric")),
     ):
         warnings.simplefilter("ignore")
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels, strict=True):
-                logger.setLevel(level)
+        yield
 
 
 # --- the pipelines ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import logging
 import re
 import shlex
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,21 @@ IGNORED_WARNINGS = (
     # samples, train/samples_per_sec counts every process's samples
     r"It is recommended to use `self\.log\('train/(loss|samples_per_sec)', \.\.\., sync_dist=True\)`",
 )
+
+
+@contextlib.contextmanager
+def quiet_loggers(names: tuple[str, ...]) -> Iterator[None]:
+    """Only errors from the loggers ``names`` (and their children) while the block runs; their levels
+    back after it."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class DropMessages(logging.Filter):

@@ -9,11 +9,9 @@ weights are exported in float32 too, and what that rounding costs is reported. T
 (:func:`src.checkpoint.load_checkpoint`).
 """
 
-import contextlib
 import importlib.util
-import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,7 +22,7 @@ from torch import Tensor
 
 from src.checkpoint import load_checkpoint, model_from
 from src.cli import report_user_errors
-from src.console import setup_console
+from src.console import quiet_loggers, setup_console
 from src.errors import UserError
 
 TOLERANCE = 1e-6
@@ -99,20 +97,6 @@ and the warning "Skipping constant folding for op Split with multiple outputs") 
 own work, not the export's result, which :func:`export` checks by comparing outputs."""
 
 
-@contextlib.contextmanager
-def quiet(names: tuple[str, ...]) -> Iterator[None]:
-    """Only errors from the loggers ``names`` while the block runs."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
 def write_onnx(module: torch.nn.Module, example: Tensor, path: Path) -> Callable[[Tensor], Tensor]:
     missing = [
         name for name in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None
@@ -122,7 +106,7 @@ def write_onnx(module: torch.nn.Module, example: Tensor, path: Path) -> Callable
     import onnxruntime
 
     batch = torch.export.Dim("batch")
-    with quiet(ONNX_LOGGERS):
+    with quiet_loggers(ONNX_LOGGERS):
         torch.onnx.export(
             module,
             (example,),

@@ -10,7 +10,7 @@ from runs import run_module
 
 from src.checkpoint import load_model
 from src.errors import UserError
-from src.export import ONNX_LOGGERS, SUFFIXES, TOLERANCE, export, quiet
+from src.export import SUFFIXES, TOLERANCE, export
 from src.network.mlp import MLP
 
 
@@ -83,12 +83,3 @@ def test_cli_says_where_it_wrote(tmp_path, digits_ckpt):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith(f"wrote {tmp_path / 'model.pt'} (format=torchscript; outputs within ")
     assert run.stderr == ""
-
-
-def test_quiet_loggers_say_errors_only_and_get_their_level_back():
-    logger = logging.getLogger(ONNX_LOGGERS[0])
-    logger.setLevel(logging.DEBUG)
-    with quiet(ONNX_LOGGERS):
-        assert [logging.getLogger(name).level for name in ONNX_LOGGERS] == [logging.ERROR] * 2
-    assert logger.level == logging.DEBUG
-    logger.setLevel(logging.NOTSET)

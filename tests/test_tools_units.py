@@ -29,6 +29,7 @@ from src.console import (
     SweepEnd,
     model_line,
     print_run_end,
+    quiet_loggers,
     setup_console,
     shown_path,
     viewer_command,
@@ -539,3 +540,12 @@ def test_a_logger_directory_that_cannot_be_written_is_refused_before_any_logger_
         f"with {key}=..."
     )
     assert list(tmp_path.iterdir()) == []  # not even the loggers that come first (many_loggers: tensorboard)
+
+
+def test_quiet_loggers_say_errors_only_and_get_their_level_back():
+    logger = logging.getLogger("onnx_ir")
+    logger.setLevel(logging.DEBUG)
+    with quiet_loggers(("onnx_ir", "onnxscript")):
+        assert [logging.getLogger(name).level for name in ("onnx_ir", "onnxscript")] == [logging.ERROR] * 2
+    assert logger.level == logging.DEBUG
+    logger.setLevel(logging.NOTSET)
