@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pytest
@@ -257,3 +258,29 @@ def changed(checkpoint: dict, place: tuple, value: object) -> dict:
     else:
         node[key] = value
     return result
+
+
+def plateau_halving(
+    patience: int, max_reductions: int | None = None, trainer: Any = None, module: Any = None
+) -> Any:
+    """``conf/scheduler/plateau.yaml``'s schedule over an SGD optimizer with lr 1, started by ``trainer``
+    (a stand-in made here if not given), whose ``optimizers`` this sets to that one optimizer."""
+    from types import SimpleNamespace
+
+    from src.schedule import LearningRateSchedule
+
+    schedule = LearningRateSchedule(
+        {
+            "_target_": "src.schedule.ReduceLROnPlateau",
+            "monitor": "val/acc",
+            "mode": "max",
+            "factor": 0.5,
+            "patience": patience,
+            "threshold": 0.0,
+            "max_reductions": max_reductions,
+        }
+    )
+    trainer = SimpleNamespace() if trainer is None else trainer
+    trainer.optimizers = [torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)]
+    schedule.on_train_start(trainer, module)
+    return schedule

@@ -8,28 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from runs import compose_config, recorded_rates
+from runs import compose_config, plateau_halving, recorded_rates
 
 from src.schedule import LearningRateSchedule, ReduceLROnPlateau
 from src.train import train
-
-
-def halving(patience: int, max_reductions: int | None = None) -> LearningRateSchedule:
-    """``conf/scheduler/plateau.yaml``'s schedule over an SGD optimizer with lr 1, started."""
-    schedule = LearningRateSchedule(
-        {
-            "_target_": "src.schedule.ReduceLROnPlateau",
-            "monitor": "val/acc",
-            "mode": "max",
-            "factor": 0.5,
-            "patience": patience,
-            "threshold": 0.0,
-            "max_reductions": max_reductions,
-        }
-    )
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    schedule.on_train_start(SimpleNamespace(optimizers=[optimizer]), None)
-    return schedule
 
 
 def epochs(schedule: LearningRateSchedule, accuracies: list[float]) -> tuple[list[float], list[bool]]:
@@ -48,19 +30,19 @@ def epochs(schedule: LearningRateSchedule, accuracies: list[float]) -> tuple[lis
 
 
 def test_the_rate_halves_after_more_than_patience_epochs_without_a_better_accuracy():
-    rates, stops = epochs(halving(patience=1), [0.5, 0.6, 0.6, 0.55, 0.7, 0.69, 0.7, 0.71])
+    rates, stops = epochs(plateau_halving(patience=1), [0.5, 0.6, 0.6, 0.55, 0.7, 0.69, 0.7, 0.71])
     assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
     assert not any(stops)
 
 
 def test_training_stops_at_the_stall_after_the_last_halving():
-    rates, stops = epochs(halving(patience=0, max_reductions=2), [0.5, 0.4, 0.4, 0.4])
+    rates, stops = epochs(plateau_halving(patience=0, max_reductions=2), [0.5, 0.4, 0.4, 0.4])
     assert rates == [1.0, 0.5, 0.25, 0.25]
     assert stops == [False, False, False, True]
 
 
 def test_max_reductions_0_stops_at_the_first_stall_without_reducing():
-    rates, stops = epochs(halving(patience=0, max_reductions=0), [0.5, 0.4, 0.4])
+    rates, stops = epochs(plateau_halving(patience=0, max_reductions=0), [0.5, 0.4, 0.4])
     assert rates == [1.0, 1.0, 1.0]
     assert stops == [False, True, True]
 
@@ -103,7 +85,7 @@ def test_torchs_own_plateau_schedule_reduces_and_never_stops_training():
 
 
 def test_an_epoch_without_validation_is_not_a_stalled_epoch():
-    schedule = halving(patience=0)
+    schedule = plateau_halving(patience=0)
     optimizer = schedule.scheduler.optimizer
     trainer = SimpleNamespace(
         sanity_checking=False, optimizers=[optimizer], should_stop=False, callback_metrics={"val/acc": 0.5}
@@ -117,12 +99,12 @@ def test_an_epoch_without_validation_is_not_a_stalled_epoch():
 
 
 def test_sanity_check_is_ignored_and_the_state_survives_a_checkpoint():
-    schedule = halving(patience=1, max_reductions=3)
+    schedule = plateau_halving(patience=1, max_reductions=3)
     trainer = SimpleNamespace(sanity_checking=True, callback_metrics={"val/acc": torch.tensor(0.9)})
     schedule.on_validation_end(trainer, None)
     assert schedule.pending is None
     epochs(schedule, [0.5, 0.4, 0.4])
-    restored = halving(patience=1, max_reductions=3)
+    restored = plateau_halving(patience=1, max_reductions=3)
     restored.load_state_dict(schedule.state_dict())
     restored.on_train_start(SimpleNamespace(optimizers=[restored.scheduler.optimizer]), None)
     scheduler: ReduceLROnPlateau = restored.scheduler

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
-from runs import options, refused
+from runs import options, plateau_halving, refused
 
 from src.schedule import (
     SCHEDULE_PROGRESS,
@@ -324,21 +324,9 @@ def plateau_stop(
 ) -> tuple[list[bool], list[str]]:
     """Whether training was told to stop after each validated epoch of a plateau schedule (lr 1, halved)
     watching ``accuracies``, and the lines it logged."""
-    schedule = LearningRateSchedule(
-        {
-            "_target_": "src.schedule.ReduceLROnPlateau",
-            "monitor": "val/acc",
-            "mode": "max",
-            "factor": 0.5,
-            "patience": patience,
-            "threshold": 0.0,
-            "max_reductions": max_reductions,
-        }
-    )
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    trainer = SimpleNamespace(sanity_checking=False, optimizers=[optimizer], should_stop=False)
+    trainer = SimpleNamespace(sanity_checking=False, should_stop=False)
     module = SimpleNamespace(log=lambda *args: None)
-    schedule.on_train_start(trainer, module)
+    schedule = plateau_halving(patience, max_reductions, trainer, module)
     stops = []
     with caplog.at_level(logging.INFO, logger="src.schedule"):
         for accuracy in accuracies:
