@@ -525,7 +525,8 @@ def progress_kind(new: Any) -> tuple[str, Callable[[Any], bool]]:
         return COUNT
     if isinstance(new, list):
         return (
-            f"a list of {len(new)} finite learning rate{'' if len(new) == 1 else 's'} >= 0",
+            # of one rate: check_training_state, run first, refuses other than one parameter group
+            f"a list of {len(new)} finite learning rate >= 0",
             lambda value: (
                 isinstance(value, list)
                 and len(value) == len(new)

@@ -1385,6 +1385,7 @@ def param_group(trained: dict) -> dict:
     ("change", "message"),
     [
         (lambda g: g.update(bogus=1), "holds bogus, which SGD has not"),
+        (lambda g: g.update(bogus=1, other=2), "holds bogus, which SGD has not"),  # the first of them
         (lambda g: g.update(dampening="x"), "holds dampening=x, but SGD's is 0"),
         (lambda g: g.update(dampening=None), "holds dampening=null, but SGD's is 0"),
         (
@@ -1807,6 +1808,7 @@ def test_the_early_stopping_state_lightning_saves_resumes():
         (lambda s: s.update(extra=1), "holds extra, which Lightning's callback has not"),
         (lambda s: s.pop("best_score"), "lacks best_score"),
         (lambda s: [s.pop(key) for key in ("patience", "wait_count")], "lacks wait_count, patience"),
+        (lambda s: s.pop("stopped_epoch"), "lacks stopped_epoch"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -2125,6 +2127,10 @@ def test_the_restored_schedule_is_stepped_through_the_epochs_left_and_no_further
         stepped.clear()
         check_schedule_state(trained, plain, throwaway(plain), epochs)
         assert stepped == [list(range(1, epochs + 1)), left]  # the whole run's rates, then the epochs left
+    trained["epoch"] = 2  # the epoch after the checkpoint's: 3, not 2 * 2 (a mutant's, the same for 1)
+    stepped.clear()
+    check_schedule_state(trained, plain, throwaway(plain), 4)
+    assert stepped[1] == [3, 4]
 
 
 def test_stepping_through_returns_the_highest_rate_from_the_first():
