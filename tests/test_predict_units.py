@@ -517,7 +517,7 @@ def test_the_command_checks_its_command_line_first(monkeypatch, capsys):
     """Refused before Hydra starts, so nothing else runs here."""
     assert run_as_command(monkeypatch, "ckpt_path=x.ckpt", "inputs=x.png", "+topk=3") == 2
     assert capsys.readouterr().err.startswith(
-        "error: topk=3: there is no setting topk; see conf/predict.yaml"
+        "error: +topk=3: there is no setting topk; see conf/predict.yaml"
     )
 
 
