@@ -63,7 +63,9 @@ def _number(kind: type, maximum: float) -> Callable[[str], Any]:
                 f"{text!r} is not {'an integer' if kind is int else 'a number'}"
             ) from None
         if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must be {'an integer' if kind is int else 'a finite number'} > 0"
+            )
         if value > maximum:
             raise argparse.ArgumentTypeError(f"{text!r} must be at most {maximum:,g}")
         return value

@@ -23,6 +23,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from src.cli import RANK_VARIABLES
 from src.command_line import refuse_unknown_top_level_keys
 from src.config import (
     ACCEPTED_PRECISIONS,
@@ -179,10 +180,33 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             "train on the CPU with trainer=cpu"
         )
     devices, cores = trainer.get("devices", 1), os.cpu_count() or 1
+    if accelerator == "cpu" and not (devices == "auto" or (is_int(devices) and devices >= 1)):
+        raise UserError(  # Lightning's own line named neither the value nor the range (devices=-1, 0)
+            f"trainer.devices={show(devices)}: the number of CPU processes must be an integer from 1 to "
+            f"{cores} (this machine's cores), or auto"
+        )
     if accelerator == "cpu" and is_int(devices) and devices > cores:
         raise UserError(
             f"trainer.devices={devices}: more CPU processes than this machine's {cores} cores would only "
             f"compete for them; choose at most {cores}"
+        )
+    check_launcher(trainer.get("num_nodes", 1))
+
+
+LAUNCHER_VARIABLES = (*RANK_VARIABLES, "NODE_RANK", "GROUP_RANK", "WORLD_SIZE", "MASTER_ADDR")
+"""What a process of a run over several nodes is started with: by torchrun, srun or LSF (the ranks), or
+by hand as Lightning documents it (``MASTER_ADDR``, ``NODE_RANK``, ``WORLD_SIZE`` on each node)."""
+
+
+def check_launcher(num_nodes: Any) -> None:
+    """``trainer.num_nodes > 1`` in a process no launcher started: Lightning starts this node's processes
+    and they wait for the other nodes' forever, in a rendezvous where even SIGTERM is not handled (a
+    tester's run waited 11 minutes, until kill -9)."""
+    if is_int(num_nodes) and num_nodes > 1 and not any(name in os.environ for name in LAUNCHER_VARIABLES):
+        raise UserError(
+            f"trainer.num_nodes={num_nodes}: no launcher started this process (torchrun, srun) and it has no "
+            f"NODE_RANK and MASTER_ADDR, so it would wait for the other nodes forever: start it on each node "
+            '(README, "Several devices and mixed precision"), or leave num_nodes out'
         )
 
 

@@ -280,7 +280,7 @@ def test_main_on_cuda_prints_every_pipeline(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--batch-size", "0"], "argument --batch-size: '0' must be > 0"),
+        (["--batch-size", "0"], "argument --batch-size: '0' must be an integer > 0"),
         (["--batch-size", "10,x"], "argument --batch-size: 'x' is not an integer"),
         (["--batch-size", "101", "--train-size", "100"], "--batch-size 101: larger than --train-size 100"),
         (
@@ -288,11 +288,12 @@ def test_main_on_cuda_prints_every_pipeline(capsys):
             "--batch-size 1258: larger than the digits' training split of 1,257 images",
         ),
         (["--preset", "mnist,digits", "--batch-size", "5000"], "larger than the digits' training split"),
-        (["--threads", "0"], "argument --threads: '0' must be > 0"),
+        (["--threads", "0"], "argument --threads: '0' must be an integer > 0"),
         (["--threads", "100000"], f"argument --threads: '100000' must be at most {os.cpu_count()}"),
         (["--repeats", "1.5"], "argument --repeats: '1.5' is not an integer"),
-        (["--seconds", "-1"], "argument --seconds: '-1' must be > 0"),
-        (["--seconds", "nan"], "argument --seconds: 'nan' must be > 0"),
+        (["--seconds", "-1"], "argument --seconds: '-1' must be a finite number > 0"),
+        (["--seconds", "nan"], "argument --seconds: 'nan' must be a finite number > 0"),
+        (["--seconds", "inf"], "argument --seconds: 'inf' must be a finite number > 0"),  # inf is > 0,
         (["--seconds", "1e9"], "argument --seconds: '1e9' must be at most 3,600"),
         (["--epochs", "1", "--seconds", "1"], "argument --seconds: not allowed with argument --epochs"),
         (["--train-size", "10000000"], "argument --train-size: '10000000' must be at most 100,000"),
@@ -351,7 +352,7 @@ def test_command_line_help_and_errors_without_importing_lightning():
     assert helped.returncode == 0 and "--batch-size" in helped.stdout and "--data-root" in helped.stdout
     failed = run_benchmarks("--batch-size", "0")
     assert failed.returncode == 2
-    assert failed.stderr == "python -m benchmarks: error: argument --batch-size: '0' must be > 0\n"
+    assert failed.stderr == "python -m benchmarks: error: argument --batch-size: '0' must be an integer > 0\n"
     no_gpu = run_benchmarks("--device", "cuda", env={"CUDA_VISIBLE_DEVICES": ""})  # wherever the test runs
     assert no_gpu.returncode == 2 and no_gpu.stdout == ""
     assert no_gpu.stderr == (

@@ -25,6 +25,7 @@ from runs import compose_config, options, refused, write_idx
 import src.checks as checks
 from src.checkpoint import load_checkpoint
 from src.checks import (
+    LAUNCHER_VARIABLES,
     check_callback_states,
     check_callbacks,
     check_cuda_graph,
@@ -54,7 +55,7 @@ from src.checks import (
     validate_evaluate,
     validate_train,
 )
-from src.config import SIZE_MAX, DigitsData, TorchvisionData, build_optimizer
+from src.config import SIZE_MAX, DigitsData, TorchvisionData, build_optimizer, show
 from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
 from src.errors import UserError
 from src.lit import MLPClassifier
@@ -190,6 +191,33 @@ def test_a_gpu_trainer_without_a_gpu_is_one_line(accelerator, monkeypatch):
     )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     check_trainer({"accelerator": accelerator, "devices": 64})  # GPUs, not the CPU's cores
+
+
+@pytest.mark.parametrize("devices", [0, -1, 1.5, "2", None, [0]])
+def test_a_number_of_cpu_processes_that_is_none_is_one_line_with_the_range(devices, monkeypatch):
+    """Lightning's own line for devices=-1 named neither the value nor the range (a tester)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert refused(check_trainer, {"accelerator": "cpu", "devices": devices}) == (
+        f"trainer.devices={show(devices)}: the number of CPU processes must be an integer from 1 to 4 (this "
+        "machine's cores), or auto"
+    )
+
+
+def test_several_nodes_without_a_launcher_are_refused_before_they_wait_forever(monkeypatch):
+    """``trainer=ddp_cpu trainer.num_nodes=2`` started its 2 processes, which waited for the other node's
+    in a rendezvous that even SIGTERM did not end (a tester killed it with -9 after 11 minutes)."""
+    for name in LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert refused(check_trainer, {"accelerator": "cpu", "devices": 2, "num_nodes": 2}) == (
+        "trainer.num_nodes=2: no launcher started this process (torchrun, srun) and it has no NODE_RANK and "
+        'MASTER_ADDR, so it would wait for the other nodes forever: start it on each node (README, "Several '
+        'devices and mixed precision"), or leave num_nodes out'
+    )
+    check_trainer({"accelerator": "cpu", "devices": 2, "num_nodes": 1})
+    for name in ("LOCAL_RANK", "SLURM_PROCID", "NODE_RANK", "MASTER_ADDR"):  # torchrun, srun, by hand
+        monkeypatch.setenv(name, "0")
+        check_trainer({"accelerator": "cpu", "devices": 2, "num_nodes": 2})
+        monkeypatch.delenv(name)
 
 
 def test_more_cpu_processes_than_cores_is_one_line(monkeypatch):
