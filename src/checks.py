@@ -191,6 +191,11 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             f"compete for them; choose at most {cores}"
         )
     check_launcher(trainer.get("num_nodes", 1))
+    if trainer.get("limit_train_batches", 1) == 0:  # 0 or 0.0: and the untrained network was tested, exit 0
+        raise UserError(
+            f"trainer.limit_train_batches={show(trainer['limit_train_batches'])}: trains on no batch; give a "
+            "number of batches >= 1 or a fraction of an epoch > 0"
+        )
 
 
 LAUNCHER_VARIABLES = (*RANK_VARIABLES, "NODE_RANK", "GROUP_RANK", "WORLD_SIZE", "MASTER_ADDR")

@@ -203,6 +203,16 @@ def test_a_number_of_cpu_processes_that_is_none_is_one_line_with_the_range(devic
     )
 
 
+@pytest.mark.parametrize("batches", [0, 0.0])
+def test_training_on_no_batch_is_refused(batches):
+    """``debug=limit trainer.limit_train_batches=0`` tested an untrained network and ended with exit 0."""
+    assert refused(check_trainer, {"limit_train_batches": batches}) == (
+        f"trainer.limit_train_batches={batches}: trains on no batch; give a number of batches >= 1 or a "
+        "fraction of an epoch > 0"
+    )
+    check_trainer({"limit_train_batches": 0.1})
+
+
 def test_several_nodes_without_a_launcher_are_refused_before_they_wait_forever(monkeypatch):
     """``trainer=ddp_cpu trainer.num_nodes=2`` started its 2 processes, which waited for the other node's
     in a rendezvous that even SIGTERM did not end (a tester killed it with -9 after 11 minutes)."""
