@@ -291,6 +291,12 @@ CALLBACK_RULES: dict[str, dict[str, Any]] = {
             lambda value: is_number(value) and math.isfinite(value) and value >= 0,
         ),
     },
+    # the ranges src.visualize.TensorBoardFigures checks when built: checked first, so that "abc" reads as
+    # 0 does (the kind alone said "must be an integer")
+    "src.visualize.TensorBoardFigures": {
+        "every_n_epochs": integer(MISSING, 1),
+        "max_misclassified": integer(MISSING, 0),
+    },
 }
 """The rules of the callback arguments that a kind (:func:`~src.config.annotation_kind`) can't say, by the
 callback's class (``module.QualName``, the rules of a base class applying to its subclasses too)."""

@@ -462,9 +462,11 @@ class PatientStopping(EarlyStopping):
     ("name", "changes", "message"),
     [
         # src.visualize.TensorBoardFigures compared "abc" < 1: a TypeError naming neither key nor rule
-        ("tensorboard_figures", {"every_n_epochs": "abc"}, "every_n_epochs=abc: must be an integer"),
-        ("tensorboard_figures", {"every_n_epochs": 1.5}, "every_n_epochs=1.5: must be an integer"),
-        ("tensorboard_figures", {"max_misclassified": None}, "max_misclassified=null: must be an integer"),
+        ("tensorboard_figures", {"every_n_epochs": "abc"}, "every_n_epochs=abc: must be an integer >= 1"),
+        ("tensorboard_figures", {"every_n_epochs": 1.5}, "every_n_epochs=1.5: must be an integer >= 1"),
+        ("tensorboard_figures", {"every_n_epochs": 0}, "every_n_epochs=0: must be an integer >= 1"),
+        ("tensorboard_figures", {"max_misclassified": -1}, "max_misclassified=-1: must be an integer >= 0"),
+        ("tensorboard_figures", {"max_misclassified": None}, "max_misclassified=null: must be an integer >= 0"),
         # src.callbacks.BestCheckpoint(**kwargs) passes them on to Lightning's ModelCheckpoint
         ("model_checkpoint", {"save_top_k": "all"}, "save_top_k=all: must be an integer"),
         ("model_checkpoint", {"save_last": "yes"}, "save_last=yes: must be true, false, link or null"),
