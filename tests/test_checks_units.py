@@ -466,7 +466,11 @@ class PatientStopping(EarlyStopping):
         ("tensorboard_figures", {"every_n_epochs": 1.5}, "every_n_epochs=1.5: must be an integer >= 1"),
         ("tensorboard_figures", {"every_n_epochs": 0}, "every_n_epochs=0: must be an integer >= 1"),
         ("tensorboard_figures", {"max_misclassified": -1}, "max_misclassified=-1: must be an integer >= 0"),
-        ("tensorboard_figures", {"max_misclassified": None}, "max_misclassified=null: must be an integer >= 0"),
+        (
+            "tensorboard_figures",
+            {"max_misclassified": None},
+            "max_misclassified=null: must be an integer >= 0",
+        ),
         # src.callbacks.BestCheckpoint(**kwargs) passes them on to Lightning's ModelCheckpoint
         ("model_checkpoint", {"save_top_k": "all"}, "save_top_k=all: must be an integer"),
         ("model_checkpoint", {"save_last": "yes"}, "save_last=yes: must be true, false, link or null"),
