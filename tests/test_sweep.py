@@ -248,6 +248,11 @@ def test_the_command_line_says_one_error_line_and_exits_2(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["0"]
 
 
+def logged(log_file: Path) -> list[str]:
+    """The lines of a run's ``train.log`` without their time: ``[origin][LEVEL] - message``."""
+    return [re.sub(r"^\[[^]]*\]", "", line) for line in log_file.read_text().splitlines()]
+
+
 @pytest.mark.slow
 def test_a_sweep_prints_one_line_per_job_then_its_summary(tmp_path):
     result = run_module(
@@ -274,3 +279,16 @@ def test_a_sweep_prints_one_line_per_job_then_its_summary(tmp_path):
         "\n".join(lines[5:])
         == f"\nsweep summary ({tmp_path}/summary.md):\n{summary}tensorboard --logdir {tmp_path}"
     )
+    # each job's log holds what a single run's does (its console holds none of it): it was empty
+    rank_zero = "[lightning.pytorch.utilities.rank_zero][INFO] - "
+    for activation, job in (("sigmoid", "0_activation=sigmoid"), ("relu", "1_activation=relu")):
+        checkpoint = tmp_path / f"{job},trainer.max_epochs=1" / "checkpoints" / "epoch_000.ckpt"
+        assert logged(checkpoint.parents[1] / "train.log") == [
+            f"{rank_zero}GPU available: False, used: False",
+            f"{rank_zero}TPU available: False, using: 0 TPU cores",
+            f"[src.console][INFO] - model: 64-16-16-10 {activation} neurons, mse cost, manual backprop: 1,482 "
+            "parameters (5.9 kB)",
+            f"{rank_zero}`Trainer.fit` stopped: `max_epochs=1` reached.",
+            f"{rank_zero}Restoring states from the checkpoint path at {checkpoint}",
+            f"{rank_zero}Loaded model weights from the checkpoint at {checkpoint}",
+        ]

@@ -58,51 +58,6 @@ def test_a_default_run_prints_each_line_once_and_ends_with_where_to_look(tmp_pat
     )
 
 
-def logged(log_file: Path) -> list[str]:
-    """The lines of a run's ``train.log`` without their time: ``[origin][LEVEL] - message``."""
-    return [re.sub(r"^\[[^]]*\]", "", line) for line in log_file.read_text().splitlines()]
-
-
-@pytest.mark.slow
-def test_a_multirun_prints_one_line_per_job_and_each_job_log_holds_what_a_single_runs_does(tmp_path):
-    run = run_module(
-        "src.train", "-m", "optimizer.lr=1,3", "trainer.max_epochs=1", f"hydra.sweep.dir={tmp_path}"
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stderr == ""
-    jobs = [
-        tmp_path / "0_optimizer.lr=1,trainer.max_epochs=1",
-        tmp_path / "1_optimizer.lr=3,trainer.max_epochs=1",
-    ]
-    # the console: Hydra's launch lines and one result line per job, none of the jobs' log lines
-    lines = run.stdout.splitlines()
-    assert lines[:5] == [
-        "Launching 2 jobs locally",
-        "\t#0 : optimizer.lr=1 trainer.max_epochs=1",
-        lines[2],
-        "\t#1 : optimizer.lr=3 trainer.max_epochs=1",
-        lines[4],
-    ]
-    for line, job in zip([lines[2], lines[4]], jobs, strict=True):
-        assert re.fullmatch(
-            rf"  val/acc_best 0\.\d{{4}}  test/acc 0\.\d{{4}}  test/loss 0\.\d{{4}}  {job}", line
-        )
-    assert lines[5:7] == ["", f"sweep summary ({tmp_path / 'summary.md'}):"]
-    # each job's log: the lines a single run's holds (test_a_default_run_prints_each_line_once...)
-    rank_zero = "[lightning.pytorch.utilities.rank_zero][INFO] - "
-    for job in jobs:
-        checkpoint = job / "checkpoints" / "epoch_000.ckpt"
-        assert logged(job / "train.log") == [
-            f"{rank_zero}GPU available: False, used: False",
-            f"{rank_zero}TPU available: False, using: 0 TPU cores",
-            "[src.console][INFO] - model: 64-16-16-10 sigmoid neurons, mse cost, manual backprop: 1,482 "
-            "parameters (5.9 kB)",
-            f"{rank_zero}`Trainer.fit` stopped: `max_epochs=1` reached.",
-            f"{rank_zero}Restoring states from the checkpoint path at {checkpoint}",
-            f"{rank_zero}Loaded model weights from the checkpoint at {checkpoint}",
-        ]
-
-
 @pytest.mark.slow
 def test_an_error_during_training_starts_its_own_line(tmp_path):
     run = run_module("src.train", "activation=relu", "optimizer.lr=1e30", f"hydra.run.dir={tmp_path}")
