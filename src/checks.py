@@ -59,6 +59,7 @@ from src.config import (
 )
 from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
 from src.errors import UserError
+from src.visualize import FIGURES_RULES
 
 
 def validate_train(cfg: DictConfig) -> None:
@@ -291,12 +292,7 @@ CALLBACK_RULES: dict[str, dict[str, Any]] = {
             lambda value: is_number(value) and math.isfinite(value) and value >= 0,
         ),
     },
-    # the ranges src.visualize.TensorBoardFigures checks when built: checked first, so that "abc" reads as
-    # 0 does (the kind alone said "must be an integer")
-    "src.visualize.TensorBoardFigures": {
-        "every_n_epochs": integer(MISSING, 1),
-        "max_misclassified": integer(MISSING, 0),
-    },
+    "src.visualize.TensorBoardFigures": FIGURES_RULES,
 }
 """The rules of the callback arguments that a kind (:func:`~src.config.annotation_kind`) can't say, by the
 callback's class (``module.QualName``, the rules of a base class applying to its subclasses too)."""

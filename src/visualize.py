@@ -19,6 +19,7 @@ needed. Per step the only work is the check whether the step is the epoch's last
 
 import math
 from collections.abc import Mapping
+from dataclasses import MISSING
 from typing import Any
 
 import lightning as L
@@ -32,7 +33,7 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 from torchvision.transforms.v2 import functional as F
 from torchvision.utils import make_grid
 
-from src.errors import UserError
+from src.config import check_value, integer
 from src.lightning_compat import add_summary
 from src.network.mlp import MLP
 
@@ -44,19 +45,21 @@ PADDING = 2
 HParamValue = bool | int | float | str  # what TensorBoard's HParams tab shows as it is
 
 
+FIGURES_RULES: dict[str, Any] = {
+    "every_n_epochs": integer(MISSING, 1),
+    "max_misclassified": integer(MISSING, 0),
+}
+"""The ranges of :class:`TensorBoardFigures`' arguments: checked when it is built, and by
+:func:`src.checks.check_callbacks` before training, so that "abc" reads as 0 does."""
+
+
 class TensorBoardFigures(L.Callback):
     """Logs histograms, pictures and hparams to TensorBoard every ``every_n_epochs`` epochs (see the
     module's docstring)."""
 
     def __init__(self, every_n_epochs: int = 1, max_misclassified: int = 32) -> None:
-        if every_n_epochs < 1:
-            raise UserError(
-                f"callbacks.tensorboard_figures.every_n_epochs={every_n_epochs}: must be an integer >= 1"
-            )
-        if max_misclassified < 0:
-            raise UserError(
-                f"callbacks.tensorboard_figures.max_misclassified={max_misclassified}: must be an integer >= 0"
-            )
+        for key, value in {"every_n_epochs": every_n_epochs, "max_misclassified": max_misclassified}.items():
+            check_value(FIGURES_RULES[key], value, f"callbacks.tensorboard_figures.{key}")
         self.every_n_epochs = every_n_epochs
         self.max_misclassified = max_misclassified
         self.last_grad: Tensor | None = None
