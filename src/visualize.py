@@ -55,9 +55,9 @@ FIGURES_RULES: dict[str, Any] = {
 
 class TensorBoardFigures(L.Callback):
     """Logs histograms, pictures and hparams to TensorBoard every ``every_n_epochs`` epochs (see the
-    module's docstring)."""
+    module's docstring). Its arguments' defaults are written once, in ``conf/callbacks/default.yaml``."""
 
-    def __init__(self, every_n_epochs: int = 1, max_misclassified: int = 32) -> None:
+    def __init__(self, *, every_n_epochs: int, max_misclassified: int) -> None:
         for key, value in {"every_n_epochs": every_n_epochs, "max_misclassified": max_misclassified}.items():
             check_value(FIGURES_RULES[key], value, f"callbacks.tensorboard_figures.{key}")
         self.every_n_epochs = every_n_epochs

@@ -970,7 +970,9 @@ def test_a_refusal_of_the_class_built_is_raised_as_it_is():
     """It names its key already: wrapped, it read "callbacks.tensorboard_figures: UserError:
     callbacks.tensorboard_figures.every_n_epochs=0: ..."."""
     with pytest.raises(UserError) as error, refused_arguments("callbacks.tensorboard_figures"):
-        hydra.utils.instantiate({"_target_": "src.visualize.TensorBoardFigures", "every_n_epochs": 0})
+        hydra.utils.instantiate(
+            {"_target_": "src.visualize.TensorBoardFigures", "every_n_epochs": 0, "max_misclassified": 0}
+        )
     assert str(error.value) == "callbacks.tensorboard_figures.every_n_epochs=0: must be an integer >= 1"
 
 

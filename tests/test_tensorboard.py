@@ -147,7 +147,7 @@ def test_without_tensorboard_it_does_nothing(tmp_path):
         max_epochs=1,
         accelerator="cpu",
         logger=CSVLogger(tmp_path),
-        callbacks=[TensorBoardFigures()],
+        callbacks=[TensorBoardFigures(every_n_epochs=1, max_misclassified=32)],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -184,4 +184,4 @@ def test_bad_settings_are_refused(kwargs):
     with pytest.raises(
         UserError, match=f"^callbacks.tensorboard_figures.{key}={value}: must be an integer >= "
     ):
-        TensorBoardFigures(**kwargs)
+        TensorBoardFigures(**({"every_n_epochs": 1, "max_misclassified": 0} | kwargs))

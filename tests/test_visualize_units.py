@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
 from tensorboard.plugins.hparams import plugin_data_pb2
 from torch import Tensor
@@ -30,8 +31,21 @@ from src.visualize import (
     tensorboard_writer,
     upscale,
 )
+from tests.runs import REPO
 
 # --- Stand-ins --------------------------------------------------------------------------------------
+
+CONFIGURED = {
+    key: value
+    for key, value in OmegaConf.load(REPO / "conf" / "callbacks" / "default.yaml").tensorboard_figures.items()
+    if key != "_target_"
+}
+"""The callback's arguments as every run gets them: its defaults are written there only."""
+
+
+def figures_callback(**arguments: int) -> TensorBoardFigures:
+    """A :class:`TensorBoardFigures` with the configured arguments, but for ``arguments``."""
+    return TensorBoardFigures(**(CONFIGURED | arguments))
 
 
 class FakeWriter:
@@ -107,16 +121,11 @@ def classifier(in_features: int, num_classes: int, hidden: int, seed: int = 0) -
 
 def test_the_smallest_allowed_settings_are_accepted_and_kept():
     with pytest.raises(UserError):
-        TensorBoardFigures(every_n_epochs=0)
+        figures_callback(every_n_epochs=0)
     with pytest.raises(UserError):
-        TensorBoardFigures(max_misclassified=-1)
+        figures_callback(max_misclassified=-1)
     figures = TensorBoardFigures(every_n_epochs=1, max_misclassified=0)
     assert (figures.every_n_epochs, figures.max_misclassified, figures.last_grad) == (1, 0, None)
-
-
-def test_defaults_are_every_epoch_and_32_misclassified_as_in_the_config():
-    figures = TensorBoardFigures()
-    assert (figures.every_n_epochs, figures.max_misclassified) == (1, 32)  # conf/callbacks/default.yaml
 
 
 @pytest.mark.parametrize(
@@ -124,13 +133,13 @@ def test_defaults_are_every_epoch_and_32_misclassified_as_in_the_config():
 )
 def test_due_at_the_end_of_every_third_epoch(epoch: int, due: bool):
     # epochs count from 0: the 3rd and 6th epochs are numbers 2 and 5
-    assert TensorBoardFigures(every_n_epochs=3)._due(stand_in_trainer(None, current_epoch=epoch)) is due
+    assert figures_callback(every_n_epochs=3)._due(stand_in_trainer(None, current_epoch=epoch)) is due
 
 
 def test_never_due_while_sanity_checking():
     trainer = stand_in_trainer(None, current_epoch=2, sanity_checking=True)
-    assert TensorBoardFigures(every_n_epochs=3)._due(trainer) is False
-    assert TensorBoardFigures()._due(trainer) is False
+    assert figures_callback(every_n_epochs=3)._due(trainer) is False
+    assert figures_callback(every_n_epochs=1)._due(trainer) is False
 
 
 # --- The writer -------------------------------------------------------------------------------------------
@@ -165,7 +174,7 @@ def test_the_last_batchs_gradient_is_kept_as_a_float32_copy():
     module = classifier(12, 3, 5).double()
     grad = torch.linspace(-1, 1, module.net.params.numel(), dtype=torch.float64)
     module.net.params.grad = grad.clone()
-    figures = TensorBoardFigures()
+    figures = figures_callback()
     batch_end(figures, module, stand_in_trainer(FakeWriter()))
     assert figures.last_grad is not None and figures.last_grad.dtype == torch.float32
     assert torch.equal(figures.last_grad, grad.float())
@@ -175,7 +184,7 @@ def test_the_last_batchs_gradient_is_kept_as_a_float32_copy():
 def test_the_kept_gradient_does_not_change_with_the_parameters_gradient():
     module = classifier(12, 3, 5)  # float32: float() alone would not copy
     module.net.params.grad = torch.ones_like(module.net.params)
-    figures = TensorBoardFigures()
+    figures = figures_callback()
     batch_end(figures, module, stand_in_trainer(FakeWriter()))
     module.net.params.grad.mul_(5)
     assert torch.equal(figures.last_grad, torch.ones(module.net.params.numel()))
@@ -197,7 +206,7 @@ def test_no_gradient_is_kept_unless_last_batch_due_with_writer_and_grad(
     module = classifier(12, 3, 5)
     if with_grad:
         module.net.params.grad = torch.ones_like(module.net.params)
-    figures = TensorBoardFigures(every_n_epochs=every_n)
+    figures = figures_callback(every_n_epochs=every_n)
     batch_end(figures, module, stand_in_trainer(FakeWriter(), **attributes))
     assert figures.last_grad is None
 
@@ -205,7 +214,7 @@ def test_no_gradient_is_kept_unless_last_batch_due_with_writer_and_grad(
 def test_no_gradient_is_kept_without_a_tensorboard_logger():
     module = classifier(12, 3, 5)
     module.net.params.grad = torch.ones_like(module.net.params)
-    figures = TensorBoardFigures()
+    figures = figures_callback()
     batch_end(figures, module, stand_in_trainer(None))
     assert figures.last_grad is None
 
@@ -219,7 +228,7 @@ GRADIENT_TAGS = [tag.replace("weights/", "weight_gradients/") for tag in DIGITS_
 def test_epoch_end_logs_every_layers_weights_and_the_kept_gradients_parts():
     module = classifier(64, 10, 16).double()  # 64-16-10: W 16x64, B 16, W 10x16, B 10: 1210 parameters
     module.net.params.grad = torch.arange(1210, dtype=torch.float64)  # each entry its own position
-    writer, figures = FakeWriter(), TensorBoardFigures(every_n_epochs=5)
+    writer, figures = FakeWriter(), figures_callback(every_n_epochs=5)
     trainer = stand_in_trainer(writer, current_epoch=4)
     batch_end(figures, module, trainer)
     figures.on_train_epoch_end(trainer, module)
@@ -243,7 +252,7 @@ def test_epoch_end_logs_every_layers_weights_and_the_kept_gradients_parts():
 
 def test_epoch_end_without_a_kept_gradient_logs_only_the_weights():
     module = classifier(12, 3, 5)
-    writer, figures = FakeWriter(), TensorBoardFigures()
+    writer, figures = FakeWriter(), figures_callback()
     figures.on_train_epoch_end(stand_in_trainer(writer, current_epoch=3), module)
     assert [(tag, step) for tag, _, step, _ in writer.histograms] == [(tag, 3) for tag in DIGITS_TAGS]
     assert writer.images == []  # 12 inputs are no square picture
@@ -257,7 +266,7 @@ def test_the_first_layers_picture_scales_each_neuron_on_its_own_around_one_half(
         weight[0, 0], weight[0, 63] = 2.0, -1.0  # neuron 0: its largest |w| is 2, pixels (0, 0), (7, 7)
         weight[5, 9], weight[5, 10] = -0.25, 0.125  # neuron 5: largest |w| 0.25 < 1, pixels (1, 1), (1, 2)
     writer = FakeWriter()
-    TensorBoardFigures().on_train_epoch_end(stand_in_trainer(writer, current_epoch=6), module)
+    figures_callback().on_train_epoch_end(stand_in_trainer(writer, current_epoch=6), module)
     image, step = writer.image("weights/layer_1_image")
     assert step == 6 and image.dtype == torch.float32
     # 16 neurons: a 4x4 grid of 8x8 pictures, 2 pixels of padding (white, 1.0) around each, then each
@@ -278,7 +287,7 @@ def test_the_first_layers_picture_scales_each_neuron_on_its_own_around_one_half(
 def test_epoch_end_writes_nothing_without_writer_or_when_not_due(attributes: dict[str, Any], every_n: int):
     module = classifier(64, 10, 16)
     writer = FakeWriter()
-    figures = TensorBoardFigures(every_n_epochs=every_n)
+    figures = figures_callback(every_n_epochs=every_n)
     figures.last_grad = torch.zeros(1210)
     figures.on_train_epoch_end(stand_in_trainer(writer, **attributes), module)
     assert writer.written() == 0
@@ -382,7 +391,7 @@ def test_validation_writes_nothing_without_writer_split_or_when_not_due(attribut
 def test_train_end_writes_the_runs_hparams_and_max_epochs_as_two_summaries():
     module = classifier(64, 10, 16)
     writer = FakeWriter()
-    TensorBoardFigures().on_train_end(stand_in_trainer(writer, max_epochs=7), module)
+    figures_callback().on_train_end(stand_in_trainer(writer, max_epochs=7), module)
     assert writer.histograms == [] and writer.images == []
     start, end = writer.summaries
     assert start.value[0].tag == "_hparams_/session_start_info"
@@ -398,7 +407,7 @@ def test_train_end_writes_the_runs_hparams_and_max_epochs_as_two_summaries():
 
 def test_train_end_writes_nothing_without_writer():
     writer = FakeWriter()
-    TensorBoardFigures().on_train_end(stand_in_trainer(writer, is_global_zero=False), classifier(12, 3, 5))
+    figures_callback().on_train_end(stand_in_trainer(writer, is_global_zero=False), classifier(12, 3, 5))
     assert writer.written() == 0
 
 
