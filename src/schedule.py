@@ -215,8 +215,11 @@ class LearningRateSchedule(L.Callback):
         ):
             return
         value = trainer.callback_metrics.get(self.monitor)
-        if value is None:
-            raise UserError(f"scheduler.monitor={self.monitor}: no such metric; use val/acc or val/loss")
+        if value is None:  # src.checks allowed it: a validation that logged less than training's does
+            logged = ", ".join(sorted(trainer.callback_metrics)) or "nothing"
+            raise UserError(
+                f"scheduler.monitor={self.monitor}: the validation logged no such metric (it logged {logged})"
+            )
         self.pending = float(value)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -13,6 +13,7 @@ import yaml
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from runs import options, plateau_halving, refused
 
+from src.errors import UserError
 from src.schedule import (
     SCHEDULE_PROGRESS,
     SCHEDULERS,
@@ -358,6 +359,18 @@ def test_the_plateau_stop_is_said_on_rank_0_only(caplog, monkeypatch):
     monkeypatch.setattr(rank_zero_only, "rank", 1)
     stops, lines = plateau_stop(0, 0, [0.5, 0.4], caplog)
     assert (stops, lines) == ([False, True], [])
+
+
+def test_a_monitored_metric_the_validation_did_not_log_is_one_line_naming_what_it_logged():
+    trainer = SimpleNamespace(sanity_checking=False, should_stop=False)
+    module = SimpleNamespace(log=lambda *args: None)
+    schedule = plateau_halving(1, None, trainer, module)
+    trainer.callback_metrics = {"val/loss": torch.tensor(0.5), "train/loss": torch.tensor(0.6)}
+    with pytest.raises(UserError) as error:
+        schedule.on_validation_end(trainer, module)
+    assert str(error.value) == (
+        "scheduler.monitor=val/acc: the validation logged no such metric (it logged train/loss, val/loss)"
+    )
 
 
 def test_a_plateau_that_never_stops_says_nothing(caplog):
