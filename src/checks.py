@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import functools
 import importlib
+import inspect
 import itertools
 import math
 import os
@@ -206,8 +207,8 @@ by hand as Lightning documents it (``MASTER_ADDR``, ``NODE_RANK``, ``WORLD_SIZE`
 
 def check_launcher(num_nodes: Any) -> None:
     """``trainer.num_nodes > 1`` in a process no launcher started: Lightning starts this node's processes
-    and they wait for the other nodes' forever, in a rendezvous where even SIGTERM is not handled (a
-    tester's run waited 11 minutes, until kill -9)."""
+    and they wait for the other nodes' forever, in a rendezvous where even SIGTERM is not handled (only
+    ``kill -9`` ends them)."""
     if is_int(num_nodes) and num_nodes > 1 and not any(name in os.environ for name in LAUNCHER_VARIABLES):
         raise UserError(
             f"trainer.num_nodes={num_nodes}: no launcher started this process (torchrun, srun) and it has no "
@@ -849,7 +850,8 @@ def saved_early_stopping(saved: Any, plain: dict[str, Any]) -> Iterator[tuple[st
     for name, values in (plain.get("callbacks") or {}).items():
         if not (isinstance(values, Mapping) and str(values.get("_target_", "")).endswith("EarlyStopping")):
             continue
-        key = EarlyStopping(monitor=values.get("monitor"), mode=values.get("mode", "min")).state_key
+        mode = values.get("mode", early_stopping_default("mode"))
+        key = EarlyStopping(monitor=values.get("monitor"), mode=mode).state_key
         yield name, values, nested(saved, key)
 
 
@@ -957,11 +959,19 @@ MODEL_CHECKPOINT_STATE: dict[str, tuple[str, Callable[[Any], bool], bool]] = {
 which keeps its paths only where they name checkpoints beside the one resumed)."""
 
 
+def early_stopping_default(argument: str) -> Any:
+    """Lightning's default for an ``EarlyStopping`` argument that a configuration leaves out."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    return inspect.signature(EarlyStopping).parameters[argument].default
+
+
 def check_early_stopping_patience(checkpoint: dict[str, Any], plain: dict[str, Any]) -> None:
     """Lightning's ``EarlyStopping`` restores its ``patience`` from the checkpoint: another configured
     patience would be silently replaced by the one the run was trained with."""
     for name, values, state in saved_early_stopping(nested(checkpoint, "callbacks") or {}, plain):
-        saved, configured = nested(state, "patience"), values.get("patience", 3)
+        configured = values.get("patience", early_stopping_default("patience"))
+        saved = nested(state, "patience")
         if is_int(saved) and saved != configured:
             raise UserError(
                 f"ckpt_path={plain['ckpt_path']} was trained with callbacks.{name}.patience={saved} "
