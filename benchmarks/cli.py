@@ -42,6 +42,9 @@ DEVICES = ("cpu", "cuda")
 MAX_PARAMETERS = 10_000_000  # 40 MB per copy of P in float32; the pipelines hold a few copies each
 MAX_SYNTHETIC_IMAGES = 100_000  # about 1 GB with the numpy peer's float64 copy of the data
 MNIST_TRAIN_IMAGES = 50_000  # src.train holds out at least MNIST's usual 10,000 for validation
+DEFAULT_PRESET = "digits"
+DEFAULT_BATCH_SIZES = (10, 100)
+DEFAULT_SECONDS = 2.0
 MAX_REPEATS, MAX_EPOCHS, MAX_SECONDS = 100, 1000, 3600.0
 
 
@@ -99,7 +102,7 @@ def _parser() -> _Parser:
         action="append",
         help="digits: 64-16-16-10 on scikit-learn's digits, lr 3.0; mnist: Nielsen's chapter-1 784-30-10, "
         "lr 1.5, on real MNIST when --data-root holds it, else on synthetic MNIST-shaped data. Comma list "
-        "or repeated (default: digits). Not with --data or --sizes, which describe one setting instead",
+        f"or repeated (default: {DEFAULT_PRESET}). Not with --data or --sizes, which describe one setting instead",
     )
     parser.add_argument(
         "--data",
@@ -124,7 +127,7 @@ def _parser() -> _Parser:
         type=_positive_ints,
         action="append",
         help="mini-batch sizes, comma list or repeated, at most --train-size (the digits: at most "
-        f"{DIGITS_TRAIN_IMAGES:,}) (default: 10,100)",
+        f"{DIGITS_TRAIN_IMAGES:,}) (default: {','.join(map(str, DEFAULT_BATCH_SIZES))})",
     )
     parser.add_argument(
         "--train-size",
@@ -132,33 +135,33 @@ def _parser() -> _Parser:
         default=MNIST_TRAIN_IMAGES,
         help=f"MNIST-shaped training images: the first of src.train's split of real MNIST (at most "
         f"{MNIST_TRAIN_IMAGES:,}), or synthetic ones (at most {MAX_SYNTHETIC_IMAGES:,}) "
-        f"(default: {MNIST_TRAIN_IMAGES})",
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--threads",
         type=_number(int, os.cpu_count() or 1),
         default=1,
-        help="torch and numpy threads, at most the CPUs (default: 1)",
+        help="torch and numpy threads, at most the CPUs (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
         choices=DEVICES,
         default="cpu",
         help="where the torch pipelines keep the data and the network; nielsen-numpy always runs on the "
-        "CPU (default: cpu)",
+        "CPU (default: %(default)s)",
     )
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=_number(int, MAX_EPOCHS), help="whole epochs per pipeline and round")
     budget.add_argument(
         "--seconds",
         type=_number(float, MAX_SECONDS),
-        help="train whole epochs until this many seconds, per pipeline and round (default: 2)",
+        help=f"train whole epochs until this many seconds, per pipeline and round (default: {DEFAULT_SECONDS:g})",
     )
     parser.add_argument(
         "--repeats",
         type=_number(int, MAX_REPEATS),
         default=3,
-        help="rounds over the pipelines (default: 3)",
+        help="rounds over the pipelines (default: %(default)s)",
     )
     parser.add_argument(
         "--pipelines",
@@ -202,14 +205,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--pipelines {','.join(gpu_only)}: only with --device cuda (they measure the GPU)")
 
     real_mnist_asked = args.data == "mnist" or args.data_root is not None
-    args.batch_sizes = sorted({b for group in args.batch_size or [[10, 100]] for b in group})
+    args.batch_sizes = sorted({b for group in args.batch_size or [DEFAULT_BATCH_SIZES] for b in group})
     if args.batch_sizes[-1] > args.train_size:
         parser.error(f"--batch-size {args.batch_sizes[-1]}: larger than --train-size {args.train_size}")
     if args.epochs is None and args.seconds is None:
-        args.seconds = 2.0
+        args.seconds = DEFAULT_SECONDS
     if args.preset is not None and (args.sizes is not None or args.data is not None):
-        # each preset is a whole setting (data, sizes, lr): a --sizes or --data beside it used to replace
-        # the presets silently (--preset mnist --sizes 64,16,10 measured the digits)
+        # each preset is a whole setting (data, sizes, lr): a --sizes or --data beside it would replace
+        # part of it, and the table would name a preset it did not measure
         given = " and ".join(
             f"{option} {value}"
             for option, value in (
@@ -233,7 +236,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         sizes = tuple(args.sizes) if args.sizes else preset.sizes
         settings = [Setting(args.data, sizes, preset.lr)]
     else:
-        settings = [PRESETS[name] for group in args.preset or [["digits"]] for name in group]
+        settings = [PRESETS[name] for group in args.preset or [[DEFAULT_PRESET]] for name in group]
     for setting in settings:
         sizes = ",".join(map(str, setting.sizes))
         if (
