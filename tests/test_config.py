@@ -24,6 +24,8 @@ from src.config import (
 )
 from src.errors import UserError
 from src.lit import MLPClassifier
+from src.network.activations import ACTIVATIONS
+from src.network.cost import COSTS
 
 IDENTITY = {"_target_", "name"}
 """Keys a YAML file writes because they say which option it is (``name: tanh``, ``name: MNIST``), not
@@ -64,6 +66,13 @@ def test_yaml_files_extend_the_settings_defaults_and_repeat_none(path, settings,
     assert {key: composed[key] for key in defaults(settings) if key not in written} == {
         key: value for key, value in defaults(settings).items() if key not in written
     }
+
+
+@pytest.mark.parametrize(("group", "names"), [("activation", ACTIVATIONS), ("cost", COSTS)])
+def test_each_activation_and_cost_has_its_option_and_each_option_is_one(group, names):
+    """``activation=x`` offers conf/activation/'s files, ``activation.name=x`` the network's list: one
+    without the other would offer a choice that fails, or hide one that works."""
+    assert sorted(path.stem for path in (CONF / group).glob("*.yaml")) == sorted(names)
 
 
 def test_a_base_is_no_option_of_its_group(capsys):
