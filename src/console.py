@@ -22,7 +22,7 @@ import logging
 import re
 import shlex
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ from hydra.experimental.callback import Callback
 from lightning.pytorch.callbacks import ModelSummary, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from omegaconf import DictConfig
+
+from src.lightning_compat import mlflow_tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +182,7 @@ class ConsoleCallback(ModelSummary):
 def model_line(pl_module: L.LightningModule) -> str:
     """``model: 64-30-10 sigmoid neurons, mse cost, manual backprop: 2,260 parameters (9.0 kB)``."""
     hparams = pl_module.hparams
-    activation = hparams.activation  # a name, or {"name": ..., "negative_slope": ...}
-    activation = activation["name"] if isinstance(activation, Mapping) else activation
+    activation = hparams.activation["name"]  # {"name": ..., "negative_slope": ...}
     parameters = sum(p.numel() for p in pl_module.parameters())
     size = sum(p.numel() * p.element_size() for p in pl_module.parameters())
     sizes = "-".join(str(n) for n in [hparams.in_features, *hparams.hidden, hparams.num_classes])
@@ -208,7 +209,7 @@ def viewer_command(logger: Logger) -> str | None:
         return f"learning curves: {shown_path(Path(logger.log_dir) / 'metrics.csv')}"
     name = type(logger).__name__
     if name == "MLFlowLogger":
-        return shlex.join(["mlflow", "ui", "--backend-store-uri", str(logger._tracking_uri)])
+        return shlex.join(["mlflow", "ui", "--backend-store-uri", mlflow_tracking_uri(logger)])
     if name == "WandbLogger":
         return shlex.join(["wandb", "sync", shown_path(logger.experiment.dir).removesuffix("/files")])
     return None

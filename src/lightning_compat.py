@@ -6,6 +6,8 @@ Everything else goes through public mechanisms: mid-epoch resume, for instance, 
 stateful-dataloader protocol (``state_dict``/``load_state_dict``, see :class:`src.data.ResumableLoader`).
 """
 
+from typing import Any
+
 import lightning as L
 from torch.utils.tensorboard import SummaryWriter
 
@@ -34,3 +36,9 @@ def add_summary(writer: SummaryWriter, summary) -> None:
     """Write a prepared TensorBoard ``Summary`` protobuf (e.g. the HParams plugin's) as it is, as
     Lightning's ``TensorBoardLogger.log_hyperparams`` does, without its extra scalar points."""
     writer._get_file_writer().add_summary(summary)
+
+
+def mlflow_tracking_uri(logger: Any) -> str:
+    """Where an ``MLFlowLogger`` writes: the ``tracking_uri`` it was given, which it keeps privately (it
+    has no public property for it)."""
+    return str(logger._tracking_uri)

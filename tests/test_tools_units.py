@@ -250,12 +250,6 @@ def test_the_model_line_counts_weights_and_biases_and_their_bytes():
     )
 
 
-def test_an_activation_saved_as_a_name_is_shown_as_it_is():
-    model = MLPClassifier(4, 2, [], backprop="autograd")
-    model.hparams.activation = "relu"  # as the checkpoints of earlier versions hold it
-    assert model_line(model) == "model: 4-2 relu neurons, mse cost, autograd backprop: 10 parameters (0.0 kB)"
-
-
 def model_logged(caplog, rank_zero: bool) -> list[str]:
     """What ConsoleCallback.on_fit_start logs for a 64-30-10 model."""
     with caplog.at_level(logging.INFO, logger="src.console"):
