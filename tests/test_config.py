@@ -248,3 +248,17 @@ def test_the_networks_own_defaults_are_the_configurations_but_the_init():
         "init": ESSAY_INIT,
     }
     assert Model().init != ESSAY_INIT
+
+
+def test_every_command_writes_its_runs_where_the_demo_and_mlflow_look(monkeypatch, tmp_path):
+    """Runs went to ./outputs while the demo looked for checkpoints in $PROJECT_ROOT/outputs."""
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.setenv("PROJECT_ROOT", str(tmp_path))
+    runs = f"{tmp_path}/outputs"
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for command in ("train", "evaluate", "predict", "export", "demo"):
+            hydra = compose(command, return_hydra_config=True).hydra
+            assert hydra.run.dir.startswith(f"{runs}/") and hydra.sweep.dir.startswith(f"{runs}/multirun/")
+        assert compose("demo").checkpoints_dir == runs
+        assert compose("train", ["logger=mlflow"]).logger.mlflow.tracking_uri == f"sqlite:///{runs}/mlflow.db"
