@@ -81,9 +81,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_run_dir_units.py", "tests/test_faults.py"],
     ),
     "predict": (
-        ["src/predict.py"],
+        ["src/predict.py", "src/images.py"],
         [
             "tests/test_predict_units.py",
+            "tests/test_images_units.py",
             *(  # not the others: they need tests/conftest.py's trained run, and QUICK loads no conftest
                 f"tests/test_predict.py::{test}"
                 for test in (
@@ -691,24 +692,22 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         )
         for directory in ("run_dir", "sweep_dir")
     },
-    (
-        "src/predict.py",
-        "@dataclass(frozen=False)",
-    ): "nothing assigns to a Prediction's or a Layout's fields or hashes one",
-    ("src/predict.py", "if side * side < in_features:"): (
+    ("src/predict.py", "@dataclass(frozen=False)"): "nothing assigns to a Prediction's fields or hashes one",
+    ("src/images.py", "@dataclass(frozen=False)"): "nothing assigns to a Layout's fields or hashes one",
+    ("src/images.py", "if side * side < in_features:"): (
         "side is isqrt(in_features): side * side is never more than in_features, so < is !="
     ),
     (
-        "src/predict.py",
+        "src/images.py",
         'if side is DIGITS_SIDE or (isinstance(data, dict) and data.get("name") in FILL_THE_FRAME):',
     ): ("CPython keeps one object per small int: is is == for a side of 8"),
-    ("src/predict.py", 'rgb = F.to_dtype(F.to_image(image.convert("RGB")), torch.float32, scale=False)'): (
+    ("src/images.py", 'rgb = F.to_dtype(F.to_image(image.convert("RGB")), torch.float32, scale=False)'): (
         "grey levels 255 times larger: bright_ink's polarity test and its mapping of the noise floor to 0 and "
         "the brightest ink to 1 give the same for any positive scale (its inversion, 1 - x, then differs by a "
         "positive affine map only), up to float32 rounding"
     ),
     **{
-        ("src/predict.py", f"border = torch.cat([{border}])"): "grey is (1, H, W): channel -1 is channel 0"
+        ("src/images.py", f"border = torch.cat([{border}])"): "grey is (1, H, W): channel -1 is channel 0"
         for border in (
             "grey[ -1, 0], grey[0, -1], grey[0, 1:-1, 0], grey[0, 1:-1, -1]",
             "grey[0, 0], grey[ -1, -1], grey[0, 1:-1, 0], grey[0, 1:-1, -1]",
@@ -716,18 +715,18 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
             "grey[0, 0], grey[0, -1], grey[0, 1:-1, 0], grey[ -1, 1:-1, -1]",
         )
     },
-    ("src/predict.py", "return ((grey - floor) / contrast).clamp(0.0, 2.0)"): (
+    ("src/images.py", "return ((grey - floor) / contrast).clamp(0.0, 2.0)"): (
         "contrast is grey.max() - floor: no pixel exceeds (max - floor) / contrast = 1, so the upper bound "
         "never clamps"
     ),
-    ("src/predict.py", "rows, cols = (ink[ -1] > INK_THRESHOLD).nonzero(as_tuple=True)"): (
+    ("src/images.py", "rows, cols = (ink[ -1] > INK_THRESHOLD).nonzero(as_tuple=True)"): (
         "ink is (1, H, W): channel -1 is channel 0"
     ),
-    ("src/predict.py", "box = ink[ -1, top:bottom, left:right]"): "ink is (1, H, W): channel -1 is channel 0",
-    ("src/predict.py", "if len(rows) <= 0:"): "a length is never negative",
+    ("src/images.py", "box = ink[ -1, top:bottom, left:right]"): "ink is (1, H, W): channel -1 is channel 0",
+    ("src/images.py", "if len(rows) <= 0:"): "a length is never negative",
     **{
         (
-            "src/predict.py",
+            "src/images.py",
             f'small = torch.nn.functional.interpolate(square[None], size=(layout.side, layout.side), mode="area")[{index}]',
         ): "one image of one channel: index -1 is 0"
         for index in (" -1, 0", "0, -1")

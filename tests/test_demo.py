@@ -34,10 +34,11 @@ from src.demo.samples import Samples, samples_to_pick
 from src.demo.server import MAX_BODY, MAX_RATE, DemoHandler, DemoServer
 from src.demo.views import DemoNetwork, WeightChoice
 from src.errors import UserError
+from src.images import layout_for, read_image, to_input
 from src.network.backprop import Backpropagation
 from src.network.layers import feedforward
 from src.network.mlp import MLP
-from src.predict import layout_for, predict, read_image, to_input
+from src.predict import predict
 from src.train import train
 
 TOLERANCE = 1e-6

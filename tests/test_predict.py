@@ -12,10 +12,12 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 from runs import compose_config, run_module, write
 
+import src.images as images_module
 import src.predict as predict_module
 from src.data import DigitsDataModule
 from src.errors import UserError
-from src.predict import Layout, Prediction, layout_for, predict, run, to_input
+from src.images import Layout, layout_for, to_input
+from src.predict import Prediction, predict, run
 
 N_IMAGES = 40
 DIGITS = Layout(8, 8, centre_of_mass=False)
@@ -168,7 +170,7 @@ def test_a_long_thin_stroke_is_shrunk_before_its_square_window_is_cut():
     """A 3 x 100,000 line (a 377-byte PNG) asked for a 140,000-pixel square window, 78 GB of float32."""
     ink = torch.zeros(1, 3, 100_000)
     ink[0, 1] = 1.0
-    fitted = predict_module.fit(ink, Layout(28, 20, centre_of_mass=True))
+    fitted = images_module.fit(ink, Layout(28, 20, centre_of_mass=True))
     assert fitted.shape == (28, 28) and fitted.max() == 1.0
     assert fitted[13:15, 4:24].min() > 0 and fitted[:13].max() == 0 == fitted[15:].max()  # the middle 20
 
@@ -265,7 +267,7 @@ def test_cli_skips_an_unreadable_file_predicts_the_rest_and_fails_at_the_end(tmp
 def test_an_image_too_large_is_refused_from_its_header(tmp_path, digits_ckpt, monkeypatch):
     """The pixel count is read from the header: the image is never decoded (load() is not called)."""
     Image.new("L", (30, 20)).save(tmp_path / "big.png")
-    monkeypatch.setattr(predict_module, "MAX_PIXELS", 599)
+    monkeypatch.setattr(images_module, "MAX_PIXELS", 599)
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
     with pytest.raises(UserError, match=r"big\.png is 30x20 pixels: at most 599 pixels"):
         predict(digits_ckpt, tmp_path / "big.png")

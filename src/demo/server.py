@@ -4,9 +4,9 @@
 ``GET /``                  the page (``/demo.js``, ``/demo.css`` with it); nothing else is served
 ``GET /api/model``         the network's sizes, activations, cost, learning rate, SGD steps taken,
                            weight matrices and the test digits to pick
-``POST /api/forward``      ``{"png": canvas}`` (reduced to the input as :mod:`src.predict` reduces
-                           an image file) or ``{"input": [pixels]}``: the input and every layer's
-                           activations
+``POST /api/forward``      ``{"png": canvas}`` (reduced to the input by :mod:`src.images`, as
+                           ``src.predict`` reduces an image file) or ``{"input": [pixels]}``: the
+                           input and every layer's activations
 ``POST /api/backprop``     ``{"input", "digit", "weight": {"layer", "neuron", "source"}}``: cost,
                            deltas, ``grad C`` and the chain rule for the chosen weight
 ``POST /api/step``         ``{"input", "digit", "rate"}``: one SGD step on the in-memory network; a
@@ -44,7 +44,7 @@ from PIL import Image, UnidentifiedImageError
 
 from src.demo.samples import Samples
 from src.demo.views import DemoNetwork, Diverged, WeightChoice
-from src.predict import to_input
+from src.images import to_input
 
 MAX_BODY = 4 * 2**20  # bytes of a POST body: a canvas PNG is tens of KiB, an input 784 numbers
 MAX_CANVAS_SIDE = 2048  # pixels of a drawing's width or height

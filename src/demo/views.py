@@ -26,10 +26,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from src.images import Layout, layout_for
 from src.network.backprop import Backpropagation
 from src.network.layers import feedforward
 from src.network.mlp import MLP
-from src.predict import Layout, layout_for
 
 
 @dataclass(frozen=True)
