@@ -171,6 +171,7 @@ def test_model_describes_the_network_and_offers_test_digits(server: DemoServer) 
     status, model = call(server, "GET", "/api/model")
     assert status == 200
     assert model["sizes"] == [64, 16, 16, 10] and model["side"] == 8 and model["rate"] == 3.0
+    assert model["max_rate"] == MAX_RATE  # the page's rate box offers no rate the step API refuses
     assert [len(w) for w in model["weights"]] == [16, 16, 10] and len(model["weights"][0][0]) == 64
     samples = model["samples"]
     assert sorted(samples["labels"]) == sorted(list(range(10)) * 2) and samples["note"] == ""
@@ -659,6 +660,7 @@ def test_a_picked_test_digit_is_the_networks_input(page, page_server) -> None:
     for layer in shown:
         assert shown[layer] == pytest.approx(activations[layer - 1][0].tolist(), abs=TOLERANCE)
     assert page.evaluate("window.demo.backprop.digit") == samples.labels[5]  # E: the digit's label
+    assert float(page.get_attribute("#rate", "max")) == MAX_RATE
 
 
 @pytest.mark.slow

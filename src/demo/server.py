@@ -2,8 +2,8 @@
 
 =========================  ======================================================================
 ``GET /``                  the page (``/demo.js``, ``/demo.css`` with it); nothing else is served
-``GET /api/model``         the network's sizes, activations, cost, learning rate, SGD steps taken,
-                           weight matrices and the test digits to pick
+``GET /api/model``         the network's sizes, activations, cost, learning rate (and the largest the
+                           step takes), SGD steps taken, weight matrices and the test digits to pick
 ``POST /api/forward``      ``{"png": canvas}`` (reduced to the input by :mod:`src.images`, as
                            ``src.predict`` reduces an image file) or ``{"input": [pixels]}``: the
                            input and every layer's activations
@@ -48,7 +48,7 @@ from src.images import to_input
 
 MAX_BODY = 4 * 2**20  # bytes of a POST body: a canvas PNG is tens of KiB, an input 784 numbers
 MAX_CANVAS_SIDE = 2048  # pixels of a drawing's width or height
-MAX_RATE = 1000.0  # the largest learning rate the SGD step takes (the page must not offer a larger one)
+MAX_RATE = 1000.0  # the largest learning rate the SGD step takes; the page's rate box gets it as its max
 RATE_RULE = f"the SGD step's learning rate must be a finite number > 0 and at most {MAX_RATE:g}"
 MAX_REASON = 120  # characters of a library's reason for refusing a body: the json module's, base64's and
 # PIL's are shorter and quote none of it, so this only bounds an unexpected one (a request line echoed)
@@ -277,7 +277,7 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.fail(HTTPStatus.NOT_FOUND, f"no such page: this server serves {', '.join(ROUTES)}")
 
     def model(self) -> dict[str, Any]:
-        return self.server.network.describe() | {"samples": asdict(self.server.samples)}
+        return self.server.network.describe() | {"max_rate": MAX_RATE, "samples": asdict(self.server.samples)}
 
     def post(self) -> None:
         path = request_path(self.path)

@@ -605,6 +605,7 @@ async function start() {
     $("cost-title").innerHTML = "The cost C = −Σ<sub>k</sub> [E<sub>k</sub> ln a<sub>k</sub> + (1 − E<sub>k</sub>) ln(1 − a<sub>k</sub>)]";
   }
   $("rate").value = m.rate;
+  $("rate").max = m.max_rate;  // the largest rate the step API takes
   setUpCanvas(m.side);
   drawSamples();
   drawDigitButtons();
