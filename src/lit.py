@@ -197,7 +197,7 @@ class MLPClassifier(L.LightningModule):
         end counts every sample once."""
         self.trainer.precision_plugin.convert_module(self)
         # a count: the checkpoint is this run's (testing "best") or one whose counters were checked before
-        # resuming (src.checks.check_training_state)
+        # resuming (src.resume_checks.check_training_state)
         self.loaded_epoch = checkpoint.get("epoch")
         if self.trainer.global_rank > 0:
             state = checkpoint["state_dict"]

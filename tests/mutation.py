@@ -114,7 +114,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_sweep_units.py", "tests/test_sweep.py", "tests/test_results_table.py"],
     ),
     # the commands' checks, called directly (the commands themselves run in slow tests)
-    "checks": (["src/checks.py"], ["tests/test_checks_units.py"]),
+    "checks": (["src/checks.py", "src/resume_checks.py"], ["tests/test_checks_units.py"]),
     # the throughput, signals and checkpoint callbacks; the slow tests that run them in trainings are left out
     "callbacks": (
         ["src/callbacks.py"],
@@ -861,16 +861,16 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "the other keys are callbacks.<name>, which sort before scheduler"
     ),
     (
-        "src/checks.py",
+        "src/resume_checks.py",
         'return (precision, "bf16-mixed") if precision <= "16-mixed" and maybe_cpu else (precision,)',
     ): (
         "the precision was checked and made Lightning's long name: 32-true, 64-true, 16-true, bf16-mixed and "
         "bf16-true all sort after 16-mixed"
     ),
-    ("src/checks.py", '"initial_lr" not in group and is_number(saved) and 0 < saved < configured'): (
+    ("src/resume_checks.py", '"initial_lr" not in group and is_number(saved) and 0 < saved < configured'): (
         "where saved equals configured, the test before the or has agreed already: <= is <"
     ),
-    ("src/checks.py", 'agrees = key <= "_target_" or as_list(saved) == as_list(configured)'): (
+    ("src/resume_checks.py", 'agrees = key <= "_target_" or as_list(saved) == as_list(configured)'): (
         "the optimizer's other keys are its own arguments (the optimizer refuses any other), torch's lowercase "
         "names, which sort after _target_"
     ),
@@ -886,7 +886,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     **{
         (
-            "src/checks.py",
+            "src/resume_checks.py",
             line,
         ): "the length was checked first: the one optimizer state and its one group are [-1]"
         for line in (
@@ -897,28 +897,28 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         )
     },
     (
-        "src/checks.py",
+        "src/resume_checks.py",
         'if stalled or (is_int(nested(state, "stopped_epoch")) and state["stopped_epoch"] != 0):',
     ): (
         "Lightning's EarlyStopping records stopped_epoch as the epoch it stopped at, 0 if it did not: never "
         "negative, so != 0 is > 0"
     ),
-    ("src/checks.py", 'if activation["name"] > "leaky_relu":'): (
+    ("src/resume_checks.py", 'if activation["name"] > "leaky_relu":'): (
         "the names were checked against ACTIVATIONS, and sigmoid, relu and tanh all sort after leaky_relu"
     ),
-    ("src/checks.py", "enable_checkpointing=True,"): (
+    ("src/resume_checks.py", "enable_checkpointing=True,"): (
         "the trainer whose loops' state new_loops_state reads never runs, so it never writes a checkpoint"
     ),
-    ("src/checks.py", "and len(value) is len(new)"): (
+    ("src/resume_checks.py", "and len(value) is len(new)"): (
         "the lists are the rates of the one parameter group: CPython keeps one object of each small int"
     ),
-    ("src/checks.py", "if counts < sorted(counts, reverse=True):"): (
+    ("src/resume_checks.py", "if counts < sorted(counts, reverse=True):"): (
         "sorted from the largest is the greatest order of the same counts: any other order is less, so < is !="
     ),
-    ("src/checks.py", "enable_progress_bar=True,"): (
+    ("src/resume_checks.py", "enable_progress_bar=True,"): (
         "the trainer whose loops' state new_loops_state reads never runs, so it never shows a progress bar"
     ),
-    ("src/checks.py", 'for key, default in reference["param_groups"][ -1].items():'): (
+    ("src/resume_checks.py", 'for key, default in reference["param_groups"][ -1].items():'): (
         "the reference optimizer is built over one parameter group"
     ),
     ("src/checks.py", 'lr = scheduler.optimizer.param_groups[ -1]["lr"]'): (
@@ -928,11 +928,11 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "check_scheduler steps a copy of validate_train's throw-away optimizer, of one parameter group"
     ),
     (
-        "src/checks.py",
+        "src/resume_checks.py",
         'lr = checkpoint["optimizer_states"][ -1]["param_groups"][0].get("lr")  # check_training_state: one group',
     ): ("check_training_state, run first, refuses optimizer_states of other than one optimizer"),
     (
-        "src/checks.py",
+        "src/resume_checks.py",
         'lr = checkpoint["optimizer_states"][0]["param_groups"][ -1].get("lr")  # check_training_state: one group',
     ): ("check_training_state, run first, refuses an optimizer state of other than one parameter group"),
     ("src/cli.py", "return 128 | (signal.SIGTERM if terminated else signal.SIGINT)"): (

@@ -1,5 +1,6 @@
 """Fast checks of src/checks.py, the checks a command runs on its whole configuration before anything
-else, calling each directly: with the configurations Hydra composes from conf/, checkpoints made of the
+else, and of src/resume_checks.py, a checkpoint's saved state checked before resuming, calling each
+directly: with the configurations Hydra composes from conf/, checkpoints made of the
 parts Lightning saves (the network's hyperparameters, a torch optimizer's state, a Lightning trainer's
 loop counters, the callbacks' states), tiny MNIST files in ``tmp_path``. Each check's accepted case, and
 the exact one-line refusal naming the value and what is allowed. The commands themselves, resuming a real
@@ -23,33 +24,25 @@ from omegaconf.errors import ValidationError
 from runs import compose_config, options, refused, write_idx
 
 import src.checks as checks
+import src.resume_checks as resume_checks
 from src.checkpoint import load_checkpoint
 from src.checks import (
     LAUNCHER_VARIABLES,
-    check_callback_states,
     check_callbacks,
     check_cuda_graph,
     check_data_files,
     check_dataset_files,
-    check_early_stopping_patience,
-    check_inputs_match,
     check_max_steps,
     check_memory,
     check_monitors,
     check_precision,
-    check_resume,
-    check_resume_position,
-    check_schedule_state,
     check_scheduler,
-    check_something_left_to_train,
     check_trainer,
-    check_training_state,
     check_validation_watched,
     config_errors,
     evaluation_data,
     last_epoch,
     long_precision,
-    progress_trackers,
     refused_arguments,
     step_through,
     validate_evaluate,
@@ -59,6 +52,17 @@ from src.config import SIZE_MAX, DigitsData, TorchvisionData, build_optimizer, s
 from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
 from src.errors import UserError
 from src.lit import MLPClassifier
+from src.resume_checks import (
+    check_callback_states,
+    check_early_stopping_patience,
+    check_inputs_match,
+    check_resume,
+    check_resume_position,
+    check_schedule_state,
+    check_something_left_to_train,
+    check_training_state,
+    progress_trackers,
+)
 from src.schedule import LearningRateSchedule
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
@@ -1060,7 +1064,7 @@ def checkpoint(
         optimizer=plain["optimizer"],
         data=plain["data"],
     )
-    loops = copy.deepcopy(checks.new_loops_state())
+    loops = copy.deepcopy(resume_checks.new_loops_state())
     fit = loops["fit_loop"]
     for part in ("current", "total"):
         fit["epoch_progress"][part].update(
@@ -1613,7 +1617,7 @@ def test_the_loops_state_of_a_new_trainer_is_read_quietly(caplog):
     assert any("GPU available" in record.getMessage() for record in caplog.records)
     caplog.clear()
     level = logging.getLogger("lightning.pytorch.utilities.rank_zero").level
-    loops = checks.new_loops_state.__wrapped__()
+    loops = resume_checks.new_loops_state.__wrapped__()
     assert loops == trainer._checkpoint_connector._get_loops_state_dict()  # what Lightning writes
     assert loops["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] is False
     assert not any("GPU available" in record.getMessage() for record in caplog.records)
