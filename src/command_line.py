@@ -16,7 +16,7 @@ from src.errors import UserError
 OUTPUT_DIRS = ("hydra.run.dir", "hydra.sweep.dir")
 
 
-def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
+def null_groups_as_deletions(argv: list[str]) -> None:
     """``group=null`` on the command line (``logger=null``, ``debug=null``) as ``~group``, no such group:
     Hydra accepts ``null`` only for a group whose default is null, and then fails with a ValueError
     traceback for one that is off unless chosen (``Config group override must be a string or a list``)."""
@@ -26,19 +26,15 @@ def null_groups_as_deletions(argv: list[str] = sys.argv) -> None:
             argv[index] = f"~{group}"
 
 
-def check_command_line(config_name: str, argv: list[str] | None = None) -> None:
+def check_command_line(config_name: str) -> None:
     """Before Hydra starts (each entry point's ``__main__``): an unknown ``group=option`` or an override
     of a key ``conf/<config_name>.yaml`` lacks ends as one ``error:`` line with exit code 2 like any other
-    bad value; Hydra's own report is many lines and exit code 1. Without ``argv``, ``sys.argv`` is checked,
-    its ``group=null`` rewritten first (:func:`null_groups_as_deletions`) for Hydra to read."""
+    bad value; Hydra's own report is many lines and exit code 1. ``sys.argv`` is checked, its
+    ``group=null`` rewritten first (:func:`null_groups_as_deletions`) for Hydra to read."""
     from src.cli import EXIT_USER_ERROR, report
 
-    if argv is None:
-        null_groups_as_deletions(sys.argv)
-    else:  # checked as Hydra would read them, the program's name first
-        argv = ["", *argv]
-        null_groups_as_deletions(argv)
-    arguments = (sys.argv if argv is None else argv)[1:]
+    null_groups_as_deletions(sys.argv)
+    arguments = sys.argv[1:]
     try:
         refuse_overrides_hydra_cannot_read(arguments)
         refuse_unknown_group_options(arguments)

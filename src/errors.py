@@ -31,11 +31,10 @@ class Interrupted(Exception):
 
 
 class TrainingInterrupted(Interrupted):
-    """Training stopped by ``signum`` after ``step`` SGD steps in epoch ``epoch``; ``checkpoint`` resumes it."""
+    """Training stopped by ``signum`` after ``step`` SGD steps in epoch ``epoch`` (both told in ``summary``);
+    ``checkpoint`` resumes it."""
 
     def __init__(self, signum: int, step: int, epoch: int, checkpoint: Path | None) -> None:
-        self.step = step
-        self.epoch = epoch
         stopped = f"training interrupted by {signal.Signals(signum).name} at SGD step {step}"
         if checkpoint is None:
             summary = f"{stopped}: no checkpoint to resume from"

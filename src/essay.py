@@ -38,6 +38,7 @@ BIAS_EXAMPLES: dict[str, list[tuple[float, float | None]]] = {
 W_32 = ((-1.48, -2.49, 2.72, 3.46), (-1.81, 2.84, -0.438, -4.80))
 L_2 = (0.978, 0.322, 0.315, 0.201)
 B_3 = (0.884, -0.226)
+E_3 = (1.0, 1.0)  # the expected outputs E_1 = E_2 = 1 the output's cost is computed for (not in the essay)
 OUTPUT_LAYER = Architecture((4, 2), SIGMOID, SIGMOID)
 
 # Section 3: 28 x 28 pixels in, two hidden layers of 16, ten digits out.
@@ -97,10 +98,11 @@ class LayerGradient:
     bias: list[float]  # dC/dB_3
 
 
-def output_layer_gradient(expected: tuple[float, float] = (1.0, 1.0)) -> LayerGradient:
-    """The cost of the section 3 output for ``E`` and its gradient from :class:`Backpropagation`."""
+def output_layer_gradient() -> LayerGradient:
+    """The cost of the section 3 output for ``E`` = :data:`E_3` and its gradient from
+    :class:`Backpropagation`."""
     params = pack(OUTPUT_LAYER, [(W_32, B_3)]).requires_grad_()
-    cost = Backpropagation.apply(params, tensor([L_2]), tensor([expected]), OUTPUT_LAYER, MSE)
+    cost = Backpropagation.apply(params, tensor([L_2]), tensor([E_3]), OUTPUT_LAYER, MSE)
     (grad,) = torch.autograd.grad(cost, params)
     [(grad_weight, grad_bias)] = OUTPUT_LAYER.split(grad)
     return LayerGradient(cost.item(), grad_weight.tolist(), grad_bias.tolist())

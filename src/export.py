@@ -30,17 +30,6 @@ SUFFIXES = {"torch_export": ".pt2", "torchscript": ".pt", "onnx": ".onnx"}
 CHECK_BATCH = 7  # an odd batch size: the exported batch dimension must not be fixed to the example's
 
 
-class Forward(torch.nn.Module):
-    """The network alone, in inference mode: what gets exported."""
-
-    def __init__(self, net: torch.nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-
 class Check(NamedTuple):
     """How far the exported network's outputs are from the checkpoint's, on a check batch."""
 
@@ -57,7 +46,7 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
     if format not in SUFFIXES:
         raise UserError(f"format={format}: choose one of {', '.join(SUFFIXES)}")
     checkpoint = load_checkpoint(ckpt_path)
-    module = Forward(model_from(checkpoint).net).eval()
+    module = model_from(checkpoint).net  # the network alone (the MLP), in evaluation mode: what gets exported
     features = checkpoint["hyper_parameters"]["in_features"]
     example = torch.rand(2, features, generator=torch.Generator().manual_seed(0))
     check = torch.rand(CHECK_BATCH, features, generator=torch.Generator().manual_seed(1))

@@ -49,21 +49,20 @@ def cannot_write(value: str | Path, key: str, error: OSError) -> UserError:
     )
 
 
-def refuse_unwritable_directory(directory: Path, key: str, value: str | None = None) -> None:
-    """Refuse ``directory``, named by config key ``key`` (whose value is ``value``: by default the
-    directory), where something writes later in the run (a logger's ``save_dir``), unless a directory can
-    be made in it or, where it doesn't exist yet, in the nearest directory above it that does: so it is
-    refused before training, not by a traceback once training has started. Leaves nothing behind: the
-    directory made to find out is removed at once, and a missing ``directory`` is not made (a refused run
-    would leave it)."""
+def refuse_unwritable_directory(directory: Path, key: str, value: str) -> None:
+    """Refuse ``directory``, named by config key ``key`` (whose value is ``value``), where something writes
+    later in the run (a logger's ``save_dir``), unless a directory can be made in it or, where it doesn't
+    exist yet, in the nearest directory above it that does: so it is refused before training, not by a
+    traceback once training has started. Leaves nothing behind: the directory made to find out is removed
+    at once, and a missing ``directory`` is not made (a refused run would leave it)."""
     try:  # (a relative path's parents end at ".", an absolute one's at "/": one of them exists)
         existing = next(path for path in (directory, *directory.parents) if path.exists())
         os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
     except OSError as error:  # e.g. under /proc, a read-only file system, no permission, under a file
-        raise cannot_write(directory if value is None else value, key, error) from None
+        raise cannot_write(value, key, error) from None
 
 
-def claim_run_directory(directory: Path, key: str, check: Callable[[], None] | None = None) -> TextIO:
+def claim_run_directory(directory: Path, key: str, check: Callable[[], None]) -> TextIO:
     """Create ``directory`` (the value of config key ``key``), check that it can be written and lock it:
     the open file returned holds the lock until it is closed or the process ends. ``check`` runs once the
     lock is held (so that a run still writing there is named as such) and before anything is written; its
@@ -87,8 +86,7 @@ def claim_run_directory(directory: Path, key: str, check: Callable[[], None] | N
             f"ends, or choose another directory with {key}=..."
         ) from None
     try:
-        if check is not None:
-            check()
+        check()
     except UserError:
         if made:  # the refused run leaves nothing behind
             lock_path.unlink(missing_ok=True)

@@ -388,12 +388,13 @@ def test_an_interrupted_test_names_the_checkpoint_it_was_testing(tmp_path):
         assert (error.signum, error.checkpoint) == (signal.SIGTERM, named)
 
 
-def test_an_interrupted_training_names_its_step_and_epoch():
+def test_an_interrupted_training_without_a_checkpoint_names_its_step():
     stop = StopOnSignal()
     stop.signum = signal.SIGINT
     error = stop.error(signal_trainer(global_step=12, current_epoch=3))
     assert isinstance(error, TrainingInterrupted)
-    assert (error.signum, error.step, error.epoch, error.checkpoint) == (signal.SIGINT, 12, 3, None)
+    assert (error.signum, error.checkpoint) == (signal.SIGINT, None)
+    assert error.summary == "training interrupted by SIGINT at SGD step 12: no checkpoint to resume from"
 
 
 class Saves:
@@ -434,7 +435,8 @@ def test_sigterm_while_fitting_saves_the_interrupt_checkpoint_beside_the_others(
     saved = tmp_path / "ckpts" / "interrupted.ckpt"
     assert (trainer.save_checkpoint.paths, interrupt.checkpoint) == ([saved], saved)
     error = interrupt.error(trainer)
-    assert (error.signum, error.step, error.epoch, error.checkpoint) == (signal.SIGTERM, 1, 1, saved)
+    assert (error.signum, error.checkpoint) == (signal.SIGTERM, saved)
+    assert error.summary == f"training interrupted by SIGTERM at SGD step 1 (epoch 1); checkpoint: {saved}"
 
 
 @pytest.mark.parametrize(

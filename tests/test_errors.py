@@ -1,6 +1,7 @@
 """Bad input ends in one clear line: every bad config value names the key, the value and what is allowed,
 before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -295,17 +296,24 @@ def test_a_sweep_job_refused_after_composition_leaves_no_directory(tmp_path):
         ),
     ],
 )
-def test_unknown_options_in_sweeps_and_additions_are_refused(capsys, argv, message):
+def test_unknown_options_in_sweeps_and_additions_are_refused(monkeypatch, capsys, argv, message):
+    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
     with pytest.raises(SystemExit) as stop:
-        check_command_line("train", argv)
+        check_command_line("train")
     assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_known_options_and_other_overrides_pass():
-    check_command_line(
-        "train",
-        ["-m", "activation=sigmoid,relu", "experiment=null", "trainer=ddp_cpu", "data=mnist", "data.root=/x"],
-    )
+def test_known_options_and_other_overrides_pass(monkeypatch):
+    overrides = [
+        "-m",
+        "activation=sigmoid,relu",
+        "experiment=null",
+        "trainer=ddp_cpu",
+        "data=mnist",
+        "data.root=/x",
+    ]
+    monkeypatch.setattr(sys, "argv", ["train.py", *overrides])
+    check_command_line("train")
 
 
 @pytest.mark.parametrize(
@@ -323,11 +331,14 @@ def test_known_options_and_other_overrides_pass():
         ("demo", ["+foo=1"], "+foo=1: there is no setting foo; see conf/demo.yaml"),
     ],
 )
-def test_every_command_refuses_an_empty_run_directory_or_an_added_key(capsys, config_name, argv, message):
+def test_every_command_refuses_an_empty_run_directory_or_an_added_key(
+    monkeypatch, capsys, config_name, argv, message
+):
     """An unset ``$RUN`` in ``hydra.run.dir=$RUN`` would write the run into the current directory; a key
     added with ``+`` that the command never reads would be ignored without a word."""
+    monkeypatch.setattr(sys, "argv", [f"{config_name}.py", *argv])
     with pytest.raises(SystemExit) as stop:
-        check_command_line(config_name, argv)
+        check_command_line(config_name)
     assert stop.value.code == 2 and capsys.readouterr().err.startswith(f"error: {message}")
 
 

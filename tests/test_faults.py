@@ -36,7 +36,7 @@ def straight_and_interrupted(tmp_path_factory) -> tuple[dict, Path]:
     straight, stop, checkpoint = run_straight_and_interrupted(
         tmp_path_factory.mktemp("resume"), RESUME_OPTIONS, at_step=883
     )
-    assert (stop.step, stop.epoch) == (946, 7)
+    assert stop.summary.startswith("training interrupted by SIGINT at SGD step 946 (epoch 7); checkpoint: ")
     return straight, checkpoint
 
 
@@ -137,15 +137,15 @@ def test_storage_errors_are_one_line_and_bugs_keep_their_traceback(capsys, tmp_p
 
 
 def test_second_run_in_a_locked_directory_is_refused_until_the_first_ends(tmp_path):
-    first = claim_run_directory(tmp_path / "run", "hydra.run.dir")
+    first = claim_run_directory(tmp_path / "run", "hydra.run.dir", lambda: None)
     with pytest.raises(UserError) as refused:
-        claim_run_directory(tmp_path / "run", "hydra.run.dir")
+        claim_run_directory(tmp_path / "run", "hydra.run.dir", lambda: None)
     assert str(refused.value) == (
         f"hydra.run.dir={tmp_path / 'run'}: another run (process {os.getpid()}) is writing into this "
         "directory: wait until it ends, or choose another directory with hydra.run.dir=..."
     )
     first.close()
-    claim_run_directory(tmp_path / "run", "hydra.run.dir").close()
+    claim_run_directory(tmp_path / "run", "hydra.run.dir", lambda: None).close()
 
 
 def earlier_run(directory: Path) -> dict[str, bytes]:
@@ -249,7 +249,7 @@ def test_a_killed_run_leaves_no_lock_behind(tmp_path):
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; from src.run_dir import claim_run_directory; "
-            f"lock = claim_run_directory(Path({str(tmp_path)!r}), 'hydra.run.dir'); print(flush=True); "
+            f"lock = claim_run_directory(Path({str(tmp_path)!r}), 'hydra.run.dir', lambda: None); print(flush=True); "
             "time.sleep(600)",
         ],
         cwd=REPO,
@@ -257,15 +257,15 @@ def test_a_killed_run_leaves_no_lock_behind(tmp_path):
     )
     holder.stdout.readline()  # it holds the lock
     with pytest.raises(UserError, match=f"another run \\(process {holder.pid}\\)"):
-        claim_run_directory(tmp_path, "hydra.run.dir")
+        claim_run_directory(tmp_path, "hydra.run.dir", lambda: None)
     holder.kill()
     holder.wait()
-    claim_run_directory(tmp_path, "hydra.run.dir").close()
+    claim_run_directory(tmp_path, "hydra.run.dir", lambda: None).close()
 
 
 @pytest.mark.slow
 def test_train_in_a_directory_another_run_writes_is_refused_before_writing(tmp_path):
-    lock = claim_run_directory(tmp_path, "hydra.run.dir")  # as a running training holds it
+    lock = claim_run_directory(tmp_path, "hydra.run.dir", lambda: None)  # as a running training holds it
     run = run_module("src.train", f"hydra.run.dir={tmp_path}")
     lock.close()
     assert (run.returncode, run.stderr) == (
@@ -292,7 +292,7 @@ def test_read_only_run_directory_is_refused(tmp_path):
     tmp_path.chmod(0o555)
     try:
         with pytest.raises(UserError, match="can't write there \\(Permission denied\\)"):
-            claim_run_directory(tmp_path, "hydra.run.dir")
+            claim_run_directory(tmp_path, "hydra.run.dir", lambda: None)
     finally:
         tmp_path.chmod(0o755)
 

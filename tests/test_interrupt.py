@@ -71,7 +71,10 @@ def test_ctrl_c_saves_the_state_after_the_last_whole_step(tmp_path):
     assert (stop.value.signum, stop.value.exit_code, stop.value.checkpoint) == (signal.SIGINT, 130, path)
     checkpoint = load_checkpoint(path)
     # 126 SGD steps per epoch in chunks of 64 and 62: the step after 130 ends at 190, in epoch 1
-    assert (checkpoint["global_step"], stop.value.step, stop.value.epoch) == (190, 190, 1)
+    assert checkpoint["global_step"] == 190
+    assert (
+        stop.value.summary == f"training interrupted by SIGINT at SGD step 190 (epoch 1); checkpoint: {path}"
+    )
     assert torch.equal(checkpoint["state_dict"]["net.params"], SendSigint.weights)
     assert not (tmp_path / "metrics.json").exists()  # no testing, no metrics after an interrupt
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -94,7 +97,8 @@ def test_ctrl_c_under_overfit_batches_points_to_last_checkpoint(tmp_path):
     with pytest.raises(TrainingInterrupted) as stop:
         train(compose_config("train", tmp_path, "debug=overfit", *sender))
     last = tmp_path / "checkpoints" / "last.ckpt"
-    assert (stop.value.checkpoint, stop.value.step, stop.value.epoch) == (last, 4, 1)
+    assert stop.value.checkpoint == last
+    assert stop.value.summary == f"training interrupted by SIGINT at SGD step 4 (epoch 1); checkpoint: {last}"
     assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()
     resume = compose_config("train", tmp_path / "resumed", "debug=overfit", f"ckpt_path={last}")
     assert load_checkpoint(last)["epoch"] == 0 and train(resume)["test/acc"] > 0  # it resumes, and trains
@@ -209,7 +213,7 @@ def test_resume_from_a_mid_epoch_interrupt_continues_exactly(tmp_path, recwarn):
     bit for bit, the same number of SGD steps, and no warning that the resumed data may be unreliable."""
     options = ["trainer.max_epochs=2", "test=false", "data.batch_size=7", "data.batches_per_step=64"]
     expected, stop, interrupted = run_straight_and_interrupted(tmp_path, options, at_step=190)
-    assert (stop.step, stop.epoch) == (244, 1)
+    assert stop.summary.startswith("training interrupted by SIGINT at SGD step 244 (epoch 1); checkpoint: ")
     recwarn.clear()
     metrics = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={interrupted}"))
     assert not [w for w in recwarn if "resuming" in str(w.message)]
@@ -267,7 +271,7 @@ def test_an_epoch_resumed_in_its_middle_counts_its_training_time(tmp_path, monke
         "logger=csv",
     ]
     straight, stop, checkpoint = run_straight_and_interrupted(tmp_path, options, at_step=1)
-    assert (stop.step, stop.epoch) == (32, 0)
+    assert stop.summary.startswith("training interrupted by SIGINT at SGD step 32 (epoch 0); checkpoint: ")
     resumed = train(compose_config("train", tmp_path / "resumed", *options, f"ckpt_path={checkpoint}"))
     assert 0 in epochs(tmp_path / "resumed", "train/samples_per_sec")  # the resumed epoch has a rate
     assert resumed["train/samples_per_sec"] <= straight["train/samples_per_sec"]

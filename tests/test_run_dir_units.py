@@ -39,6 +39,10 @@ def refused(directory: Path, what: str, found: str, key: str = KEY) -> str:
     )
 
 
+def passing_check() -> None:
+    """The check ``claim_run_directory`` runs once it holds the lock, here finding nothing to refuse."""
+
+
 def another_run(directory: Path, holder: str, key: str = KEY) -> str:
     """The message refusing a run into ``directory`` while process ``holder`` holds its lock."""
     return (
@@ -49,7 +53,7 @@ def another_run(directory: Path, holder: str, key: str = KEY) -> str:
 
 def test_a_new_run_directory_is_made_with_its_parents_and_holds_the_process_id(tmp_path):
     directory = tmp_path / "outputs" / "2026-12-06" / "03-00-00"
-    lock = claim_run_directory(directory, KEY)
+    lock = claim_run_directory(directory, KEY, passing_check)
     assert (directory / LOCK_FILE).read_text() == f"{os.getpid()}\n"
     lock.close()
 
@@ -57,7 +61,7 @@ def test_a_new_run_directory_is_made_with_its_parents_and_holds_the_process_id(t
 def test_the_lock_file_of_an_earlier_run_is_rewritten_with_this_process_id(tmp_path):
     # a longer process id than ours, and a second line: nothing of it may be left
     (tmp_path / LOCK_FILE).write_text("4194304\nleft over\n")
-    lock = claim_run_directory(tmp_path, KEY)
+    lock = claim_run_directory(tmp_path, KEY, passing_check)
     assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
     lock.close()
 
@@ -65,7 +69,7 @@ def test_the_lock_file_of_an_earlier_run_is_rewritten_with_this_process_id(tmp_p
 def test_a_run_directory_under_a_file_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(UserError) as error:
-        claim_run_directory(tmp_path / "file" / "run", KEY)
+        claim_run_directory(tmp_path / "file" / "run", KEY, passing_check)
     assert str(error.value) == (
         f"{KEY}={tmp_path / 'file' / 'run'}: can't write there (Not a directory): give a directory you can "
         f"write to with {KEY}=..."
@@ -94,7 +98,7 @@ def test_a_directory_that_cannot_be_written_is_one_line(tmp_path, directory, why
     (tmp_path / "file").write_text("")
     path = Path(directory) if directory.startswith("/") else tmp_path / directory
     with pytest.raises(UserError) as error:
-        refuse_unwritable_directory(path, SAVE_DIR)
+        refuse_unwritable_directory(path, SAVE_DIR, str(path))
     assert str(error.value) == cannot_write(path, why)
     assert [entry.name for entry in tmp_path.iterdir()] == ["file"]  # nothing left of the check
 
@@ -114,8 +118,8 @@ def test_a_directory_that_exists_or_can_be_made_is_accepted_and_nothing_is_made(
     """Nor is a missing one made: a run refused later on would leave it behind."""
     made(tmp_path, "runs/metrics.json")
     monkeypatch.chdir(tmp_path)
-    refuse_unwritable_directory(Path(directory), SAVE_DIR)
-    refuse_unwritable_directory(tmp_path / directory, SAVE_DIR)
+    refuse_unwritable_directory(Path(directory), SAVE_DIR, directory)
+    refuse_unwritable_directory(tmp_path / directory, SAVE_DIR, str(tmp_path / directory))
     assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == [
         "runs",
         "runs/metrics.json",
@@ -128,20 +132,20 @@ def test_a_full_disk_when_the_lock_file_is_written_is_one_line_and_releases_the_
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(UserError) as error:
-        claim_run_directory(tmp_path, "hydra.sweep.dir")
+        claim_run_directory(tmp_path, "hydra.sweep.dir", passing_check)
     assert str(error.value) == (
         f"hydra.sweep.dir={tmp_path}: can't write there (No space left on device): give a directory you can "
         "write to with hydra.sweep.dir=..."
     )
     monkeypatch.undo()
-    claim_run_directory(tmp_path, "hydra.sweep.dir").close()  # the failed run holds no lock
+    claim_run_directory(tmp_path, "hydra.sweep.dir", passing_check).close()  # the failed run holds no lock
 
 
 def test_a_run_starting_while_the_first_one_checks_is_refused_without_a_process_id(tmp_path):
     """The first run holds the lock but has not written its process id yet (it writes it once its check
     has passed): the second names the holder ``?``. Here the second starts from inside the first's check,
     so its refusal also refuses the first, which removes the lock file it made."""
-    second = functools.partial(claim_run_directory, tmp_path, KEY)
+    second = functools.partial(claim_run_directory, tmp_path, KEY, passing_check)
     with pytest.raises(UserError) as error:
         claim_run_directory(tmp_path, KEY, second)
     assert str(error.value) == another_run(tmp_path, "?")
@@ -155,7 +159,7 @@ def test_a_refused_run_keeps_the_lock_file_an_earlier_run_left(tmp_path):
     with pytest.raises(UserError, match="holds an earlier run"):
         claim_run_directory(tmp_path, KEY, check)
     assert (tmp_path / LOCK_FILE).read_text() == "4242\n"
-    claim_run_directory(tmp_path, KEY).close()  # and released the lock
+    claim_run_directory(tmp_path, KEY, passing_check).close()  # and released the lock
 
 
 def test_a_check_that_finds_the_directory_removed_still_ends_in_its_own_error(tmp_path):
@@ -254,10 +258,10 @@ def test_the_callback_holds_the_lock_until_the_run_ends(tmp_path, mode):
     )
     start(config)
     with pytest.raises(UserError) as error:
-        claim_run_directory(tmp_path, key)
+        claim_run_directory(tmp_path, key, passing_check)
     assert str(error.value) == another_run(tmp_path, str(os.getpid()), key)
     end(config)
-    claim_run_directory(tmp_path, key).close()
+    claim_run_directory(tmp_path, key, passing_check).close()
 
 
 def test_the_callback_of_a_process_other_than_0_neither_locks_nor_checks(tmp_path, monkeypatch):

@@ -40,13 +40,13 @@ def data_module(data: Any) -> InMemoryDataModule:
     return data_class(**arguments)
 
 
-def samples_to_pick(data: Any, in_features: int, per_class: int = PER_CLASS) -> Samples:
-    """The first ``per_class`` test images of each class of the data set ``data`` describes."""
+def samples_to_pick(data: Any, in_features: int) -> Samples:
+    """The first :data:`PER_CLASS` test images of each class of the data set ``data`` describes."""
     try:
         x, y = data_module(data).load()["test"]
     except Exception as error:  # a missing or unreadable data set only costs the page its samples
         return Samples([], [], f"no test digits to pick: {' '.join(str(error).split())}")
     if x.shape[1] != in_features:
         return Samples([], [], f"no test digits to pick: its test images have {x.shape[1]} pixels")
-    chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:per_class, 0]]
+    chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:PER_CLASS, 0]]
     return Samples(x[chosen].tolist(), y[chosen].tolist(), "")
