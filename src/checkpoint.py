@@ -31,22 +31,24 @@ from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 
-from src.config import DEFAULT_OPTIMIZER, PRECISIONS, is_one_number, layer_sizes_text, show
+from src.config import DEFAULT_OPTIMIZER, is_one_number, layer_sizes_text, show
 from src.errors import UserError
+from src.precisions import DEFAULT_PRECISION, PRECISIONS
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
 REQUIRED_HPARAMS = ("in_features", "num_classes", "hidden")
+KEY = "ckpt_path"  # the config key every command names its checkpoint by
 
 
-def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
-    """The checkpoint at ``path`` (the value of config key ``key``) as plain containers and tensors, on
-    the CPU, after checking it holds one of our networks."""
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint at ``path`` (the value of config key :data:`KEY`) as plain containers and tensors,
+    on the CPU, after checking it holds one of our networks."""
     if not str(path).strip():  # Path("") would be the current directory
-        raise UserError(f"{key} is empty: {WRITTEN_BY}")
+        raise UserError(f"{KEY} is empty: {WRITTEN_BY}")
     # a value Hydra parsed as a number, a list, ...: the file name it was written as (ckpt_path=123)
     path = Path(path if isinstance(path, str | Path) else str(path)).expanduser()
-    where = f"{key}={path}"
-    check_readable_file(path, key, WRITTEN_BY)
+    where = f"{KEY}={path}"
+    check_readable_file(path, KEY, WRITTEN_BY)
     if path.stat().st_size == 0:
         raise UserError(f"{where} is an empty file: {WRITTEN_BY}")
     try:
@@ -190,7 +192,7 @@ its weights (float32 weights: ``32-true``, or a mixed precision it did not recor
 def trained_precision(checkpoint: dict[str, Any]) -> str:
     """The ``trainer.precision`` the checkpoint (checked by :func:`check_structure`) was trained at."""
     params = checkpoint["state_dict"]["net.params"]
-    return checkpoint.get("precision", DTYPE_PRECISIONS.get(params.dtype, PRECISIONS[0]))
+    return checkpoint.get("precision", DTYPE_PRECISIONS.get(params.dtype, DEFAULT_PRECISION))
 
 
 HPARAMS = (
@@ -266,14 +268,10 @@ def network_sizes(hparams: dict[str, Any]) -> list[Any]:
     return [hparams["in_features"], *hparams["hidden"], hparams["num_classes"]]
 
 
-def load_model(path: str | Path | dict[str, Any], key: str = "ckpt_path"):
+def load_model(path: str | Path):
     """The :class:`~src.lit.MLPClassifier` the checkpoint at ``path`` holds, in evaluation mode: the whole
-    safe load (:func:`load_checkpoint`), for every command that opens a checkpoint. A checkpoint already
-    loaded by :func:`load_checkpoint` may be given instead of its path (it is checked again)."""
-    if isinstance(path, dict):
-        check_structure(path, key)
-        return model_from(path)
-    return model_from(load_checkpoint(path, key))
+    safe load (:func:`load_checkpoint`), for every command that opens a checkpoint."""
+    return model_from(load_checkpoint(path))
 
 
 def model_from(checkpoint: dict[str, Any], dtype: torch.dtype = torch.float32):

@@ -25,10 +25,8 @@ from omegaconf.errors import OmegaConfBaseException
 from src.cli import RANK_VARIABLES
 from src.command_line import refuse_unknown_top_level_keys
 from src.config import (
-    ACCEPTED_PRECISIONS,
     MODES,
     MONITORS,
-    PRECISIONS,
     SCHEDULE_MONITORS,
     SIZE_MAX,
     Activation,
@@ -53,8 +51,9 @@ from src.config import (
     setting,
     show,
 )
-from src.cuda_graph import LIGHTNING_PRECISION_ALIASES, capturable_off_gpu, decide, refused_on
+from src.cuda_graph import capturable_off_gpu, decide, refused_on
 from src.errors import UserError
+from src.precisions import ACCEPTED_PRECISIONS, DEFAULT_PRECISION, LIGHTNING_PRECISION_ALIASES, PRECISIONS
 from src.resume_checks import check_inputs_match, check_resume, check_schedule_state
 from src.visualize import FIGURES_RULES
 
@@ -151,7 +150,7 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     checks the rest when the trainer is built."""
     if "max_epochs" in trainer:
         check_value(integer(MISSING, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
-    check_precision(trainer.get("precision", PRECISIONS[0]))
+    check_precision(trainer.get("precision", DEFAULT_PRECISION))
     for key in ("num_nodes", "check_val_every_n_epoch"):
         if trainer.get(key) is not None:
             check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
@@ -249,7 +248,7 @@ def check_cuda_graph(mode: str, trainer: dict[str, Any], optimizer: torch.optim.
     if refusal is not None:
         raise UserError(refusal)
     if mode == "on":
-        precision = long_precision(trainer.get("precision", PRECISIONS[0]))
+        precision = long_precision(trainer.get("precision", DEFAULT_PRECISION))
         strategy = trainer.get("strategy")
         target = strategy.get("_target_", "") if isinstance(strategy, Mapping) else str(strategy or "")
         ddp = "ddp" in target.lower()  # DDPStrategy, or Lightning's names ddp, ddp_spawn, ...

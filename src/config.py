@@ -140,9 +140,6 @@ SCHEDULE_MONITORS = tuple(metric for metric in MONITORS if metric.startswith("va
 """What the plateau schedule may watch: it judges an epoch when its validation ends, before the epoch's
 ``train/loss`` is logged."""
 MODES = ("max", "min")
-PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
-"""``trainer.precision``'s choices, as Lightning names them (``Trainer.precision``)."""
-ACCEPTED_PRECISIONS = (*PRECISIONS, "32", "64", "16", "bf16")  # with Lightning's short aliases
 
 
 @dataclass

@@ -22,19 +22,23 @@ import torch
 from torch import Tensor
 
 from src.errors import UserError
+from src.precisions import PRECISIONS
 
 MODES = ("auto", "on", "off")
 """``model.cuda_graph``: ``auto`` replays CUDA graphs wherever :func:`decide` allows and trains eagerly
 elsewhere (saying why in one log line on a GPU); ``on`` insists (an impossible case is an error);
 ``off`` always trains eagerly."""
 
-GRAPH_PRECISIONS = ("32-true", "64-true", "16-true", "bf16-true", "bf16-mixed")
+UNCAPTURED_PRECISIONS = {
+    "16-mixed": "scales each loss with a gradient scaler, whose check for inf/NaN gradients and skipped steps "
+    "need the host after every step"
+}
+"""The precisions of :data:`PRECISIONS` whose SGD step can't be captured, and why."""
+
+GRAPH_PRECISIONS = tuple(precision for precision in PRECISIONS if precision not in UNCAPTURED_PRECISIONS)
 """Lightning precisions whose SGD step is the same kernels every step. ``bf16-mixed`` qualifies: it needs
 no gradient scaler and the Function casts explicitly (autocast's cast cache, which capture forbids, is
-switched off while capturing). ``16-mixed`` does not: see :func:`decide`."""
-
-LIGHTNING_PRECISION_ALIASES = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
-"""The historical precision names Lightning still accepts, as ``Trainer.precision`` reports them."""
+switched off while capturing)."""
 
 Step = Callable[[Tensor], Tensor]
 """An SGD step from a mini-batch's cost: ``P.grad = None``, ``backward()``, the update; returns the cost,
@@ -76,8 +80,8 @@ def decide(
     precision: str,
     world_size: int,
     optimizer: torch.optim.Optimizer,
-    ddp: bool = False,
-    detect_anomaly: bool = False,
+    ddp: bool,
+    detect_anomaly: bool,
 ) -> Decision:
     """Whether training replays CUDA graphs, and why (or why not). ``ddp``: the network is wrapped in
     ``DistributedDataParallel`` (``trainer=ddp``, even with one process); ``detect_anomaly``: autograd's
@@ -88,12 +92,8 @@ def decide(
         return Decision(False, "model.cuda_graph=off")
     if device_type != "cuda":
         return Decision(False, f"the network trains on the {device_type}: CUDA graphs need a CUDA GPU")
-    if precision == "16-mixed":
-        return Decision(
-            False,
-            "trainer.precision=16-mixed scales each loss with a gradient scaler, whose check for inf/NaN "
-            "gradients and skipped steps need the host after every step",
-        )
+    if precision in UNCAPTURED_PRECISIONS:
+        return Decision(False, f"trainer.precision={precision} {UNCAPTURED_PRECISIONS[precision]}")
     if precision not in GRAPH_PRECISIONS:
         return Decision(False, f"trainer.precision={precision} is not one of {', '.join(GRAPH_PRECISIONS)}")
     if world_size > 1:
@@ -159,10 +159,6 @@ class StaticChunk:
             torch.empty_like(expected, memory_format=torch.contiguous_format),
             torch.empty(batches, dtype=loss_dtype, device=x.device),
         )
-
-    @property
-    def nbytes(self) -> int:
-        return sum(tensor.nbytes for tensor in (self.x, self.expected, self.losses))
 
 
 def static_bytes(
@@ -279,11 +275,6 @@ class ChunkGraphs:
         self.params.grad = captured.grad
         return captured.static.losses.clone()  # the next replay overwrites the static losses
 
-    @property
-    def static_nbytes(self) -> int:
-        """The bytes of every cached graph's static buffers."""
-        return sum(captured.static.nbytes for captured in self.graphs.values())
-
     def _state_tensors(self) -> list[Tensor]:
         return [
             value
@@ -336,8 +327,8 @@ def chunk_graphs_for(
     precision: str,
     world_size: int,
     log: Callable[[str], None],
-    ddp: bool = False,
-    detect_anomaly: bool = False,
+    ddp: bool,
+    detect_anomaly: bool,
 ) -> ChunkGraphs | None:
     """The :class:`ChunkGraphs` a fit trains with, or ``None`` for the eager loop; called once per fit.
 

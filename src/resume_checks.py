@@ -18,7 +18,6 @@ import torch
 
 from src.config import (
     OPTIMIZERS,
-    PRECISIONS,
     SIZE_MAX,
     Activation,
     build_optimizer,
@@ -31,6 +30,7 @@ from src.config import (
     show,
 )
 from src.errors import UserError
+from src.precisions import DEFAULT_PRECISION
 
 
 def check_inputs_match(checkpoint: dict[str, Any], path: Any, data: dict[str, Any], data_class: type) -> None:
@@ -70,7 +70,7 @@ def check_resume(checkpoint: dict[str, Any], plain: dict[str, Any], data_class: 
     }
     recorded = checkpoint.get("precision")  # older checkpoints don't record it
     if recorded is not None and recorded not in precisions_run(plain["trainer"]):
-        settings["trainer.precision"] = (recorded, plain["trainer"].get("precision", PRECISIONS[0]))
+        settings["trainer.precision"] = (recorded, plain["trainer"].get("precision", DEFAULT_PRECISION))
     differences = [
         f"{name} {show_sizes_or_value(trained)} (configured: {show_sizes_or_value(configured)})"
         for name, (trained, configured) in settings.items()
@@ -167,7 +167,7 @@ def precisions_run(trainer: dict[str, Any]) -> tuple[str, ...]:
     ``bf16-mixed`` for ``16-mixed`` where the run may be on the CPU (Lightning runs it as that there)."""
     from src.checks import long_precision
 
-    precision = long_precision(trainer.get("precision", PRECISIONS[0]))
+    precision = long_precision(trainer.get("precision", DEFAULT_PRECISION))
     maybe_cpu = trainer.get("accelerator", "auto") in ("cpu", "auto")
     return (precision, "bf16-mixed") if precision == "16-mixed" and maybe_cpu else (precision,)
 

@@ -158,7 +158,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     # each setting's rule and the command line's checks: the quick tests that give bad values to the commands
     "config": (
-        ["src/config.py", "src/command_line.py"],
+        ["src/config.py", "src/command_line.py", "src/precisions.py"],
         [
             "tests/test_config_units.py",
             "tests/test_errors.py",
@@ -604,11 +604,6 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/cuda_graph.py", "if type(optimizer) == torch.optim.SGD:"): (
         "two classes are equal only when they are the same object: == is is"
     ),
-    ("src/cuda_graph.py", 'if precision <= "16-mixed":'): (
-        "decide gets Lightning's Trainer.precision or check_cuda_graph's, one of config.PRECISIONS after "
-        "mapping the aliases (Lightning maps its alias 16 to 16-mixed too): of those (and Lightning's "
-        "transformer-engine names) only 16-mixed sorts <= it"
-    ),
     ("src/cuda_graph.py", "if world_size != 1:"): "world_size is at least 1: != 1 is > 1",
     (
         "src/cuda_graph.py",
@@ -783,7 +778,7 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     },
     (
         "src/demo/samples.py",
-        "chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:per_class, -1]]",
+        "chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:PER_CLASS, -1]]",
     ): ("the labels are one-dimensional: nonzero() gives one column of indices, column -1 is column 0"),
     ("src/sweep.py", "@dataclass(frozen=False)"): "nothing assigns to a JobSummary's fields or hashes one",
     **{
@@ -813,13 +808,6 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "(an identifier): is is =="
     ),
     **{
-        ("src/checks.py", f'check_precision(trainer.get("precision", PRECISIONS[ {index}]))'): (
-            "the default stands for a trainer.precision left out and is only checked: every name in PRECISIONS "
-            "passes check_precision"
-        )
-        for index in (1, -1)
-    },
-    **{
         ("src/checks.py", f"optimizer = optimizer_class([{parameter}], **arguments)  # a throw-away one"): (
             "the throw-away parameter's size and requires_grad are never read: the checks read the optimizer's "
             "class and param_groups, and step it without gradients"
@@ -842,13 +830,6 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/checks.py", 'if mode >= "on":'): (
         "model.cuda_graph was checked against auto, on and off: only on sorts at or after on"
     ),
-    **{
-        ("src/checks.py", f'precision = long_precision(trainer.get("precision", PRECISIONS[ {index}]))'): (
-            "the default stands for a trainer.precision left out: 32-true, 64-true and bf16-true all let "
-            "model.cuda_graph=on capture (only 16-mixed falls back)"
-        )
-        for index in (1, -1)
-    },
     (
         "src/checks.py",
         'mode, device_type, precision, 0, optimizer, ddp, bool(trainer.get("detect_anomaly"))',

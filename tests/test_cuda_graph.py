@@ -53,7 +53,7 @@ ADAMW_CAPTURABLE = torch.optim.AdamW(params(), lr=0.01, capturable=True)
 @pytest.mark.parametrize("precision", GRAPH_PRECISIONS)
 @pytest.mark.parametrize("mode", ["auto", "on"])
 def test_graphs_are_used_on_one_gpu_with_a_capturable_step(mode, precision, optimizer):
-    use, reason = decide(mode, "cuda", precision, 1, optimizer)
+    use, reason = decide(mode, "cuda", precision, 1, optimizer, False, False)
     assert use and reason == f"{type(optimizer).__name__} at trainer.precision={precision} on one GPU"
 
 
@@ -91,7 +91,7 @@ def test_graphs_are_used_on_one_gpu_with_a_capturable_step(mode, precision, opti
 )
 def test_every_impossible_case_trains_eagerly_and_says_why(device, precision, world_size, optimizer, reason):
     for mode in ("auto", "on"):
-        use, why = decide(mode, device, precision, world_size, optimizer)
+        use, why = decide(mode, device, precision, world_size, optimizer, False, False)
         assert not use and why.startswith(reason)
 
 
@@ -99,16 +99,16 @@ def test_ddp_even_with_one_process_and_anomaly_mode_train_eagerly():
     """DDP's gradient hooks were set up on another stream than the capture's; anomaly mode reads each
     backward's output on the host."""
     for mode in ("auto", "on"):
-        use, why = decide(mode, "cuda", "32-true", 1, SGD, ddp=True)
+        use, why = decide(mode, "cuda", "32-true", 1, SGD, ddp=True, detect_anomaly=False)
         assert not use and why.startswith("trainer=ddp wraps the network in DistributedDataParallel")
-        use, why = decide(mode, "cuda", "32-true", 1, SGD, detect_anomaly=True)
+        use, why = decide(mode, "cuda", "32-true", 1, SGD, ddp=False, detect_anomaly=True)
         assert not use and why.startswith("trainer.detect_anomaly=true reads every backward's output")
 
 
 def test_off_is_always_eager():
-    assert decide("off", "cuda", "32-true", 1, SGD) == (False, "model.cuda_graph=off")
+    assert decide("off", "cuda", "32-true", 1, SGD, False, False) == (False, "model.cuda_graph=off")
     with pytest.raises(ValueError, match="cuda_graph 'yes' is unknown"):
-        decide("yes", "cuda", "32-true", 1, SGD)
+        decide("yes", "cuda", "32-true", 1, SGD, False, False)
 
 
 def test_the_choice_logs_one_line_on_a_gpu_and_none_on_the_cpu():
@@ -117,7 +117,17 @@ def test_the_choice_logs_one_line_on_a_gpu_and_none_on_the_cpu():
 
     def choose(mode, device, precision="32-true", optimizer=SGD, world_size=1):
         return chunk_graphs_for(
-            mode, net.loss, net.params, optimizer, lambda: None, device, precision, world_size, lines.append
+            mode,
+            net.loss,
+            net.params,
+            optimizer,
+            lambda: None,
+            device,
+            precision,
+            world_size,
+            lines.append,
+            False,
+            False,
         )
 
     assert isinstance(choose("auto", "cuda"), ChunkGraphs)
@@ -147,15 +157,15 @@ def test_a_mode_from_the_command_line_and_the_device_type_torch_reports_are_comp
     mode = {
         name: compose_config("train", tmp_path, f"model.cuda_graph={name}").model.cuda_graph for name in MODES
     }
-    assert decide(mode["off"], cuda, "32-true", 1, SGD) == (False, "model.cuda_graph=off")
-    assert decide(mode["on"], cuda, "32-true", 1, SGD).use_graph
+    assert decide(mode["off"], cuda, "32-true", 1, SGD, False, False) == (False, "model.cuda_graph=off")
+    assert decide(mode["on"], cuda, "32-true", 1, SGD, False, False).use_graph
     assert capturable_off_gpu(cuda, ADAM_CAPTURABLE) is None
     net = MLP([4, 3, 2])
     lines: list[str] = []
 
     def choose(mode, precision):
         return chunk_graphs_for(
-            mode, net.loss, net.params, SGD, lambda: None, cuda, precision, 1, lines.append
+            mode, net.loss, net.params, SGD, lambda: None, cuda, precision, 1, lines.append, False, False
         )
 
     assert choose(mode["auto"], "16-mixed") is None
@@ -178,7 +188,7 @@ def test_an_apple_gpu_refuses_a_capturable_step_and_auto_says_nothing_there():
     net = MLP([4, 3, 2])
     lines: list[str] = []
     graphs = chunk_graphs_for(
-        "auto", net.loss, net.params, SGD, lambda: None, "mps", "32-true", 1, lines.append
+        "auto", net.loss, net.params, SGD, lambda: None, "mps", "32-true", 1, lines.append, False, False
     )
     assert graphs is None and lines == []
 
@@ -291,6 +301,11 @@ def test_chunks_split_into_full_and_short_ones():
     assert chunk_shape(617, 10) == (62, 7)
 
 
+def buffer_bytes(chunk: StaticChunk) -> int:
+    """The bytes of the buffers ``chunk`` allocated."""
+    return sum(tensor.nbytes for tensor in (chunk.x, chunk.expected, chunk.losses))
+
+
 @pytest.mark.parametrize(
     ("sizes", "batch_size", "expected_bytes"),
     [
@@ -305,7 +320,7 @@ def test_static_buffers_hold_one_chunk(sizes, batch_size, expected_bytes):
     chunk = StaticChunk.like(x[:samples], torch.zeros(samples, sizes[-1]), batch_size, torch.float32)
     assert chunk.x.shape == (samples, sizes[0]) and chunk.expected.shape == (samples, sizes[-1])
     assert chunk.losses.shape == (batches,)
-    assert chunk.nbytes == static_bytes(samples, batch_size, sizes[0], sizes[-1]) == expected_bytes
+    assert buffer_bytes(chunk) == static_bytes(samples, batch_size, sizes[0], sizes[-1]) == expected_bytes
 
 
 @pytest.mark.parametrize(
@@ -321,7 +336,7 @@ def test_the_static_bytes_are_the_buffers_of_a_chunk_of_any_size(in_features, nu
             batch_size,
             torch.float32,
         )
-        assert chunk.nbytes == static_bytes(samples, batch_size, in_features, num_classes, dtype)
+        assert buffer_bytes(chunk) == static_bytes(samples, batch_size, in_features, num_classes, dtype)
 
 
 # --- capture and replay, with an eager stand-in for torch.cuda.graph ----------------------------------
@@ -402,7 +417,9 @@ def test_replayed_chunks_train_exactly_as_the_eager_loop(optimizer_name):
     assert torch.equal(eager, replayed) and torch.equal(eager_losses, replayed_losses)
     assert capture.captures == 3  # the first chunk trains eagerly; then one capture per shape
     assert sorted(key[0] for key in graphs.graphs) == [17, 157, 200]
-    assert graphs.static_nbytes == sum(static_bytes(n, 10, 64, 10) for n in (17, 157, 200))
+    assert sum(buffer_bytes(captured.static) for captured in graphs.graphs.values()) == sum(
+        static_bytes(n, 10, 64, 10) for n in (17, 157, 200)
+    )
 
 
 def test_a_changed_learning_rate_is_captured_afresh():

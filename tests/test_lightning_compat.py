@@ -1,8 +1,12 @@
 """Each private touch of :mod:`src.lightning_compat` still does what it says on the installed versions of
 Lightning, torch and TensorBoard; and mid-epoch resume goes through the public stateful-loader protocol."""
 
+import sys
+import types
+
 import lightning as L
 import pytest
+from lightning.pytorch.loggers import mlflow as lightning_mlflow
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
@@ -11,10 +15,12 @@ from src.data import DigitsDataModule, MiniBatchChunks, ResumableLoader
 from src.lightning_compat import (
     add_summary,
     count_optimizer_steps,
+    mlflow_tracking_uri,
     relaunches_script,
     stop_as_after_sigterm,
 )
 from src.lit import MLPClassifier
+from src.precisions import DEFAULT_PRECISION
 
 
 def cpu_trainer(**options) -> L.Trainer:
@@ -34,6 +40,11 @@ def test_stop_as_after_sigterm_sets_lightnings_public_flag():
     assert not trainer.received_sigterm
     stop_as_after_sigterm(trainer)
     assert trainer.received_sigterm
+
+
+def test_the_default_precision_is_what_lightning_trains_at_without_one():
+    """Lightning writes its default only as a literal inside its connector: src.config names it."""
+    assert cpu_trainer(devices=1).precision == DEFAULT_PRECISION
 
 
 def test_relaunches_script_only_for_the_subprocess_strategies():
@@ -78,3 +89,15 @@ def test_sampler_resumes_within_the_saved_epoch_only(resumed_epoch):
     else:  # saved at the end of epoch 3: the whole next epoch
         assert len(chunks) == 5 and chunks != whole
     assert [chunk.tolist() for chunk in restored.sampler] == (whole if resumed_epoch == 3 else chunks)
+
+
+def test_mlflow_tracking_uri_is_the_one_the_logger_was_given(monkeypatch):
+    """``MLFlowLogger`` keeps it privately. Without mlflow installed, a stand-in for its client lets the
+    logger be built: it only makes the client then."""
+    tracking = types.ModuleType("mlflow.tracking")
+    tracking.MlflowClient = lambda *args, **kwargs: object()
+    monkeypatch.setitem(sys.modules, "mlflow", types.ModuleType("mlflow"))
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", tracking)
+    monkeypatch.setattr(lightning_mlflow, "_MLFLOW_AVAILABLE", True)
+    logger = lightning_mlflow.MLFlowLogger(tracking_uri="sqlite:////tmp/runs/mlflow.db")
+    assert mlflow_tracking_uri(logger) == "sqlite:////tmp/runs/mlflow.db"
