@@ -27,7 +27,6 @@ from typing import Any
 import torch
 from fsspec.implementations.local import LocalFileSystem
 from lightning.fabric.utilities.cloud_io import get_filesystem
-from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 
@@ -333,7 +332,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     loading unless a caller asks otherwise. Remote paths (``s3://``, ...) go through Lightning's own."""
 
     def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any | None = None
     ) -> None:
         if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
             super().save_checkpoint(checkpoint, path, storage_options)
@@ -341,7 +340,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_save(checkpoint, Path(path))
 
     def load_checkpoint(
-        self, path: _PATH, map_location: Any = None, weights_only: bool | None = None
+        self, path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
         options: dict[str, Any] = {"weights_only": True if weights_only is None else weights_only}
         if map_location is not None:  # else Lightning's default: tensors back on the device they came from
