@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from src.checkpoint import finite_weights, replaced_atomically
 from src.errors import Interrupted, TestingInterrupted, TrainingInterrupted
 from src.lightning_compat import stop_as_after_sigterm
+from src.run_dir import CHECKPOINTS, LAST_CHECKPOINT
 
 
 class TrainingThroughput(L.Callback):
@@ -191,14 +192,14 @@ class InterruptCheckpoint(StopOnSignal):
         """``dirpath``, else the model checkpoint's, else ``checkpoints/`` in the trainer's root directory."""
         callback = trainer.checkpoint_callback
         return Path(
-            self.dirpath or (callback and callback.dirpath) or Path(trainer.default_root_dir) / "checkpoints"
+            self.dirpath or (callback and callback.dirpath) or Path(trainer.default_root_dir) / CHECKPOINTS
         )
 
     def error(self, trainer: L.Trainer) -> Interrupted:
         """Training: the checkpoint saved here, else the last epoch's ``last.ckpt`` if there is one."""
         if self.stage == "testing":
             return super().error(trainer)
-        last = self._directory(trainer) / "last.ckpt"
+        last = self._directory(trainer) / LAST_CHECKPOINT
         checkpoint = self.checkpoint or (last if last.is_file() else None)
         return TrainingInterrupted(self.signum, trainer.global_step, trainer.current_epoch, checkpoint)
 

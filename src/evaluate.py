@@ -24,6 +24,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from src.console import ConsoleCallback
     from src.errors import TestingInterrupted
     from src.metrics_file import collect_metrics, write_json
+    from src.run_dir import METRICS_FILE
 
     checkpoint, data_config, precision = validate_evaluate(cfg)
     # 64-true: the weights are loaded as they were saved, not rounded to float32 first
@@ -47,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics["ckpt_path"] = str(Path(str(cfg.ckpt_path)).absolute())  # as src.train records it
     metrics["precision"] = trainer.precision
     if trainer.is_global_zero:  # trainer.devices=2: every process has the summed metrics; one reports them
-        write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+        write_json(Path(cfg.paths.output_dir) / METRICS_FILE, metrics)
         print(f"test/acc {metrics['test/acc']:.4f}  test/loss {metrics['test/loss']:.4f}  ({cfg.ckpt_path})")
     return metrics
 

@@ -33,11 +33,19 @@ from src.errors import UserError
 from src.run_dir_cleanup import make_run_directory
 
 LOCK_FILE = ".run.lock"
-EARLIER_RUN = (".hydra", "checkpoints", "metrics.json")
+CHECKPOINTS = "checkpoints"
+"""A training run's checkpoints folder (``callbacks.*.dirpath`` in ``conf/callbacks/default.yaml``)."""
+LAST_CHECKPOINT = "last.ckpt"
+"""The checkpoint saved after every epoch (``callbacks.last_checkpoint.filename``, with its suffix)."""
+METRICS_FILE = "metrics.json"
+"""A training's or evaluation's final metrics, in its run directory."""
+SUMMARY_FILES = ("summary.md", "summary.json")
+"""A multirun's table of its jobs, in its sweep directory (:func:`src.sweep.write_summary`)."""
+EARLIER_RUN = (".hydra", CHECKPOINTS, METRICS_FILE)
 """What an earlier run leaves in its directory: Hydra's ``.hydra/`` (every command's; a refused command's
 directory is removed again), and training's checkpoints and training's or evaluation's ``metrics.json``
 (also where a run was started without Hydra, as the tests do)."""
-EARLIER_SWEEP = ("multirun.yaml", "summary.md", "summary.json")
+EARLIER_SWEEP = ("multirun.yaml", *SUMMARY_FILES)
 """What an earlier multirun leaves in its sweep directory, beside its jobs' directories."""
 
 
@@ -129,7 +137,7 @@ def refuse_an_earlier_run(
     if not found:
         return
     choices = [f"choose another directory with {key}=...", "delete that one first"]
-    last = directory / "checkpoints" / "last.ckpt"
+    last = directory / CHECKPOINTS / LAST_CHECKPOINT
     if training and key == "hydra.run.dir" and last.is_file():
         choices.append(f"go on training that run there from its checkpoint (ckpt_path={last})")
     raise UserError(

@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from src.cli import report_user_errors
 from src.errors import UserError
 from src.metrics_file import write_json
+from src.run_dir import CHECKPOINTS, LAST_CHECKPOINT, METRICS_FILE, SUMMARY_FILES
 
 COLUMNS = ("test/acc", "test/loss", "val/acc_best", "train/samples_per_sec")
 DECIMALS = {"train/samples_per_sec": 0}
@@ -67,7 +68,7 @@ def collect(sweep_dir: Path, unreadable: list[str] | None = None) -> list[JobSum
     jobs = []
     for overrides_file in sweep_dir.glob(f"**/{JOB_FILE}"):
         job_dir = overrides_file.parent.parent
-        metrics_file = job_dir / "metrics.json"
+        metrics_file = job_dir / METRICS_FILE
         metrics, seconds = {}, None
         if metrics_file.is_file():
             try:
@@ -119,7 +120,7 @@ def epochs_trained(job_dir: Path) -> int | None:
     without one, or where it is not one of our checkpoints (its epoch count shows ``-``)."""
     import torch
 
-    last = job_dir / "checkpoints" / "last.ckpt"
+    last = job_dir / CHECKPOINTS / LAST_CHECKPOINT
     if not last.is_file():
         return None
     try:
@@ -239,9 +240,10 @@ def write_summary(sweep_dir: Path, unreadable: list[str] | None = None) -> str:
     text = table(jobs)
     if seeds := seeds_table(jobs):
         text += f"\nOver seeds:\n\n{seeds}"
-    (sweep_dir / "summary.md").write_text(text)
+    markdown, json_file = SUMMARY_FILES
+    (sweep_dir / markdown).write_text(text)
     summary = {"columns": shown_columns(jobs), "jobs": [asdict(job) for job in jobs]}
-    write_json(sweep_dir / "summary.json", summary)
+    write_json(sweep_dir / json_file, summary)
     return text
 
 

@@ -29,6 +29,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.lit import MLPClassifier
     from src.loggers import build_loggers
     from src.metrics_file import FINAL_METRICS, collect_metrics, write_json
+    from src.run_dir import METRICS_FILE
 
     validate_train(cfg)
     # before the data (which may download) and the trainer: a logger refused (a missing package, a
@@ -66,7 +67,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics |= collect_metrics(trainer.callback_metrics, ["test/acc", "test/loss"])
     metrics["ckpt_path"] = ckpt_path
     if trainer.is_global_zero:
-        write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+        write_json(Path(cfg.paths.output_dir) / METRICS_FILE, metrics)
         print_run_end(trainer, metrics, cfg.paths.output_dir)
     return metrics
 

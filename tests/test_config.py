@@ -26,6 +26,7 @@ from src.errors import UserError
 from src.lit import MLPClassifier
 from src.network.activations import ACTIVATIONS
 from src.network.cost import COSTS
+from src.run_dir import CHECKPOINTS, LAST_CHECKPOINT
 
 IDENTITY = {"_target_", "name"}
 """Keys a YAML file writes because they say which option it is (``name: tanh``, ``name: MNIST``), not
@@ -264,3 +265,11 @@ def test_every_command_writes_its_runs_where_the_demo_and_mlflow_look(monkeypatc
             assert hydra.run.dir.startswith(f"{runs}/") and hydra.sweep.dir.startswith(f"{runs}/multirun/")
         assert compose("demo").checkpoints_dir == runs
         assert compose("train", ["logger=mlflow"]).logger.mlflow.tracking_uri == f"sqlite:///{runs}/mlflow.db"
+
+
+def test_the_checkpoint_callbacks_write_where_the_run_directory_code_looks(tmp_path):
+    """src.run_dir, src.sweep and src.callbacks find a run's checkpoints by CHECKPOINTS and LAST_CHECKPOINT."""
+    callbacks = compose_config("train", tmp_path).callbacks
+    writers = [values for values in callbacks.values() if "dirpath" in values]
+    assert len(writers) == 3 and {values.dirpath for values in writers} == {f"{tmp_path}/{CHECKPOINTS}"}
+    assert f"{callbacks.last_checkpoint.filename}.ckpt" == LAST_CHECKPOINT
