@@ -159,8 +159,12 @@ def chain_rule() -> ChainRule:
 
 
 def gradient_step(weight: float, rate: float, gradient: float) -> float:
-    """``W - r dC/dW``: the corrected weight (the essay writes it ``ΔW``)."""
-    return weight - rate * gradient
+    """``W - r dC/dW``: the corrected weight (the essay writes it ``ΔW``), one step of torch's SGD
+    (``optimizer=sgd``), not a formula of our own."""
+    parameter = torch.tensor([weight], dtype=torch.float64, requires_grad=True)
+    parameter.grad = torch.tensor([gradient], dtype=torch.float64)
+    torch.optim.SGD([parameter], lr=rate).step()
+    return parameter.item()
 
 
 def vector(values: Sequence[float], digits: int) -> str:
