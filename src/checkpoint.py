@@ -36,18 +36,18 @@ from src.precisions import DEFAULT_PRECISION, PRECISIONS
 
 WRITTEN_BY = "give a .ckpt file written by python -m src.train"
 REQUIRED_HPARAMS = ("in_features", "num_classes", "hidden")
-KEY = "ckpt_path"  # the config key every command names its checkpoint by
+CHECKPOINT_KEY = "ckpt_path"  # the config key every command names its checkpoint by
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint at ``path`` (the value of config key :data:`KEY`) as plain containers and tensors,
-    on the CPU, after checking it holds one of our networks."""
+    """The checkpoint at ``path`` (the value of config key :data:`CHECKPOINT_KEY`) as plain containers and
+    tensors, on the CPU, after checking it holds one of our networks."""
     if not str(path).strip():  # Path("") would be the current directory
-        raise UserError(f"{KEY} is empty: {WRITTEN_BY}")
+        raise UserError(f"{CHECKPOINT_KEY} is empty: {WRITTEN_BY}")
     # a value Hydra parsed as a number, a list, ...: the file name it was written as (ckpt_path=123)
     path = Path(path if isinstance(path, str | Path) else str(path)).expanduser()
-    where = f"{KEY}={path}"
-    check_readable_file(path, KEY, WRITTEN_BY)
+    where = f"{CHECKPOINT_KEY}={path}"
+    check_readable_file(path, CHECKPOINT_KEY, WRITTEN_BY)
     if path.stat().st_size == 0:
         raise UserError(f"{where} is an empty file: {WRITTEN_BY}")
     try:
