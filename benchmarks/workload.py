@@ -37,7 +37,7 @@ DIGITS_TRAIN_IMAGES = (
 )
 MNIST_IMAGES = 60000  # MNIST's official training set, from which src.train holds out its validation images
 INIT = "normal"  # every weight and bias N(0, 1): the essay's and Nielsen's chapter-1 initialisation
-SEED = 12345  # conf/train.yaml's seed: src.train draws the same initial weights
+SEED = 12345  # every pipeline's seed, given to src.train too (seed=...): the same initial weights for all
 
 
 @dataclass(frozen=True)
