@@ -26,7 +26,6 @@ from src.console import quiet_loggers, setup_console
 from src.errors import UserError
 
 TOLERANCE = 1e-6
-SUFFIXES = {"torch_export": ".pt2", "torchscript": ".pt", "onnx": ".onnx"}
 CHECK_BATCH = 7  # an odd batch size: the exported batch dimension must not be fixed to the example's
 
 
@@ -43,8 +42,8 @@ class Check(NamedTuple):
 def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
     """Write the network of ``ckpt_path`` to ``path`` in ``format``, the float32 forward pass, and check
     its outputs against the checkpoint's."""
-    if format not in SUFFIXES:
-        raise UserError(f"format={format}: choose one of {', '.join(SUFFIXES)}")
+    if format not in FORMATS:
+        raise UserError(f"format={format}: choose one of {', '.join(FORMATS)}")
     checkpoint = load_checkpoint(ckpt_path)
     module = model_from(checkpoint).net  # the network alone (the MLP), in evaluation mode: what gets exported
     features = checkpoint["hyper_parameters"]["in_features"]
@@ -52,7 +51,7 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
     check = torch.rand(CHECK_BATCH, features, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = module(check)
-        run = WRITERS[format](module, example, path)
+        run = FORMATS[format].write(module, example, path)
         difference = float((run(check) - expected).abs().max())
         rounding = None
         if checkpoint["state_dict"]["net.params"].dtype == torch.float64:
@@ -109,14 +108,26 @@ def write_onnx(module: torch.nn.Module, example: Tensor, path: Path) -> Callable
     return lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
 
 
-WRITERS = {"torch_export": write_torch_export, "torchscript": write_torchscript, "onnx": write_onnx}
+class Format(NamedTuple):
+    """An export format: its file's suffix and the function that writes it and loads it back."""
+
+    suffix: str
+    write: Callable[[torch.nn.Module, Tensor, Path], Callable[[Tensor], Tensor]]
+
+
+FORMATS = {
+    "torch_export": Format(".pt2", write_torch_export),  # torch warns of a .pt2 archive named otherwise
+    "torchscript": Format(".pt", write_torchscript),
+    "onnx": Format(".onnx", write_onnx),
+}
+"""``format``'s choices."""
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     setup_console()
-    path = Path(cfg.paths.output_dir) / f"model{SUFFIXES.get(cfg.format, '')}"
+    path = Path(cfg.paths.output_dir) / f"model{FORMATS[cfg.format].suffix if cfg.format in FORMATS else ''}"
     check = export(cfg.ckpt_path, cfg.format, path)
     rounding = (
         "" if check.rounding is None else f"; its float64 weights in float32 moved them {check.rounding:.1e}"

@@ -10,7 +10,7 @@ from runs import run_module
 
 from src.checkpoint import load_model
 from src.errors import UserError
-from src.export import SUFFIXES, TOLERANCE, export
+from src.export import FORMATS, TOLERANCE, export
 from src.network.mlp import MLP
 
 
@@ -29,7 +29,7 @@ def test_exported_network_gives_the_checkpoints_outputs(tmp_path, digits_ckpt, f
     if format == "onnx":
         for name in ("onnx", "onnxruntime", "onnxscript"):
             pytest.importorskip(name)
-    path = tmp_path / f"model{SUFFIXES[format]}"  # torch warns of a .pt2 archive named otherwise
+    path = tmp_path / f"model{FORMATS[format].suffix}"
     with caplog.at_level(logging.INFO):
         check = export(digits_ckpt, format, path)
     # the ONNX exporter printed about 20 lines of its progress and its optimiser's internals (a tester)
