@@ -53,6 +53,7 @@ from src.config import (
 )
 from src.cuda_graph import capturable_off_gpu, decide, refused_on
 from src.errors import UserError
+from src.network.layers import chunk_sizes
 from src.precisions import ACCEPTED_PRECISIONS, DEFAULT_PRECISION, LIGHTNING_PRECISION_ALIASES, PRECISIONS
 from src.resume_checks import check_inputs_match, check_resume, check_schedule_state
 from src.visualize import FIGURES_RULES
@@ -406,7 +407,7 @@ def step_through(scheduler: Any, what: str, epochs: range) -> float:
 def check_memory(sizes: list[int]) -> None:
     """Refuse a network whose weights and gradients alone (float32) would not fit in this machine's memory,
     before allocating them."""
-    count = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
+    count = sum(chunk_sizes(sizes))
     needed, available = 2 * 4 * count, memory_bytes()
     if needed > available:
         raise UserError(

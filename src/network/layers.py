@@ -6,6 +6,8 @@ vector, P, which contains all of the weights and biases of our network"). Each l
 one gradient step ``P <- P - r * grad C`` updates every weight and bias at once.
 """
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -13,6 +15,12 @@ import torch
 from torch import Tensor
 
 from src.network.activations import Activation
+
+
+def chunk_sizes(sizes: Sequence[int]) -> list[int]:
+    """The number of entries of ``W_{2,1}, B_2, W_{3,2}, B_3, ...`` in ``P`` for layer sizes ``sizes``: a
+    weight per connection (``n_l * n_{l-1}``) and a bias per neuron (``n_l``)."""
+    return [n for inputs, neurons in itertools.pairwise(sizes) for n in (neurons * inputs, neurons)]
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Architecture:
 
     @cached_property
     def _chunk_sizes(self) -> list[int]:
-        return [n for rows, cols in self.layer_shapes for n in (rows * cols, rows)]
+        return chunk_sizes(self.sizes)
 
     @property
     def num_parameters(self) -> int:
