@@ -1146,6 +1146,16 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         )
         for name in ("MLFlowLogger", "WandbLogger")
     },
+    ("src/console.py", "for logger, level in zip(loggers, levels, strict=False):"): (
+        "the levels are read from the same list of loggers: the two are always equally long"
+    ),
+    ("src/loggers.py", 'and not (option >= "save_dir" and uri)'): (
+        'of DIRECTORY_OPTIONS ("save_dir", "dir") only "save_dir" sorts at or after "save_dir": >= is =='
+    ),
+    (
+        "src/loggers.py",
+        'found.append((f"{key}.tracking_uri", str(uri), path.parent if scheme >= "sqlite:///" else path))',
+    ): 'of LOCAL_TRACKING_SCHEMES only "sqlite:///" sorts at or after it ("file://" and "file:" before): >= is ==',
 }
 """(file, the mutated line's text[, the line above it]) -> why that mutant cannot be observed."""
 

@@ -495,6 +495,11 @@ def test_mlflow_writes_into_the_directory_of_its_database(tmp_path):
         ),
         ({"tracking_uri": "file:mlruns"}, [("l.tracking_uri", "file:mlruns", Path("mlruns"))]),
         ({"save_dir": "x", "tracking_uri": "http://localhost:5000"}, []),  # a tracking server
+        # only the save_dir is ignored beside a tracking_uri, not another logger's option
+        (
+            {"dir": "/w", "tracking_uri": "sqlite:///m.db"},
+            [("l.dir", "/w", Path("/w")), ("l.tracking_uri", "sqlite:///m.db", Path("."))],
+        ),
         ({"save_dir": "./mlruns", "tracking_uri": None}, [("l.save_dir", "./mlruns", Path("mlruns"))]),
     ],
 )
