@@ -7,8 +7,9 @@ The same rules read a checkpoint's hyperparameters: a checkpoint is data, never 
 module and optimizer are looked up by exact name in :func:`data_modules` and :data:`OPTIMIZERS`, never
 imported or instantiated, and every value must be a plain number, string or list of numbers.
 
-A whole command's checks (a checkpoint against the configuration, files on disk, the trainer) are in
-:mod:`src.checks`; the command line's, before Hydra starts, in :mod:`src.command_line`.
+A whole command's checks (files on disk, the trainer) are in :mod:`src.checks`, a checkpoint's against the
+configuration in :mod:`src.resume_checks`, and the command line's, before Hydra starts, in
+:mod:`src.command_line`.
 """
 
 import dataclasses

@@ -31,8 +31,8 @@ class Interrupted(Exception):
 
 
 class TrainingInterrupted(Interrupted):
-    """Training stopped by ``signum`` after ``step`` SGD steps in epoch ``epoch`` (both told in ``summary``);
-    ``checkpoint`` resumes it."""
+    """Training stopped by ``signum`` after ``step`` SGD steps in epoch ``epoch``; ``checkpoint`` resumes it
+    (``summary`` tells the step, and with a checkpoint the epoch and the checkpoint)."""
 
     def __init__(self, signum: int, step: int, epoch: int, checkpoint: Path | None) -> None:
         stopped = f"training interrupted by {signal.Signals(signum).name} at SGD step {step}"

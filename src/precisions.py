@@ -1,6 +1,7 @@
 """``trainer.precision``'s names, as Lightning gives them: the choices, the default and the older aliases.
-:mod:`src.config` checks a configuration's precision by them, :mod:`src.cuda_graph` picks the precisions
-whose SGD step it can capture from them."""
+:mod:`src.checks` checks a configuration's precision by them, :mod:`src.resume_checks` and
+:mod:`src.checkpoint` a checkpoint's, and :mod:`src.cuda_graph` picks from them the precisions whose SGD
+step it can capture."""
 
 PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 """``trainer.precision``'s choices, as Lightning names them (``Trainer.precision``), its default first."""

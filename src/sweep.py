@@ -260,7 +260,7 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         unreadable: list[str] = []
         text = write_summary(sweep_dir, unreadable)
-        print(f"\nsweep summary ({sweep_dir / 'summary.md'}):\n{text}", end="", flush=True)
+        print(f"\nsweep summary ({sweep_dir / SUMMARY_FILES[0]}):\n{text}", end="", flush=True)
         for message in unreadable:
             print(f"warning: {message}", file=sys.stderr, flush=True)
 

@@ -1,5 +1,5 @@
 """``src.demo``: the numbers its API serves are the project's own (``feedforward``, ``Backpropagation``,
-``src.predict``'s image reduction); bad requests get a 4xx JSON error and the server carries on; the
+``src.images``' image reduction); bad requests get a 4xx JSON error and the server carries on; the
 page, driven by real mouse events in headless Chromium, shows exactly those numbers.
 
 The browser tests need Chromium (Debian's ``chromium`` package) and the ``playwright`` package; they
@@ -678,7 +678,7 @@ def test_a_drawn_stroke_is_classified_as_src_predict_classifies_the_canvas(
     assert sorted(by_layer) == list(range(2, len(sizes) + 1))
     assert by_layer[len(sizes)] == pytest.approx(expected.activations, abs=TOLERANCE)
     assert int(page.get_attribute("#prediction", "data-digit")) == expected.label
-    # every hidden layer and the input too, against feedforward on src.predict's reduction of the canvas
+    # every hidden layer and the input too, against feedforward on src.images' reduction of the canvas
     x = to_input(read_image(drawing), layout_for(sizes[0]))
     assert page.evaluate("window.demo.input") == pytest.approx(x.tolist(), abs=TOLERANCE)
     net = load_model(ckpt).net

@@ -43,7 +43,7 @@ def test_stop_as_after_sigterm_sets_lightnings_public_flag():
 
 
 def test_the_default_precision_is_what_lightning_trains_at_without_one():
-    """Lightning writes its default only as a literal inside its connector: src.config names it."""
+    """Lightning writes its default only as a literal inside its connector: src.precisions names it."""
     assert cpu_trainer(devices=1).precision == DEFAULT_PRECISION
 
 
