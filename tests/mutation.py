@@ -601,6 +601,14 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/schedule.py",
         "group = self.scheduler.optimizer.param_groups[ -1]  # configure_optimizers builds one group (net.params)",
     ): "configure_optimizers builds one parameter group (net.params)",
+    ("src/schedule.py", 'stopped = getattr(self.scheduler, "should_stop", True)'): (
+        "the default is read only where the scheduler has no should_stop (src.schedule.ReduceLROnPlateau "
+        "sets it in __init__), and then the getattr after the step is False too: no stop, "
+        "whatever stopped was"
+    ),
+    ("src/schedule.py", "if not stopped and rank_zero_only.rank <= 0:"): (
+        "a process's rank is never negative: <= 0 is == 0"
+    ),
     ("src/cuda_graph.py", "if type(optimizer) == torch.optim.SGD:"): (
         "two classes are equal only when they are the same object: == is is"
     ),
