@@ -601,6 +601,17 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/schedule.py",
         "group = self.scheduler.optimizer.param_groups[ -1]  # configure_optimizers builds one group (net.params)",
     ): "configure_optimizers builds one parameter group (net.params)",
+    (
+        "src/command_line.py",
+        "values = list(OverridesParser.create().parse_overrides([argument])[ -1].sweep_string_iterator())",
+    ): "one override parsed: index -1 is index 0",
+    (
+        "src/command_line.py",
+        "if len(overrides) <= len(arguments) and any(argument in MULTIRUN_FLAGS for argument in arguments):",
+    ): "overrides leaves out the multirun flags: where any() finds one, overrides is shorter, < and <= agree",
+    ("src/config.py", "elif typing.get_origin(member) == typing.Literal and all("): (
+        "typing.Literal is one object, which compares equal only to itself: == is is"
+    ),
     ("src/schedule.py", 'stopped = getattr(self.scheduler, "should_stop", True)'): (
         "the default is read only where the scheduler has no should_stop (src.schedule.ReduceLROnPlateau "
         "sets it in __init__), and then the getattr after the step is False too: no stop, "

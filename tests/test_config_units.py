@@ -20,6 +20,7 @@ from src.command_line import (
     check_command_line,
     known_top_level_keys,
     null_groups_as_deletions,
+    override_of,
     refuse_bad_search_settings,
     refuse_search_without_its_sweeper,
     refuse_unknown_group_options,
@@ -393,6 +394,36 @@ def test_a_class_takes_the_arguments_its_kwargs_pass_on_to_its_bases():
     assert config.class_arguments(dict) == {}  # a builtin: no signature to read
 
 
+class Inherits(PassesOn):
+    """No ``__init__`` of its own: it takes what :class:`PassesOn` takes."""
+
+
+class NotAnExpression:
+    """An annotation ``typing.get_type_hints`` fails on with a ``SyntaxError``."""
+
+    def __init__(self, broken: "int[" = 0, count: int = 0) -> None:  # noqa: F722
+        pass
+
+
+class NoSuchAttribute:
+    """An annotation ``typing.get_type_hints`` fails on with an ``AttributeError``."""
+
+    def __init__(self, missing: "Path.no_such_name" = 0, count: int = 0) -> None:
+        pass
+
+
+def test_a_class_without_its_own_init_takes_its_bases_arguments():
+    assert config.class_arguments(Inherits) == config.class_arguments(PassesOn)
+
+
+@pytest.mark.parametrize(("cls", "unreadable"), [(NotAnExpression, "broken"), (NoSuchAttribute, "missing")])
+def test_arguments_whose_annotations_cannot_be_read_are_taken_unjudged(cls, unreadable):
+    assert config.class_arguments(cls) == {
+        unreadable: inspect.Parameter.empty,
+        "count": inspect.Parameter.empty,
+    }
+
+
 def test_the_rules_of_a_base_class_apply_to_its_subclasses_unless_they_have_their_own():
     name = f"{Annotated.__module__}.{Annotated.__qualname__}"
     at_least_1, at_least_2, half = config.integer(1, 1), config.integer(1, 2), config.fraction(0.5)
@@ -646,16 +677,33 @@ def test_a_searchs_own_settings_are_checked_before_optuna_starts(argument, messa
     )
 
 
-def test_a_searchs_good_settings_pass():
+@pytest.mark.parametrize("trials", [1, 20])
+def test_a_searchs_good_settings_pass(trials):
     refuse_bad_search_settings(
         [
             "hparams_search=optuna",
-            "hydra.sweeper.n_trials=1",
+            f"hydra.sweeper.n_trials={trials}",
             "hydra.sweeper.direction=minimize",
             "optimizer.lr=tag(log, interval(0.5, 5))",
             "data.batch_size=interval(10, 10)",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "override"),
+    [
+        ("a.ckpt", "ckpt_path=a.ckpt"),
+        ("x y", "ckpt_path=x y"),
+        # read back unquoted, these would be a number, null or a flag, not the string
+        ("123", 'ckpt_path="123"'),
+        ("1.5", 'ckpt_path="1.5"'),
+        ("null", 'ckpt_path="null"'),
+        ("true", 'ckpt_path="true"'),
+    ],
+)
+def test_an_override_is_quoted_only_where_hydra_would_read_another_value(value, override):
+    assert override_of("ckpt_path", value) == override
 
 
 def test_a_search_without_even_hydras_plugin_namespace_is_one_line(monkeypatch):
