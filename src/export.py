@@ -42,8 +42,7 @@ class Check(NamedTuple):
 def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
     """Write the network of ``ckpt_path`` to ``path`` in ``format``, the float32 forward pass, and check
     its outputs against the checkpoint's."""
-    if format not in FORMATS:
-        raise UserError(f"format={format}: choose one of {', '.join(FORMATS)}")
+    writer = format_named(format)
     checkpoint = load_checkpoint(ckpt_path)
     module = model_from(checkpoint).net  # the network alone (the MLP), in evaluation mode: what gets exported
     features = checkpoint["hyper_parameters"]["in_features"]
@@ -51,7 +50,7 @@ def export(ckpt_path: str | Path, format: str, path: Path) -> Check:
     check = torch.rand(CHECK_BATCH, features, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = module(check)
-        run = FORMATS[format].write(module, example, path)
+        run = writer.write(module, example, path)
         difference = float((run(check) - expected).abs().max())
         rounding = None
         if checkpoint["state_dict"]["net.params"].dtype == torch.float64:
@@ -123,11 +122,18 @@ FORMATS = {
 """``format``'s choices."""
 
 
+def format_named(format: str) -> Format:
+    """The export format ``format`` names, or one line naming the choices."""
+    if format not in FORMATS:
+        raise UserError(f"format={format}: choose one of {', '.join(FORMATS)}")
+    return FORMATS[format]
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     setup_console()
-    path = Path(cfg.paths.output_dir) / f"model{FORMATS[cfg.format].suffix if cfg.format in FORMATS else ''}"
+    path = Path(cfg.paths.output_dir) / f"model{format_named(cfg.format).suffix}"
     check = export(cfg.ckpt_path, cfg.format, path)
     rounding = (
         "" if check.rounding is None else f"; its float64 weights in float32 moved them {check.rounding:.1e}"

@@ -39,13 +39,13 @@ LAST_CHECKPOINT = "last.ckpt"
 """The checkpoint saved after every epoch (``callbacks.last_checkpoint.filename``, with its suffix)."""
 METRICS_FILE = "metrics.json"
 """A training's or evaluation's final metrics, in its run directory."""
-SUMMARY_FILES = ("summary.md", "summary.json")
-"""A multirun's table of its jobs, in its sweep directory (:func:`src.sweep.write_summary`)."""
+# a multirun's table of its jobs, in its sweep directory (src.sweep.write_summary)
+SUMMARY_MARKDOWN, SUMMARY_JSON = "summary.md", "summary.json"
 EARLIER_RUN = (".hydra", CHECKPOINTS, METRICS_FILE)
 """What an earlier run leaves in its directory: Hydra's ``.hydra/`` (every command's; a refused command's
 directory is removed again), and training's checkpoints and training's or evaluation's ``metrics.json``
 (also where a run was started without Hydra, as the tests do)."""
-EARLIER_SWEEP = ("multirun.yaml", *SUMMARY_FILES)
+EARLIER_SWEEP = ("multirun.yaml", SUMMARY_MARKDOWN, SUMMARY_JSON)
 """What an earlier multirun leaves in its sweep directory, beside its jobs' directories."""
 
 

@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from src.cli import report_user_errors
 from src.errors import UserError
 from src.metrics_file import write_json
-from src.run_dir import CHECKPOINTS, LAST_CHECKPOINT, METRICS_FILE, SUMMARY_FILES
+from src.run_dir import CHECKPOINTS, LAST_CHECKPOINT, METRICS_FILE, SUMMARY_JSON, SUMMARY_MARKDOWN
 
 COLUMNS = ("test/acc", "test/loss", "val/acc_best", "train/samples_per_sec")
 DECIMALS = {"train/samples_per_sec": 0}
@@ -240,10 +240,9 @@ def write_summary(sweep_dir: Path, unreadable: list[str] | None = None) -> str:
     text = table(jobs)
     if seeds := seeds_table(jobs):
         text += f"\nOver seeds:\n\n{seeds}"
-    markdown, json_file = SUMMARY_FILES
-    (sweep_dir / markdown).write_text(text)
+    (sweep_dir / SUMMARY_MARKDOWN).write_text(text)
     summary = {"columns": shown_columns(jobs), "jobs": [asdict(job) for job in jobs]}
-    write_json(sweep_dir / json_file, summary)
+    write_json(sweep_dir / SUMMARY_JSON, summary)
     return text
 
 
@@ -260,7 +259,7 @@ class SweepSummary(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         unreadable: list[str] = []
         text = write_summary(sweep_dir, unreadable)
-        print(f"\nsweep summary ({sweep_dir / SUMMARY_FILES[0]}):\n{text}", end="", flush=True)
+        print(f"\nsweep summary ({sweep_dir / SUMMARY_MARKDOWN}):\n{text}", end="", flush=True)
         for message in unreadable:
             print(f"warning: {message}", file=sys.stderr, flush=True)
 
