@@ -78,6 +78,8 @@ def validate_train(cfg: DictConfig) -> None:
     check_trainer(plain["trainer"])
     check_max_steps(plain["trainer"], data)
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
+    check_value(choice(MISSING, MONITORS), plain.get("monitor"), "monitor")
+    check_value(choice(MISSING, MODES), plain.get("monitor_mode"), "monitor_mode")
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
     check_callbacks(plain.get("callbacks"))
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))

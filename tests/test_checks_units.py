@@ -992,6 +992,8 @@ def test_the_training_configuration_of_conf_is_accepted(tmp_path):
         ("test=1", "test=1: must be true or false"),
         ("trainer.max_epochs=0", "trainer.max_epochs=0: the number of epochs must be an integer >= 1"),
         ("+trainer.max_steps=3", "trainer.max_steps=3: counts SGD steps"),
+        ("monitor=val/ac", "monitor=val/ac: choose one of val/acc, val/loss, val/acc_best, train/loss"),
+        ("monitor_mode=maximum", "monitor_mode=maximum: choose one of max, min"),
         (
             "callbacks.model_checkpoint.monitor=val/ac",
             "callbacks.model_checkpoint.monitor=val/ac: choose one",

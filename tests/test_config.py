@@ -195,6 +195,22 @@ def test_a_monitored_metric_or_mode_that_training_never_logs_is_refused(tmp_path
         check_monitors(*watchers(tmp_path, *watching, f"{key}={value}"))
 
 
+def test_one_setting_names_the_metric_every_watcher_watches(tmp_path):
+    """``monitor`` and ``monitor_mode`` are written once: the best checkpoint, early stopping and the plateau
+    schedule all follow them, and each can still be given its own."""
+    watching = ["callbacks=early_stopping", "scheduler=plateau"]
+    for overrides, metric, mode in [
+        ([], "val/acc", "max"),
+        (["monitor=val/loss", "monitor_mode=min"], "val/loss", "min"),
+    ]:
+        callbacks, scheduler = watchers(tmp_path, *watching, *overrides)
+        for values in (callbacks["model_checkpoint"], callbacks["early_stopping"], scheduler):
+            assert (values["monitor"], values["mode"]) == (metric, mode)
+    callbacks, scheduler = watchers(tmp_path, *watching, "scheduler.monitor=val/loss", "scheduler.mode=min")
+    assert (scheduler["monitor"], scheduler["mode"]) == ("val/loss", "min")
+    assert (callbacks["early_stopping"]["monitor"], callbacks["early_stopping"]["mode"]) == ("val/acc", "max")
+
+
 def watchers(tmp_path, *overrides: str) -> tuple[dict, dict]:
     """The ``callbacks`` and ``scheduler`` groups of the training configuration with ``overrides``."""
     plain = OmegaConf.to_container(compose_config("train", tmp_path, *overrides), resolve=True)
