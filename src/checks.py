@@ -26,6 +26,7 @@ from src.cli import RANK_VARIABLES
 from src.command_line import refuse_unknown_top_level_keys
 from src.config import (
     MODES,
+    MONITOR_MODES,
     MONITORS,
     SCHEDULE_MONITORS,
     SIZE_MAX,
@@ -80,6 +81,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
     check_value(choice(MISSING, MONITORS), plain.get("monitor"), "monitor")
     check_value(choice(MISSING, MODES), plain.get("monitor_mode"), "monitor_mode")
+    check_direction(plain["monitor"], plain["monitor_mode"], "monitor", "monitor_mode")
     check_monitors(plain.get("callbacks"), plain.get("scheduler"))
     check_callbacks(plain.get("callbacks"))
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
@@ -274,6 +276,19 @@ def check_monitors(callbacks: Any, scheduler: Any) -> None:
             check_value(choice(MISSING, metrics), values["monitor"], f"{key}.monitor")
         if "mode" in values:
             check_value(choice(MISSING, MODES), values["mode"], f"{key}.mode")
+            if values.get("monitor") is not None:
+                check_direction(values["monitor"], values["mode"], f"{key}.monitor", f"{key}.mode")
+
+
+def check_direction(monitor: str, mode: str, monitor_key: str, mode_key: str) -> None:
+    """``mode`` must be the way ``monitor`` gets better (:data:`~src.config.MONITOR_MODES`): Lightning and
+    torch take either, and ``max`` on a loss keeps the worst checkpoint and stops when the loss stops rising."""
+    better = MONITOR_MODES[monitor]
+    if mode != better:
+        higher_or_lower = "higher" if better == "max" else "lower"
+        raise UserError(
+            f"{mode_key}={mode}: {monitor_key}={monitor} is better when {higher_or_lower}; use {mode_key}={better}"
+        )
 
 
 CALLBACK_RULES: dict[str, dict[str, Any]] = {

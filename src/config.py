@@ -134,9 +134,10 @@ def hidden_sizes(default: list[int]) -> Any:
 # --- the groups ---------------------------------------------------------------------------------------
 
 
-MONITORS = ("val/acc", "val/loss", "val/acc_best", "train/loss")
+MONITOR_MODES = {"val/acc": "max", "val/loss": "min", "val/acc_best": "max", "train/loss": "min"}
 """The metrics ``src.lit`` logs every epoch that a callback (``monitor``) or the plateau schedule may
-watch."""
+watch, each with the ``mode`` of its better values: ``max``, higher; ``min``, lower."""
+MONITORS = tuple(MONITOR_MODES)
 SCHEDULE_MONITORS = tuple(metric for metric in MONITORS if metric.startswith("val/"))
 """What the plateau schedule may watch: it judges an epoch when its validation ends, before the epoch's
 ``train/loss`` is logged."""

@@ -48,7 +48,7 @@ from src.checks import (
     validate_evaluate,
     validate_train,
 )
-from src.config import SIZE_MAX, DigitsData, TorchvisionData, build_optimizer, show
+from src.config import MONITOR_MODES, SIZE_MAX, DigitsData, TorchvisionData, build_optimizer, show
 from src.data import DigitsDataModule, SyntheticDataModule, TorchvisionDataModule
 from src.errors import UserError
 from src.lit import MLPClassifier
@@ -337,6 +337,8 @@ def test_monitors_of_metrics_training_logs_are_accepted(tmp_path):
     check_monitors(None, None)
     check_monitors({"early_stopping": None}, {})  # switched off
     check_monitors({"early_stopping": {"monitor": None, "mode": "min"}}, {"monitor": "val/loss"})
+    for metric, mode in MONITOR_MODES.items():
+        check_monitors({"early_stopping": {"monitor": metric, "mode": mode}}, None)
 
 
 @pytest.mark.parametrize(
@@ -363,6 +365,17 @@ def test_monitors_of_metrics_training_logs_are_accepted(tmp_path):
             "scheduler.monitor=train/loss: choose one of val/acc, val/loss, val/acc_best",
         ),
         (None, {"monitor": "val/loss", "mode": "up"}, "scheduler.mode=up: choose one of max, min"),
+        (  # Lightning would keep the checkpoint of the highest loss
+            {"model_checkpoint": {"monitor": "val/loss", "mode": "max"}},
+            None,
+            "callbacks.model_checkpoint.mode=max: callbacks.model_checkpoint.monitor=val/loss is better when "
+            "lower; use callbacks.model_checkpoint.mode=min",
+        ),
+        (
+            None,
+            {"monitor": "val/acc", "mode": "min"},
+            "scheduler.mode=min: scheduler.monitor=val/acc is better when higher; use scheduler.mode=max",
+        ),
         (  # a callback switched off ends nothing: the ones after it are checked
             {"model_checkpoint": None, "early_stopping": {"monitor": "val/ac"}},
             None,
@@ -994,6 +1007,7 @@ def test_the_training_configuration_of_conf_is_accepted(tmp_path):
         ("+trainer.max_steps=3", "trainer.max_steps=3: counts SGD steps"),
         ("monitor=val/ac", "monitor=val/ac: choose one of val/acc, val/loss, val/acc_best, train/loss"),
         ("monitor_mode=maximum", "monitor_mode=maximum: choose one of max, min"),
+        ("monitor=val/loss", "monitor_mode=max: monitor=val/loss is better when lower; use monitor_mode=min"),
         (
             "callbacks.model_checkpoint.monitor=val/ac",
             "callbacks.model_checkpoint.monitor=val/ac: choose one",
