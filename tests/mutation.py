@@ -697,8 +697,21 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ),
     (
         "src/run_dir_cleanup.py",
-        'if hydra_config.mode is RunMode.MULTIRUN and holds_only(sweep_dir, {"multirun.yaml", LOCK_FILE}):',
+        "if hydra_config.mode is RunMode.MULTIRUN:",
     ): "enum members are singletons: is is ==",
+    ("src/run_dir_cleanup.py", "continue", "if not holds_only(directory, set()):"): (
+        "MADE_FOR_THIS_RUN is one directory and the parents it lacked, innermost first (a process claims one: "
+        "the run's or the sweep's): each after one that holds anything is its parent, and holds it"
+    ),
+    (
+        "src/run_dir_cleanup.py",
+        "continue",
+        "if directory == sweep_dir or not holds_only(directory, set()):",
+    ): ("each folder after one that holds anything is its parent, and holds it"),
+    ("src/run_dir_cleanup.py", "if directory <= sweep_dir or not holds_only(directory, set()):"): (
+        "the folders from run_dir's parent to sweep_dir are sweep_dir and paths below it: below it, a path "
+        "sorts after it, so <= is =="
+    ),
     **{
         ("src/run_dir_cleanup.py", f"shutil.rmtree({directory}, ignore_errors=False)"): (
             f"{directory} holds only what Hydra and the lock made (checked just before): removing it fails "

@@ -360,6 +360,32 @@ def test_a_refused_later_job_named_by_a_path_removes_its_folders_only(tmp_path, 
     ]
 
 
+def test_a_refused_job_keeps_the_folders_its_path_shares_with_an_earlier_job(tmp_path, monkeypatch):
+    """``hydra.sweep.subdir=${hydra.job.override_dirname}`` (no job number): the jobs ``a=/tmp/x`` and
+    ``a=/tmp/y`` share the folders ``a=`` and ``tmp``, which the refused second job must leave."""
+    sweep_dir = made(tmp_path / "sweep", "multirun.yaml", LOCK_FILE, "a=/tmp/x/metrics.json")
+    run_dir = made(sweep_dir / "a=" / "tmp" / "y", ".hydra/config.yaml", "train.log")
+    hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
+    discard_unused_run_dir()
+    assert sorted(str(path.relative_to(sweep_dir)) for path in sweep_dir.rglob("*")) == [
+        LOCK_FILE,
+        "a=",
+        "a=/tmp",
+        "a=/tmp/x",
+        "a=/tmp/x/metrics.json",
+        "multirun.yaml",
+    ]
+
+
+def test_the_empty_folders_of_a_jobs_path_are_removed_up_to_the_sweep_directory_only(tmp_path):
+    """Even an empty sweep directory is not the job's to remove (Hydra's ``multirun.yaml`` is in it)."""
+    sweep_dir = tmp_path / "sweep"
+    (sweep_dir / "0_a=" / "tmp").mkdir(parents=True)
+    run_dir_cleanup.remove_empty_folders_between(sweep_dir / "0_a=" / "tmp" / "x", sweep_dir)
+    assert [path.name for path in tmp_path.iterdir()] == ["sweep"]
+    assert list(sweep_dir.iterdir()) == []
+
+
 def test_a_refused_later_job_keeps_the_sweep_directory_and_the_jobs_before_it(tmp_path, monkeypatch):
     sweep_dir = made(tmp_path / "sweep", "multirun.yaml", LOCK_FILE, "0_seed=1/metrics.json")
     run_dir = made(sweep_dir / "1_seed=2", ".hydra/config.yaml", "train.log")
