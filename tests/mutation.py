@@ -840,7 +840,10 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "(an identifier): is is =="
     ),
     **{
-        ("src/checks.py", f"optimizer = optimizer_class([{parameter}], **arguments)  # a throw-away one"): (
+        (
+            "src/checks.py",
+            f'optimizer = build_optimizer(plain["optimizer"], [{parameter}])  # a throw-away one',
+        ): (
             "the throw-away parameter's size and requires_grad are never read: the checks read the optimizer's "
             "class and param_groups, and step it without gradients"
         )
@@ -907,8 +910,21 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
             "one_group = isinstance(groups, list) and len(groups) == 1 and isinstance(groups[ -1], dict)",
             'if not (one_group and isinstance(nested(states[ -1], "state"), dict)):',
             'group, scheduled = groups[ -1], bool(plain.get("scheduler"))',
+            'check_parameter_state(states[ -1]["state"], reference["state"].get(0, {}), where)',
         )
     },
+    **{
+        ("src/checks.py", f"SCHEDULE_EPOCHS_CHECKED = {epochs}"): (
+            "a bound on the time the check takes before training: the epochs after it are checked as the run "
+            "reaches them (src.schedule.check_rate), so one more or less changes when a bad rate is found, "
+            "not whether"
+        )
+        for epochs in (99999, 100001)
+    },
+    ("src/resume_checks.py", "devices= 2,", 'accelerator="cpu",'): (
+        "the trainer whose loops' state new_loops_state reads never runs: its loops' state does not depend "
+        "on how many processes it would start"
+    ),
     (
         "src/resume_checks.py",
         'if stalled or (is_int(nested(state, "stopped_epoch")) and state["stopped_epoch"] != 0):',

@@ -207,6 +207,16 @@ def test_a_number_of_cpu_processes_that_is_none_is_one_line_with_the_range(devic
     )
 
 
+def test_the_number_of_cpu_processes_is_checked_as_read_from_the_yaml(monkeypatch):
+    """Strings equal to this file's "cpu" and "auto", not the same objects (which ``is`` would find)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert refused(check_trainer, plain_config("trainer=cpu", "trainer.devices=0")["trainer"]) == (
+        "trainer.devices=0: the number of CPU processes must be an integer from 1 to 4 (this machine's cores), "
+        "or auto"
+    )
+    check_trainer(plain_config("trainer=cpu", "trainer.devices=auto")["trainer"])
+
+
 @pytest.mark.parametrize("batches", [0, 0.0])
 def test_training_on_no_batch_is_refused(batches):
     """``debug=limit trainer.limit_train_batches=0`` tested an untrained network and ended with exit 0."""
@@ -405,6 +415,15 @@ def test_every_callback_of_conf_takes_its_arguments():
     check_callbacks(plain_config("callbacks=early_stopping")["callbacks"])
     check_callbacks(None)
     check_callbacks({"early_stopping": None, "mine": {"size": 2}})  # off, and no config: src.instantiate's
+
+
+@pytest.mark.parametrize(
+    "before", [None, {"size": 2}, {"_target_": "no.such.Callback"}], ids=["off", "no_target", "unknown_class"]
+)
+def test_the_callbacks_after_one_the_checks_leave_to_instantiate_are_checked(before):
+    """A callback switched off, or one that :mod:`src.instantiate` refuses, does not end the checks."""
+    callbacks = {"first": before, **early_stopping(patience=-1)}
+    assert refused(check_callbacks, callbacks) == f"callbacks.early_stopping.patience=-1: {PATIENCE}"
 
 
 @pytest.mark.parametrize(
@@ -2078,6 +2097,11 @@ def saved_lr(trained: dict, lr) -> None:
             "step",
             lambda c: saved_schedule(c).update(_last_lr=[1.0, 2.0]),
             "_last_lr=[1.0, 2.0], not a list of 1 finite learning rate >= 0",
+        ),
+        (
+            "step",
+            lambda c: saved_schedule(c).update(_last_lr=[]),
+            "_last_lr=[], not a list of 1 finite learning rate >= 0",
         ),
         (
             "step",
