@@ -944,6 +944,13 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/resume_checks.py", "if counts < sorted(counts, reverse=True):"): (
         "sorted from the largest is the greatest order of the same counts: any other order is less, so < is !="
     ),
+    ("src/resume_checks.py", "enable_model_summary=True,"): (
+        "the trainer whose loops' state new_loops_state reads never runs, so it never summarises a model"
+    ),
+    (
+        "src/resume_checks.py",
+        'unknown = [key for key in group if key not in reference["param_groups"][ -1] and key != "initial_lr"]',
+    ): "the reference optimizer is built over one parameter group",
     ("src/resume_checks.py", "enable_progress_bar=True,"): (
         "the trainer whose loops' state new_loops_state reads never runs, so it never shows a progress bar"
     ),

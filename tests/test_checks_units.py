@@ -56,6 +56,7 @@ from src.resume_checks import (
     check_callback_states,
     check_early_stopping_patience,
     check_inputs_match,
+    check_parameter_state,
     check_resume,
     check_resume_position,
     check_schedule_state,
@@ -1553,6 +1554,16 @@ def test_the_optimizer_state_of_another_parameter_is_one_line():
         assert refused(check_training_state, trained, plain) == (
             f"ckpt_path={CKPT}: its optimizer state is not that of one parameter, net.params: {WRITTEN_BY}"
         )
+
+
+def test_an_entry_the_optimizer_keeps_as_none_must_be_none():
+    """An older torch keeps plain SGD's ``momentum_buffer`` as ``None``: a checkpoint of it holds ``None``
+    there, and nothing else."""
+    reference = {"momentum_buffer": None}
+    check_parameter_state({0: {"momentum_buffer": None}}, reference, f"ckpt_path={CKPT}")
+    assert refused(check_parameter_state, {0: {"momentum_buffer": 0.5}}, reference, f"ckpt_path={CKPT}") == (
+        f"ckpt_path={CKPT}: its optimizer state of net.params holds momentum_buffer=0.5, not null: {WRITTEN_BY}"
+    )
 
 
 @pytest.mark.parametrize(
