@@ -721,6 +721,20 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     },
     ("src/predict.py", "@dataclass(frozen=False)"): "nothing assigns to a Prediction's fields or hashes one",
     ("src/images.py", "@dataclass(frozen=False)"): "nothing assigns to a Layout's fields or hashes one",
+    ("src/images.py", "if finite.numel() == 0 or finite.min() >= finite.max():"): (
+        "the least of some numbers is never above the greatest: >= is =="
+    ),
+    ("src/images.py", "if finite.numel() <= 0 or finite.min() == finite.max():"): (
+        "a count is never negative: <= 0 is == 0"
+    ),
+    (
+        "src/predict.py",
+        "f\"left out {len(left_out)} file{'' if len(left_out) <= 1 else 's'} without an image extension \"",
+    ): "run calls it only when a file was left out: with at least one, <= 1 is == 1",
+    (
+        "src/predict.py",
+        "print(f\"wrote {len(predictions)} prediction{'' if len(predictions) <= 1 else 's'} to {written}\")",
+    ): "predict refuses inputs of which no file could be read: with at least one prediction, <= 1 is == 1",
     ("src/images.py", "if side * side < in_features:"): (
         "side is isqrt(in_features): side * side is never more than in_features, so < is !="
     ),

@@ -5,6 +5,7 @@ import io
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
@@ -21,6 +22,7 @@ from src.images import (
     fit,
     layout_for,
     read_image,
+    to_grey,
     to_input,
 )
 
@@ -296,3 +298,15 @@ def test_a_float_image_without_contrast_or_numbers_is_blank_and_nan_counts_as_da
     assert torch.equal(
         to_input(Image.fromarray(holes.numpy()), DIGITS), to_input(Image.fromarray(page.numpy()), DIGITS)
     )
+
+
+def test_a_wide_grey_image_is_scaled_from_its_darkest_pixel_to_its_lightest():
+    """0 at the darkest, 1 at the lightest and linear between (``to_input`` would hide a wrong scale: it
+    brings the brightest ink to 1 itself); NaN counts as the darkest, the infinities as the two ends."""
+    sixteen_bit = Image.fromarray(np.array([[1000, 2000], [3000, 5000]], dtype=np.uint16))
+    assert torch.equal(to_grey(sixteen_bit), torch.tensor([[[0.0, 0.25], [0.5, 1.0]]]))
+    nan, inf = float("nan"), float("inf")
+    floats = Image.fromarray(np.array([[0.25, 0.75, nan], [inf, -inf, 0.5]], dtype=np.float32))
+    assert torch.equal(to_grey(floats), torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.5]]]))
+    for flat in (np.full((3, 2), 7, dtype=np.uint16), np.full((3, 2), nan, dtype=np.float32)):
+        assert torch.equal(to_grey(Image.fromarray(flat)), torch.zeros(1, 3, 2))

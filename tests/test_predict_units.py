@@ -22,7 +22,7 @@ import src.predict as predict_module
 from src.errors import UserError
 from src.images import IMAGE_SUFFIXES, to_input
 from src.lit import MLPClassifier
-from src.predict import image_files, images_in, predict, run
+from src.predict import SHOWN_LEFT_OUT, image_files, images_in, left_out_line, predict, run
 
 
 @pytest.fixture
@@ -162,6 +162,42 @@ def test_run_prints_writes_and_counts_the_skipped_files(tmp_path, tiny_ckpt, cap
         "skipped": skipped,
         "left_out": [],
     }
+
+
+def test_run_counts_the_predictions_and_the_files_it_could_not_read(tmp_path, tiny_ckpt, capsys):
+    """Three images and one file that is none: "1 of 4", and "3 predictions"."""
+    ckpt, _ = tiny_ckpt
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        stroke(images / name)
+    (images / "d.png").write_bytes(b"not an image")
+    written = tmp_path / "run" / "predictions.json"
+    with pytest.raises(UserError) as error:
+        run(compose_config("predict", tmp_path / "run", f"ckpt_path={ckpt}", f"inputs={images}"))
+    assert str(error.value) == (
+        f"inputs: 1 of 4 files could not be read (skipped above); the others' predictions are in {written}"
+    )
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 3 predictions to {written}"
+
+
+@pytest.mark.parametrize(
+    ("count", "counted", "more"),
+    [
+        (1, "1 file", ""),
+        (2, "2 files", ""),
+        (5, "5 files", ""),
+        (6, "6 files", " and 1 more"),
+        (12, "12 files", " and 7 more"),
+    ],
+)
+def test_the_left_out_line_names_the_first_files_and_counts_the_others(count, counted, more):
+    left_out = [Path(f"notes{number}.txt") for number in range(count)]
+    names = ", ".join(str(path) for path in left_out[:SHOWN_LEFT_OUT])
+    assert left_out_line(left_out) == (
+        f"left out {counted} without an image extension ({', '.join(IMAGE_SUFFIXES)}; give a file by name to "
+        f"read it whatever its name): {names}{more}"
+    )
 
 
 def test_run_names_the_files_of_a_directory_it_left_out_on_one_line(tmp_path, tiny_ckpt, capsys):
