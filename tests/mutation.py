@@ -721,6 +721,16 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     },
     ("src/predict.py", "@dataclass(frozen=False)"): "nothing assigns to a Prediction's fields or hashes one",
     ("src/images.py", "@dataclass(frozen=False)"): "nothing assigns to a Layout's fields or hashes one",
+    (
+        "src/demo/server.py",
+        "if code is HTTPStatus.NOT_IMPLEMENTED:  # no do_<method>: the request line was read whole",
+    ): ("http.server passes the member HTTPStatus.NOT_IMPLEMENTED itself, and enum members are singletons"),
+    ("src/demo/server.py", 'space = text.rfind(" ", 1, limit + 1)'): (
+        "the text was joined from its words: no space at index 0 to find"
+    ),
+    ("src/demo/server.py", 'return f"{text[:space] if space >= 0 else text[:limit]} ..."'): (
+        "the text was joined from its words: a space is never at index 0, so >= 0 is > 0"
+    ),
     ("src/images.py", "if finite.numel() == 0 or finite.min() >= finite.max():"): (
         "the least of some numbers is never above the greatest: >= is =="
     ),

@@ -550,6 +550,26 @@ def test_a_long_reason_is_cut_after_a_whole_word() -> None:
     assert one_line("abc def ghi", limit=7) == "abc def ..."
     assert one_line("abc def ghi", limit=6) == "abc ..."
     assert one_line("x" * 200, limit=10) == "x" * 10 + " ..."  # one word longer than the limit
+    assert one_line("abc def", limit=7) == "abc def"  # as long as the limit: whole
+    assert one_line("a " + "x" * 200) == "a ..."  # the last space that fits is the second character
+    reason = "x" * 59 + " " + "y" * 60
+    assert one_line(reason) == reason  # MAX_REASON characters
+    assert one_line(reason + "y") == "x" * 59 + " ..."
+
+
+def test_a_request_http_server_refuses_gets_its_reason_or_its_status_phrase() -> None:
+    """What http.server refuses before a handler runs is answered with the reason it gives (a header line
+    too long, an HTTP version it does not speak), or else the phrase of its status (a request line too
+    long)."""
+    with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none")) as demo:
+        long_header = b"X-Long: " + b"x" * 70000 + b"\r\n"
+        assert raw(demo, b"GET / HTTP/1.1\r\n" + long_header + b"\r\n") == (431, {"error": "Line too long"})
+        assert raw(demo, b"GET /" + b"x" * 70000 + b" HTTP/1.1\r\n\r\n") == (
+            414,
+            {"error": "Request-URI Too Long"},
+        )
+        # a version http.server does not speak: it answers as HTTP/0.9 would, without a status line
+        assert raw_answer(demo, b"GET / HTTP/2.0\r\n\r\n") == b'{"error": "Invalid HTTP version (2.0)"}'
 
 
 def test_an_unknown_method_gets_501_naming_it_and_the_methods_allowed() -> None:
