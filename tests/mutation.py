@@ -728,9 +728,13 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
     ("src/demo/server.py", 'space = text.rfind(" ", 1, limit + 1)'): (
         "the text was joined from its words: no space at index 0 to find"
     ),
-    ("src/demo/server.py", 'return f"{text[:space] if space >= 0 else text[:limit]} ..."'): (
-        "the text was joined from its words: a space is never at index 0, so >= 0 is > 0"
-    ),
+    **{
+        ("src/demo/server.py", f'return f"{{text[:space] if space {test} else text[:limit]}} ..."'): (
+            "the text was joined from its words: a space is never at index 0, so >= 0 and > -1 are > 0"
+        )
+        for test in (">= 0", "> -1")
+    },
+    ("src/demo/views.py", "after = self.net(sample)[ -1]"): "the sample is a batch of one: [-1] is [0]",
     ("src/images.py", "if finite.numel() == 0 or finite.min() >= finite.max():"): (
         "the least of some numbers is never above the greatest: >= is =="
     ),

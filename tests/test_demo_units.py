@@ -66,6 +66,9 @@ def test_a_number_may_be_either_end_of_its_range() -> None:
     assert number(0, "input[0]", 0.0, 1.0) == 0.0
     assert number(1000, "rate", 0.0, 1000.0) == 1000.0
     assert refusal(number, 1000.5, "rate", 0.0, 1000.0) == "rate=1000.5: must be between 0 and 1000"
+    assert refusal(number, -0.5, "input[0]", 0.0, 1.0) == "input[0]=-0.5: must be between 0 and 1"
+    low = 0.25
+    assert number(low, "x", low, 1.0) == low  # the very object of the range's end
 
 
 def test_an_index_is_refused_past_its_count_as_at_it() -> None:
