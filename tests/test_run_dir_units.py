@@ -294,6 +294,11 @@ def made(directory: Path, *names: str) -> Path:
     return directory
 
 
+def tree(directory: Path) -> list[str]:
+    """Every file and folder below ``directory``, as paths relative to it, sorted."""
+    return sorted(str(path.relative_to(directory)) for path in directory.rglob("*"))
+
+
 @pytest.mark.parametrize(
     "names", [(".hydra/config.yaml", "train.log", LOCK_FILE), (".hydra/config.yaml", "train.log")]
 )
@@ -350,7 +355,7 @@ def test_a_refused_later_job_named_by_a_path_removes_its_folders_only(tmp_path, 
     run_dir = made(sweep_dir / "1_a=" / "tmp" / "y", ".hydra/config.yaml", "train.log")
     hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
     discard_unused_run_dir()
-    assert sorted(str(path.relative_to(sweep_dir)) for path in sweep_dir.rglob("*")) == [
+    assert tree(sweep_dir) == [
         LOCK_FILE,
         "0_a=",
         "0_a=/tmp",
@@ -367,7 +372,7 @@ def test_a_refused_job_keeps_the_folders_its_path_shares_with_an_earlier_job(tmp
     run_dir = made(sweep_dir / "a=" / "tmp" / "y", ".hydra/config.yaml", "train.log")
     hydra_run(monkeypatch, run_dir, sweep_dir, RunMode.MULTIRUN)
     discard_unused_run_dir()
-    assert sorted(str(path.relative_to(sweep_dir)) for path in sweep_dir.rglob("*")) == [
+    assert tree(sweep_dir) == [
         LOCK_FILE,
         "a=",
         "a=/tmp",
