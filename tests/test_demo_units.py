@@ -12,7 +12,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from http import HTTPStatus
 
 import pytest
@@ -288,6 +288,11 @@ def serving(network: DemoNetwork, samples: Samples, host: str = "127.0.0.1") -> 
         thread.join()
 
 
+def tiny_server() -> AbstractContextManager[DemoServer]:
+    """:func:`serving` a 4-2 network without samples: for what the server answers before any network work."""
+    return serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none"))
+
+
 def strict_json(text: bytes) -> object:
     """``text`` read as JSON as a browser's ``JSON.parse`` reads it: NaN and Infinity are no JSON (Python's
     parser takes them by default)."""
@@ -491,7 +496,7 @@ def test_a_bad_host_or_port_on_the_command_line_is_shown_as_written(
 def test_a_query_string_is_ignored_in_a_post_as_in_a_get() -> None:
     assert request_path("/api/reset?x=1") == "/api/reset"
     assert request_path("//evil.example/api/model") == "//evil.example/api/model"  # no page: no host is read
-    with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none")) as demo:
+    with tiny_server() as demo:
         assert call(demo, "POST", "/api/reset?x=1", {}) == (200, {"steps": 0})
         assert call(demo, "GET", "/api/model?x=1")[0] == 200
         assert call(demo, "POST", "/api/model?x=1", {})[1]["error"] == "POST /api/model?x=1: use GET"
@@ -564,7 +569,7 @@ def test_a_request_http_server_refuses_gets_its_reason_or_its_status_phrase() ->
     """What http.server refuses before a handler runs is answered with the reason it gives (a header line
     too long, an HTTP version it does not speak), or else the phrase of its status (a request line too
     long)."""
-    with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none")) as demo:
+    with tiny_server() as demo:
         long_header = b"X-Long: " + b"x" * 70000 + b"\r\n"
         assert raw(demo, b"GET / HTTP/1.1\r\n" + long_header + b"\r\n") == (431, {"error": "Line too long"})
         assert raw(demo, b"GET /" + b"x" * 70000 + b" HTTP/1.1\r\n\r\n") == (
@@ -576,7 +581,7 @@ def test_a_request_http_server_refuses_gets_its_reason_or_its_status_phrase() ->
 
 
 def test_an_unknown_method_gets_501_naming_it_and_the_methods_allowed() -> None:
-    with serving(DemoNetwork(MLP([4, 2]), rate=1.0), Samples([], [], "none")) as demo:
+    with tiny_server() as demo:
         assert raw(demo, b"BREW /api/model HTTP/1.1\r\n\r\n") == (
             501,
             {"error": "BREW /api/model: unknown method: use GET or POST"},
