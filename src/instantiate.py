@@ -30,7 +30,9 @@ def instantiate_entries(
         if not isinstance(entry, Mapping) or "_target_" not in entry:
             raise UserError(f"{key}: not a {noun} config (a mapping with _target_); {options}")
         with refused_arguments(key):
-            value = hydra.utils.instantiate(entry)
+            # plain lists and dicts, as the checks saw them: an object may test them as such, or keep them
+            # in its checkpoint state, which torch.load(weights_only=True) must read back
+            value = hydra.utils.instantiate(entry, _convert_="all")
         if not isinstance(value, kind):
             raise UserError(
                 f"{key}._target_={entry['_target_']} is not a {noun} (it builds {type(value).__qualname__}); {options}"

@@ -10,6 +10,7 @@ from the next epoch's first SGD step.
 import logging
 import math
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import MISSING
 from typing import Any
@@ -286,8 +287,21 @@ def resume_differences(saved: Any, configured: Mapping[str, Any] | None) -> list
     if trained_target is not None and not same(trained_target, configured_target):
         return [f"scheduler {show(trained_target)} (configured: {configured_target})"]
     return [
-        f"scheduler.{key} {show(saved[key])} (configured: {show(value)}"
+        f"scheduler.{key} {show(as_configured(saved[key]))} (configured: {show(value)}"
         + (f"; {PLANNED_OVER_THE_RUN[key]})" if key in PLANNED_OVER_THE_RUN else ")")
         for key, value in configured.items()
-        if key not in ("_target_", "monitor") and key in saved and not same(saved[key], value)
+        if key not in ("_target_", "monitor") and key in saved and not holds(saved[key], value)
     ]
+
+
+def holds(saved: Any, configured: Any) -> bool:
+    """Whether a scheduler's saved entry ``saved`` is what the configured argument ``configured`` makes it:
+    ``MultiStepLR`` keeps its list of milestones as a ``Counter`` (so their order does not matter)."""
+    if isinstance(saved, Counter):
+        return isinstance(configured, list) and saved == Counter(configured)
+    return same(saved, configured)
+
+
+def as_configured(saved: Any) -> Any:
+    """A scheduler's saved entry as its argument is written: a ``Counter`` of milestones as their list."""
+    return list(saved.elements()) if isinstance(saved, Counter) else saved

@@ -40,6 +40,15 @@ def test_entries_are_built_in_order_with_their_arguments_and_null_ones_left_out(
     assert [thing.size for thing in build(config)] == [3, 1]
 
 
+def test_an_entry_gets_its_lists_and_mappings_as_plain_python_ones():
+    """Not OmegaConf's ListConfig/DictConfig: a callback may check them as lists (the learning-rate
+    schedule's ``milestones=[1,2]`` was refused as no list) or save them in a checkpoint, which
+    ``torch.load(weights_only=True)`` must read back."""
+    config = OmegaConf.create({"a": {"_target_": f"{__name__}.Thing", "size": {"steps": [1, 2]}}})
+    size = build(config)[0].size
+    assert type(size) is dict and type(size["steps"]) is list and size == {"steps": [1, 2]}
+
+
 @pytest.mark.parametrize("entry", [5, "Thing", ["x"], {"size": 3}])
 def test_an_entry_that_is_not_a_config_naming_a_class_is_refused(entry):
     assert refused(build, {"mine": entry}) == (

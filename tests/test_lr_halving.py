@@ -191,3 +191,22 @@ def test_a_resumed_run_keeps_the_schedule_when_validation_skips_epochs(tmp_path)
     ]
     assert rates == [0.75, 0.75]  # saved when epoch 5 ended, after its validation and halving
     assert torch.equal(resumed_weights, weights)
+
+
+def test_a_schedule_with_a_list_argument_given_on_the_command_line_trains_and_resumes(tmp_path):
+    """``MultiStepLR``'s ``milestones`` come from Hydra as a list (they were once refused as no list when
+    training started), and its checkpoint keeps them as a ``Counter`` (once refused on resuming)."""
+    multistep = [
+        "+scheduler._target_=torch.optim.lr_scheduler.MultiStepLR",
+        "+scheduler.milestones=[1,3]",
+        "+scheduler.gamma=0.5",
+    ]
+    whole, weights = run(tmp_path / "whole", "trainer.max_epochs=4", *multistep)
+    assert [rate for _, rate, _ in whole] == [3.0, 1.5, 1.5, 0.75]
+    run(tmp_path / "resumed", "trainer.max_epochs=2", *multistep)
+    last = tmp_path / "resumed" / "checkpoints" / "last.ckpt"
+    resumed, resumed_weights = run(
+        tmp_path / "resumed", "trainer.max_epochs=4", f"ckpt_path={last}", *multistep
+    )
+    assert resumed == whole
+    assert torch.equal(resumed_weights, weights)

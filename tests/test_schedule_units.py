@@ -77,6 +77,23 @@ def test_a_resumed_schedule_is_compared_with_the_saved_one(trained, configured, 
     assert resume_differences(saved(trained), configured) == differences
 
 
+def test_milestones_are_compared_as_the_scheduler_keeps_them():
+    """``MultiStepLR`` saves its ``milestones`` as a ``Counter``: the list they were given in any order
+    matches it, another list is named as a list."""
+    multistep = {"_target_": "torch.optim.lr_scheduler.MultiStepLR", "gamma": 0.5}
+    state = saved({**multistep, "milestones": [1, 2]})
+    assert resume_differences(state, {**multistep, "milestones": [2, 1]}) == []
+    assert resume_differences(state, {**multistep, "milestones": [1, 3]}) == [
+        "scheduler.milestones [1, 2] (configured: [1, 3])"
+    ]
+    assert resume_differences(state, {**multistep, "milestones": [1, 2, 2]}) == [
+        "scheduler.milestones [1, 2] (configured: [1, 2, 2])"
+    ]
+    assert resume_differences(state, {**multistep, "milestones": 1}) == [
+        "scheduler.milestones [1, 2] (configured: 1)"
+    ]
+
+
 def test_a_saved_state_without_its_target_is_a_schedule_and_only_what_it_saved_is_compared():
     """A checkpoint's state may lack ``_target_`` (or be no mapping at all); ``monitor`` and settings the
     state does not hold are not compared."""
