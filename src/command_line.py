@@ -36,6 +36,7 @@ def check_command_line(config_name: str) -> None:
     null_groups_as_deletions(sys.argv)
     arguments = sys.argv[1:]
     try:
+        refuse_rerun_of_a_pickle(arguments)
         refuse_overrides_hydra_cannot_read(arguments)
         refuse_unknown_group_options(arguments)
         refuse_empty_output_dirs(arguments)
@@ -44,6 +45,19 @@ def check_command_line(config_name: str) -> None:
     except UserError as error:
         report(f"error: {error}")
         raise SystemExit(EXIT_USER_ERROR) from None
+
+
+def refuse_rerun_of_a_pickle(arguments: list[str]) -> None:
+    """Hydra's ``--experimental-rerun FILE`` unpickles ``FILE`` (a run's ``.hydra/config.pickle``) before
+    any check runs, and a pickle can hold code that runs as it loads: a file is data, never instructions.
+    Hydra's argparse also takes the flag shortened (``--exp``): no other flag of Hydra's begins ``--e``."""
+    for argument in arguments:
+        flag = argument.partition("=")[0]
+        if len(flag) > len("--") and "--experimental-rerun".startswith(flag):
+            raise UserError(
+                "--experimental-rerun: refused: it unpickles its file, which runs any code the file holds; "
+                "run the command again with the overrides saved in the run's .hydra/overrides.yaml"
+            )
 
 
 def refuse_overrides_hydra_cannot_read(arguments: list[str]) -> None:

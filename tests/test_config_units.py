@@ -635,6 +635,22 @@ def test_a_group_given_an_option_is_left_as_it_is():
     assert argv == given
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--experimental-rerun", "run/.hydra/config.pickle"],
+        ["seed=1", "--experimental-rerun=x.pickle"],
+        ["--e", "x.pickle"],  # argparse's abbreviation of the flag
+        ["--experimental-re=x.pickle"],
+    ],
+)
+def test_a_rerun_from_a_pickle_is_refused_before_hydra_unpickles_it(capsys, argv):
+    assert command_line_refusal(capsys, "evaluate", argv) == (
+        "error: --experimental-rerun: refused: it unpickles its file, which runs any code the file holds; "
+        "run the command again with the overrides saved in the run's .hydra/overrides.yaml\n"
+    )
+
+
 def test_the_command_line_checked_is_sys_argv_after_the_program(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["train.py", "data=mnst"])
     with pytest.raises(SystemExit):
