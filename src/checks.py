@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 from hydra.errors import InstantiationException
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import Timer
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -182,6 +184,8 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             "train on the CPU with trainer=cpu"
         )
     devices, cores = trainer.get("devices", 1), os.cpu_count() or 1
+    if accelerator in (None, "auto") and not torch.cuda.is_available():
+        accelerator = "cpu"  # what Lightning picks: the same processes compete for the same cores
     if accelerator == "cpu" and not (devices == "auto" or (is_int(devices) and devices >= 1)):
         raise UserError(  # Lightning's own line named neither the value nor the range (devices=-1, 0)
             f"trainer.devices={show(devices)}: the number of CPU processes must be an integer from 1 to "
@@ -197,6 +201,29 @@ def check_trainer(trainer: dict[str, Any]) -> None:
         raise UserError(
             f"trainer.limit_train_batches={show(trainer['limit_train_batches'])}: trains on no batch; give a "
             "number of batches >= 1 or a fraction of an epoch > 0"
+        )
+    max_steps = trainer.get("max_steps")
+    if max_steps not in (None, -1) and not (is_int(max_steps) and max_steps >= 1):  # 0 trained nothing, too
+        raise UserError(
+            f"trainer.max_steps={show(max_steps)}: must be a number of SGD steps >= 1, or -1 (no limit: "
+            "trainer.max_epochs ends the run)"
+        )
+    if trainer.get("max_time") is not None:
+        check_max_time(trainer["max_time"])
+
+
+def check_max_time(max_time: Any) -> None:
+    """``trainer.max_time`` must be a duration Lightning reads (``DD:HH:MM:SS``, or a mapping of
+    ``datetime.timedelta``'s arguments) and longer than nothing: a zero or negative one ended training at
+    once, and the untrained network was tested, with exit code 0."""
+    try:
+        seconds = Timer(duration=max_time).time_remaining()
+    except (MisconfigurationException, TypeError, ValueError, OverflowError, AttributeError):
+        seconds = None  # no string of its format, no mapping of timedelta's arguments (days: -1.5 is one)
+    if seconds is None or not seconds > 0:
+        raise UserError(
+            f"trainer.max_time={show(max_time)}: must be a duration > 0, as DD:HH:MM:SS (00:01:30:00) or a "
+            "mapping ({hours: 1, minutes: 30})"
         )
 
 

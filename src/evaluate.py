@@ -34,6 +34,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     with refused_arguments("trainer"):
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer,
+            _convert_="all",  # plain dicts and lists, as Lightning takes them
             precision=precision,
             logger=False,
             callbacks=[StopOnSignal(), ConsoleCallback()],  # errors on their own line

@@ -51,8 +51,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg.callbacks, "callbacks", L.Callback, "Lightning callback", CALLBACK_OPTIONS
     )
     with refused_arguments("trainer"):
-        trainer: L.Trainer = hydra.utils.instantiate(
-            cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()]
+        trainer: L.Trainer = hydra.utils.instantiate(  # plain dicts and lists: max_time={hours: 1}
+            cfg.trainer, callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()], _convert_="all"
         )
     refuse_relaunch_in_multirun(trainer)
     with interrupts_reported(trainer):  # Ctrl-C or SIGTERM: what was saved, how to resume

@@ -249,11 +249,16 @@ def test_more_cpu_processes_than_cores_is_one_line(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     check_trainer({"accelerator": "cpu", "devices": 4})
     check_trainer({"accelerator": "cpu", "devices": "auto"})
-    check_trainer({"accelerator": "auto", "devices": 5})  # perhaps GPUs: Lightning decides
-    assert refused(check_trainer, {"accelerator": "cpu", "devices": 5}) == (
-        "trainer.devices=5: more CPU processes than this machine's 4 cores would only compete for them; "
-        "choose at most 4"
-    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    check_trainer({"accelerator": "auto", "devices": 5})  # GPUs: Lightning checks their number
+    check_trainer({"devices": 5})  # Lightning's default accelerator is auto
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for settings in ({"accelerator": "cpu"}, {"accelerator": "auto"}, {}):  # auto runs on the CPU here
+        assert refused(check_trainer, {**settings, "devices": 5}) == (
+            "trainer.devices=5: more CPU processes than this machine's 4 cores would only compete for them; "
+            "choose at most 4"
+        )
+        check_trainer({**settings, "devices": 4})
     monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one core
     check_trainer({"accelerator": "cpu"})  # one device by default
     assert refused(check_trainer, {"accelerator": "cpu", "devices": 2}) == (
@@ -264,6 +269,38 @@ def test_more_cpu_processes_than_cores_is_one_line(monkeypatch):
     assert refused(check_trainer, plain_config("trainer=cpu", "trainer.devices=2")["trainer"]).startswith(
         "trainer.devices=2: more CPU processes than this machine's 1 cores"
     )
+
+
+@pytest.mark.parametrize("steps", [0, -2, 1.5, "10", True])
+def test_a_number_of_sgd_steps_that_trains_none_or_is_none_is_one_line(steps):
+    """``trainer.max_steps=0`` tested an untrained network and ended with exit 0 (a tester)."""
+    assert refused(check_trainer, {"max_steps": steps}) == (
+        f"trainer.max_steps={show(steps)}: must be a number of SGD steps >= 1, or -1 (no limit: "
+        "trainer.max_epochs ends the run)"
+    )
+    for steps in (None, -1, 1, 10**6):
+        check_trainer({"max_steps": steps})
+
+
+@pytest.mark.parametrize(
+    "duration",
+    ["00:00:00:00", "abc", "1:00", 60, 1.5, {"days": -1}, {"seconds": 0}, {"weeks": "x"}, {"fortnights": 1}],
+    ids=repr,
+)
+def test_a_time_limit_that_is_no_time_or_no_duration_is_one_line(duration):
+    """A zero or negative ``trainer.max_time`` ended training at once and tested the untrained network, exit
+    0; a number of seconds failed in Lightning with a message about ``total_seconds`` (a tester)."""
+    assert refused(check_trainer, {"max_time": duration}) == (
+        f"trainer.max_time={show(duration)}: must be a duration > 0, as DD:HH:MM:SS (00:01:30:00) or a mapping "
+        "({hours: 1, minutes: 30})"
+    )
+
+
+@pytest.mark.parametrize(
+    "duration", ["00:00:00:01", "2:12:00:00", {"minutes": 1.5}, {"days": 1, "hours": -1}]
+)
+def test_a_time_limit_lightning_reads_is_accepted(duration):
+    check_trainer({"max_time": duration})
 
 
 def test_max_steps_is_refused_unless_each_chunk_is_one_mini_batch():

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow  # every test here trains
         ["data.batch_size=32"],
         ["trainer=cpu"],
         ["optimizer.lr=1e30"],  # weights past TensorBoard's largest histogram bucket (1e20)
+        ["+trainer.max_time={hours:1}"],  # a mapping reaches Lightning as a dict (a DictConfig failed)
     ],
     ids=lambda overrides: " ".join(overrides),
 )
