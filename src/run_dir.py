@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.cli import process_rank, report_user_errors
 from src.errors import UserError
@@ -146,6 +146,23 @@ def refuse_an_earlier_run(
     )
 
 
+RUN_DIRECTORY = "${hydra:runtime.output_dir}"
+"""``paths.output_dir`` (``conf/paths/default.yaml``): where a command writes its files is Hydra's run
+directory, the one the lock claims."""
+
+
+def refuse_another_output_dir(config: DictConfig) -> None:
+    """``paths.output_dir`` set to another directory than Hydra's run directory: the command's files
+    (checkpoints, ``metrics.json``, TensorBoard) would go where no lock and no check of an earlier run
+    looks, and a second run into it would mix with the first's, silently."""
+    value = OmegaConf.to_container(config.paths)["output_dir"]  # as written, unresolved
+    if value != RUN_DIRECTORY:
+        raise UserError(
+            f"paths.output_dir={value}: is the run directory Hydra makes, and can't be set apart from it; "
+            "choose the run directory with hydra.run.dir=... (hydra.sweep.dir=... for a multirun)"
+        )
+
+
 class RunDirectoryLock(Callback):
     """Hydra callback: :func:`claim_run_directory` for ``hydra.run.dir`` (or, for a multirun, for
     ``hydra.sweep.dir``) before Hydra writes into it, in process 0 only; released when the run ends."""
@@ -154,7 +171,15 @@ class RunDirectoryLock(Callback):
         self._lock: TextIO | None = None
 
     @report_user_errors
-    def _claim(self, directory: str, key: str, training: bool = False, resumed: Path | None = None) -> None:
+    def _claim(
+        self,
+        config: DictConfig,
+        directory: str,
+        key: str,
+        training: bool = False,
+        resumed: Path | None = None,
+    ) -> None:
+        refuse_another_output_dir(config)
         if process_rank() == 0:  # the other processes start once process 0 has claimed it and written there
             path = Path(directory)
             check = functools.partial(refuse_an_earlier_run, path, key, training, resumed)
@@ -169,11 +194,15 @@ class RunDirectoryLock(Callback):
         training = config.get("task_name") == "train"  # evaluate's ckpt_path is the checkpoint it tests
         resumed = config.get("ckpt_path") if training else None
         self._claim(
-            config.hydra.run.dir, "hydra.run.dir", training, None if resumed is None else Path(str(resumed))
+            config,
+            config.hydra.run.dir,
+            "hydra.run.dir",
+            training,
+            None if resumed is None else Path(str(resumed)),
         )
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._claim(config.hydra.sweep.dir, "hydra.sweep.dir")
+        self._claim(config, config.hydra.sweep.dir, "hydra.sweep.dir")
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._release()

@@ -20,6 +20,7 @@ from src.config import CONF  # importing src.config registers the bases conf/ ex
 from src.errors import UserError
 from src.run_dir import (
     LOCK_FILE,
+    RUN_DIRECTORY,
     RunDirectoryLock,
     claim_run_directory,
     refuse_an_earlier_run,
@@ -246,9 +247,34 @@ def test_the_callback_resumes_a_training_in_its_directory_with_the_composed_conf
     callback.on_run_end(config)
 
 
+def callback_config(mode: str, directory: Path, output_dir: str = RUN_DIRECTORY) -> DictConfig:
+    """What the lock's callback reads of a training's configuration: ``hydra.<mode>.dir`` ``directory``."""
+    return OmegaConf.create(
+        {"task_name": "train", "hydra": {mode: {"dir": str(directory)}}, "paths": {"output_dir": output_dir}}
+    )
+
+
+@pytest.mark.parametrize("mode", ["run", "sweep"])
+@pytest.mark.parametrize("task", ["train", "evaluate", "predict", "export", "demo"])
+def test_a_commands_files_go_to_the_run_directory_hydra_makes_and_no_other(tmp_path, mode, task, capsys):
+    """``paths.output_dir=DIR`` sent the files (checkpoints, ``metrics.json``) where no lock and no check
+    of an earlier run looked: two runs wrote into one directory, silently (a tester)."""
+    assert OmegaConf.to_container(composed(task).paths)["output_dir"] == RUN_DIRECTORY  # as written
+    start = RunDirectoryLock().on_run_start if mode == "run" else RunDirectoryLock().on_multirun_start
+    with pytest.raises(SystemExit) as stop:
+        start(callback_config(mode, tmp_path / "run", str(tmp_path / "elsewhere")))
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: paths.output_dir={tmp_path / 'elsewhere'}: is the run directory Hydra makes, and can't be "
+        "set apart from it; choose the run directory with hydra.run.dir=... (hydra.sweep.dir=... for a "
+        "multirun)\n"
+    )
+    assert not (tmp_path / "run").exists() and not (tmp_path / "elsewhere").exists()
+
+
 @pytest.mark.parametrize("mode", ["run", "sweep"])
 def test_the_callback_holds_the_lock_until_the_run_ends(tmp_path, mode):
-    config = OmegaConf.create({"task_name": "train", "hydra": {mode: {"dir": str(tmp_path)}}})
+    config = callback_config(mode, tmp_path)
     key = f"hydra.{mode}.dir"
     callback = RunDirectoryLock()
     start, end = (
@@ -269,7 +295,7 @@ def test_the_callback_of_a_process_other_than_0_neither_locks_nor_checks(tmp_pat
     directory it has already written into."""
     (tmp_path / "metrics.json").write_text("{}")
     monkeypatch.setattr(rank_zero_only, "rank", 1)
-    config = OmegaConf.create({"task_name": "train", "hydra": {"run": {"dir": str(tmp_path)}}})
+    config = callback_config("run", tmp_path)
     callback = RunDirectoryLock()
     callback.on_run_start(config)
     assert not (tmp_path / LOCK_FILE).exists()
