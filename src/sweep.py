@@ -7,14 +7,17 @@ from the sweep directory itself: each job's ``.hydra/overrides.yaml`` and the ``
 wrote (``src.train`` and ``src.evaluate`` write one). It does so after every job, so a sweep stopped by a
 failing job still leaves the summary of the jobs before it, and once more at the end, when it prints it.
 A job without ``metrics.json`` (it failed, or its task writes none) shows ``-``. A ``metrics.json`` that is
-not a JSON object (written atomically, so damaged by something else) is an error naming it, except during
-a sweep (:class:`SweepSummary`).
+not a flat JSON object (written atomically, so damaged by something else) is an error naming it, except
+during a sweep (:class:`SweepSummary`); an ``overrides.yaml`` that is not a list of strings always is. Both
+files are data from outside: their shape is checked before the table walks them, so that neither a nested
+one nor a YAML alias repeating what it names can make the summary take minutes or gigabytes.
 
 Jobs that differ only in their ``seed=`` override are repeats of one setting: a second table
 (:func:`seeds_table`) summarises each setting over its seeds. ``python -m src.sweep DIR`` prints both
 tables for any folder of run directories (a sweep's, or single runs gathered in one folder).
 """
 
+import io
 import json
 import math
 import re
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -85,13 +89,16 @@ def collect(sweep_dir: Path, unreadable: list[str] | None = None) -> list[JobSum
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
-    """A job's ``metrics.json``. Its task writes it atomically, so one that is not a JSON object was
-    damaged by something else: none of its numbers can be trusted, and the summary must not hide that."""
+    """A job's ``metrics.json``. Its task writes it atomically, so one that is not a JSON object of metrics
+    (:func:`metrics_problem`) was damaged by something else: none of its numbers can be trusted, and the
+    summary must not hide that."""
     try:
         metrics = json.loads(path.read_text())
-        reason = "" if isinstance(metrics, dict) else f"found {json.dumps(metrics)}"
+        reason = metrics_problem(metrics)
     except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
         reason = str(error)
+    except RecursionError:  # arrays or objects nested about a thousand deep: more than json reads
+        reason = "nested too deeply to read"
     if reason:
         raise UserError(
             f"{path}: not a JSON object of metrics as src.train and src.evaluate write one "
@@ -100,19 +107,77 @@ def read_metrics(path: Path) -> dict[str, Any]:
     return metrics
 
 
+def metrics_problem(metrics: Any) -> str:
+    """Why the parsed ``metrics.json`` is not what src.train and src.evaluate write, or ``""``: a JSON object
+    whose values are numbers (that a float holds) or strings; true, false and null are let through, the
+    table shows them as ``-``. A nested value is refused: no task writes one, and copying one nested
+    deeply enough into ``summary.json`` raised RecursionError after ``summary.md`` was written. So is an
+    integer too large for a float: formatting it raised OverflowError."""
+    if not isinstance(metrics, dict):
+        return f"found {json.dumps(metrics)}"
+    for name, value in metrics.items():
+        if isinstance(value, list | dict):
+            kind = "an array" if isinstance(value, list) else "an object"
+            # the name last: a long one is cut, not what was wrong with it
+            return f"found {kind}, not a number or a string, as {json.dumps(name)}"
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+            return f"found an integer too large for a float as {json.dumps(name)}"
+    return ""
+
+
 def read_overrides(path: Path) -> list[str]:
-    """A job's overrides, the list of strings Hydra writes to ``.hydra/overrides.yaml``."""
+    """A job's overrides, the list of ``key=value`` strings Hydra writes to ``.hydra/overrides.yaml`` (an
+    empty file: none). Anything else was damaged since, and is refused: first its YAML events are checked
+    (:func:`yaml_nesting_problem`), then the list OmegaConf reads from it (:func:`overrides_problem`)."""
+    overrides: Any = []
     try:
-        overrides = OmegaConf.to_container(OmegaConf.load(path)) or []  # an empty file: none
-        reason = "" if isinstance(overrides, list) else f"found {overrides!r}"
-    except Exception as error:  # YAML or OmegaConf errors, not UTF-8, not a list: a file damaged since
+        text = path.read_text(encoding="utf-8")
+        if not (reason := yaml_nesting_problem(text)):
+            overrides = OmegaConf.to_container(OmegaConf.load(io.StringIO(text))) or []  # an empty file: none
+            reason = overrides_problem(overrides)
+    except Exception as error:  # YAML or OmegaConf errors, not UTF-8: a file damaged since
         reason = f"{type(error).__name__}: {error}"
     if reason:
         raise UserError(
             f"{path}: not the list of overrides Hydra writes ({' '.join(reason.split())[:80]}): delete that "
             "job's folder or rerun the sweep"
         )
-    return [str(item) for item in overrides]
+    return overrides
+
+
+def yaml_nesting_problem(text: str) -> str:
+    """Why the YAML ``text`` cannot be a list of strings, seen in its parse events before anything is built
+    from them, or ``""``: an alias, or a list or mapping inside another, neither of which Hydra writes.
+    OmegaConf builds a node for each use of an alias, so a few hundred bytes of aliases nested a few levels
+    deep took minutes and gigabytes to load; an alias of a long string, repeated, grows the summary with
+    the square of the file's size; and PyYAML's scanner slows with the square of the nesting depth."""
+    depth = 0
+    for event in yaml.parse(text):
+        if isinstance(event, yaml.AliasEvent):
+            return f"found an alias {position(event)}, which Hydra never writes"
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > 1:  # stop at once: reading on would pay for the nesting
+                kind = "a list" if isinstance(event, yaml.SequenceStartEvent) else "a mapping"
+                return f"found {kind} {position(event)}, where a key=value string belongs"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return ""
+
+
+def position(event: yaml.Event) -> str:
+    """Where ``event`` starts in its YAML text, counted from 1 as editors do."""
+    return f"at line {event.start_mark.line + 1}, column {event.start_mark.column + 1}"
+
+
+def overrides_problem(overrides: Any) -> str:
+    """Why what OmegaConf read from ``overrides.yaml`` is not a list of strings, or ``""``."""
+    if not isinstance(overrides, list):
+        return f"found {overrides!r}"
+    for number, item in enumerate(overrides, 1):
+        if not isinstance(item, str):
+            return f"found {item!r} as item {number}, not a key=value string"
+    return ""
 
 
 def epochs_trained(job_dir: Path) -> int | None:

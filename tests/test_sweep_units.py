@@ -121,6 +121,11 @@ def test_a_metrics_json_object_is_read_as_written(tmp_path):
     for text, metrics in (
         ("{}", {}),
         ('{"test/acc": 0.5, "ckpt_path": "x"}', {"test/acc": 0.5, "ckpt_path": "x"}),
+        # no number, shown as -; the largest float
+        (
+            '{"test/acc": true, "a": null, "b": 1e308, "c": -7}',
+            {"test/acc": True, "a": None, "b": 1e308, "c": -7},
+        ),
     ):
         path.write_text(text)
         assert read_metrics(path) == metrics
@@ -142,6 +147,13 @@ def test_each_unreadable_metrics_json_is_one_line_naming_it_and_why(tmp_path, mo
             numbers.encode(),
             "found [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,",
         ),
+        # more than json reads: a RecursionError, which was a traceback
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply to read"),
+        # a nested value: no task writes one (one nested deeply enough stopped the summary half-written)
+        (b'{"test/acc": 0.5, "x": [[1]]}', 'found an array, not a number or a string, as "x"'),
+        (b'{"x": {}}', 'found an object, not a number or a string, as "x"'),
+        # formatting it raised OverflowError
+        (b'{"test/acc": 1' + b"0" * 400 + b"}", 'found an integer too large for a float as "test/acc"'),
     ):
         target = folder if content is None else path
         if content is not None:
@@ -153,7 +165,7 @@ def test_each_unreadable_metrics_json_is_one_line_naming_it_and_why(tmp_path, mo
 
 def test_overrides_are_read_as_strings_and_an_empty_file_has_none(tmp_path):
     path = tmp_path / "overrides.yaml"
-    for text, overrides in (("- lr=0.5\n- seed=2\n", ["lr=0.5", "seed=2"]), ("- 7\n", ["7"]), ("", [])):
+    for text, overrides in (("- lr=0.5\n- seed=2\n", ["lr=0.5", "seed=2"]), ("", [])):
         path.write_text(text)
         assert read_overrides(path) == overrides
 
@@ -173,6 +185,82 @@ def test_each_damaged_overrides_file_is_one_line_naming_it_and_why(tmp_path):
         with pytest.raises(UserError) as error:
             read_overrides(path)
         assert str(error.value) == overrides_refusal(path, reason)
+
+
+def alias_bomb(levels: int) -> str:
+    """A list of ``levels`` lists of nine, each list's items the one before it (YAML aliases): a few hundred
+    bytes that stand for ``9 ** levels`` strings."""
+    lines = ["- &a0 [x=1, x=1, x=1, x=1, x=1, x=1, x=1, x=1, x=1]"]
+    lines += [f"- &a{level} [{', '.join([f'*a{level - 1}'] * 9)}]" for level in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_overrides_that_are_not_all_strings_are_refused_before_omegaconf_builds_them(tmp_path, monkeypatch):
+    """Hydra writes a list of ``key=value`` strings, without aliases. OmegaConf builds a node for each use
+    of an alias: six levels of :func:`alias_bomb` took minutes and gigabytes, nine crashed the process.
+    Nesting and aliases are refused from YAML's events alone, so OmegaConf is not asked to load them."""
+    loaded = []
+    load = OmegaConf.load
+    monkeypatch.setattr(OmegaConf, "load", lambda file: loaded.append(file) or load(file))
+    path = tmp_path / "overrides.yaml"
+    deep = "- " + "[" * 100_000 + "]" * 100_000  # PyYAML took minutes to scan it all
+    long_alias = "- &s x=" + "a" * 1000 + "\n" + "- *s\n" * 1000  # the table would hold a megabyte
+    for text, reason in (
+        (alias_bomb(4), "found a list at line 1, column 3, where a key=value string belongs"),
+        (alias_bomb(30), "found a list at line 1, column 3, where a key=value string belongs"),
+        ("- lr=1\n- [a, b]\n", "found a list at line 2, column 3, where a key=value string belongs"),
+        ("- lr=1\n- a: 1\n", "found a mapping at line 2, column 3, where a key=value string belongs"),
+        (deep, "found a list at line 1, column 3, where a key=value string belongs"),
+        (long_alias, "found an alias at line 2, column 3, which Hydra never writes"),
+        ("- &s lr=1\n- *s\n", "found an alias at line 2, column 3, which Hydra never writes"),
+    ):
+        path.write_text(text)
+        with pytest.raises(UserError) as error:
+            read_overrides(path)
+        assert str(error.value) == overrides_refusal(path, reason)
+    assert loaded == []
+    path.write_text("- lr=1\n")
+    assert read_overrides(path) == ["lr=1"] and len(loaded) == 1  # what Hydra writes, OmegaConf reads
+
+
+def test_an_override_that_is_no_string_is_refused(tmp_path):
+    """Each item Hydra writes is a ``key=value`` string: a number, null or true in its place is not one."""
+    path = tmp_path / "overrides.yaml"
+    for text, reason in (
+        ("- 7\n", "found 7 as item 1, not a key=value string"),
+        ("- lr=1\n- null\n", "found None as item 2, not a key=value string"),
+        ("- lr=1\n- seed=2\n- true\n", "found True as item 3, not a key=value string"),
+    ):
+        path.write_text(text)
+        with pytest.raises(UserError) as error:
+            read_overrides(path)
+        assert str(error.value) == overrides_refusal(path, reason)
+
+
+def test_the_command_refuses_an_alias_bomb_in_one_line_writing_nothing(tmp_path, capsys):
+    job_dir(tmp_path, "0", "- lr=1\n", '{"test/acc": 0.5}')
+    bomb = job_dir(tmp_path, "1", alias_bomb(4)) / ".hydra" / "overrides.yaml"
+    with pytest.raises(SystemExit) as ended:
+        main([str(tmp_path)])
+    captured = capsys.readouterr()
+    assert (ended.value.code, captured.out) == (2, "")
+    reason = "found a list at line 1, column 3, where a key=value string belongs"
+    assert captured.err.splitlines() == [f"error: {overrides_refusal(bomb, reason)}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["0", "1"]
+
+
+def test_the_command_refuses_a_nested_metric_in_one_line_writing_nothing(tmp_path, capsys):
+    """A value nested 600 deep: copying it into summary.json raised RecursionError, after summary.md was
+    written."""
+    nested = '{"test/acc": 0.5, "x": ' + "[" * 600 + "]" * 600 + "}"
+    metrics = job_dir(tmp_path, "0", "- lr=1\n", nested) / "metrics.json"
+    with pytest.raises(SystemExit) as ended:
+        main([str(tmp_path)])
+    captured = capsys.readouterr()
+    assert (ended.value.code, captured.out) == (2, "")
+    reason = 'found an array, not a number or a string, as "x"'
+    assert captured.err.splitlines() == [f"error: {metrics_refusal(metrics, reason)}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["0"]
 
 
 def save_last(directory: Path, checkpoint, **options) -> None:
