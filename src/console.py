@@ -110,6 +110,8 @@ class ProgressBarAwareHandler(logging.StreamHandler):
 
         try:
             tqdm.write(self.format(record), file=self.stream)
+        except BrokenPipeError:  # the reader went away (| head): src.cli ends the program quietly
+            raise
         except Exception:
             self.handleError(record)
 

@@ -1,14 +1,19 @@
 """Fast checks of src/cli.py's parts, calling each directly: the message a missing ``???`` value becomes,
-the characters written as escapes, and the signal handlers an interrupted program leaves. The wrapper
+the characters written as escapes, the signal handlers an interrupted program leaves, when a broken pipe
+is a closed output and what a full disk's message advises. The wrapper
 around the entry points is tested in tests/test_errors.py, the commands' endings in tests/test_faults.py
 and tests/test_interrupt.py."""
 
 import errno
+import io
+import os
 import shlex
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 from hydra.core.hydra_config import HydraConfig
@@ -20,14 +25,18 @@ import src.cli as cli
 from src.cli import (
     as_storage_error,
     as_user_error,
+    describe_storage_error,
     end_at_next_signal,
     evaluate_command,
+    output_closed,
     printable,
     process_rank,
     raise_terminated,
+    reader_gone,
     report,
     report_user_errors,
     resume_command,
+    runs_training,
     sigterm_raises_terminated,
 )
 
@@ -220,3 +229,70 @@ def test_only_process_0_reports(without_lightning_rank, capsys):
     without_lightning_rank.setenv("RANK", "not a number")
     report("shown as process 0's")
     assert capsys.readouterr().err == "shown\nshown as process 0's\n"
+
+
+@pytest.fixture
+def pipe_without_reader() -> Iterator[TextIO]:
+    """A text stream into a pipe whose reader has gone, as stdout is once ``| head -1`` has exited."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    with open(writer, "w") as stream:
+        yield stream
+
+
+def test_only_a_pipe_whose_reader_has_gone_is_gone(pipe_without_reader, tmp_path):
+    reader, writer = os.pipe()
+    with open(reader) as _still_read, open(writer, "w") as read_pipe, (tmp_path / "file").open("w") as file:
+        assert reader_gone(pipe_without_reader)
+        # still read; a file; no descriptor (pytest's capture); no stream (a program started with >&-)
+        for stream in (read_pipe, file, io.StringIO(), None):
+            assert not reader_gone(stream)
+
+
+def broken_pipe_behind(error: BaseException, link: str) -> BaseException:
+    setattr(error, link, BrokenPipeError(errno.EPIPE, "Broken pipe"))
+    return error
+
+
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_a_broken_pipe_is_a_closed_output_once_the_reader_of_stdout_or_stderr_is_gone(
+    monkeypatch, pipe_without_reader, link
+):
+    """Also behind another exception (Lightning's teardown fails after it); rich's console exits with
+    ``SystemExit(1)`` over it once it has sent stdout to the null device itself."""
+    with monkeypatch.context() as streams:
+        streams.setattr(sys, "stdout", io.StringIO())
+        streams.setattr(sys, "stderr", io.StringIO())
+        assert not output_closed(BrokenPipeError(errno.EPIPE, "Broken pipe"))  # a logger's connection
+        assert output_closed(broken_pipe_behind(SystemExit(1), link))
+        assert not output_closed(SystemExit(1))
+        for stream in ("stdout", "stderr"):
+            streams.setattr(sys, stream, pipe_without_reader)
+            assert output_closed(BrokenPipeError(errno.EPIPE, "Broken pipe"))
+            assert output_closed(broken_pipe_behind(RuntimeError("teardown failed"), link))
+            assert not output_closed(RuntimeError("a bug"))
+            streams.setattr(sys, stream, io.StringIO())
+
+
+def test_only_a_training_is_told_to_resume_after_a_full_disk(hydra_job):
+    full = OSError(errno.ENOSPC, "No space left on device", "run/metrics.json")
+    stopped = "No space left on device (ENOSPC) writing run/metrics.json: the run stopped; "
+    assert describe_storage_error(full, training=True) == (
+        f"{stopped}the files it saved before are intact (checkpoints and metrics.json are written whole or "
+        "not at all): make room or choose a writable hydra.run.dir, then resume training from "
+        "checkpoints/last.ckpt"
+    )
+    # python -m src.essay > /dev/full: no run directory to choose
+    assert describe_storage_error(full, training=False) == (
+        f"{stopped}make room or write somewhere else, then run the command again"
+    )
+    hydra_job("evaluate", [])
+    assert describe_storage_error(full, training=False) == (
+        f"{stopped}make room or choose a writable hydra.run.dir, then run the command again"
+    )
+
+
+def test_a_training_is_the_entry_point_given_a_training_config():
+    assert runs_training(["x", OmegaConf.create({"task_name": "train"})])
+    for arguments in ([OmegaConf.create({"task_name": "evaluate"})], [OmegaConf.create({})], [["train"]], []):
+        assert not runs_training(arguments)

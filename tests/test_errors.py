@@ -1,17 +1,35 @@
 """Bad input ends in one clear line: every bad config value names the key, the value and what is allowed,
-before anything is built or written; the command line prints it as ``error: ...`` and exits with 2."""
+before anything is built or written; the command line prints it as ``error: ...`` and exits with 2. Output
+that can't be written ends so too: a full disk in one line, a reader gone (``| head``) quietly."""
 
+import errno
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from runs import QUICK, compose_config, literal, options, run_module, write_idx
+from omegaconf import OmegaConf
+from PIL import Image
+from runs import (
+    QUICK,
+    REPO,
+    compose_config,
+    literal,
+    options,
+    python_environment,
+    run_module,
+    start_module,
+    write_idx,
+)
 
 from src.cli import report_user_errors, resume_command
 from src.command_line import check_command_line
 from src.errors import TrainingInterrupted, UserError
 from src.evaluate import evaluate
+from src.lit import MLPClassifier
 from src.train import train
 
 
@@ -473,3 +491,134 @@ def test_evaluate_reports_once_under_data_parallelism(tmp_path, monkeypatch, cap
     monkeypatch.undo()
     assert evaluate(compose_config("evaluate", tmp_path, f"ckpt_path={ckpt}")) == metrics
     assert (tmp_path / "metrics.json").exists() and "test/acc" in capsys.readouterr().out
+
+
+def test_wrapper_ends_an_exit_over_a_broken_pipe_with_141_and_keeps_other_exits(capsys):
+    """rich's console (Lightning's progress bar) exits with 1 once its write to stdout broke."""
+
+    @report_user_errors
+    def main(error: BaseException) -> None:
+        raise error
+
+    for code in (1, 3):
+        exit_over_pipe = SystemExit(code)
+        exit_over_pipe.__context__ = BrokenPipeError(errno.EPIPE, "Broken pipe")
+        with pytest.raises(SystemExit) as stop:
+            main(exit_over_pipe)
+        assert (stop.value.code, capsys.readouterr().err) == (141, "")
+        with pytest.raises(SystemExit) as stop:
+            main(SystemExit(code))
+        assert stop.value.code == code
+
+
+def test_only_a_training_is_told_to_resume_after_a_full_disk(capsys):
+    @report_user_errors
+    def main(cfg: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(SystemExit) as stop:
+        main(OmegaConf.create({"task_name": "train"}))
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.endswith("then resume training from checkpoints/last.ckpt\n")
+    for cfg in (OmegaConf.create({"task_name": "evaluate"}), ["src.essay"]):
+        with pytest.raises(SystemExit) as stop:
+            main(cfg)
+        assert (stop.value.code, capsys.readouterr().err) == (
+            1,
+            "error: No space left on device (ENOSPC): the run stopped; make room or write somewhere else, "
+            "then run the command again\n",
+        )
+
+
+def run_with_stdout(stdout: int, module: str, *args: str, buffered: bool) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> <args>`` writing to the descriptor ``stdout``, its own output buffered (written
+    at the end) or not (each line at once); stderr captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env=python_environment({"PYTHONUNBUFFERED": "" if buffered else "1"}),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+    )
+
+
+def run_without_reader(module: str, *args: str, buffered: bool = False) -> subprocess.CompletedProcess[str]:
+    """:func:`run_with_stdout` into a pipe nobody reads, as after ``| head -1`` has exited: closed before
+    the program starts, so that every write to it fails, whenever it comes."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return run_with_stdout(writer, module, *args, buffered=buffered)
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("buffered", [False, True])
+def test_the_essay_into_a_closed_pipe_ends_quietly_with_141(buffered):
+    """``python -m src.essay | head -1``: a ``BrokenPipeError`` traceback and exit code 1 (unbuffered: in
+    ``print_section_3``), or Python's "Exception ignored" and 120 (buffered: at exit)."""
+    run = run_without_reader("src.essay", buffered=buffered)
+    assert (run.returncode, run.stderr) == (141, "")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+@pytest.mark.parametrize("buffered", [False, True])
+def test_the_essay_on_a_full_disk_is_one_line_with_no_training_to_resume(buffered):
+    """``python -m src.essay > /dev/full`` advised to resume training from checkpoints/last.ckpt; buffered,
+    Python's "Exception ignored" traceback and exit code 120 followed."""
+    with open("/dev/full", "w") as full:
+        run = run_with_stdout(full.fileno(), "src.essay", buffered=buffered)
+    assert (run.returncode, run.stderr) == (
+        1,
+        "error: No space left on device (ENOSPC): the run stopped; make room or write somewhere else, "
+        "then run the command again\n",
+    )
+
+
+@pytest.mark.slow
+def test_predict_into_a_closed_pipe_ends_quietly_and_leaves_no_run_directory(tmp_path):
+    """It printed a prediction's line before writing ``predictions.json``: nothing of value written."""
+    data = OmegaConf.to_container(compose_config("train", tmp_path).data, resolve=True)
+    model = MLPClassifier(in_features=64, num_classes=10, hidden=[4], data=data)
+    ckpt = tmp_path / "tiny.ckpt"
+    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, ckpt)
+    Image.new("L", (8, 8), 128).save(tmp_path / "digit.png")
+    run_dir = tmp_path / "run"
+    run = run_without_reader(
+        "src.predict", f"ckpt_path={ckpt}", f"inputs={tmp_path / 'digit.png'}", f"hydra.run.dir={run_dir}"
+    )
+    assert (run.returncode, run.stderr) == (141, "")
+    assert not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_a_training_into_a_closed_pipe_ends_quietly_at_its_first_line_and_leaves_no_run_directory(tmp_path):
+    """rich's progress bar ended it with exit code 1, and each log line after the reader had gone printed
+    a "Logging error" traceback while training went on."""
+    run = run_without_reader("src.train", *QUICK, f"hydra.run.dir={tmp_path / 'run'}")
+    assert (run.returncode, run.stderr) == (141, "")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_training_whose_reader_goes_after_a_checkpoint_ends_quietly_and_keeps_it(tmp_path):
+    """``python -m src.train | head -50``: the reader goes while training runs."""
+    training = start_module(
+        "src.train",
+        "trainer.max_epochs=30",
+        f"hydra.run.dir={tmp_path}",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.is_file() and training.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    training.stdout.close()
+    _, errors = training.communicate(timeout=120)
+    assert (training.returncode, errors.decode()) == (141, "")
+    assert last.is_file()
