@@ -59,6 +59,7 @@ from src.errors import UserError
 from src.network.layers import chunk_sizes
 from src.precisions import ACCEPTED_PRECISIONS, DEFAULT_PRECISION, LIGHTNING_PRECISION_ALIASES, PRECISIONS
 from src.resume_checks import check_inputs_match, check_resume, check_schedule_state
+from src.run_dir import refuse_unwritable_directory
 from src.visualize import FIGURES_RULES
 
 
@@ -89,6 +90,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_validation_watched(plain["trainer"], plain.get("callbacks"), plain.get("scheduler"))
     epochs = last_epoch(plain["trainer"])
     check_scheduler(plain.get("scheduler"), optimizer, epochs)
+    check_schedule_stepped(plain.get("callbacks"), plain.get("scheduler"))
     check_memory([data_class.in_features, *model.hidden, data_class.num_classes])
     if plain.get("ckpt_path") is not None:
         checkpoint = load_checkpoint(str(plain["ckpt_path"]))
@@ -355,6 +357,27 @@ def check_callbacks(callbacks: Any) -> None:
             continue
         arguments = {key: value for key, value in values.items() if key not in HYDRA_KEYS}
         check_class_arguments(callback_class, arguments, f"callbacks.{name}", CALLBACK_RULES)
+        if isinstance(arguments.get("dirpath"), str):  # a checkpoint's folder: else a traceback at its save
+            refuse_unwritable_directory(
+                Path(arguments["dirpath"]), f"callbacks.{name}.dirpath", arguments["dirpath"]
+            )
+
+
+def check_schedule_stepped(callbacks: Any, scheduler: Any) -> None:
+    """A ``scheduler`` needs the callback that steps it (``callbacks.lr_schedule``): switched off, the run
+    trained at a constant rate, silently."""
+    from src.schedule import LearningRateSchedule
+
+    target = f"{LearningRateSchedule.__module__}.{LearningRateSchedule.__name__}"
+    stepped = any(
+        isinstance(values, Mapping) and values.get("_target_") == target
+        for values in (callbacks or {}).values()
+    )
+    if scheduler and not stepped:
+        raise UserError(
+            f"scheduler {show(scheduler.get('_target_'))}: no callback steps it ({target} is switched off, "
+            "e.g. by callbacks.lr_schedule=null): put it back, or leave out the scheduler (scheduler=none)"
+        )
 
 
 def named_class(path: str) -> type | None:

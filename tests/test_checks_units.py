@@ -1079,6 +1079,11 @@ def test_the_training_configuration_of_conf_is_accepted(tmp_path):
         ("model.hidden=[100000000000]", "model.hidden=[100000000000]: a 64-100000000000-10 network"),
         ("model.cuda_graph=on", "model.cuda_graph=on: the network trains on the cpu"),
         ("trainer.max_epochs=${nope}", "trainer.max_epochs: Interpolation key 'nope' not found"),
+        ("callbacks.lr_schedule=null", "scheduler src.schedule.ReduceLROnPlateau: no callback steps it"),
+        (
+            "callbacks.last_checkpoint.dirpath=/proc/x",
+            "callbacks.last_checkpoint.dirpath=/proc/x: can't write",
+        ),
     ],
 )
 def test_validate_train_runs_every_check(tmp_path, override, message):
@@ -1096,6 +1101,40 @@ def test_validate_train_runs_every_check(tmp_path, override, message):
 )
 def test_early_stopping_is_checked_before_training(override, message):
     assert refused(validate_train, config("callbacks=early_stopping", override)) == message
+
+
+def test_a_schedule_needs_the_callback_that_steps_it():
+    """``callbacks.lr_schedule=null scheduler=step`` trained at a constant rate, silently (a tester)."""
+    assert refused(validate_train, config("callbacks.lr_schedule=null", "scheduler=step")) == (
+        "scheduler torch.optim.lr_scheduler.StepLR: no callback steps it (src.schedule.LearningRateSchedule is "
+        "switched off, e.g. by callbacks.lr_schedule=null): put it back, or leave out the scheduler "
+        "(scheduler=none)"
+    )
+    validate_train(config("callbacks.lr_schedule=null"))  # no schedule: nothing to step
+    validate_train(
+        config(
+            "callbacks.lr_schedule=null",
+            "+callbacks.mine._target_=src.schedule.LearningRateSchedule",
+            "+callbacks.mine.scheduler=${scheduler}",
+            "scheduler=step",
+        )
+    )
+
+
+@pytest.mark.parametrize("name", ["model_checkpoint", "last_checkpoint"])
+def test_a_checkpoint_folder_that_cannot_be_written_is_one_line_before_training(tmp_path, name):
+    """It was a traceback at the first save, after an epoch's training (a tester)."""
+    (tmp_path / "file").write_text("")
+    for folder, why in (
+        (tmp_path / "file" / "checkpoints", "Not a directory"),
+        ("/proc/x", "No such file or directory"),
+    ):
+        assert refused(validate_train, config(f"callbacks.{name}.dirpath={folder}")) == (
+            f"callbacks.{name}.dirpath={folder}: can't write there ({why}): give a directory you can write to "
+            f"with callbacks.{name}.dirpath=..."
+        )
+    validate_train(config(f"callbacks.{name}.dirpath={tmp_path / 'new' / 'checkpoints'}"))
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_missing_data_root_is_refused_before_training(tmp_path):
