@@ -451,6 +451,23 @@ def test_a_content_length_is_ascii_digits(
     assert call(server, "GET", "/api/model")[0] == 200
 
 
+def test_two_content_lengths_are_refused_and_a_host_names_case_does_not_matter(server: DemoServer) -> None:
+    """A tester: ``Content-Length`` 2 and 5 were read as the first, and ``LOCALHOST:port`` got a 403."""
+    port = server.server_address[1]
+    head = f"POST /api/reset HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    for lengths in (b"2", b"5"), (b"2", b"2"):
+        headers = b"".join(b"Content-Length: " + length + b"\r\n" for length in lengths)
+        assert raw(server, head.encode() + headers + b"\r\n{}") == (
+            400,
+            {"error": "POST /api/reset: send one Content-Length header"},
+        )
+    two_hosts = f"GET /api/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\r\n"
+    assert raw(server, two_hosts.encode()) == (400, {"error": "GET /api/model: send one Host header"})
+    for host in (f"LOCALHOST:{port}", f"LocalHost:{port}"):
+        assert raw(server, f"GET /api/model HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0] == 200
+    assert raw(server, f"GET /api/model HTTP/1.1\r\nHost: EVIL.example:{port}\r\n\r\n".encode())[0] == 403
+
+
 def test_a_client_gone_before_its_answer_is_no_server_error(capsys: pytest.CaptureFixture) -> None:
     """A client that resets the connection: writing the answer fails with ``BrokenPipeError`` or
     ``ConnectionResetError``, once printed as a bug's traceback (twice: the 500 could not be sent either)."""

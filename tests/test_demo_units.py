@@ -117,11 +117,19 @@ class SlowClient:
         raise TimeoutError("timed out")
 
 
+def request_headers(values: dict[str, str]) -> http.client.HTTPMessage:
+    """A request's headers as ``http.server`` hands them to a handler."""
+    headers = http.client.HTTPMessage()
+    for name, value in values.items():
+        headers[name] = value
+    return headers
+
+
 def test_a_body_that_does_not_arrive_in_30_seconds_gets_408_and_the_connection_is_closed() -> None:
     # no __init__: it would answer a request at once; read_json needs only what is set here
     handler = DemoHandler.__new__(DemoHandler)
     handler.command, handler.path, handler.close_connection = "POST", "/api/step", False
-    handler.headers = {"Content-Type": "application/json", "Content-Length": "2"}
+    handler.headers = request_headers({"Content-Type": "application/json", "Content-Length": "2"})
     handler.rfile = SlowClient()
     with pytest.raises(ApiError) as raised:
         handler.read_json()
@@ -547,7 +555,7 @@ def test_a_body_nested_too_deep_is_refused_with_the_parsers_whole_reason() -> No
         json.loads(body)
     handler = DemoHandler.__new__(DemoHandler)
     handler.command, handler.path, handler.close_connection = "POST", "/api/forward", False
-    handler.headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    handler.headers = request_headers({"Content-Type": "application/json", "Content-Length": str(len(body))})
     handler.rfile = io.BytesIO(body)
     assert refusal(handler.read_json) == f"POST /api/forward: the body is not valid JSON ({parsed.value})"
     assert len(str(parsed.value)) > 80  # the length it was once cut to, mid-word

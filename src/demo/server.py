@@ -260,8 +260,11 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def check_host(self) -> None:
         allowed = self.server.allowed_hosts()
-        host = self.headers.get("Host", "")
-        if allowed is not None and host not in allowed:
+        hosts = self.headers.get_all("Host") or [""]
+        if len(hosts) > 1:  # which one would a proxy in front have read? (RFC 9112, 3.2: a 400)
+            self.fail(HTTPStatus.BAD_REQUEST, "send one Host header")
+        host = hosts[0]
+        if allowed is not None and host.lower() not in allowed:  # a host name's case does not matter
             self.fail(HTTPStatus.FORBIDDEN, f"Host {host[:60]!r} is not this server: open {self.server.url}")
 
     def get(self) -> None:
@@ -295,7 +298,11 @@ class DemoHandler(BaseHTTPRequestHandler):
             self.fail(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send a JSON body with Content-Type: application/json"
             )
-        length = self.headers.get("Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:  # where would the body end? (RFC 9112, 6.3: a 400)
+            self.close_connection = True
+            self.fail(HTTPStatus.BAD_REQUEST, "send one Content-Length header")
+        length = lengths[0] if lengths else None
         if length is None:
             self.fail(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header")
         if not (length.isascii() and length.isdigit()):  # isdigit() alone takes "²", which int() refuses
