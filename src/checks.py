@@ -82,6 +82,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_trainer(plain["trainer"])
     check_max_steps(plain["trainer"], data)
     check_cuda_graph(model.cuda_graph, plain["trainer"], optimizer)
+    check_half_precision_epsilon(optimizer, plain["trainer"])
     check_value(choice(MISSING, MONITORS), plain.get("monitor"), "monitor")
     check_value(choice(MISSING, MODES), plain.get("monitor_mode"), "monitor_mode")
     check_direction(plain["monitor"], plain["monitor_mode"], "monitor", "monitor_mode")
@@ -269,6 +270,24 @@ def check_max_steps(trainer: dict[str, Any], data: Data) -> None:
             f"trainer.max_steps={show(max_steps)}: counts SGD steps, but training stops only between chunks of "
             f"data.batches_per_step={data.batches_per_step} mini-batches, so it would train more: add "
             "data.batches_per_step=1, or stop by epochs with trainer.max_epochs"
+        )
+
+
+FLOAT16_TINY = torch.finfo(torch.float16).tiny
+"""The smallest normal float16 (6.104e-05)."""
+
+
+def check_half_precision_epsilon(optimizer: torch.optim.Optimizer, trainer: dict[str, Any]) -> None:
+    """Under ``trainer.precision=16-true`` the weights and the optimizer's state are float16, where Adam's,
+    AdamW's and RMSprop's default ``eps`` (1e-08) rounds to 0: they divided by zero where a gradient's
+    square underflowed, and training diverged at its second step with the advice to lower the rate."""
+    eps = optimizer.defaults.get("eps")
+    precision = long_precision(trainer.get("precision", DEFAULT_PRECISION))
+    if precision == "16-true" and is_number(eps) and eps < FLOAT16_TINY:
+        raise UserError(
+            f"optimizer.eps={show(eps)}: under trainer.precision=16-true the optimizer's state is float16, "
+            f"where eps must be at least {FLOAT16_TINY:.4g} (its smallest normal number; a smaller one rounds "
+            "towards 0, and the optimizer divides by it): add +optimizer.eps=1e-4, or choose another precision"
         )
 
 

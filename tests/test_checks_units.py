@@ -1103,6 +1103,24 @@ def test_early_stopping_is_checked_before_training(override, message):
     assert refused(validate_train, config("callbacks=early_stopping", override)) == message
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
+def test_an_epsilon_float16_rounds_towards_0_is_refused_under_16_true(optimizer):
+    """Each diverged at its second SGD step under ``trainer.precision=16-true``, and the message advised a
+    smaller learning rate (a tester)."""
+    assert refused(validate_train, config(f"optimizer={optimizer}", "trainer.precision=16-true")) == (
+        "optimizer.eps=1e-08: under trainer.precision=16-true the optimizer's state is float16, where eps must "
+        "be at least 6.104e-05 (its smallest normal number; a smaller one rounds towards 0, and the optimizer "
+        "divides by it): add +optimizer.eps=1e-4, or choose another precision"
+    )
+    assert refused(
+        validate_train, config(f"optimizer={optimizer}", "trainer.precision=16-true", "+optimizer.eps=6e-5")
+    ).startswith("optimizer.eps=6e-05: under trainer.precision=16-true")
+    validate_train(config(f"optimizer={optimizer}", "trainer.precision=16-true", "+optimizer.eps=6.2e-5"))
+    for precision in ("32-true", "bf16-true", "16-mixed", "64-true"):
+        validate_train(config(f"optimizer={optimizer}", f"trainer.precision={precision}"))
+    validate_train(config("optimizer=sgd", "trainer.precision=16-true"))  # no eps
+
+
 def test_a_schedule_needs_the_callback_that_steps_it():
     """``callbacks.lr_schedule=null scheduler=step`` trained at a constant rate, silently (a tester)."""
     assert refused(validate_train, config("callbacks.lr_schedule=null", "scheduler=step")) == (
