@@ -161,9 +161,20 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     if "max_epochs" in trainer:
         check_value(integer(MISSING, 1, "the number of epochs"), trainer["max_epochs"], "trainer.max_epochs")
     check_precision(trainer.get("precision", DEFAULT_PRECISION))
-    for key in ("num_nodes", "check_val_every_n_epoch"):
+    for key, minimum, meaning in (  # Lightning took the values below these, and ignored or misread them
+        ("num_nodes", 1, ""),
+        ("check_val_every_n_epoch", 1, ""),
+        ("min_epochs", 0, "the least number of epochs"),
+        ("log_every_n_steps", 1, "the number of training batches between logged steps"),
+        ("num_sanity_val_steps", -1, "the number of validation batches run before training (-1: all)"),
+    ):
         if trainer.get(key) is not None:
-            check_value(integer(MISSING, 1), trainer[key], f"trainer.{key}")
+            check_value(integer(MISSING, minimum, meaning), trainer[key], f"trainer.{key}")
+    deterministic = trainer.get("deterministic")
+    if not (deterministic is None or isinstance(deterministic, bool) or deterministic == "warn"):
+        raise UserError(  # Lightning ignored any other value
+            f"trainer.deterministic={show(deterministic)}: must be true, false, warn or null"
+        )
     interval = trainer.get("val_check_interval")
     if interval is not None and not (is_number(interval) and interval > 0):
         raise UserError(

@@ -271,6 +271,46 @@ def test_more_cpu_processes_than_cores_is_one_line(monkeypatch):
     )
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"min_epochs": -3}, "trainer.min_epochs=-3: the least number of epochs must be an integer >= 0"),
+        (
+            {"log_every_n_steps": -1},
+            "trainer.log_every_n_steps=-1: the number of training batches between logged steps must be an "
+            "integer >= 1",
+        ),
+        (
+            {"num_sanity_val_steps": -5},
+            "trainer.num_sanity_val_steps=-5: the number of validation batches run before training (-1: all) "
+            "must be an integer >= -1",
+        ),
+        ({"deterministic": "maybe"}, "trainer.deterministic=maybe: must be true, false, warn or null"),
+        ({"deterministic": 1}, "trainer.deterministic=1: must be true, false, warn or null"),
+    ],
+)
+def test_trainer_settings_lightning_ignored_or_misread_are_one_line(settings, message):
+    """Each was taken by Lightning and ignored or misread, exit code 0 (a tester)."""
+    assert refused(check_trainer, settings) == message
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"min_epochs": 0},
+        {"log_every_n_steps": 1},
+        {"num_sanity_val_steps": -1},
+        {"num_sanity_val_steps": 0},
+        {"deterministic": True},
+        {"deterministic": "warn"},
+        {"deterministic": None},
+    ],
+    ids=repr,
+)
+def test_trainer_settings_lightning_reads_are_accepted(settings):
+    check_trainer(settings)
+
+
 @pytest.mark.parametrize("steps", [0, -2, 1.5, "10", True])
 def test_a_number_of_sgd_steps_that_trains_none_or_is_none_is_one_line(steps):
     """``trainer.max_steps=0`` tested an untrained network and ended with exit 0 (a tester)."""
