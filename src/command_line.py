@@ -6,6 +6,7 @@ group."""
 
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -37,6 +38,7 @@ def check_command_line(config_name: str) -> None:
     arguments = sys.argv[1:]
     try:
         refuse_rerun_of_a_pickle(arguments)
+        refuse_another_configuration(config_name, arguments)
         refuse_overrides_hydra_cannot_read(arguments)
         refuse_unknown_group_options(arguments)
         refuse_empty_output_dirs(arguments)
@@ -58,6 +60,29 @@ def refuse_rerun_of_a_pickle(arguments: list[str]) -> None:
                 "--experimental-rerun: refused: it unpickles its file, which runs any code the file holds; "
                 "run the command again with the overrides saved in the run's .hydra/overrides.yaml"
             )
+
+
+def refuse_another_configuration(config_name: str, arguments: list[str]) -> None:
+    """Hydra's ``--config-name``/``-cn`` and ``--config-path``/``-cp`` (also shortened, as argparse allows)
+    swap the command's own ``conf/<config_name>.yaml`` for another: ``python -m src.train -cn predict``
+    was refused for a key of predict's the training never has. ``--config-dir``/``-cd`` adds a folder to
+    search, which must be one (Hydra's report of a missing one was several lines)."""
+    for index, argument in enumerate(arguments):
+        flag, equals, value = argument.partition("=")
+        swaps = flag in ("-cn", "-cp") or (
+            len(flag) > len("--config-")
+            and any(name.startswith(flag) for name in ("--config-name", "--config-path"))
+        )
+        if swaps:
+            raise UserError(
+                f"{flag}: each command reads its own configuration, conf/{config_name}.yaml; change it with "
+                "overrides (key=value, group=option), or keep a set of them in conf/experiment/ and give "
+                "experiment=NAME"
+            )
+        if flag == "-cd" or (len(flag) > len("--config-") and "--config-dir".startswith(flag)):
+            folder = value if equals else (arguments[index + 1] if index + 1 < len(arguments) else "")
+            if not (folder and Path(folder).expanduser().is_dir()):  # Path("") is the working directory
+                raise UserError(f"{flag} {folder}: not a folder; give a folder of configuration files")
 
 
 def refuse_overrides_hydra_cannot_read(arguments: list[str]) -> None:

@@ -651,6 +651,39 @@ def test_a_rerun_from_a_pickle_is_refused_before_hydra_unpickles_it(capsys, argv
     )
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-cn", "predict"],
+        ["--config-name=nope"],
+        ["--config-n", "nope"],
+        ["-cp", "/x"],
+        ["--config-path", "/x"],
+    ],
+)
+def test_another_configuration_than_the_commands_own_is_refused(capsys, argv):
+    """``python -m src.train -cn predict`` was refused for ``run_suffix``, a key of predict's (a tester)."""
+    assert command_line_refusal(capsys, "train", argv) == (
+        f"error: {argv[0].partition('=')[0]}: each command reads its own configuration, conf/train.yaml; "
+        "change it with overrides (key=value, group=option), or keep a set of them in conf/experiment/ and "
+        "give experiment=NAME\n"
+    )
+
+
+def test_a_config_dir_must_be_a_folder(capsys, tmp_path):
+    """Hydra's report of a missing one was several lines, exit code 1 (a tester)."""
+    for argv, shown in (
+        (["--config-dir", str(tmp_path / "no")], f"--config-dir {tmp_path / 'no'}"),
+        ([f"-cd={tmp_path / 'no'}"], f"-cd {tmp_path / 'no'}"),
+        (["seed=1", "-cd"], "-cd "),
+    ):
+        assert command_line_refusal(capsys, "train", argv) == (
+            f"error: {shown}: not a folder; give a folder of configuration files\n"
+        )
+    checked("train", ["--config-dir", str(tmp_path), "seed=1"])
+    checked("train", [f"-cd={tmp_path}"])
+
+
 def test_the_command_line_checked_is_sys_argv_after_the_program(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["train.py", "data=mnst"])
     with pytest.raises(SystemExit):
