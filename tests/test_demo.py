@@ -195,6 +195,15 @@ def test_samples_come_only_from_our_data_modules_and_never_download(tmp_path: Pa
 def test_newest_checkpoint_and_first_rate(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"holds no \.ckpt file"):
         newest_checkpoint(tmp_path)
+    (tmp_path / "file").write_text("")
+    for missing, what in ((tmp_path / "none", "does not exist"), (tmp_path / "file", "is not a folder")):
+        with pytest.raises(UserError) as refusal:  # it said "holds no .ckpt file" (a tester)
+            newest_checkpoint(missing)
+        assert str(refusal.value) == (
+            f"ckpt_path is missing and checkpoints_dir={missing} {what}: give the folder of your runs with "
+            "checkpoints_dir=..., or pass ckpt_path=PATH"
+        )
+    (tmp_path / "file").unlink()
     for age, name in enumerate(("c.ckpt", "a/b.ckpt", "a/last.ckpt")):
         path = tmp_path / name
         path.parent.mkdir(exist_ok=True)

@@ -13,8 +13,15 @@ from src.errors import UserError
 
 def newest_checkpoint(directory: Path) -> Path:
     """The most recently written ``*.ckpt`` file under ``directory`` (a link to nothing is no file)."""
-    files = [path for path in directory.rglob("*.ckpt") if path.is_file()] if directory.is_dir() else []
-    found = sorted(files, key=lambda path: path.stat().st_mtime)
+    if not directory.is_dir():
+        what = "is not a folder" if directory.exists() else "does not exist"
+        raise UserError(
+            f"ckpt_path is missing and checkpoints_dir={directory} {what}: give the folder of your runs with "
+            "checkpoints_dir=..., or pass ckpt_path=PATH"
+        )
+    found = sorted(
+        (path for path in directory.rglob("*.ckpt") if path.is_file()), key=lambda path: path.stat().st_mtime
+    )
     if not found:
         raise UserError(
             f"ckpt_path is missing and checkpoints_dir={directory} holds no .ckpt file: train one with "
