@@ -201,22 +201,49 @@ class InMemoryDataModule(L.LightningDataModule):
         return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
 
     def setup(self, stage: str | None = None) -> None:
+        """Load the splits onto the device; then, before anything runs, check that each split the stage
+        reads keeps a batch (:meth:`_check_limit`): the test split's limit was found wanting only after
+        the whole training, which ``src.train`` follows with a test."""
         if not self.splits:
             self.splits = {
                 name: (x.to(self.device), y.to(self.device)) for name, (x, y) in self.load().items()
             }
+        for split in SPLITS_OF_STAGE.get(stage, ()):  # Lightning passes a str enum: equal, hashed alike
+            self._check_limit(split, self._batches_seen(split))
 
-    def train_dataloader(self) -> DataLoader:
+    def _train_loader_parts(self) -> tuple[MiniBatchDataset, MiniBatchChunks]:
+        """The training set's mini-batches and the sampler that chunks and shuffles them."""
         x, y = self.splits["train"]
         rank, world = self.rank_and_world_size()
         batches = batches_per_chunk(self.batches_per_step, self.batch_size, x)
         sampler = MiniBatchChunks(len(y), self.batch_size, batches, True, self.seed, rank, world, self.device)
+        return MiniBatchDataset(x, y, self.batch_size), sampler
+
+    def _eval_sampler(self, split: str) -> MiniBatchChunks:
+        """The sampler of an evaluation split's batches in this process, in order."""
+        rank, world = self.rank_and_world_size()
+        return MiniBatchChunks(
+            len(self.splits[split][1]),
+            self.eval_batch_size,
+            shuffle=False,
+            rank=rank,
+            world_size=world,
+            device=self.device,
+        )
+
+    def _batches_seen(self, split: str) -> int:
+        """How many batches of ``split`` Lightning sees in this process: training chunks (the mini-batches
+        themselves under ``overfit_batches``, where Lightning swaps in a SequentialSampler), evaluation
+        batches."""
+        if split != "train":
+            return len(self._eval_sampler(split))
+        dataset, sampler = self._train_loader_parts()
+        return len(dataset) if self.trainer is not None and self.trainer.overfit_batches else len(sampler)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset, sampler = self._train_loader_parts()
         self.train_sampler = sampler
-        dataset = MiniBatchDataset(x, y, self.batch_size)
-        # under overfit_batches Lightning swaps in a SequentialSampler: its batches are the mini-batches
-        overfit = self.trainer is not None and self.trainer.overfit_batches
-        self._check_limit("train", len(dataset) if overfit else len(sampler))
-        self._check_val_check_interval(len(dataset) if overfit else len(sampler))
+        self._check_val_check_interval(self._batches_seen("train"))
         return ResumableLoader(dataset, sampler=sampler, batch_size=None)
 
     def transfer_batch_to_device(self, batch: Chunk, device: torch.device, dataloader_idx: int) -> Chunk:
@@ -239,21 +266,18 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def _eval_dataloader(self, split: str) -> DataLoader:
         x, y = self.splits[split]
-        rank, world = self.rank_and_world_size()
-        sampler = MiniBatchChunks(
-            len(y), self.eval_batch_size, shuffle=False, rank=rank, world_size=world, device=self.device
-        )
-        self._check_limit(split, len(sampler))
-        return DataLoader(MiniBatchDataset(x, y, self.eval_batch_size), sampler=sampler, batch_size=None)
+        dataset = MiniBatchDataset(x, y, self.eval_batch_size)
+        return DataLoader(dataset, sampler=self._eval_sampler(split), batch_size=None)
 
     def _check_limit(self, split: str, steps: int) -> None:
         """A fraction ``trainer.limit_<split>_batches`` (or ``overfit_batches``) must keep at least one of
         the ``steps`` batches Lightning sees: chunks of ``batches_per_step`` mini-batches, not mini-batches."""
         if self.trainer is None:
             return
-        for key in (f"limit_{split}_batches", "overfit_batches"):
+        # overfit_batches first: Lightning sets the training's and the validation's limits to it
+        for key in ("overfit_batches", f"limit_{split}_batches"):
             limit = getattr(self.trainer, key)
-            if key == "overfit_batches" and (limit == 0 or split != "train"):
+            if key == "overfit_batches" and (limit == 0 or split == "test"):
                 continue
             if isinstance(limit, float) and 0 < limit < 1 and int(limit * steps) == 0:
                 raise UserError(
@@ -288,6 +312,10 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._eval_dataloader("test")
+
+
+SPLITS_OF_STAGE = {"fit": ("train", "val", "test"), "validate": ("val",), "test": ("test",)}
+"""The splits each of Lightning's stages reads: ``src.train`` tests after it fits."""
 
 
 class DigitsDataModule(InMemoryDataModule):

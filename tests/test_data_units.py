@@ -139,23 +139,42 @@ def limited(**limits) -> DigitsDataModule:
 
 def test_a_fraction_of_the_batches_must_keep_at_least_one():
     """1,257 training samples in chunks of 320: 4 batches; 180 validation and 360 test samples, 100 a
-    batch: 2 and 4."""
-    assert len(limited(limit_train_batches=0.25).train_dataloader()) == 4  # 0.25 * 4 = 1 batch: fine
-    assert len(limited(limit_val_batches=0.5).val_dataloader()) == 2
-    assert len(limited(overfit_batches=0.25).train_dataloader()) == 4
-    assert len(limited(overfit_batches=0.2).val_dataloader()) == 2  # overfit_batches is training's
-    assert len(limited(overfit_batches=0.2).test_dataloader()) == 4
-    assert len(limited(limit_val_batches=0.0).val_dataloader()) == 2  # 0: no validation, not an error
-    refused = {
-        "limit_train_batches": (0.2, limited(limit_train_batches=0.2).train_dataloader, "4 train"),
-        "limit_val_batches": (0.4, limited(limit_val_batches=0.4).val_dataloader, "2 val"),
-        "limit_test_batches": (0.2, limited(limit_test_batches=0.2).test_dataloader, "4 test"),
+    batch: 2 and 4. Checked when Lightning sets the data up for a stage, before anything runs: the test
+    split's limit was refused only after the whole training (``src.train`` tests after fitting)."""
+    for limits in (
+        {"limit_train_batches": 0.25},  # 0.25 * 4 = 1 batch: fine
+        {"limit_val_batches": 0.5},
+        {"limit_test_batches": 0.25},
+        {"limit_val_batches": 0.0},  # 0: no validation, not an error
+        {"overfit_batches": 0.5},  # 63 of the 126 mini-batches, 1 of the 2 validation batches
+    ):
+        data = limited(**limits)
+        data.setup("fit")
+        assert (len(data.train_dataloader()), len(data.val_dataloader()), len(data.test_dataloader())) == (
+            4,
+            2,
+            4,
+        )
+    refused = [
+        ("fit", {"limit_train_batches": 0.2}, "limit_train_batches=0.2 keeps none of the 4 train"),
+        ("fit", {"limit_val_batches": 0.4}, "limit_val_batches=0.4 keeps none of the 2 val"),
+        ("validate", {"limit_val_batches": 0.4}, "limit_val_batches=0.4 keeps none of the 2 val"),
+        ("fit", {"limit_test_batches": 0.2}, "limit_test_batches=0.2 keeps none of the 4 test"),
+        ("test", {"limit_test_batches": 0.2}, "limit_test_batches=0.2 keeps none of the 4 test"),
         # under overfit_batches Lightning's batches are the 126 mini-batches (a SequentialSampler)
-        "overfit_batches": (0.005, limited(overfit_batches=0.005).train_dataloader, "126 train"),
-    }
-    for key, (limit, loader, batches) in refused.items():
-        with pytest.raises(UserError, match=f"trainer.{key}={limit} keeps none of the {batches} batch"):
-            loader()
+        ("fit", {"overfit_batches": 0.005}, "overfit_batches=0.005 keeps none of the 126 train"),
+        # Lightning sets limit_val_batches to it: the message names what was set, not that
+        (
+            "fit",
+            {"overfit_batches": 0.3, "limit_val_batches": 0.3},
+            "overfit_batches=0.3 keeps none of the 2 val",
+        ),
+    ]
+    for stage, limits, message in refused:
+        with pytest.raises(UserError, match=f"^trainer.{message} batch"):
+            limited(**limits).setup(stage)
+    limited(overfit_batches=0.005).setup("test")  # overfit_batches is training's and validation's
+    limited(limit_test_batches=0.2).setup("validate")
 
 
 def test_a_validation_interval_of_more_batches_than_an_epoch_is_one_line():
