@@ -21,7 +21,7 @@ from src.checkpoint import load_checkpoint
 from src.cli import process_rank, report_user_errors
 from src.errors import TestingInterrupted, UserError
 from src.evaluate import evaluate
-from src.run_dir import LOCK_FILE, RunDirectoryLock, claim_run_directory
+from src.run_dir import LOCK_FILE, RUN_DIRECTORY, RunDirectoryLock, claim_run_directory
 from src.train import train
 
 # 126 SGD steps per epoch on the digits, in chunks of 64 and 62; 9 epochs. Validation accuracy peaks at
@@ -170,7 +170,12 @@ def files(directory: Path) -> dict[str, bytes]:
 def start(task: str, run_dir: Path, ckpt_path: str | None = None, key: str = "run") -> None:
     """What Hydra does first for ``python -m src.<task> hydra.<key>.dir=<run_dir>``: the lock's callback."""
     config = OmegaConf.create(
-        {"task_name": task, "ckpt_path": ckpt_path, "hydra": {key: {"dir": str(run_dir)}}}
+        {
+            "task_name": task,
+            "ckpt_path": ckpt_path,
+            "hydra": {key: {"dir": str(run_dir)}},
+            "paths": {"output_dir": RUN_DIRECTORY},  # conf/paths/default.yaml's
+        }
     )
     callback = RunDirectoryLock()
     if key == "run":
