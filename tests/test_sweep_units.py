@@ -116,6 +116,10 @@ def test_job_names_sort_by_the_value_of_their_numbers():
     assert sorted(names, key=natural_key) == ["1_c", "9_b", "10_a", "run1", "run2", "run10"]
 
 
+LARGEST = int(sys.float_info.max)
+"""The largest integer a float holds: exactly ``sys.float_info.max``."""
+
+
 def test_a_metrics_json_object_is_read_as_written(tmp_path):
     path = tmp_path / "metrics.json"
     for text, metrics in (
@@ -125,6 +129,11 @@ def test_a_metrics_json_object_is_read_as_written(tmp_path):
         (
             '{"test/acc": true, "a": null, "b": 1e308, "c": -7}',
             {"test/acc": True, "a": None, "b": 1e308, "c": -7},
+        ),
+        # the largest integer a float holds (exactly sys.float_info.max), and its negative
+        (
+            f'{{"a": {int(sys.float_info.max)}, "b": -{int(sys.float_info.max)}}}',
+            {"a": LARGEST, "b": -LARGEST},
         ),
     ):
         path.write_text(text)
@@ -213,6 +222,9 @@ def test_overrides_that_are_not_all_strings_are_refused_before_omegaconf_builds_
         (deep, "found a list at line 1, column 3, where a key=value string belongs"),
         (long_alias, "found an alias at line 2, column 3, which Hydra never writes"),
         ("- &s lr=1\n- *s\n", "found an alias at line 2, column 3, which Hydra never writes"),
+        ("- lr=1\n-  [a]\n", "found a list at line 2, column 4, where a key=value string belongs"),
+        # a second document: its list is at the top, the one inside it nested
+        ("- lr=1\n---\n- [a]\n", "found a list at line 3, column 3, where a key=value string belongs"),
     ):
         path.write_text(text)
         with pytest.raises(UserError) as error:
