@@ -840,6 +840,10 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/demo/samples.py",
         "chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:PER_CLASS, -1]]",
     ): ("the labels are one-dimensional: nonzero() gives one column of indices, column -1 is column 0"),
+    ("src/run_dir.py", "training: bool = True,"): (
+        "only on_multirun_start leaves training out, for hydra.sweep.dir: there it matters only with a "
+        "resumed checkpoint, and a multirun passes none"
+    ),
     ("src/sweep.py", "@dataclass(frozen=False)"): "nothing assigns to a JobSummary's fields or hashes one",
     ("src/sweep.py", "if depth != 1:  # stop at once: reading on would pay for the nesting"): (
         "depth was just raised from a count that YAML's balanced events keep >= 0: it is >= 1, so != 1 is > 1"

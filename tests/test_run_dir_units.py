@@ -272,6 +272,16 @@ def test_a_commands_files_go_to_the_run_directory_hydra_makes_and_no_other(tmp_p
     assert not (tmp_path / "run").exists() and not (tmp_path / "elsewhere").exists()
 
 
+def test_an_output_dir_written_as_another_interpolation_is_refused_as_written(tmp_path, capsys):
+    """``${hydra:run.dir}`` is the run directory of a single run, but not of a multirun's job."""
+    with pytest.raises(SystemExit):
+        RunDirectoryLock().on_run_start(callback_config("run", tmp_path / "run", "${hydra:run.dir}"))
+    assert capsys.readouterr().err.startswith(
+        "error: paths.output_dir=${hydra:run.dir}: is the run directory"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("mode", ["run", "sweep"])
 def test_the_callback_holds_the_lock_until_the_run_ends(tmp_path, mode):
     config = callback_config(mode, tmp_path)
