@@ -840,6 +840,31 @@ EQUIVALENT: dict[tuple[str, ...], str] = {
         "src/demo/samples.py",
         "chosen = [int(i) for label in y.unique() for i in (y == label).nonzero()[:PER_CLASS, -1]]",
     ): ("the labels are one-dimensional: nonzero() gives one column of indices, column -1 is column 0"),
+    **{
+        (
+            "src/cli.py",
+            f"return any(events & (select.POLLERR {operator} select.POLLHUP) for _, events in poller.poll(0))",
+        ): (f"{reason}")
+        for operator, reason in (
+            ("^", "POLLERR (8) and POLLHUP (16) are different bits: ^ and + are |"),
+            ("+", "POLLERR (8) and POLLHUP (16) are different bits: ^ and + are |"),
+            (
+                "-",
+                "-8 keeps the bits of POLLERR, POLLHUP and POLLNVAL, not POLLOUT's: a valid descriptor "
+                "open for writing reports no other",
+            ),
+        )
+    },
+    (
+        "src/cli.py",
+        "return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll( 1))",
+    ): ("waiting a millisecond for an event gives the same answer, later"),
+    **{
+        ("src/cli.py", f"EXIT_OUTPUT_CLOSED = 128 {operator} signal.SIGPIPE"): (
+            "SIGPIPE is 13, below 128's one bit: | and ^ are +"
+        )
+        for operator in ("|", "^")
+    },
     ("src/run_dir.py", "training: bool = True,"): (
         "only on_multirun_start leaves training out, for hydra.sweep.dir: there it matters only with a "
         "resumed checkpoint, and a multirun passes none"

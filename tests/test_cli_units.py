@@ -4,11 +4,13 @@ is a closed output and what a full disk's message advises. The wrapper
 around the entry points is tested in tests/test_errors.py, the commands' endings in tests/test_faults.py
 and tests/test_interrupt.py."""
 
+import contextlib
 import errno
 import io
 import os
 import shlex
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ from src.cli import (
     runs_training,
     sigterm_raises_terminated,
 )
+from src.config import CONF
 
 
 def missing(key: str) -> MissingMandatoryValue:
@@ -249,6 +252,86 @@ def test_only_a_pipe_whose_reader_has_gone_is_gone(pipe_without_reader, tmp_path
             assert not reader_gone(stream)
 
 
+def test_a_socket_whose_peer_has_gone_is_gone_and_a_full_pipe_is_not_waited_on():
+    """A socket's hang-up is ``POLLHUP`` alone (a pipe's lost reader is ``POLLERR``); a pipe whose reader
+    is alive but slow is full: asked without waiting, it is not gone."""
+    ours, peer = socket.socketpair()
+    peer.close()
+    with ours, ours.makefile("w") as stream:
+        assert reader_gone(stream)
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
+    with open(reader, "rb") as _alive, open(writer, "wb", buffering=0) as full:
+        with contextlib.suppress(BlockingIOError):  # os.write raises it once the pipe is full
+            while True:
+                os.write(writer, b"x" * 65536)
+        asked = threading.Thread(target=lambda: answers.append(reader_gone(full)), daemon=True)
+        answers: list[bool] = []
+        asked.start()
+        asked.join(timeout=5)
+        assert answers == [False]
+
+
+def null_device(descriptor: int) -> bool:
+    """Whether ``descriptor`` now writes to the null device."""
+    return os.path.samestat(os.fstat(descriptor), os.stat(os.devnull))
+
+
+def test_a_closed_output_points_only_the_streams_whose_reader_went_at_the_null_device(
+    monkeypatch, pipe_without_reader
+):
+    """Python flushes them at exit, which would fail again with an "Exception ignored" traceback; a
+    stream whose reader is still there keeps its output."""
+    reader, writer = os.pipe()
+    with open(reader) as _still_read, open(writer, "w") as read_pipe:
+        monkeypatch.setattr(sys, "stdout", pipe_without_reader)
+        monkeypatch.setattr(sys, "stderr", read_pipe)
+        assert cli.end_on_closed_output() == 141
+        assert null_device(pipe_without_reader.fileno()) and not null_device(read_pipe.fileno())
+
+
+class UnwritableStdout(io.StringIO):
+    """A stdout whose flush fails as ``failure`` (``None``: it does not)."""
+
+    def __init__(self, failure: BaseException | None, descriptor: int) -> None:
+        super().__init__()
+        self.failure, self.descriptor = failure, descriptor
+
+    def flush(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def fileno(self) -> int:
+        return self.descriptor
+
+
+@pytest.mark.parametrize(
+    "failure", [OSError(errno.ENOSPC, "No space left on device"), ValueError("I/O operation on closed file")]
+)
+def test_a_stdout_that_cannot_be_flushed_is_pointed_at_the_null_device(monkeypatch, tmp_path, failure):
+    """A full disk, or a stream already closed: Python's own flush at exit would fail again."""
+    for fails, pointed in ((failure, True), (None, False)):
+        with (tmp_path / "out").open("w") as file:
+            monkeypatch.setattr(sys, "stdout", UnwritableStdout(fails, file.fileno()))
+            cli.drop_unwritable_stdout()
+            assert null_device(file.fileno()) is pointed
+    monkeypatch.setattr(sys, "stdout", None)  # a program started with stdout closed (>&-)
+    cli.drop_unwritable_stdout()
+
+
+def test_what_main_printed_is_flushed_before_the_wrapper_returns(monkeypatch, tmp_path, capsys):
+    """Here, not at exit: a full disk is then the one line and exit code 1, not Python's "Exception
+    ignored" traceback and exit code 120."""
+    with (tmp_path / "out").open("w") as file:
+        monkeypatch.setattr(sys, "stdout", UnwritableStdout(OSError(errno.ENOSPC, "full"), file.fileno()))
+        with pytest.raises(SystemExit) as stop:
+            report_user_errors(lambda: None)()
+        assert stop.value.code == 1
+        assert capsys.readouterr().err.startswith("error: No space left on device (ENOSPC): the run stopped")
+    monkeypatch.setattr(sys, "stdout", None)
+    assert report_user_errors(lambda: 7)() == 7
+
+
 def broken_pipe_behind(error: BaseException, link: str) -> BaseException:
     setattr(error, link, BrokenPipeError(errno.EPIPE, "Broken pipe"))
     return error
@@ -294,5 +377,7 @@ def test_only_a_training_is_told_to_resume_after_a_full_disk(hydra_job):
 
 def test_a_training_is_the_entry_point_given_a_training_config():
     assert runs_training(["x", OmegaConf.create({"task_name": "train"})])
+    # as read from conf/train.yaml: an equal string, not this file's "train" object
+    assert runs_training([OmegaConf.load(CONF / "train.yaml")])
     for arguments in ([OmegaConf.create({"task_name": "evaluate"})], [OmegaConf.create({})], [["train"]], []):
         assert not runs_training(arguments)

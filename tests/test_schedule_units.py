@@ -89,6 +89,9 @@ def test_milestones_are_compared_as_the_scheduler_keeps_them():
     assert resume_differences(state, {**multistep, "milestones": [1, 2, 2]}) == [
         "scheduler.milestones [1, 2] (configured: [1, 2, 2])"
     ]
+    assert resume_differences(state, {**multistep, "milestones": [1]}) == [  # fewer: no match either
+        "scheduler.milestones [1, 2] (configured: [1])"
+    ]
     assert resume_differences(state, {**multistep, "milestones": 1}) == [
         "scheduler.milestones [1, 2] (configured: 1)"
     ]
